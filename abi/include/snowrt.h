@@ -1,0 +1,473 @@
+/*
+ * snowrt.h: the public C ABI of libsnowrt, contract version 1.
+ *
+ * libsnowrt gives C programs, LLVM-generated code and FFI callers Erlang
+ * semantics: lightweight processes on an M:N scheduler, mailboxes, links,
+ * monitors, exit signals, timers and distribution. This header is the whole
+ * public surface; it compiles as C11 and C++17 and includes only <stdint.h>,
+ * <stddef.h> and <stdbool.h>.
+ *
+ * Conventions that hold for every function below:
+ * - snow_pid_t and snow_ref_t are uint64_t; 0 means "none".
+ * - Fallible calls return a signed integer: >= 0 success, negative SNOW_E*
+ *   error (snow_strerror() names every code).
+ * - Strings are (const char* ptr, uint64_t len) pairs, UTF-8, no NUL needed.
+ * - "Calling process" means code running inside a spawned process, the main
+ *   thread after snow_rt_init_actor(), or a foreign thread after
+ *   snow_thread_attach(). Blocking calls park only the calling process; on
+ *   the main thread or an attached thread they block that thread.
+ * - Nothing received from a caller is trusted: every bad argument gets an
+ *   error code or a documented no-op, never a crash (bad pointers aside).
+ */
+#ifndef SNOWRT_H
+#define SNOWRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SNOW_API __attribute__((visibility("default")))
+#else
+#define SNOW_API
+#endif
+
+#if defined(__cplusplus)
+#define SNOW_NORETURN [[noreturn]]
+#else
+#define SNOW_NORETURN _Noreturn
+#endif
+
+/** The version of this contract; snow_rt_abi_version() returns it. */
+#define SNOW_ABI_VERSION 1u
+
+typedef uint64_t snow_pid_t;
+typedef uint64_t snow_ref_t;
+
+/* ------------------------------------------------------------------------
+ * Error codes. Every fallible call returns one of these (negative) or a
+ * non-negative success value. The table is the single source of truth:
+ * snow_strerror() is generated from it.
+ * ------------------------------------------------------------------------ */
+#define SNOW_ERRNO_MAP(X)                                                            \
+  X(EINVAL, -1, "invalid argument")                                                  \
+  X(ENOTPROC, -2, "not called from a process")                                       \
+  X(ENOPROC, -3, "no such process")                                                  \
+  X(ENOTSTARTED, -4, "runtime or distribution not started")                          \
+  X(EALREADY, -5, "already started")                                                 \
+  X(EEXIST, -6, "name already registered")                                           \
+  X(ENONODE, -7, "no such node or node unreachable")                                 \
+  X(ECONNREFUSED, -8, "connection refused")                                          \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")                            \
+  X(ETIMEDOUT, -10, "timed out")                                                     \
+  X(ENOMEM, -11, "out of memory")                                                    \
+  X(EBADNAME, -12, "bad name")                                                       \
+  X(EMSGSIZE, -13, "message or argument too large")                                  \
+  X(ENOFUNC, -14, "no such registered function")                                     \
+  X(ENOTFOUND, -15, "name not registered by this process")                           \
+  X(ESHUTDOWN, -16, "runtime is shutting down")
+
+enum {
+#define SNOW_ERRNO_ENUM_(name, value, text) SNOW_##name = (value),
+  SNOW_OK = 0,
+  SNOW_ERRNO_MAP(SNOW_ERRNO_ENUM_)
+#undef SNOW_ERRNO_ENUM_
+};
+
+/** Names an error code: "invalid argument" for SNOW_EINVAL, "success" for any
+ *  non-negative value, "unknown error" for anything else. Never NULL; the
+ *  string is static. Any thread. */
+SNOW_API const char* snow_strerror(int64_t code);
+
+/* ------------------------------------------------------------------------
+ * Messages.
+ * ------------------------------------------------------------------------ */
+
+/** A received message. Generated code reads the payload at offset 16. The
+ *  tag is the first min(len, 8) payload bytes read little-endian and
+ *  zero-padded for user messages, or one of the reserved SNOW_TAG_* values
+ *  for system messages (use snow_msg_kind() to tell them apart). */
+typedef struct snow_msg {
+  uint64_t tag;
+  uint64_t len;
+  uint8_t data[];
+} snow_msg;
+
+#define SNOW_TAG_EXIT UINT64_MAX
+#define SNOW_TAG_DOWN (UINT64_MAX - 1)
+#define SNOW_TAG_NODEDOWN (UINT64_MAX - 2)
+#define SNOW_TAG_NODEUP (UINT64_MAX - 3)
+#define SNOW_TAG_SPAWN_REPLY (UINT64_MAX - 4)
+#define SNOW_TAG_TERM (UINT64_MAX - 5)
+
+/** Message kinds returned by snow_msg_kind(). */
+enum {
+  SNOW_MSG_USER = 0,        /* data: the sender's bytes */
+  SNOW_MSG_EXIT = 1,        /* data: [u64 from_pid][reason] */
+  SNOW_MSG_DOWN = 2,        /* data: [u64 ref][u64 pid][reason] */
+  SNOW_MSG_NODEUP = 3,      /* data: node name bytes */
+  SNOW_MSG_NODEDOWN = 4,    /* data: node name bytes */
+  SNOW_MSG_SPAWN_REPLY = 5, /* data: [u64 request_id][u8 status][u64 pid] */
+  SNOW_MSG_TERM = 6         /* data: external term format bytes */
+};
+
+/* Exit reasons travel encoded: one tag byte, then its data. Tags 1, 5 and 8
+ * carry [u64 len][len bytes]; the others carry nothing. */
+enum {
+  SNOW_REASON_NORMAL = 0,
+  SNOW_REASON_ERROR = 1,        /* u64 len + UTF-8 message */
+  SNOW_REASON_KILLED = 2,       /* as an exit signal: the untrappable kill */
+  SNOW_REASON_RESERVED = 3,     /* never produced, rejected as input */
+  SNOW_REASON_SHUTDOWN = 4,
+  SNOW_REASON_CUSTOM = 5,       /* u64 len + UTF-8 */
+  SNOW_REASON_NOCONNECTION = 6,
+  SNOW_REASON_NOPROC = 7,
+  SNOW_REASON_TERM = 8          /* u64 len + external term format bytes */
+};
+
+/** Priorities for snow_actor_spawn(); any other value means normal. */
+enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
+
+/** The largest message or spawn argument block accepted (SNOW_EMSGSIZE or a
+ *  failed spawn beyond it). */
+#define SNOW_MAX_MSG_SIZE ((uint64_t)1 << 31)
+
+/** Options for snow_actor_spawn_opts(). Zero-initialise, then set fields. */
+typedef struct snow_spawn_opts {
+  uint8_t link;            /* non-zero: link caller and child atomically */
+  uint8_t monitor;         /* non-zero: caller monitors the child atomically */
+  uint8_t priority;        /* SNOW_PRIO_*; other values mean normal */
+  uint8_t reserved_[5];    /* must be zero */
+  snow_ref_t monitor_ref;  /* out: the monitor's ref when monitor != 0 */
+  uint64_t stack_size;     /* bytes; 0 = default (SNOW_STACK_SIZE). See docs. */
+} snow_spawn_opts;
+
+/** Runtime counters (snow_rt_stats). */
+typedef struct snow_stats {
+  uint64_t processes_alive;   /* processes that have not finished exiting */
+  uint64_t processes_spawned; /* since start, attached threads included */
+  uint64_t processes_exited;  /* since start */
+  uint64_t messages_sent;     /* user and term messages accepted by send */
+  uint64_t nodes_connected;   /* distribution connections that are up */
+  uint64_t schedulers;        /* worker threads */
+  uint64_t timers_pending;    /* timers armed and not yet fired or cancelled */
+  uint64_t stacks_resident;   /* execution stack slots in use */
+} snow_stats;
+
+/* ------------------------------------------------------------------------
+ * 2. Lifecycle
+ * ------------------------------------------------------------------------ */
+
+/** Idempotent process-wide set-up (allocator, signal handlers, clocks). Safe
+ *  to call before anything else, from any thread, any number of times. */
+SNOW_API void snow_rt_init(void);
+
+/** Starts `schedulers` worker threads (0 = the SNOW_SCHEDULERS environment
+ *  variable, else one per CPU) and makes the calling thread the main
+ *  process. Returns 0, SNOW_EALREADY if already started, SNOW_ENOMEM if the
+ *  workers cannot be created. Call from the thread that will later call
+ *  snow_rt_run_scheduler(). */
+SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
+
+/** Called by the main thread after its work. The main process exits with
+ *  `normal`; then it waits until every process has exited or snow_rt_halt()
+ *  is called, stops the workers and returns the exit status (0 normally,
+ *  the halt status otherwise). When no node is started, no thread is
+ *  attached and every remaining process waits with no timer pending, they
+ *  are exited with reason `shutdown` and it returns 0. Returns
+ *  SNOW_ENOTSTARTED if the runtime is not started. After it returns, the
+ *  runtime may be started again with snow_rt_init_actor(). */
+SNOW_API int32_t snow_rt_run_scheduler(void);
+
+/** Any thread: orderly stop of everything. Every process is exited with
+ *  `shutdown`, the workers stop and snow_rt_run_scheduler() returns
+ *  `status`. SIGINT and SIGTERM do the same with status 130 / 143. */
+SNOW_API void snow_rt_halt(int32_t status);
+
+/** Returns SNOW_ABI_VERSION. */
+SNOW_API uint32_t snow_rt_abi_version(void);
+
+/** Makes the calling foreign OS thread a process with a mailbox, so it can
+ *  receive, link and monitor. Returns its pid (the existing pid if already
+ *  attached or the main thread), or 0 if the runtime is not started.
+ *  Blocking calls block this thread. */
+SNOW_API snow_pid_t snow_thread_attach(void);
+
+/** Exits the calling attached thread's process with reason `normal`.
+ *  Returns 0, SNOW_ENOTPROC if the thread is not attached (the main
+ *  process cannot detach: SNOW_EINVAL). */
+SNOW_API int32_t snow_thread_detach(void);
+
+/* ------------------------------------------------------------------------
+ * 3. Processes and messages
+ * ------------------------------------------------------------------------ */
+
+/** Spawns a process running fn(copy), where copy holds `size` bytes copied
+ *  from `args` and lives as long as the process (NULL args with size 0 gives
+ *  fn(NULL)). Priority: SNOW_PRIO_*, others mean normal. Returning from fn
+ *  exits with `normal`. Returns the pid, or 0 if the runtime is not started,
+ *  fn is NULL, args is NULL with size > 0, or size exceeds
+ *  SNOW_MAX_MSG_SIZE. Any thread. */
+SNOW_API snow_pid_t snow_actor_spawn(void (*fn)(const uint8_t* args), const uint8_t* args,
+                                     uint64_t size, uint8_t priority);
+
+/** Like snow_actor_spawn(), with options. Link and monitor need a calling
+ *  process and are set up before the child runs its first instruction (an
+ *  exit of the child can never be missed). Returns 0 on the same failures,
+ *  and when link/monitor is asked for outside a process or opts has non-zero
+ *  reserved bytes. opts may be NULL (plain spawn). */
+SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t* args), const uint8_t* args,
+                                          uint64_t size, snow_spawn_opts* opts);
+
+/** The calling process's pid, or 0 outside a process. */
+SNOW_API snow_pid_t snow_actor_self(void);
+
+/** Preemption point for generated code (calls and loop back-edges). Yields
+ *  once the reduction budget is spent, and applies pending signals: a kill
+ *  or crashing exit signal ends the process here. Outside a process:
+ *  returns at once. */
+SNOW_API void snow_reduction_check(void);
+
+/** Yields the worker to other runnable processes now (and applies pending
+ *  signals). Outside a process: returns at once. */
+SNOW_API void snow_actor_yield(void);
+
+/** Copies `size` bytes and delivers them to `to` as a user message whose
+ *  tag is the first min(size, 8) bytes little-endian, zero-padded. Sending
+ *  to a dead or unknown pid succeeds and drops the message. Messages from
+ *  one sender to one receiver arrive in send order, interleaved correctly
+ *  with that sender's link, unlink, monitor, demonitor and exit signals.
+ *  Returns 0; SNOW_EINVAL for pid 0 or msg NULL with size > 0;
+ *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE; SNOW_ENOTSTARTED before start.
+ *  Any thread, attached or not. */
+SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size);
+
+/** Removes and returns the oldest message. timeout_ms < 0 waits forever,
+ *  0 polls. Returns NULL on timeout or when not called from a process. The
+ *  timeout fires on time by itself. The returned memory stays valid until
+ *  this process's next receive call (of either kind) or its exit. */
+SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms);
+
+/** Selective receive: returns the oldest message for which match(msg, ctx)
+ *  is non-zero; the others keep their order. Messages already rejected by
+ *  this call are not offered again while it waits. NULL on timeout, when
+ *  match is NULL, or outside a process. */
+SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
+                                                  int64_t timeout_ms);
+
+/** The kind (SNOW_MSG_*) of a message returned by a receive call. A user
+ *  message whose tag equals a reserved value is still SNOW_MSG_USER.
+ *  Returns SNOW_MSG_USER for NULL or for memory not returned by receive. */
+SNOW_API uint32_t snow_msg_kind(const snow_msg* msg);
+
+/** Registers `name` for the calling process on this node. Returns 0,
+ *  SNOW_EEXIST if the name is taken (or the process already has a name),
+ *  SNOW_EBADNAME for an empty or over-long (> 255 bytes) name,
+ *  SNOW_ENOTPROC outside a process. Released when the process exits. */
+SNOW_API int32_t snow_actor_register(const char* name, uint64_t len);
+
+/** Releases a name held by the calling process. 0, SNOW_ENOTFOUND if the
+ *  caller does not hold it, SNOW_EBADNAME, SNOW_ENOTPROC. */
+SNOW_API int32_t snow_actor_unregister(const char* name, uint64_t len);
+
+/** The pid registered under `name` on this node, or 0. Any thread. */
+SNOW_API snow_pid_t snow_actor_whereis(const char* name, uint64_t len);
+
+/** Sends to the process registered as `name` on `node` (dlen == 0 or this
+ *  node's name: local). An unknown name drops the message and returns 0.
+ *  SNOW_EBADNAME for a bad name, SNOW_EINVAL / SNOW_EMSGSIZE as for send,
+ *  SNOW_ENONODE for a remote node when distribution is not started. */
+SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node,
+                                       uint64_t dlen, const uint8_t* msg, uint64_t size);
+
+/* ------------------------------------------------------------------------
+ * 4. Exits, links and monitors
+ * ------------------------------------------------------------------------ */
+
+/** Links the calling process and `pid` (bidirectional, idempotent; linking
+ *  to oneself does nothing). If pid does not exist the caller receives an
+ *  exit signal `noproc` (an EXIT message when trapping, otherwise it exits).
+ *  Returns 0 (also in the noproc case: the outcome is the signal),
+ *  SNOW_EINVAL for pid 0, SNOW_ENOTPROC outside a process. */
+SNOW_API int32_t snow_actor_link(snow_pid_t pid);
+
+/** Removes the link. Once it returns the link has no further effect, even
+ *  if an exit signal from pid is already in flight. 0, SNOW_EINVAL,
+ *  SNOW_ENOTPROC. Unlinking a pid that is not linked is a no-op (0). */
+SNOW_API int32_t snow_actor_unlink(snow_pid_t pid);
+
+/** Turns exit trapping on for the calling process (old compiled code calls
+ *  it with no argument). Returns the previous value; false outside a
+ *  process. */
+SNOW_API bool snow_actor_trap_exit(void);
+
+/** Sets exit trapping; returns the previous value (false outside a
+ *  process). */
+SNOW_API bool snow_actor_set_trap_exit(bool on);
+
+/** Sends an exit signal (Erlang exit/2) with reason `reason_tag` (tags
+ *  carrying data get an empty one). Tag 2 is the untrappable kill: the
+ *  target dies with `killed`. `normal` is ignored by a non-trapping target
+ *  unless the target is the caller. A trapping target receives an EXIT
+ *  message whose from is the sender (0 when sent from outside a process).
+ *  Returns 0 (dead targets included), SNOW_EINVAL for pid 0 or tag 3 or
+ *  > 8. Any thread. */
+SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag);
+
+/** Same with a fully encoded reason (validated: SNOW_EINVAL if malformed,
+ *  SNOW_EMSGSIZE if too large). */
+SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len);
+
+/** The calling process exits now with that encoded reason (a malformed
+ *  reason becomes error "bad exit reason"). Outside a process: abort(). */
+SNOW_API SNOW_NORETURN void snow_actor_exit_self(const uint8_t* reason, uint64_t len);
+
+/** The calling process exits with `error` whose message is
+ *  "file:line: msg", and a crash report goes to stderr; every other process
+ *  goes on. Outside a process: prints the message and aborts. */
+SNOW_API SNOW_NORETURN void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen,
+                                       uint32_t line);
+
+/** Sets a callback run on the dying process's own context, before its links
+ *  and monitors fire, with state == NULL and the encoded reason. Only the
+ *  calling process may set its own callback (pid == 0 or its own pid);
+ *  anything else is ignored. cb == NULL clears it. */
+SNOW_API void snow_actor_set_terminate(snow_pid_t pid,
+                                       void (*cb)(const uint8_t* state, const uint8_t* reason));
+
+/** Monitors `pid` (each call a new monitor). When the target exits the
+ *  caller gets DOWN(ref, pid, reason); a target already dead gives DOWN
+ *  `noproc` at once; losing its node gives DOWN `noconnection`. Exactly one
+ *  DOWN per ref unless demonitored. Returns the ref, or 0 outside a process
+ *  or for pid 0. */
+SNOW_API snow_ref_t snow_process_monitor(snow_pid_t pid);
+
+/** 0 if the monitor was active, 1 if not (already fired, unknown, or not
+ *  the caller's). After it returns no DOWN for ref arrives.
+ *  SNOW_ENOTPROC outside a process. */
+SNOW_API int64_t snow_process_demonitor(snow_ref_t ref);
+
+/** Same, and also removes a DOWN for ref already in the mailbox. */
+SNOW_API int64_t snow_process_demonitor_flush(snow_ref_t ref);
+
+/** Node monitor: NODEDOWN when the connection to `node` is lost, NODEUP when
+ *  it is (re)established, until cancelled. Returns a positive id. If the
+ *  node is not connected and cannot be connected NODEDOWN arrives at once.
+ *  SNOW_EBADNAME, SNOW_ENOTPROC. */
+SNOW_API int64_t snow_node_monitor(const char* node, uint64_t len);
+
+/** Cancels a node monitor: 0 if it was active, 1 if unknown. */
+SNOW_API int64_t snow_node_demonitor(int64_t id);
+
+/** NODEUP/NODEDOWN for every node (like net_kernel:monitor_nodes). Returns
+ *  the previous setting (0 or 1), SNOW_ENOTPROC. */
+SNOW_API int64_t snow_node_monitor_all(bool on);
+
+/* ------------------------------------------------------------------------
+ * 5. Distribution
+ * ------------------------------------------------------------------------ */
+
+SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen);
+SNOW_API int64_t snow_node_stop(void);
+SNOW_API int64_t snow_node_connect(const char* node, uint64_t len);
+SNOW_API int64_t snow_node_disconnect(const char* node, uint64_t len);
+/** Snow string [u64 len][bytes] from the caller's heap; empty when not
+ *  started. Never NULL. */
+SNOW_API const void* snow_node_self(void);
+/** Snow list [u64 len][u64 cap][u64 string_ptr x len]; never NULL. */
+SNOW_API const void* snow_node_list(void);
+/** Copies the node name (no NUL added) and returns its full length; 0 when
+ *  not started. Copies min(len, cap) bytes. SNOW_EINVAL for NULL buf with
+ *  cap > 0. */
+SNOW_API int64_t snow_node_name(char* buf, uint64_t cap);
+SNOW_API void snow_register_function(const char* name, uint64_t len, void (*fn)(const uint8_t*));
+SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
+                                    const uint8_t* args, uint64_t asize, uint8_t link);
+SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap);
+SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
+SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len);
+SNOW_API int64_t snow_node_set_ticktime(uint32_t ms);
+
+/* ------------------------------------------------------------------------
+ * 6. Timers and heap
+ * ------------------------------------------------------------------------ */
+
+/** Parks the calling process for ms milliseconds (no busy loop); ms <= 0
+ *  returns at once. Signals that arrive meanwhile are applied (a kill ends
+ *  the process). Outside a process: sleeps the thread. */
+SNOW_API void snow_timer_sleep(int64_t ms);
+
+/** Copies the bytes now and sends them to pid after ms (<= 0: at once) as a
+ *  user message from no one. Returns a timer ref (> 0), or 0 for pid 0,
+ *  msg NULL with size > 0, negative or oversized size, or before start. */
+SNOW_API snow_ref_t snow_timer_send_after(snow_pid_t pid, int64_t ms, const uint8_t* msg, int64_t size);
+
+/** 0 if the timer was cancelled before firing, 1 otherwise (fired, already
+ *  cancelled, or unknown). Any thread. */
+SNOW_API int64_t snow_timer_cancel(snow_ref_t timer);
+
+/** Zeroed memory owned by the calling process, freed when it exits (outside
+ *  a process: process-wide, never freed). align must be a power of two
+ *  (0 means 16). NULL for size 0, a bad alignment or out of memory. */
+SNOW_API void* snow_gc_alloc_actor(uint64_t size, uint64_t align);
+
+/** Fills *out. 0, SNOW_EINVAL for NULL. Any thread. Works before start
+ *  (all zero but what has been counted). */
+SNOW_API int32_t snow_rt_stats(snow_stats* out);
+
+/* ------------------------------------------------------------------------
+ * 7. Services and supervisors
+ * ------------------------------------------------------------------------ */
+
+enum { SNOW_SUP_ONE_FOR_ONE = 0, SNOW_SUP_ONE_FOR_ALL = 1, SNOW_SUP_REST_FOR_ONE = 2,
+       SNOW_SUP_SIMPLE_ONE_FOR_ONE = 3 };
+enum { SNOW_RESTART_PERMANENT = 0, SNOW_RESTART_TRANSIENT = 1, SNOW_RESTART_TEMPORARY = 2 };
+/** shutdown_ms value meaning "kill at once". */
+#define SNOW_SHUTDOWN_BRUTAL_KILL 0
+
+typedef struct snow_child_spec {
+  void (*start)(const uint8_t* args); /* local start function */
+  const uint8_t* args;                /* copied at start */
+  uint64_t args_size;
+  uint8_t restart;                    /* SNOW_RESTART_* */
+  uint8_t reserved_[7];               /* must be zero */
+  int64_t shutdown_ms;                /* 0 = brutal kill, else grace in ms */
+  const char* node;                   /* optional node to spawn on (NULL/0: here) */
+  uint64_t node_len;
+  const char* function;               /* registered function name, for node */
+  uint64_t function_len;
+} snow_child_spec;
+
+typedef struct snow_sup_spec {
+  uint8_t strategy;                   /* SNOW_SUP_* */
+  uint8_t reserved_[3];
+  uint32_t max_restarts;              /* intensity: at most this many restarts */
+  uint64_t period_ms;                 /* ... within this period */
+  const snow_child_spec* children;    /* for simple_one_for_one: the template */
+  uint64_t child_count;
+} snow_sup_spec;
+
+/** snow_service_last_error() value when the server exited with reason tag T
+ *  (other than noproc/noconnection) before replying: SNOW_SERVICE_EXITED + T. */
+#define SNOW_SERVICE_EXITED 0x100
+
+SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
+                                           uint64_t size);
+SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t tag, const uint8_t* payload,
+                                                   uint64_t size, int64_t timeout_ms);
+SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size);
+SNOW_API int64_t snow_service_last_error(void);
+SNOW_API snow_pid_t snow_supervisor_start(const snow_sup_spec* spec);
+SNOW_API snow_pid_t snow_supervisor_start_child(snow_pid_t sup, const snow_child_spec* child);
+SNOW_API int64_t snow_supervisor_terminate_child(snow_pid_t sup, snow_pid_t child);
+SNOW_API int64_t snow_supervisor_count_children(snow_pid_t sup);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNOWRT_H */

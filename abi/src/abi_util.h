@@ -1,0 +1,26 @@
+// Helpers shared by the extern "C" layer: argument checks only. The ABI
+// layer validates and translates; behaviour lives in runtime/.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "abi/include/snowrt.h"
+
+namespace snow::abi {
+
+constexpr uint64_t kMaxNameLen = 255;
+
+// A (ptr, len) string is usable: non-NULL when len > 0 and not absurd.
+inline bool str_ok(const char* p, uint64_t len, uint64_t max = 1 << 20) {
+  return len <= max && (p != nullptr || len == 0);
+}
+inline std::string_view sv(const char* p, uint64_t len) { return len ? std::string_view(p, size_t(len)) : std::string_view(); }
+
+inline bool bytes_ok(const void* p, uint64_t len) { return p != nullptr || len == 0; }
+
+// Tag of a user message: its first min(size, 8) bytes, little-endian,
+// zero-padded.
+uint64_t user_tag(const uint8_t* msg, uint64_t size);
+
+}  // namespace snow::abi

@@ -1,0 +1,68 @@
+// ABI section 2: lifecycle, plus errors and statistics.
+#include <cstdlib>
+#include <thread>
+
+#include "abi/src/abi_util.h"
+#include "runtime/common/common.h"
+#include "runtime/proc/process.h"
+
+using namespace snow::rt;
+
+extern "C" {
+
+SNOW_API const char* snow_strerror(int64_t code) {
+  if (code >= 0) return "success";
+  switch (code) {
+#define SNOW_STRERROR_CASE_(name, value, text) \
+  case value:                                 \
+    return text;
+    SNOW_ERRNO_MAP(SNOW_STRERROR_CASE_)
+#undef SNOW_STRERROR_CASE_
+    default:
+      return "unknown error";
+  }
+}
+
+SNOW_API void snow_rt_init(void) {
+  // Process-wide set-up that must happen once: touch the clock and the
+  // allocator so their lazy initialisation is not raced by workers.
+  static const bool once = [] {
+    (void)now_ns();
+    mi_free(mi_malloc(1));
+    return true;
+  }();
+  (void)once;
+}
+
+SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers) {
+  snow_rt_init();
+  unsigned n = schedulers;
+  if (n == 0) {
+    if (const char* env = getenv("SNOW_SCHEDULERS")) {
+      long v = atol(env);
+      if (v > 0 && v <= 1024) n = unsigned(v);
+    }
+  }
+  if (n == 0) n = std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  if (n > 1024) n = 1024;
+  return proc_runtime_start(n);
+}
+
+SNOW_API int32_t snow_rt_run_scheduler(void) { return proc_runtime_run(); }
+
+SNOW_API void snow_rt_halt(int32_t status) { proc_runtime_halt(status); }
+
+SNOW_API uint32_t snow_rt_abi_version(void) { return SNOW_ABI_VERSION; }
+
+SNOW_API snow_pid_t snow_thread_attach(void) { return proc_thread_attach(); }
+
+SNOW_API int32_t snow_thread_detach(void) { return proc_thread_detach(); }
+
+SNOW_API int32_t snow_rt_stats(snow_stats* out) {
+  if (!out) return SNOW_EINVAL;
+  proc_stats(out);
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,131 @@
+// ABI section 3: processes and messages.
+#include <cstring>
+
+#include "abi/src/abi_util.h"
+#include "runtime/proc/process.h"
+
+using namespace snow::rt;
+
+namespace snow::abi {
+uint64_t user_tag(const uint8_t* msg, uint64_t size) {
+  uint64_t tag = 0;
+  if (size) std::memcpy(&tag, msg, size < 8 ? size_t(size) : 8);
+  return tag;  // x86-64 and aarch64 are little-endian: the bytes are the value
+}
+}  // namespace snow::abi
+
+using snow::abi::bytes_ok;
+using snow::abi::str_ok;
+using snow::abi::sv;
+
+extern "C" {
+
+SNOW_API snow_pid_t snow_actor_spawn(void (*fn)(const uint8_t*), const uint8_t* args, uint64_t size,
+                                     uint8_t priority) {
+  if (!fn || !bytes_ok(args, size) || size > SNOW_MAX_MSG_SIZE) return 0;
+  SpawnRequest r;
+  r.fn = fn;
+  r.args = args;
+  r.size = size;
+  r.priority = priority <= SNOW_PRIO_LOW ? priority : uint8_t(SNOW_PRIO_NORMAL);
+  return proc_spawn(r);
+}
+
+SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t*), const uint8_t* args, uint64_t size,
+                                          snow_spawn_opts* o) {
+  if (!fn || !bytes_ok(args, size) || size > SNOW_MAX_MSG_SIZE) return 0;
+  SpawnRequest r;
+  r.fn = fn;
+  r.args = args;
+  r.size = size;
+  if (o) {
+    for (uint8_t b : o->reserved_)
+      if (b != 0) return 0;
+    if (o->stack_size > (uint64_t(1) << 30)) return 0;
+    r.priority = o->priority <= SNOW_PRIO_LOW ? o->priority : uint8_t(SNOW_PRIO_NORMAL);
+    r.stack_size = o->stack_size;
+    r.link = o->link != 0;
+    r.monitor = o->monitor != 0;
+    r.monitor_ref_out = &o->monitor_ref;
+    if (r.monitor) o->monitor_ref = 0;
+    if (r.link || r.monitor) {
+      r.parent = proc_current();
+      if (!r.parent) return 0;
+    }
+  }
+  return proc_spawn(r);
+}
+
+SNOW_API snow_pid_t snow_actor_self(void) { return proc_pid(proc_current()); }
+
+SNOW_API void snow_reduction_check(void) {
+  if (Process* p = proc_current()) proc_reduction_check(p);
+}
+
+SNOW_API void snow_actor_yield(void) {
+  if (Process* p = proc_current()) proc_yield(p);
+}
+
+SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size) {
+  if (to == 0 || !bytes_ok(msg, size)) return SNOW_EINVAL;
+  if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
+}
+
+SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms) {
+  Process* p = proc_current();
+  if (!p) return nullptr;
+  return proc_receive(p, timeout_ms, nullptr, nullptr);
+}
+
+SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
+                                                  int64_t timeout_ms) {
+  Process* p = proc_current();
+  if (!p || !match) return nullptr;
+  return proc_receive(p, timeout_ms, match, ctx);
+}
+
+SNOW_API uint32_t snow_msg_kind(const snow_msg* msg) { return proc_msg_kind(proc_current(), msg); }
+
+static bool name_ok(const char* n, uint64_t len) {
+  return n && len > 0 && len <= snow::abi::kMaxNameLen;
+}
+
+SNOW_API int32_t snow_actor_register(const char* n, uint64_t len) {
+  if (!name_ok(n, len)) return SNOW_EBADNAME;
+  Process* p = proc_current();
+  if (!p) return SNOW_ENOTPROC;
+  return proc_register(p, sv(n, len));
+}
+
+SNOW_API int32_t snow_actor_unregister(const char* n, uint64_t len) {
+  if (!name_ok(n, len)) return SNOW_EBADNAME;
+  Process* p = proc_current();
+  if (!p) return SNOW_ENOTPROC;
+  return proc_unregister(p, sv(n, len));
+}
+
+SNOW_API snow_pid_t snow_actor_whereis(const char* n, uint64_t len) {
+  if (!name_ok(n, len) || !proc_runtime_started()) return 0;
+  return proc_whereis(sv(n, len));
+}
+
+SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
+                                       const uint8_t* msg, uint64_t size) {
+  if (!name_ok(name, nlen)) return SNOW_EBADNAME;
+  if (!str_ok(node, dlen, snow::abi::kMaxNameLen)) return SNOW_EBADNAME;
+  if (!bytes_ok(msg, size)) return SNOW_EINVAL;
+  if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  if (dlen != 0) {
+    // No distribution yet: only this node's own name (none: not started)
+    // could be local, so any node name is unreachable.
+    return SNOW_ENONODE;
+  }
+  snow_pid_t to = proc_whereis(sv(name, nlen));
+  if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid
+  return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
+}
+
+}  // extern "C"

@@ -1,0 +1,63 @@
+#include "runtime/common/common.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+
+namespace snow::rt {
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void log_line(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > int(sizeof buf - 2)) n = int(sizeof buf - 2);
+  buf[n++] = '\n';
+  ssize_t w = write(2, buf, size_t(n));
+  (void)w;
+}
+
+namespace {
+std::atomic<unsigned> g_next_stripe{0};
+thread_local int t_stripe = -1;
+}  // namespace
+
+void StripedCounter::add(int64_t n) {
+  if (t_stripe < 0) t_stripe = int(g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes);
+  slots_[t_stripe].v.fetch_add(n, std::memory_order_relaxed);
+}
+
+int64_t StripedCounter::read() const {
+  int64_t sum = 0;
+  for (const Slot& s : slots_) sum += s.v.load(std::memory_order_relaxed);
+  return sum;
+}
+
+}  // namespace snow::rt
+
+namespace snow::rt {
+namespace {
+std::atomic<uint64_t> g_ref_blocks{1};
+thread_local uint64_t t_ref_next = 0;
+thread_local uint64_t t_ref_limit = 0;
+constexpr uint64_t kRefBlock = 1024;
+}  // namespace
+
+uint64_t new_ref() {
+  if (t_ref_next == t_ref_limit) {
+    uint64_t block = g_ref_blocks.fetch_add(1, std::memory_order_relaxed);
+    t_ref_next = block * kRefBlock;
+    t_ref_limit = t_ref_next + kRefBlock;
+  }
+  return t_ref_next++;
+}
+}  // namespace snow::rt

@@ -1,0 +1,75 @@
+// Shared vocabulary of the runtime: clocks, allocation, logging, counters.
+//
+// Nothing here owns runtime state except the statistics counters, which any
+// thread may bump (relaxed, per-thread striped) and any thread may read.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+
+#include <mimalloc.h>
+
+namespace snow::rt {
+
+constexpr std::size_t kCacheLine = 64;
+
+// Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
+int64_t now_ns();
+
+// Allocation goes through mimalloc: fast thread-local free lists, and the
+// memory of a freed process goes back to the thread that frees it.
+inline void* mem_alloc(std::size_t n) { return mi_malloc(n); }
+inline void* mem_zalloc(std::size_t n) { return mi_zalloc(n); }
+inline void mem_free(void* p) { mi_free(p); }
+
+template <class T, class... A>
+T* make(A&&... a) {
+  void* p = mem_alloc(sizeof(T));
+  if (!p) return nullptr;
+  return new (p) T(static_cast<A&&>(a)...);
+}
+template <class T>
+void destroy(T* p) {
+  if (!p) return;
+  p->~T();
+  mem_free(p);
+}
+
+// Log a line to stderr (one write(2) per line so concurrent lines do not
+// interleave). Any thread.
+void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// A counter that many threads bump without sharing a cache line: each thread
+// picks one of kStripes slots on first use; readers sum every slot.
+class StripedCounter {
+ public:
+  void add(int64_t n);
+  int64_t read() const;
+
+ private:
+  static constexpr int kStripes = 32;
+  struct alignas(kCacheLine) Slot {
+    std::atomic<int64_t> v{0};
+  };
+  Slot slots_[kStripes];
+};
+
+// Little-endian helpers for the fixed message layouts of the ABI.
+inline void put_u64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+inline uint64_t get_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+}  // namespace snow::rt
+
+namespace snow::rt {
+// A fresh, never-zero 64-bit reference (monitor refs, timer refs, request
+// ids). Unique within this OS process; threads take blocks of ids from a
+// shared counter so the common case touches no shared cache line.
+uint64_t new_ref();
+}  // namespace snow::rt

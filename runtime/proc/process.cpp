@@ -1,0 +1,1175 @@
+#include "runtime/proc/process.h"
+
+#include <semaphore.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <semaphore>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "runtime/common/common.h"
+#include "runtime/proc/reason.h"
+#include "runtime/proc/signal_queue.h"
+#include "runtime/sched/scheduler.h"
+
+namespace snow::rt {
+
+namespace {
+
+constexpr unsigned kIndexBits = 24;
+constexpr uint64_t kIndexMask = (uint64_t(1) << kIndexBits) - 1;
+constexpr uint64_t kGenMask = (uint64_t(1) << 24) - 1;
+constexpr unsigned kChunkBits = 12;
+constexpr unsigned kChunkSize = 1u << kChunkBits;
+constexpr unsigned kMaxChunks = 1u << (kIndexBits - kChunkBits);
+
+struct alignas(32) Anchor {
+  std::atomic<uint64_t> pid{0};
+  SignalQueue queue;
+  std::atomic<Process*> proc{nullptr};
+  uint32_t generation = 0;
+  uint32_t next_free = UINT32_MAX;
+};
+
+// Links and monitors: allocated on first use, since most processes have few
+// or none and a million idle processes should not pay for empty tables.
+struct Relations {
+  std::unordered_set<uint64_t> links;
+  std::unordered_map<uint64_t, uint64_t> monitors;      // ref -> target I watch
+  std::unordered_map<uint64_t, uint64_t> monitored_by;  // ref -> watcher
+  std::unordered_map<int64_t, std::string> node_monitors;
+  std::unordered_map<uint64_t, uint64_t> pending_calls; // caller -> call ref (server side)
+  bool monitor_all_nodes = false;
+};
+
+}  // namespace
+
+struct Process {
+  Task task;  // first: a Task* is a Process*
+  uint64_t pid = 0;
+  Anchor* anchor = nullptr;
+  Signal* mbox_head = nullptr;
+  Signal* mbox_tail = nullptr;
+  Signal* inbox = nullptr;       // taken from the queue, not yet applied
+  Signal* last_msg = nullptr;    // returned by the last receive
+  Relations* rel = nullptr;
+  void (*fn)(const uint8_t*) = nullptr;
+  uint8_t* args = nullptr;
+  void (*terminate)(const uint8_t*, const uint8_t*) = nullptr;
+  std::vector<void*>* gc = nullptr;
+  std::string* name = nullptr;
+  uint8_t* exit_reason = nullptr;
+  uint64_t exit_reason_len = 0;
+  uint64_t wait_seq = 0;
+  uint64_t call_ref = 0;         // the service call in progress (caller side)
+  int64_t call_error = 0;
+  bool trap_exit = false;
+  bool exiting = false;
+  bool timed_out = false;
+  bool timer_armed = false;
+  bool is_main = false;
+};
+
+namespace {
+
+struct Runtime {
+  std::mutex table_mu;  // free list and chunk creation
+  std::atomic<Anchor*> chunks[kMaxChunks] = {};
+  uint32_t free_head = UINT32_MAX;
+  uint32_t next_unused = 0;
+
+  std::mutex reg_mu;
+  std::unordered_map<std::string, uint64_t> names;
+
+  std::mutex gc_mu;
+  std::vector<void*> global_gc;
+
+  StripedCounter spawned, exited, sent;
+  std::atomic<int64_t> alive{0};
+  std::atomic<int64_t> attached{0};
+
+  std::atomic<bool> started{false};
+  std::atomic<bool> halting{false};
+  std::atomic<int> halt_status{0};
+  sem_t wakeup;  // posted on events the main thread may be waiting for
+  bool wakeup_ready = false;
+  sem_t stop_signal;  // posted by the SIGINT/SIGTERM handler
+  std::atomic<int> stop_signal_status{0};
+  std::thread stop_watcher;
+  Process* main_proc = nullptr;
+  struct sigaction old_int {}, old_term {};
+};
+
+Runtime R;
+thread_local Process* t_thread_proc = nullptr;
+
+void post_wakeup() {
+  if (R.wakeup_ready) sem_post(&R.wakeup);
+}
+
+// ---------------------------------------------------------------- table
+
+Anchor* anchor_at(uint64_t index) {
+  Anchor* c = R.chunks[index >> kChunkBits].load(std::memory_order_acquire);
+  return c ? &c[index & (kChunkSize - 1)] : nullptr;
+}
+
+Anchor* anchor_of(uint64_t pid) {
+  if (pid == 0 || (pid >> 48) != 0) return nullptr;
+  return anchor_at(pid & kIndexMask);
+}
+
+// Takes a free anchor and gives it the next generation. Returns nullptr when
+// the table is full.
+Anchor* anchor_alloc(uint64_t* pid_out) {
+  std::lock_guard<std::mutex> lk(R.table_mu);
+  uint32_t idx;
+  if (R.free_head != UINT32_MAX) {
+    idx = R.free_head;
+    R.free_head = anchor_at(idx)->next_free;
+  } else {
+    if (R.next_unused >= (1u << kIndexBits)) return nullptr;
+    idx = R.next_unused++;
+    if ((idx & (kChunkSize - 1)) == 0 && !R.chunks[idx >> kChunkBits].load(std::memory_order_relaxed)) {
+      Anchor* c = new (std::nothrow) Anchor[kChunkSize];
+      if (!c) {
+        --R.next_unused;
+        return nullptr;
+      }
+      R.chunks[idx >> kChunkBits].store(c, std::memory_order_release);
+    }
+  }
+  Anchor* a = anchor_at(idx);
+  a->generation = (a->generation + 1) & kGenMask;
+  if (a->generation == 0) a->generation = 1;
+  *pid_out = (uint64_t(a->generation) << kIndexBits) | idx;
+  return a;
+}
+
+void anchor_free(Anchor* a, uint64_t pid) {
+  a->proc.store(nullptr, std::memory_order_relaxed);
+  a->pid.store(0, std::memory_order_release);
+  std::lock_guard<std::mutex> lk(R.table_mu);
+  a->next_free = R.free_head;
+  R.free_head = uint32_t(pid & kIndexMask);
+}
+
+Process* as_process(Task* t) { return reinterpret_cast<Process*>(t); }
+
+Relations& rel(Process* p) {
+  if (!p->rel) p->rel = new Relations();
+  return *p->rel;
+}
+
+// ---------------------------------------------------------------- signals
+
+Signal* make_exit_like(SigKind kind, uint64_t target, uint64_t from, const uint8_t* reason, uint64_t rlen) {
+  Signal* s = signal_alloc(kind, target, from, 8 + rlen);
+  if (!s) return nullptr;
+  put_u64(s->msg.data, from);
+  std::memcpy(s->msg.data + 8, reason, rlen);
+  s->msg.tag = SNOW_TAG_EXIT;
+  s->msg_kind = SNOW_MSG_EXIT;
+  return s;
+}
+
+Signal* make_down(uint64_t target, uint64_t ref, uint64_t dead, const uint8_t* reason, uint64_t rlen) {
+  Signal* s = signal_alloc(SigKind::Down, target, dead, 16 + rlen);
+  if (!s) return nullptr;
+  s->ref = ref;
+  put_u64(s->msg.data, ref);
+  put_u64(s->msg.data + 8, dead);
+  std::memcpy(s->msg.data + 16, reason, rlen);
+  s->msg.tag = SNOW_TAG_DOWN;
+  s->msg_kind = SNOW_MSG_DOWN;
+  return s;
+}
+
+Signal* make_control(SigKind kind, uint64_t target, uint64_t from, uint64_t ref) {
+  Signal* s = signal_alloc(kind, target, from, 0);
+  if (s) s->ref = ref;
+  return s;
+}
+
+void oom_signal() {
+  log_line("snowrt: out of memory allocating a signal");
+  abort();
+}
+
+const uint8_t kReasonNoproc[1] = {SNOW_REASON_NOPROC};
+const uint8_t kReasonNormal[1] = {SNOW_REASON_NORMAL};
+const uint8_t kReasonKilled[1] = {SNOW_REASON_KILLED};
+const uint8_t kReasonShutdown[1] = {SNOW_REASON_SHUTDOWN};
+
+// The target of `s` is dead: answer what needs an answer, drop the rest.
+void answer_dead_target(Signal* s) {
+  if (s->kind == SigKind::Link && s->from) {
+    Signal* r = make_exit_like(SigKind::LinkExit, s->from, s->target, kReasonNoproc, 1);
+    if (!r) oom_signal();
+    proc_deliver(s->from, r);
+  } else if (s->kind == SigKind::Monitor && s->from) {
+    Signal* r = make_down(s->from, s->ref, s->target, kReasonNoproc, 1);
+    if (!r) oom_signal();
+    proc_deliver(s->from, r);
+  }
+  signal_free(s);
+}
+
+void mbox_append(Process* p, Signal* s) {
+  s->next = nullptr;
+  if (p->mbox_tail) p->mbox_tail->next = s; else p->mbox_head = s;
+  p->mbox_tail = s;
+}
+
+[[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len);
+void store_reason(Process* p, const uint8_t* reason, uint64_t len);
+
+// Applies one signal in the owner context. May not return (exit).
+void apply(Process* p, Signal* s) {
+  if (s->target != p->pid) {
+    answer_dead_target(s);
+    return;
+  }
+  switch (s->kind) {
+    case SigKind::Message:
+      if ((s->flags & kSigServiceCall) && s->from) rel(p).pending_calls[s->from] = s->ref;
+      mbox_append(p, s);
+      return;
+    case SigKind::Link:
+      rel(p).links.insert(s->from);
+      break;
+    case SigKind::Unlink:
+      if (p->rel) p->rel->links.erase(s->from);
+      break;
+    case SigKind::Monitor:
+      rel(p).monitored_by[s->ref] = s->from;
+      break;
+    case SigKind::Demonitor:
+      if (p->rel) p->rel->monitored_by.erase(s->ref);
+      break;
+    case SigKind::Exit: {
+      const uint8_t* reason = s->msg.data + 8;
+      uint64_t rlen = s->msg.len - 8;
+      if (s->flags & kSigKill) {
+        signal_free(s);
+        exit_now(p, kReasonKilled, 1);
+      }
+      if (s->flags & kSigShutdown) {
+        signal_free(s);
+        exit_now(p, kReasonShutdown, 1);
+      }
+      if (p->trap_exit) {
+        mbox_append(p, s);
+        return;
+      }
+      if (reason_is_normal(reason)) {
+        if (s->from == p->pid) {
+          signal_free(s);
+          exit_now(p, kReasonNormal, 1);
+        }
+        break;
+      }
+      store_reason(p, reason, rlen);
+      signal_free(s);
+      exit_now(p, p->exit_reason, p->exit_reason_len);
+    }
+    case SigKind::LinkExit: {
+      if (!p->rel || p->rel->links.erase(s->from) == 0) break;  // unlinked meanwhile
+      const uint8_t* reason = s->msg.data + 8;
+      if (p->trap_exit) {
+        mbox_append(p, s);
+        return;
+      }
+      if (reason_is_normal(reason)) break;
+      store_reason(p, reason, s->msg.len - 8);
+      signal_free(s);
+      exit_now(p, p->exit_reason, p->exit_reason_len);
+    }
+    case SigKind::Down:
+      if (p->rel && p->rel->monitors.erase(s->ref)) {
+        mbox_append(p, s);
+        return;
+      }
+      break;
+    case SigKind::Timeout:
+      if (s->ref == p->wait_seq) p->timed_out = true;
+      break;
+    case SigKind::ServiceReply:
+      if (p->call_ref != 0 && s->ref == p->call_ref) {
+        mbox_append(p, s);
+        return;
+      }
+      break;
+  }
+  signal_free(s);
+}
+
+// Applies every pending signal, oldest first. Signals not yet applied stay
+// reachable through p->inbox, so an exit in the middle drains them too.
+void apply_pending(Process* p) {
+  Signal* s = p->anchor->queue.take_all();
+  if (!s) return;
+  if (p->inbox) {
+    Signal* t = p->inbox;
+    while (t->next) t = t->next;
+    t->next = s;
+  } else {
+    p->inbox = s;
+  }
+  while ((s = p->inbox)) {
+    p->inbox = s->next;
+    apply(p, s);
+  }
+}
+
+// Link/monitor bookkeeping for signals that arrive while exiting: links and
+// monitors still count (they are notified with the real reason), the rest is
+// dropped.
+void apply_while_exiting(Process* p, Signal* s) {
+  if (s->target != p->pid) {
+    answer_dead_target(s);
+    return;
+  }
+  switch (s->kind) {
+    case SigKind::Link:
+      rel(p).links.insert(s->from);
+      break;
+    case SigKind::Unlink:
+      if (p->rel) p->rel->links.erase(s->from);
+      break;
+    case SigKind::Monitor:
+      rel(p).monitored_by[s->ref] = s->from;
+      break;
+    case SigKind::Demonitor:
+      if (p->rel) p->rel->monitored_by.erase(s->ref);
+      break;
+    default:
+      break;
+  }
+  signal_free(s);
+}
+
+void free_list(Signal* s) {
+  while (s) {
+    Signal* n = s->next;
+    signal_free(s);
+    s = n;
+  }
+}
+
+// ---------------------------------------------------------------- waiting
+
+// Parks the calling process until a signal arrives or `deadline` passes
+// (INT64_MAX: none). Thread processes block their OS thread.
+void park(Process* p, int64_t deadline) {
+  if (!p->task.is_thread) {
+    if (deadline != INT64_MAX && !p->timer_armed) {
+      p->timed_out = false;
+      ++p->wait_seq;
+      timer_arm_wait(&p->task, deadline, p->pid, p->wait_seq);
+      p->timer_armed = true;
+    }
+    sched_switch_out(&p->task, SwitchReason::Park);
+    return;
+  }
+  if (!p->anchor->queue.try_sleep()) return;
+  if (deadline == INT64_MAX) {
+    p->task.parker->acquire();
+    return;
+  }
+  for (;;) {
+    int64_t left = deadline - now_ns();
+    if (left > 0 && p->task.parker->try_acquire_for(std::chrono::nanoseconds(left))) return;
+    if (left <= 0 || now_ns() >= deadline) {
+      if (p->anchor->queue.cancel_sleep()) {
+        p->timed_out = true;
+        return;
+      }
+      p->task.parker->acquire();  // a pusher woke us meanwhile: take its wake
+      return;
+    }
+  }
+}
+
+void disarm(Process* p) {
+  if (p->timer_armed) {
+    timer_cancel_wait(&p->task);
+    p->timer_armed = false;
+  }
+  p->timed_out = false;
+}
+
+bool deadline_passed(Process* p, int64_t deadline) {
+  if (p->timed_out) return true;
+  return deadline != INT64_MAX && now_ns() >= deadline;
+}
+
+// ---------------------------------------------------------------- exit
+
+void registry_release(Process* p);
+
+void crash_report(Process* p, const uint8_t* reason) {
+  char desc[512];
+  reason_describe(reason, desc, sizeof desc);
+  log_line("=CRASH REPORT==== process <0.%llu.%llu> exited: %s",
+           static_cast<unsigned long long>(p->pid & kIndexMask),
+           static_cast<unsigned long long>((p->pid >> kIndexBits) & kGenMask), desc);
+}
+
+// Everything an exit does after the terminate callback; runs in the owner
+// context, or on the scheduler context when the stack is unusable.
+void finish_exit(Process* p) {
+  disarm(p);
+  Signal* rest = p->anchor->queue.close();
+  Signal* pending = p->inbox;
+  p->inbox = nullptr;
+  while (pending) {
+    Signal* n = pending->next;
+    apply_while_exiting(p, pending);
+    pending = n;
+  }
+  while (rest) {
+    Signal* n = rest->next;
+    apply_while_exiting(p, rest);
+    rest = n;
+  }
+  registry_release(p);
+  const uint8_t* reason = p->exit_reason ? p->exit_reason : kReasonNormal;
+  uint64_t rlen = p->exit_reason ? p->exit_reason_len : 1;
+  if (p->rel) {
+    for (uint64_t peer : p->rel->links) {
+      Signal* s = make_exit_like(SigKind::LinkExit, peer, p->pid, reason, rlen);
+      if (!s) oom_signal();
+      proc_deliver(peer, s);
+    }
+    for (auto& [ref, watcher] : p->rel->monitored_by) {
+      Signal* s = make_down(watcher, ref, p->pid, reason, rlen);
+      if (!s) oom_signal();
+      proc_deliver(watcher, s);
+    }
+    for (auto& [ref, target] : p->rel->monitors) {
+      Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
+      if (!s) oom_signal();
+      proc_deliver(target, s);
+    }
+    delete p->rel;
+    p->rel = nullptr;
+  }
+  free_list(p->mbox_head);
+  p->mbox_head = p->mbox_tail = nullptr;
+  if (p->last_msg) signal_free(p->last_msg);
+  p->last_msg = nullptr;
+  if (p->gc) {
+    for (void* b : *p->gc) mem_free(b);
+    delete p->gc;
+    p->gc = nullptr;
+  }
+  mem_free(p->args);
+  p->args = nullptr;
+}
+
+void free_process(Process* p) {
+  uint64_t pid = p->pid;
+  Anchor* a = p->anchor;
+  mem_free(p->exit_reason);
+  if (!p->task.is_thread) sched_task_release(&p->task);
+  delete p->task.parker;
+  destroy(p);
+  anchor_free(a, pid);
+  R.exited.add(1);
+  if (R.alive.fetch_sub(1, std::memory_order_acq_rel) == 1) post_wakeup();
+}
+
+void store_reason(Process* p, const uint8_t* reason, uint64_t len) {
+  uint8_t* copy = static_cast<uint8_t*>(mem_alloc(len));
+  if (!copy) oom_signal();
+  std::memcpy(copy, reason, len);
+  mem_free(p->exit_reason);
+  p->exit_reason = copy;
+  p->exit_reason_len = len;
+}
+
+// Runs the exit of a thread process and frees it; returns to the thread.
+void exit_thread_process(Process* p) {
+  finish_exit(p);
+  t_thread_proc = nullptr;
+  if (!p->is_main) R.attached.fetch_sub(1, std::memory_order_acq_rel);
+  free_process(p);
+}
+
+void main_thread_after_exit(int status);
+
+[[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len) {
+  store_reason(p, reason, len);  // copy first: `reason` may live in a signal we free
+  if (!p->exiting) {
+    p->exiting = true;
+    if (auto cb = p->terminate) {
+      p->terminate = nullptr;
+      cb(nullptr, p->exit_reason);
+    }
+  }
+  if (!p->task.is_thread) {
+    finish_exit(p);
+    sched_switch_out(&p->task, SwitchReason::Exit);
+    log_line("snowrt: an exited process was resumed");
+    abort();
+  }
+  bool is_main = p->is_main;
+  int status = reason_is_normal(p->exit_reason) ? 0 : 1;
+  exit_thread_process(p);
+  if (is_main) main_thread_after_exit(status);
+  pthread_exit(nullptr);
+}
+
+// ---------------------------------------------------------------- hooks
+
+bool hook_try_sleep(Task* t) { return as_process(t)->anchor->queue.try_sleep(); }
+
+void hook_reap(Task* t) { free_process(as_process(t)); }
+
+void hook_overflow(Task* t) {
+  Process* p = as_process(t);
+  char msg[160];
+  int n = snprintf(msg, sizeof msg, "stack overflow (stack of %zu bytes)", t->slot ? t->slot->usable : size_t(0));
+  std::vector<uint8_t> r(reason_size(SNOW_REASON_ERROR, uint64_t(n)));
+  reason_write(r.data(), SNOW_REASON_ERROR, std::string_view(msg, size_t(n)));
+  store_reason(p, r.data(), r.size());
+  p->exiting = true;
+  crash_report(p, p->exit_reason);
+  finish_exit(p);
+}
+
+void hook_wait_timeout(uint64_t pid, uint64_t seq) {
+  Signal* s = make_control(SigKind::Timeout, pid, 0, seq);
+  if (!s) oom_signal();
+  proc_deliver(pid, s);
+}
+
+void hook_send_after_fire(void* payload, uint64_t target) {
+  Signal* s = static_cast<Signal*>(payload);
+  R.sent.add(1);
+  proc_deliver(target, s);
+}
+
+void hook_send_after_drop(void* payload) { signal_free(static_cast<Signal*>(payload)); }
+
+void hook_quiescent() { post_wakeup(); }
+
+void task_entry(Task* t) {
+  Process* p = as_process(t);
+  p->fn(p->args);
+  exit_now(p, kReasonNormal, 1);
+}
+
+// ---------------------------------------------------------------- registry
+
+void registry_release(Process* p) {
+  if (!p->name) return;
+  {
+    std::lock_guard<std::mutex> lk(R.reg_mu);
+    auto it = R.names.find(*p->name);
+    if (it != R.names.end() && it->second == p->pid) R.names.erase(it);
+  }
+  delete p->name;
+  p->name = nullptr;
+}
+
+Process* new_process() {
+  Process* p = make<Process>();
+  if (!p) return nullptr;
+  uint64_t pid;
+  Anchor* a = anchor_alloc(&pid);
+  if (!a) {
+    destroy(p);
+    return nullptr;
+  }
+  p->pid = pid;
+  p->anchor = a;
+  return p;
+}
+
+// Makes the process reachable by its pid.
+void publish(Process* p) {
+  Anchor* a = p->anchor;
+  a->proc.store(p, std::memory_order_relaxed);
+  a->pid.store(p->pid, std::memory_order_release);
+  a->queue.open();
+  R.spawned.add(1);
+  R.alive.fetch_add(1, std::memory_order_acq_rel);
+}
+
+// Signal handlers may only post a semaphore; the watcher thread does the
+// halt itself (it allocates and takes locks).
+void on_stop_signal(int sig) {
+  R.stop_signal_status.store(sig == SIGINT ? 130 : 143);
+  sem_post(&R.stop_signal);
+}
+
+void stop_watcher_main() {
+  while (sem_wait(&R.stop_signal) != 0) {
+  }
+  int status = R.stop_signal_status.load();
+  if (status != 0) proc_runtime_halt(status);
+}
+
+// Exits every live process except `keep` with an untrappable shutdown.
+void shutdown_all(uint64_t keep) {
+  uint32_t n;
+  {
+    std::lock_guard<std::mutex> lk(R.table_mu);
+    n = R.next_unused;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    Anchor* a = anchor_at(i);
+    if (!a) continue;
+    uint64_t pid = a->pid.load(std::memory_order_acquire);
+    if (pid == 0 || pid == keep) continue;
+    Signal* s = make_exit_like(SigKind::Exit, pid, 0, kReasonShutdown, 1);
+    if (!s) oom_signal();
+    s->flags = kSigShutdown;
+    proc_deliver(pid, s);
+  }
+}
+
+bool quiescent_now() {
+  // Every worker parked with nothing queued and no timer pending, and no
+  // attached thread that could still send: nothing can wake anyone.
+  return R.alive.load() > 0 && R.attached.load() == 0 && timers_pending() == 0 && sched_idle();
+}
+
+int stop_everything(int status);
+
+}  // namespace
+
+// ================================================================ public
+
+uint64_t proc_pid(const Process* p) { return p ? p->pid : 0; }
+
+__attribute__((noinline)) Process* proc_current() {
+  if (Task* t = sched_current_task()) return as_process(t);
+  return t_thread_proc;
+}
+
+bool proc_runtime_started() { return R.started.load(std::memory_order_acquire); }
+
+int proc_runtime_start(unsigned workers) {
+  if (R.started.load()) return SNOW_EALREADY;
+  if (!R.wakeup_ready) {
+    sem_init(&R.wakeup, 0, 0);
+    sem_init(&R.stop_signal, 0, 0);
+    R.wakeup_ready = true;
+  }
+  SchedConfig cfg;
+  cfg.workers = workers;
+  if (const char* s = getenv("SNOW_STACK_SIZE")) {
+    long long v = atoll(s);
+    if (v >= 16 * 1024 && v <= (1ll << 30)) cfg.stack_size = size_t(v);
+  }
+  if (const char* s = getenv("SNOW_STACK_SLOTS")) {
+    long long v = atoll(s);
+    if (v >= 1 && v <= 4096) cfg.slots_per_worker = unsigned(v);
+  }
+  SchedHooks hooks{hook_try_sleep,        hook_reap,          hook_overflow, hook_wait_timeout,
+                   hook_send_after_fire, hook_send_after_drop, hook_quiescent};
+  R.halting.store(false);
+  R.halt_status.store(0);
+  int rc = sched_start(cfg, hooks);
+  if (rc < 0) return rc;
+  Process* m = new_process();
+  if (!m) {
+    sched_stop(1000);
+    return SNOW_ENOMEM;
+  }
+  m->task.is_thread = true;
+  m->task.parker = new std::binary_semaphore(0);
+  m->is_main = true;
+  publish(m);
+  R.main_proc = m;
+  t_thread_proc = m;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  R.stop_signal_status.store(0);
+  R.stop_watcher = std::thread(stop_watcher_main);
+  sigaction(SIGINT, &sa, &R.old_int);
+  sigaction(SIGTERM, &sa, &R.old_term);
+  R.started.store(true, std::memory_order_release);
+  return 0;
+}
+
+void proc_runtime_halt(int status) {
+  if (!R.started.load(std::memory_order_acquire)) return;
+  if (R.halting.exchange(true)) return;
+  R.halt_status.store(status);
+  // Every process, the main one included, gets an untrappable shutdown: a
+  // main thread blocked in receive then ends the program with `status`.
+  shutdown_all(0);
+  post_wakeup();
+}
+
+namespace {
+
+int stop_everything(int status) {
+  if (R.alive.load() > 0) {
+    shutdown_all(0);
+    int64_t deadline = now_ns() + 2000 * 1000000ll;
+    while (R.alive.load() > 0 && now_ns() < deadline) {
+      timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 10 * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      sem_timedwait(&R.wakeup, &ts);
+    }
+  }
+  sched_stop(1000);
+  sigaction(SIGINT, &R.old_int, nullptr);
+  sigaction(SIGTERM, &R.old_term, nullptr);
+  R.stop_signal_status.store(0);
+  sem_post(&R.stop_signal);
+  if (R.stop_watcher.joinable()) R.stop_watcher.join();
+  R.main_proc = nullptr;
+  R.started.store(false, std::memory_order_release);
+  while (sem_trywait(&R.wakeup) == 0) {
+  }
+  return status;
+}
+
+int wait_for_end() {
+  for (;;) {
+    if (R.halting.load(std::memory_order_acquire)) return stop_everything(R.halt_status.load());
+    if (R.alive.load(std::memory_order_acquire) == 0) return stop_everything(0);
+    if (quiescent_now()) {
+      // Let the workers confirm: quiescent() fires when the last one parks.
+      // Re-check after a shutdown round; exits wake everyone up again.
+      shutdown_all(0);
+    }
+    while (sem_wait(&R.wakeup) != 0) {
+    }
+  }
+}
+
+void main_thread_after_exit(int status) {
+  int rc = wait_for_end();
+  exit(rc != 0 ? rc : status);
+}
+
+}  // namespace
+
+int proc_runtime_run() {
+  if (!R.started.load(std::memory_order_acquire)) return SNOW_ENOTSTARTED;
+  Process* m = t_thread_proc;
+  if (m && m->is_main) {
+    store_reason(m, kReasonNormal, 1);
+    m->exiting = true;
+    if (auto cb = m->terminate) {
+      m->terminate = nullptr;
+      cb(nullptr, m->exit_reason);
+    }
+    exit_thread_process(m);
+  }
+  return wait_for_end();
+}
+
+uint64_t proc_spawn(const SpawnRequest& r) {
+  if (!R.started.load(std::memory_order_acquire) || !r.fn) return 0;
+  Process* p = new_process();
+  if (!p) return 0;
+  if (r.size > 0) {
+    p->args = static_cast<uint8_t*>(mem_alloc(r.size));
+    if (!p->args) {
+      anchor_free(p->anchor, p->pid);
+      destroy(p);
+      return 0;
+    }
+    std::memcpy(p->args, r.args, r.size);
+  }
+  p->fn = r.fn;
+  p->task.entry = task_entry;
+  p->task.priority = r.priority <= SNOW_PRIO_LOW ? r.priority : uint8_t(SNOW_PRIO_NORMAL);
+  if (!sched_task_init(&p->task, r.stack_size)) {
+    mem_free(p->args);
+    anchor_free(p->anchor, p->pid);
+    destroy(p);
+    return 0;
+  }
+  // Link and monitor are in place before anyone can see the child, so even
+  // an instant exit is reported with its real reason.
+  if (r.parent && r.link) {
+    rel(r.parent).links.insert(p->pid);
+    rel(p).links.insert(r.parent->pid);
+  }
+  if (r.parent && r.monitor) {
+    uint64_t ref = new_ref();
+    rel(r.parent).monitors[ref] = p->pid;
+    rel(p).monitored_by[ref] = r.parent->pid;
+    if (r.monitor_ref_out) *r.monitor_ref_out = ref;
+  }
+  uint64_t pid = p->pid;
+  publish(p);
+  sched_make_runnable(&p->task);
+  return pid;
+}
+
+uint64_t proc_thread_attach() {
+  if (!R.started.load(std::memory_order_acquire)) return 0;
+  if (t_thread_proc) return t_thread_proc->pid;
+  if (sched_current_task()) return proc_current()->pid;
+  Process* p = new_process();
+  if (!p) return 0;
+  p->task.is_thread = true;
+  p->task.parker = new std::binary_semaphore(0);
+  R.attached.fetch_add(1, std::memory_order_acq_rel);
+  publish(p);
+  t_thread_proc = p;
+  return p->pid;
+}
+
+int proc_thread_detach() {
+  Process* p = t_thread_proc;
+  if (!p) return SNOW_ENOTPROC;
+  if (p->is_main) return SNOW_EINVAL;
+  store_reason(p, kReasonNormal, 1);
+  p->exiting = true;
+  if (auto cb = p->terminate) {
+    p->terminate = nullptr;
+    cb(nullptr, p->exit_reason);
+  }
+  exit_thread_process(p);
+  return 0;
+}
+
+void proc_deliver(uint64_t pid, Signal* s) {
+  Anchor* a = anchor_of(pid);
+  if (!a || a->pid.load(std::memory_order_acquire) != pid) {
+    answer_dead_target(s);
+    return;
+  }
+  switch (a->queue.push(s)) {
+    case SignalQueue::Push::Queued:
+      return;
+    case SignalQueue::Push::WokeOwner:
+      // The owner is asleep until we make it runnable: its control block is
+      // stable, and it is the current incarnation (a sleeping queue is open).
+      sched_make_runnable(&a->proc.load(std::memory_order_acquire)->task);
+      return;
+    case SignalQueue::Push::Closed:
+      answer_dead_target(s);
+      return;
+  }
+}
+
+int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uint32_t msg_kind, uint64_t tag) {
+  Signal* s = signal_alloc(SigKind::Message, to, from, size);
+  if (!s) return SNOW_ENOMEM;
+  if (size) std::memcpy(s->msg.data, msg, size);
+  s->msg.tag = tag;
+  s->msg_kind = msg_kind;
+  R.sent.add(1);
+  proc_deliver(to, s);
+  return 0;
+}
+
+const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx) {
+  if (p->last_msg) {
+    signal_free(p->last_msg);
+    p->last_msg = nullptr;
+  }
+  int64_t deadline = INT64_MAX;
+  if (timeout_ms > 0) deadline = now_ns() + (timeout_ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : timeout_ms * 1000000);
+  Signal* prev = nullptr;  // last message this call examined and rejected
+  for (;;) {
+    apply_pending(p);
+    Signal* cur = prev ? prev->next : p->mbox_head;
+    while (cur) {
+      if (!match || match(&cur->msg, ctx)) {
+        if (prev) prev->next = cur->next; else p->mbox_head = cur->next;
+        if (p->mbox_tail == cur) p->mbox_tail = prev;
+        cur->next = nullptr;
+        disarm(p);
+        p->last_msg = cur;
+        return &cur->msg;
+      }
+      prev = cur;
+      cur = cur->next;
+    }
+    if (timeout_ms == 0 || deadline_passed(p, deadline)) {
+      disarm(p);
+      return nullptr;
+    }
+    park(p, deadline);
+  }
+}
+
+uint32_t proc_msg_kind(Process* p, const snow_msg* m) {
+  if (!p || !m || !p->last_msg || &p->last_msg->msg != m) return SNOW_MSG_USER;
+  return p->last_msg->msg_kind;
+}
+
+void proc_sleep(Process* p, int64_t ms) {
+  if (ms <= 0) return;
+  int64_t deadline = now_ns() + (ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : ms * 1000000);
+  for (;;) {
+    apply_pending(p);
+    if (deadline_passed(p, deadline)) break;
+    park(p, deadline);
+  }
+  disarm(p);
+}
+
+void proc_reduction_check(Process* p) {
+  if (p->anchor->queue.has_pending()) apply_pending(p);
+  if (sched_budget_tick()) proc_yield(p);
+}
+
+void proc_yield(Process* p) {
+  if (!p->task.is_thread) sched_switch_out(&p->task, SwitchReason::Yield);
+  else std::this_thread::yield();
+  apply_pending(p);
+}
+
+int proc_link(Process* p, uint64_t pid) {
+  if (pid == p->pid) return 0;
+  if (!rel(p).links.insert(pid).second) return 0;  // idempotent
+  Signal* s = make_control(SigKind::Link, pid, p->pid, 0);
+  if (!s) return SNOW_ENOMEM;
+  proc_deliver(pid, s);
+  // A dead target answered with noproc on our own queue: apply it now so a
+  // non-trapping caller exits here rather than at some later point.
+  apply_pending(p);
+  return 0;
+}
+
+int proc_unlink(Process* p, uint64_t pid) {
+  if (!p->rel || p->rel->links.erase(pid) == 0) return 0;
+  Signal* s = make_control(SigKind::Unlink, pid, p->pid, 0);
+  if (!s) return SNOW_ENOMEM;
+  proc_deliver(pid, s);
+  return 0;
+}
+
+bool proc_set_trap_exit(Process* p, bool on) {
+  bool old = p->trap_exit;
+  p->trap_exit = on;
+  return old;
+}
+
+int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t len) {
+  Signal* s = make_exit_like(SigKind::Exit, to, from, reason, len);
+  if (!s) return SNOW_ENOMEM;
+  if (reason[0] == SNOW_REASON_KILLED) s->flags = kSigKill;
+  proc_deliver(to, s);
+  // An exit signal to oneself takes effect before the call returns.
+  Process* self = proc_current();
+  if (self && self->pid == to && !self->exiting) apply_pending(self);
+  return 0;
+}
+
+void proc_exit_self(Process* p, const uint8_t* reason, uint64_t len) { exit_now(p, reason, len); }
+
+void proc_set_terminate(Process* p, void (*cb)(const uint8_t*, const uint8_t*)) { p->terminate = cb; }
+
+uint64_t proc_monitor(Process* p, uint64_t pid) {
+  uint64_t ref = new_ref();
+  rel(p).monitors[ref] = pid;
+  Signal* s = make_control(SigKind::Monitor, pid, p->pid, ref);
+  if (!s) {
+    p->rel->monitors.erase(ref);
+    return 0;
+  }
+  proc_deliver(pid, s);
+  return ref;
+}
+
+int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
+  int64_t result = 1;
+  if (p->rel) {
+    auto it = p->rel->monitors.find(ref);
+    if (it != p->rel->monitors.end()) {
+      uint64_t target = it->second;
+      p->rel->monitors.erase(it);
+      Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
+      if (!s) oom_signal();
+      proc_deliver(target, s);
+      result = 0;
+    }
+  }
+  if (flush) {
+    // A DOWN for ref may already sit in the queue (not yet applied) or in
+    // the mailbox: apply pending signals (the ref is gone, so a queued DOWN
+    // is dropped) and remove a delivered one.
+    apply_pending(p);
+    Signal* prev = nullptr;
+    for (Signal* cur = p->mbox_head; cur; prev = cur, cur = cur->next) {
+      if (cur->msg_kind == SNOW_MSG_DOWN && cur->ref == ref) {
+        if (prev) prev->next = cur->next; else p->mbox_head = cur->next;
+        if (p->mbox_tail == cur) p->mbox_tail = prev;
+        signal_free(cur);
+        break;
+      }
+    }
+  }
+  return result;
+}
+
+int64_t proc_node_monitor(Process* p, std::string_view node) {
+  int64_t id = int64_t(new_ref() & INT64_MAX);
+  rel(p).node_monitors.emplace(id, std::string(node));
+  // No distribution connection exists to this node and none can be made:
+  // the node is down as far as this runtime can tell, and says so at once.
+  Signal* s = signal_alloc(SigKind::Message, p->pid, 0, node.size());
+  if (!s) oom_signal();
+  std::memcpy(s->msg.data, node.data(), node.size());
+  s->msg.tag = SNOW_TAG_NODEDOWN;
+  s->msg_kind = SNOW_MSG_NODEDOWN;
+  proc_deliver(p->pid, s);
+  return id;
+}
+
+int64_t proc_node_demonitor(Process* p, int64_t id) {
+  if (!p->rel) return 1;
+  return p->rel->node_monitors.erase(id) ? 0 : 1;
+}
+
+int64_t proc_node_monitor_all(Process* p, bool on) {
+  bool old = p->rel ? p->rel->monitor_all_nodes : false;
+  if (on || p->rel) rel(p).monitor_all_nodes = on;
+  return old ? 1 : 0;
+}
+
+int proc_register(Process* p, std::string_view name) {
+  if (p->name) return SNOW_EEXIST;
+  std::lock_guard<std::mutex> lk(R.reg_mu);
+  auto [it, inserted] = R.names.emplace(std::string(name), p->pid);
+  if (!inserted) return SNOW_EEXIST;
+  p->name = new std::string(name);
+  return 0;
+}
+
+int proc_unregister(Process* p, std::string_view name) {
+  if (!p->name || *p->name != name) return SNOW_ENOTFOUND;
+  registry_release(p);
+  return 0;
+}
+
+uint64_t proc_whereis(std::string_view name) {
+  std::lock_guard<std::mutex> lk(R.reg_mu);
+  auto it = R.names.find(std::string(name));
+  return it == R.names.end() ? 0 : it->second;
+}
+
+void* proc_gc_alloc(Process* p, uint64_t size, uint64_t align) {
+  void* b = mi_zalloc_aligned(size_t(size), size_t(align));
+  if (!b) return nullptr;
+  if (!p) {
+    std::lock_guard<std::mutex> lk(R.gc_mu);
+    R.global_gc.push_back(b);
+    return b;
+  }
+  if (!p->gc) p->gc = new std::vector<void*>();
+  p->gc->push_back(b);
+  return b;
+}
+
+namespace {
+struct CallMatch {
+  uint64_t call_ref;
+  uint64_t monitor_ref;
+};
+int match_call(const snow_msg* m, void* ctx) {
+  auto* c = static_cast<CallMatch*>(ctx);
+  Signal* s = signal_of_msg(m);
+  if (s->kind == SigKind::ServiceReply && s->ref == c->call_ref) return 1;
+  if (s->kind == SigKind::Down && s->ref == c->monitor_ref) return 1;
+  return 0;
+}
+}  // namespace
+
+const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, const uint8_t* payload,
+                                  uint64_t size, int64_t timeout_ms) {
+  p->call_error = 0;
+  uint64_t mref = proc_monitor(p, server);
+  if (!mref) {
+    p->call_error = SNOW_ENOMEM;
+    return nullptr;
+  }
+  uint64_t cref = new_ref();
+  Signal* s = signal_alloc(SigKind::Message, server, p->pid, 16 + size);
+  if (!s) {
+    proc_demonitor(p, mref, true);
+    p->call_error = SNOW_ENOMEM;
+    return nullptr;
+  }
+  put_u64(s->msg.data, tag);
+  put_u64(s->msg.data + 8, p->pid);
+  if (size) std::memcpy(s->msg.data + 16, payload, size);
+  s->msg.tag = tag;
+  s->ref = cref;
+  s->flags = kSigServiceCall;
+  p->call_ref = cref;
+  R.sent.add(1);
+  proc_deliver(server, s);
+  CallMatch cm{cref, mref};
+  const snow_msg* m = proc_receive(p, timeout_ms < 0 ? -1 : timeout_ms, match_call, &cm);
+  p->call_ref = 0;  // a reply arriving from now on is dropped
+  if (!m) {
+    proc_demonitor(p, mref, true);
+    p->call_error = SNOW_ETIMEDOUT;
+    return nullptr;
+  }
+  Signal* got = signal_of_msg(m);
+  if (got->kind == SigKind::Down) {
+    const uint8_t* reason = m->data + 16;
+    if (reason[0] == SNOW_REASON_NOPROC) p->call_error = SNOW_ENOPROC;
+    else if (reason[0] == SNOW_REASON_NOCONNECTION) p->call_error = SNOW_ENONODE;
+    else p->call_error = SNOW_SERVICE_EXITED + reason[0];
+    return nullptr;
+  }
+  proc_demonitor(p, mref, true);
+  got->msg_kind = SNOW_MSG_USER;
+  return m;
+}
+
+int proc_service_reply(Process* p, uint64_t caller, const uint8_t* reply, uint64_t size) {
+  if (!p->rel) return SNOW_EINVAL;
+  auto it = p->rel->pending_calls.find(caller);
+  if (it == p->rel->pending_calls.end()) return SNOW_EINVAL;
+  uint64_t ref = it->second;
+  p->rel->pending_calls.erase(it);
+  Signal* s = signal_alloc(SigKind::ServiceReply, caller, p->pid, size);
+  if (!s) return SNOW_ENOMEM;
+  if (size) std::memcpy(s->msg.data, reply, size);
+  uint64_t tag = 0;
+  std::memcpy(&tag, reply, size < 8 ? size_t(size) : 8);
+  s->msg.tag = tag;
+  s->ref = ref;
+  R.sent.add(1);
+  proc_deliver(caller, s);
+  return 0;
+}
+
+int64_t proc_service_last_error(Process* p) { return p->call_error; }
+
+void proc_stats(snow_stats* out) {
+  *out = snow_stats{};
+  out->processes_alive = uint64_t(R.alive.load());
+  out->processes_spawned = uint64_t(R.spawned.read());
+  out->processes_exited = uint64_t(R.exited.read());
+  out->messages_sent = uint64_t(R.sent.read());
+  out->nodes_connected = 0;
+  out->schedulers = sched_worker_count();
+  out->timers_pending = uint64_t(timers_pending());
+  out->stacks_resident = uint64_t(sched_running() ? sched_stacks_resident() : 0);
+}
+
+}  // namespace snow::rt

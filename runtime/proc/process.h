@@ -1,0 +1,121 @@
+// Processes: control blocks, the process table, signals, mailboxes, links,
+// monitors, exits and the name registry.
+//
+// Vocabulary:
+// - *Process control block* (Process): everything a process owns. Only the
+//   process itself (its *owner context*) reads or writes it, with two
+//   exceptions: the scheduler part (Task, see sched/scheduler.h) and the
+//   anchor's signal queue, which any thread pushes to.
+// - *Anchor*: the process table entry for one pid slot: the current pid, the
+//   signal queue and the control block pointer. Anchors are never freed
+//   while the runtime exists, so any thread may look one up by pid and push
+//   without a reference count; control blocks are freed at exit.
+// - *Pid*: bits 63..48 node index (0 = this node), 47..24 generation,
+//   23..0 anchor index. A recycled anchor gets a new generation, so an old pid
+//   never names a new process (it would take 16M reuses of one slot).
+// - *Dead target*: a signal whose target pid is not the anchor's current
+//   process (it exited, or the slot was reused). Links and monitors aimed at
+//   a dead target are answered with exit `noproc` / DOWN `noproc`; anything
+//   else is dropped. This is decided by whoever finds out: the sender when the
+//   queue is closed, the new owner when the signal landed in a reused slot.
+//
+// Process life cycle:
+//   spawned (anchor open, task queued) -> running/sleeping (signals applied by
+//   the owner at receive, reduction checks, yields and sleeps) -> exiting
+//   (terminate callback, queue closed, pending link/monitor signals applied,
+//   names released, links/monitors notified) -> reaped (control block freed,
+//   anchor recycled with the next generation).
+//
+// Ordering: all signals from one sender to one receiver go through the
+// receiver's single queue in send order (signal_queue.h), which is what makes
+// a sender's messages arrive before its exit signal.
+//
+// Threads: functions taking `Process* self` run in that process's owner
+// context. proc_send*, proc_exit_signal, stats and lookups: any thread.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "abi/include/snowrt.h"
+#include "runtime/proc/signal.h"
+
+namespace snow::rt {
+
+struct Process;
+
+// Runtime start/stop (called by the ABI lifecycle functions).
+int proc_runtime_start(unsigned workers);
+// The main thread's process exits normally, then waits for every process
+// (or a halt, or quiescence), stops everything. Returns the exit status.
+int proc_runtime_run();
+void proc_runtime_halt(int status);
+bool proc_runtime_started();
+
+// The calling process: the task on this worker, or this thread's process.
+Process* proc_current();
+uint64_t proc_pid(const Process* p);
+
+// Spawning. Any thread (link/monitor need `parent`). 0 on failure.
+struct SpawnRequest {
+  void (*fn)(const uint8_t*) = nullptr;
+  const uint8_t* args = nullptr;
+  uint64_t size = 0;
+  uint8_t priority = SNOW_PRIO_NORMAL;
+  uint64_t stack_size = 0;
+  Process* parent = nullptr;
+  bool link = false;
+  bool monitor = false;
+  uint64_t* monitor_ref_out = nullptr;
+};
+uint64_t proc_spawn(const SpawnRequest& r);
+
+// Foreign threads.
+uint64_t proc_thread_attach();
+int proc_thread_detach();
+
+// Delivery of a prepared signal to a local or remote pid (consumes it).
+void proc_deliver(uint64_t pid, Signal* s);
+// User message (tag from the first bytes). Returns 0 or SNOW_E*.
+int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uint32_t msg_kind, uint64_t tag);
+
+// Receiving (owner context).
+const snow_msg* proc_receive(Process* self, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx);
+uint32_t proc_msg_kind(Process* self, const snow_msg* m);
+void proc_sleep(Process* self, int64_t ms);
+void proc_reduction_check(Process* self);
+void proc_yield(Process* self);
+
+// Links, monitors, exits.
+int proc_link(Process* self, uint64_t pid);
+int proc_unlink(Process* self, uint64_t pid);
+bool proc_set_trap_exit(Process* self, bool on);
+// Exit signal from `from` (0: not a process) with an encoded, valid reason.
+int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t len);
+[[noreturn]] void proc_exit_self(Process* self, const uint8_t* reason, uint64_t len);
+void proc_set_terminate(Process* self, void (*cb)(const uint8_t*, const uint8_t*));
+uint64_t proc_monitor(Process* self, uint64_t pid);
+int64_t proc_demonitor(Process* self, uint64_t ref, bool flush);
+
+// Node monitors (with no distribution every node is unreachable).
+int64_t proc_node_monitor(Process* self, std::string_view node);
+int64_t proc_node_demonitor(Process* self, int64_t id);
+int64_t proc_node_monitor_all(Process* self, bool on);
+
+// Registry.
+int proc_register(Process* self, std::string_view name);
+int proc_unregister(Process* self, std::string_view name);
+uint64_t proc_whereis(std::string_view name);
+
+// Per-process heap.
+void* proc_gc_alloc(Process* self, uint64_t size, uint64_t align);
+
+// Service calls (ABI section 7).
+const snow_msg* proc_service_call(Process* self, uint64_t server, uint64_t tag, const uint8_t* payload,
+                                  uint64_t size, int64_t timeout_ms);
+int proc_service_reply(Process* self, uint64_t caller, const uint8_t* reply, uint64_t size);
+int64_t proc_service_last_error(Process* self);
+
+void proc_stats(snow_stats* out);
+
+}  // namespace snow::rt

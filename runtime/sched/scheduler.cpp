@@ -1,0 +1,758 @@
+#include "runtime/sched/scheduler.h"
+
+#include <csignal>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <sys/mman.h>
+
+#include "abi/include/snowrt.h"
+#include "runtime/common/common.h"
+
+namespace snow::rt {
+
+namespace {
+
+constexpr int kBudget = 2000;        // reduction checks per time slice
+constexpr int kLowEvery = 8;         // a low-priority task runs at least every 8 picks
+
+struct TaskList {
+  Task* head = nullptr;
+  Task* tail = nullptr;
+  void push_back(Task* t) {
+    t->rq_next = nullptr;
+    if (tail) tail->rq_next = t; else head = t;
+    tail = t;
+  }
+  void push_front(Task* t) {
+    t->rq_next = head;
+    head = t;
+    if (!tail) tail = t;
+  }
+  Task* pop_front() {
+    Task* t = head;
+    if (!t) return nullptr;
+    head = t->rq_next;
+    if (!head) tail = nullptr;
+    t->rq_next = nullptr;
+    return t;
+  }
+};
+
+struct SendAfterTimer : TimerNode {
+  std::atomic<int> state{0};  // 0 pending, 1 fired, 2 cancelled
+  uint64_t ref = 0;
+  uint64_t target = 0;
+  void* payload = nullptr;
+};
+enum { kPending = 0, kFired = 1, kCancelled = 2 };
+
+}  // namespace
+
+struct alignas(kCacheLine) Worker {
+  unsigned index = 0;
+  std::thread thread;
+
+  // Run queue: any thread pushes (foreign wake-ups, thieves pop).
+  std::mutex rq_mu;
+  TaskList rq[3];
+  std::atomic<int64_t> rq_size{0};
+  unsigned picks = 0;
+
+  // Owned by the worker thread.
+  fcontext_t sched_ctx = nullptr;
+  SanitizerFiber san;
+  Task* current = nullptr;
+  int budget = kBudget;
+  bool overflowed = false;
+  void* altstack = nullptr;
+
+  // Parking.
+  std::mutex park_mu;
+  std::condition_variable park_cv;
+  bool wake_flag = false;
+  std::atomic<bool> parked{false};
+  std::atomic<int64_t> park_deadline{INT64_MAX};
+
+  // Timers: a binary min-heap on (deadline, order).
+  std::mutex timer_mu;
+  std::vector<TimerNode*> heap;
+  std::atomic<int64_t> next_deadline{INT64_MAX};
+};
+
+namespace {
+
+struct Sched {
+  std::atomic<bool> running{false};
+  std::atomic<bool> stopping{false};
+  SchedHooks hooks{};
+  SchedConfig cfg{};
+  std::vector<Worker*> workers;
+  std::vector<StackSlot*> slots;
+  std::atomic<uint64_t> next_slot{0};
+  std::atomic<uint64_t> next_foreign_worker{0};
+  std::atomic<int> num_parked{0};
+  std::atomic<int64_t> timers_pending{0};
+  std::atomic<int64_t> dedicated_slots{0};
+  std::atomic<uint64_t> timer_order{0};
+  std::atomic<int> exited_workers{0};
+  // send_after refs -> timer, striped.
+  static constexpr int kStripes = 64;
+  struct Stripe {
+    std::mutex mu;
+    std::unordered_map<uint64_t, SendAfterTimer*> map;
+  } stripes[kStripes];
+};
+
+Sched g;
+thread_local Worker* t_worker = nullptr;
+struct sigaction g_old_segv;
+struct sigaction g_old_bus;
+
+__attribute__((noinline)) Worker* worker_current() { return t_worker; }
+
+// ---------------------------------------------------------------- timers
+
+bool timer_less(const TimerNode* a, const TimerNode* b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->order < b->order);
+}
+
+void heap_swap(std::vector<TimerNode*>& h, size_t i, size_t j) {
+  std::swap(h[i], h[j]);
+  h[i]->heap_index = int32_t(i);
+  h[j]->heap_index = int32_t(j);
+}
+
+void heap_up(std::vector<TimerNode*>& h, size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!timer_less(h[i], h[p])) break;
+    heap_swap(h, i, p);
+    i = p;
+  }
+}
+
+void heap_down(std::vector<TimerNode*>& h, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < h.size() && timer_less(h[l], h[m])) m = l;
+    if (r < h.size() && timer_less(h[r], h[m])) m = r;
+    if (m == i) break;
+    heap_swap(h, i, m);
+    i = m;
+  }
+}
+
+// Both under w->timer_mu.
+void heap_insert(Worker* w, TimerNode* n) {
+  n->owner = w;
+  n->heap_index = int32_t(w->heap.size());
+  w->heap.push_back(n);
+  heap_up(w->heap, w->heap.size() - 1);
+  w->next_deadline.store(w->heap.front()->deadline, std::memory_order_release);
+}
+
+void heap_remove(Worker* w, TimerNode* n) {
+  auto& h = w->heap;
+  size_t i = size_t(n->heap_index);
+  size_t last = h.size() - 1;
+  if (i != last) {
+    heap_swap(h, i, last);
+  }
+  h.pop_back();
+  n->heap_index = -1;
+  if (i < h.size()) {
+    heap_down(h, i);
+    heap_up(h, i);
+  }
+  w->next_deadline.store(h.empty() ? INT64_MAX : h.front()->deadline, std::memory_order_release);
+}
+
+void wake_worker(Worker* w) {
+  std::lock_guard<std::mutex> lk(w->park_mu);
+  w->wake_flag = true;
+  w->park_cv.notify_one();
+}
+
+void insert_timer(Worker* w, TimerNode* n) {
+  n->order = g.timer_order.fetch_add(1, std::memory_order_relaxed);
+  bool earlier;
+  {
+    std::lock_guard<std::mutex> lk(w->timer_mu);
+    heap_insert(w, n);
+    earlier = w->heap.front() == n;
+  }
+  // A parked worker sleeps until its earliest deadline: wake it if this
+  // timer is earlier (only possible when the inserter is another thread).
+  if (earlier && w != t_worker && w->parked.load(std::memory_order_seq_cst) &&
+      n->deadline < w->park_deadline.load(std::memory_order_acquire))
+    wake_worker(w);
+}
+
+Worker* timer_home() {
+  Worker* w = t_worker;
+  if (w) return w;
+  return g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) % g.workers.size()];
+}
+
+void run_expired_timers(Worker* w) {
+  int64_t nd = w->next_deadline.load(std::memory_order_acquire);
+  if (nd == INT64_MAX) return;
+  int64_t now = now_ns();
+  if (nd > now) return;
+  struct Fired {
+    bool send_after;
+    uint64_t a, b;
+    SendAfterTimer* sa;
+  };
+  Fired fired[64];
+  int n = 0;
+  {
+    std::lock_guard<std::mutex> lk(w->timer_mu);
+    while (!w->heap.empty() && w->heap.front()->deadline <= now && n < 64) {
+      TimerNode* t = w->heap.front();
+      heap_remove(w, t);
+      if (t->is_send_after) {
+        fired[n++] = Fired{true, 0, 0, static_cast<SendAfterTimer*>(t)};
+      } else {
+        auto* wt = static_cast<WaitTimer*>(t);
+        // Copy what delivery needs now: the task may be freed once we unlock.
+        fired[n++] = Fired{false, wt->cookie, wt->seq, nullptr};
+      }
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    g.timers_pending.fetch_sub(1, std::memory_order_acq_rel);
+    if (!fired[i].send_after) {
+      g.hooks.wait_timeout(fired[i].a, fired[i].b);
+      continue;
+    }
+    SendAfterTimer* t = fired[i].sa;
+    int expect = kPending;
+    bool fire = t->state.compare_exchange_strong(expect, kFired, std::memory_order_acq_rel);
+    {
+      auto& st = g.stripes[t->ref % Sched::kStripes];
+      std::lock_guard<std::mutex> lk(st.mu);
+      st.map.erase(t->ref);
+    }
+    if (fire) g.hooks.send_after_fire(t->payload, t->target);
+    else g.hooks.send_after_drop(t->payload);
+    destroy(t);
+  }
+}
+
+// ---------------------------------------------------------------- run queues
+
+void rq_push(Worker* w, Task* t, bool front) {
+  unsigned p = t->priority < 3 ? t->priority : 1;
+  {
+    std::lock_guard<std::mutex> lk(w->rq_mu);
+    if (front) w->rq[p].push_front(t); else w->rq[p].push_back(t);
+  }
+  w->rq_size.fetch_add(1, std::memory_order_seq_cst);
+}
+
+Task* rq_pop_locked(Worker* w) {
+  // High first; among normal and low, low gets every kLowEvery-th pick.
+  if (Task* t = w->rq[0].pop_front()) return t;
+  ++w->picks;
+  if (w->picks % kLowEvery == 0) {
+    if (Task* t = w->rq[2].pop_front()) return t;
+  }
+  if (Task* t = w->rq[1].pop_front()) return t;
+  return w->rq[2].pop_front();
+}
+
+Task* rq_pop(Worker* w) {
+  if (w->rq_size.load(std::memory_order_acquire) == 0) return nullptr;
+  Task* t;
+  {
+    std::lock_guard<std::mutex> lk(w->rq_mu);
+    t = rq_pop_locked(w);
+  }
+  if (t) w->rq_size.fetch_sub(1, std::memory_order_acq_rel);
+  return t;
+}
+
+Task* steal(Worker* self) {
+  size_t n = g.workers.size();
+  for (size_t k = 1; k < n; ++k) {
+    Worker* v = g.workers[(self->index + k) % n];
+    if (Task* t = rq_pop(v)) return t;
+  }
+  return nullptr;
+}
+
+bool any_queued() {
+  for (Worker* w : g.workers)
+    if (w->rq_size.load(std::memory_order_seq_cst) > 0) return true;
+  return false;
+}
+
+void wake_one_parked(Worker* prefer) {
+  if (g.num_parked.load(std::memory_order_seq_cst) == 0) return;
+  if (prefer && prefer->parked.load(std::memory_order_seq_cst)) {
+    wake_worker(prefer);
+    return;
+  }
+  for (Worker* w : g.workers)
+    if (w->parked.load(std::memory_order_seq_cst)) {
+      wake_worker(w);
+      return;
+    }
+}
+
+// Runnable task: onto the current worker's queue (cache affinity: the waker
+// just touched the data the task will read), or for other threads onto the
+// worker it last ran on. Another worker is woken only when there is more
+// work than the current one will get to soon.
+void enqueue(Task* t, bool front) {
+  Worker* self = t_worker;
+  if (self) {
+    rq_push(self, t, front);
+    if (self->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
+    return;
+  }
+  Worker* w = t->last_worker >= 0 ? g.workers[size_t(t->last_worker) % g.workers.size()]
+                                  : g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) %
+                                              g.workers.size()];
+  rq_push(w, t, front);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wake_one_parked(w);
+}
+
+// ---------------------------------------------------------------- slots
+
+bool slot_acquire(StackSlot* s, Task* t) {
+  std::lock_guard<std::mutex> lk(s->mu);
+  if (s->busy) {
+    t->rq_next = nullptr;
+    if (s->waiting_tail) s->waiting_tail->rq_next = t; else s->waiting_head = t;
+    s->waiting_tail = t;
+    return false;
+  }
+  s->busy = true;
+  return true;
+}
+
+void slot_release(Worker* w, StackSlot* s) {
+  Task* waiting;
+  {
+    std::lock_guard<std::mutex> lk(s->mu);
+    s->busy = false;
+    waiting = s->waiting_head;
+    s->waiting_head = s->waiting_tail = nullptr;
+  }
+  while (waiting) {
+    Task* next = waiting->rq_next;
+    rq_push(w, waiting, false);
+    waiting = next;
+  }
+}
+
+void evict(StackSlot* s, Task* r) {
+  size_t used = size_t(s->top - static_cast<char*>(r->ctx));
+  if (used > r->saved_cap) {
+    mem_free(r->saved);
+    r->saved = static_cast<uint8_t*>(mem_alloc(used));
+    if (!r->saved) {
+      log_line("snowrt: out of memory evicting a process stack");
+      abort();
+    }
+    r->saved_cap = uint32_t(used);
+  }
+  sanitizer_unpoison(r->ctx, used);
+  std::memcpy(r->saved, r->ctx, used);
+  r->saved_len = uint32_t(used);
+}
+
+void restore(StackSlot* s, Task* t) {
+  sanitizer_unpoison(s->top - s->usable, s->usable);
+  std::memcpy(t->ctx, t->saved, t->saved_len);
+  // Keep small buffers for the next eviction; give big ones back.
+  if (t->saved_cap > 16 * 1024) {
+    mem_free(t->saved);
+    t->saved = nullptr;
+    t->saved_cap = 0;
+  }
+  t->saved_len = 0;
+}
+
+void task_trampoline(transfer_t tr) {
+  Worker* w = static_cast<Worker*>(tr.data);
+  Task* t = w->current;
+  sanitizer_finish_switch(t->san);
+  w->sched_ctx = tr.fctx;
+  t->entry(t);
+  log_line("snowrt: a process entry returned into the trampoline");
+  abort();
+}
+
+void run_task(Worker* w, Task* t) {
+  StackSlot* s = t->slot;
+  if (!slot_acquire(s, t)) return;
+  if (s->resident != t) {
+    if (Task* r = s->resident) evict(s, r);
+    if (t->started) {
+      restore(s, t);
+    } else {
+      sanitizer_unpoison(s->top - s->usable, s->usable);
+      t->ctx = boost::context::detail::make_fcontext(s->top, s->usable, task_trampoline);
+      t->started = true;
+    }
+    s->resident = t;
+  }
+  t->san.stack_bottom = s->top - s->usable;
+  t->san.stack_size = s->usable;
+  w->current = t;
+  w->budget = kBudget;
+  t->last_worker = int32_t(w->index);
+  w->overflowed = false;
+  transfer_t tr = switch_context(w->san, t->san, t->ctx, w);
+  w->current = nullptr;
+  if (w->overflowed) {
+    s->resident = nullptr;
+    slot_release(w, s);
+    g.hooks.overflow(t);
+    g.hooks.reap(t);
+    return;
+  }
+  t->ctx = tr.fctx;
+  switch (t->switch_reason) {
+    case SwitchReason::Yield:
+      slot_release(w, s);
+      rq_push(w, t, false);
+      break;
+    case SwitchReason::Park:
+      slot_release(w, s);
+      if (!g.hooks.try_sleep(t)) rq_push(w, t, true);
+      break;
+    case SwitchReason::Exit:
+      s->resident = nullptr;
+      slot_release(w, s);
+      g.hooks.reap(t);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- parking
+
+void park(Worker* w) {
+  int64_t deadline = w->next_deadline.load(std::memory_order_acquire);
+  std::unique_lock<std::mutex> lk(w->park_mu);
+  w->park_deadline.store(deadline, std::memory_order_release);
+  w->parked.store(true, std::memory_order_seq_cst);
+  int parked_now = g.num_parked.fetch_add(1, std::memory_order_seq_cst) + 1;
+  // Re-check after announcing: a pusher either sees us parked or we see its
+  // work (both sides use seq_cst: Dekker's argument).
+  bool work = any_queued() || w->wake_flag || g.stopping.load(std::memory_order_acquire) ||
+              w->next_deadline.load(std::memory_order_acquire) < deadline;
+  if (!work) {
+    if (parked_now == int(g.workers.size()) && g.timers_pending.load(std::memory_order_acquire) == 0 &&
+        g.hooks.quiescent)
+      g.hooks.quiescent();
+    while (!w->wake_flag && !g.stopping.load(std::memory_order_acquire)) {
+      if (deadline == INT64_MAX) {
+        w->park_cv.wait(lk);
+      } else {
+        int64_t left = deadline - now_ns();
+        if (left <= 0) break;
+        if (w->park_cv.wait_for(lk, std::chrono::nanoseconds(left)) == std::cv_status::timeout) break;
+      }
+    }
+  }
+  w->wake_flag = false;
+  w->parked.store(false, std::memory_order_seq_cst);
+  g.num_parked.fetch_sub(1, std::memory_order_seq_cst);
+  w->park_deadline.store(INT64_MAX, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------- overflow
+
+void segv_handler(int sig, siginfo_t* si, void* uc) {
+  Worker* w = t_worker;
+  if (w && w->current && w->current->slot && stack_slot_guard_hit(w->current->slot, si->si_addr)) {
+    w->overflowed = true;
+    // Leave the dead stack for the scheduler context; SA_NODEFER keeps
+    // SIGSEGV deliverable afterwards, and the kernel sees we left the
+    // alternate stack by the stack pointer.
+    boost::context::detail::jump_fcontext(w->sched_ctx, nullptr);
+  }
+  struct sigaction* old = sig == SIGSEGV ? &g_old_segv : &g_old_bus;
+  if (old->sa_flags & SA_SIGINFO) {
+    if (old->sa_sigaction) {
+      old->sa_sigaction(sig, si, uc);
+      return;
+    }
+  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+    old->sa_handler(sig);
+    return;
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_overflow_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = segv_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, &g_old_segv);
+    sigaction(SIGBUS, &sa, &g_old_bus);
+  });
+}
+
+void worker_main(Worker* w) {
+  t_worker = w;
+  sanitizer_fiber_adopt_thread(w->san);
+  const size_t alt = 64 * 1024;
+  w->altstack = mmap(nullptr, alt, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (w->altstack != MAP_FAILED) {
+    stack_t ss{};
+    ss.ss_sp = w->altstack;
+    ss.ss_size = alt;
+    sigaltstack(&ss, nullptr);
+  } else {
+    w->altstack = nullptr;
+  }
+  while (!g.stopping.load(std::memory_order_acquire)) {
+    run_expired_timers(w);
+    Task* t = rq_pop(w);
+    if (!t) t = steal(w);
+    if (!t) {
+      park(w);
+      continue;
+    }
+    run_task(w, t);
+  }
+  if (w->altstack) {
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    munmap(w->altstack, alt);
+  }
+  t_worker = nullptr;
+  g.exited_workers.fetch_add(1, std::memory_order_acq_rel);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- public
+
+int sched_start(const SchedConfig& cfg, const SchedHooks& hooks) {
+  if (g.running.load()) return SNOW_EALREADY;
+  g.cfg = cfg;
+  if (g.cfg.workers == 0) g.cfg.workers = 1;
+  g.hooks = hooks;
+  g.stopping.store(false);
+  g.exited_workers.store(0);
+  g.num_parked.store(0);
+  install_overflow_handler();
+  size_t nslots = size_t(g.cfg.workers) * g.cfg.slots_per_worker;
+  for (size_t i = 0; i < nslots; ++i) {
+    StackSlot* s = stack_slot_create(g.cfg.stack_size, false);
+    if (!s) {
+      for (StackSlot* x : g.slots) stack_slot_destroy(x);
+      g.slots.clear();
+      return SNOW_ENOMEM;
+    }
+    g.slots.push_back(s);
+  }
+  for (unsigned i = 0; i < g.cfg.workers; ++i) {
+    Worker* w = new Worker();
+    w->index = i;
+    g.workers.push_back(w);
+  }
+  g.running.store(true);
+  for (Worker* w : g.workers) w->thread = std::thread(worker_main, w);
+  return 0;
+}
+
+void sched_stop(int64_t grace_ms) {
+  if (!g.running.load()) return;
+  g.stopping.store(true, std::memory_order_seq_cst);
+  for (Worker* w : g.workers) wake_worker(w);
+  int64_t deadline = now_ns() + grace_ms * 1000000;
+  while (g.exited_workers.load(std::memory_order_acquire) < int(g.workers.size()) && now_ns() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  bool all_exited = g.exited_workers.load() == int(g.workers.size());
+  for (Worker* w : g.workers) {
+    if (all_exited) w->thread.join(); else w->thread.detach();
+  }
+  if (!all_exited) {
+    // A worker is stuck in a task that never yields; its memory stays.
+    g.running.store(false);
+    return;
+  }
+  for (Worker* w : g.workers) {
+    for (TimerNode* n : w->heap) {
+      n->heap_index = -1;
+      if (n->is_send_after) {
+        auto* t = static_cast<SendAfterTimer*>(n);
+        g.hooks.send_after_drop(t->payload);
+        destroy(t);
+      }
+    }
+    delete w;
+  }
+  for (auto& st : g.stripes) st.map.clear();
+  g.workers.clear();
+  for (StackSlot* s : g.slots) stack_slot_destroy(s);
+  g.slots.clear();
+  g.timers_pending.store(0);
+  g.running.store(false);
+}
+
+bool sched_idle() {
+  return g.num_parked.load(std::memory_order_seq_cst) == int(g.workers.size()) && !any_queued();
+}
+
+bool sched_running() { return g.running.load(std::memory_order_acquire); }
+unsigned sched_worker_count() { return unsigned(g.workers.size()); }
+
+bool sched_task_init(Task* t, size_t stack_size) {
+  if (stack_size > g.cfg.stack_size) {
+    StackSlot* s = stack_slot_create(stack_size, true);
+    if (!s) return false;
+    t->slot = s;
+    g.dedicated_slots.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    t->slot = g.slots[g.next_slot.fetch_add(1, std::memory_order_relaxed) % g.slots.size()];
+  }
+  sanitizer_fiber_create(t->san);
+  return true;
+}
+
+void sched_task_release(Task* t) {
+  if (t->slot && t->slot->dedicated) {
+    stack_slot_destroy(t->slot);
+    g.dedicated_slots.fetch_sub(1, std::memory_order_relaxed);
+  }
+  t->slot = nullptr;
+  mem_free(t->saved);
+  t->saved = nullptr;
+  t->saved_cap = t->saved_len = 0;
+  sanitizer_fiber_destroy(t->san);
+}
+
+void sched_make_runnable(Task* t) {
+  if (t->is_thread) {
+    t->parker->release();
+    return;
+  }
+  enqueue(t, false);
+}
+
+void sched_switch_out(Task* t, SwitchReason why) {
+  Worker* w = worker_current();
+  t->switch_reason = why;
+  transfer_t tr = switch_context(t->san, w->san, w->sched_ctx, nullptr, why == SwitchReason::Exit);
+  // Resumed, possibly by another worker: it passed itself.
+  Worker* now = static_cast<Worker*>(tr.data);
+  now->sched_ctx = tr.fctx;
+}
+
+Task* sched_current_task() {
+  Worker* w = worker_current();
+  return w ? w->current : nullptr;
+}
+
+bool sched_budget_tick() {
+  Worker* w = worker_current();
+  if (!w) return false;
+  return --w->budget <= 0;
+}
+
+void timer_arm_wait(Task* t, int64_t deadline_ns, uint64_t cookie, uint64_t seq) {
+  WaitTimer& wt = t->wait_timer;
+  wt.deadline = deadline_ns;
+  wt.cookie = cookie;
+  wt.seq = seq;
+  wt.is_send_after = 0;
+  g.timers_pending.fetch_add(1, std::memory_order_acq_rel);
+  insert_timer(timer_home(), &wt);
+}
+
+bool timer_cancel_wait(Task* t) {
+  WaitTimer& wt = t->wait_timer;
+  Worker* w = wt.owner;
+  if (!w) return false;
+  bool removed = false;
+  {
+    std::lock_guard<std::mutex> lk(w->timer_mu);
+    if (wt.heap_index >= 0) {
+      heap_remove(w, &wt);
+      removed = true;
+    }
+  }
+  wt.owner = nullptr;
+  if (removed) g.timers_pending.fetch_sub(1, std::memory_order_acq_rel);
+  return removed;
+}
+
+uint64_t timer_send_after(int64_t deadline_ns, uint64_t target, void* payload) {
+  if (!sched_running()) return 0;
+  auto* t = make<SendAfterTimer>();
+  if (!t) return 0;
+  t->is_send_after = 1;
+  t->deadline = deadline_ns;
+  t->target = target;
+  t->payload = payload;
+  t->ref = new_ref();
+  // The owner is fixed before the ref becomes findable, so a racing cancel
+  // always knows which heap lock to take.
+  t->owner = timer_home();
+  {
+    auto& st = g.stripes[t->ref % Sched::kStripes];
+    std::lock_guard<std::mutex> lk(st.mu);
+    st.map.emplace(t->ref, t);
+  }
+  uint64_t ref = t->ref;
+  g.timers_pending.fetch_add(1, std::memory_order_acq_rel);
+  insert_timer(t->owner, t);
+  return ref;
+}
+
+int64_t timer_cancel_send_after(uint64_t ref) {
+  if (ref == 0 || !sched_running()) return 1;
+  auto& st = g.stripes[ref % Sched::kStripes];
+  std::lock_guard<std::mutex> lk(st.mu);
+  auto it = st.map.find(ref);
+  if (it == st.map.end()) return 1;
+  SendAfterTimer* t = it->second;
+  int expect = kPending;
+  bool cancelled = t->state.compare_exchange_strong(expect, kCancelled, std::memory_order_acq_rel);
+  st.map.erase(it);
+  if (!cancelled) return 1;
+  // Still in its heap: take it out now so its payload does not linger. If
+  // the owner already popped it, the owner sees kCancelled and frees it.
+  Worker* w = t->owner;
+  bool removed = false;
+  {
+    std::lock_guard<std::mutex> hl(w->timer_mu);
+    if (t->heap_index >= 0) {
+      heap_remove(w, t);
+      removed = true;
+    }
+  }
+  if (removed) {
+    g.timers_pending.fetch_sub(1, std::memory_order_acq_rel);
+    g.hooks.send_after_drop(t->payload);
+    destroy(t);
+  }
+  return 0;
+}
+
+int64_t timers_pending() { return g.timers_pending.load(std::memory_order_acquire); }
+
+int64_t sched_stacks_resident() {
+  return int64_t(g.slots.size()) + g.dedicated_slots.load(std::memory_order_relaxed);
+}
+
+}  // namespace snow::rt

@@ -1,0 +1,149 @@
+// The M:N scheduler: worker threads that run tasks (process contexts).
+//
+// Vocabulary:
+// - *Worker*: an OS thread running the scheduler loop on its own stack. It
+//   owns a run queue (three FIFO lists by priority) and a timer heap.
+// - *Task*: the schedulable part of a process (context, stack binding,
+//   run-queue link, wait timer). runtime/proc embeds it in the process
+//   control block; the scheduler never looks past it.
+// - *Thread task*: the task of the main thread or of an attached foreign
+//   thread. It runs on its own OS thread, is never queued, and parks on a
+//   semaphore instead of switching.
+//
+// Task state machine (scheduler's view):
+//
+//   new --make_runnable--> queued --picked--> running --switch_out(Yield)--> queued
+//                                                 |--switch_out(Park)--> [try_sleep hook]
+//                                                 |       sleeping  (hook said yes)
+//                                                 |       queued    (signals arrived meanwhile)
+//                                                 |--switch_out(Exit)--> reaped (reap hook)
+//   sleeping --make_runnable (by whoever ended the sleep, exactly once)--> queued
+//
+// The decision to sleep is taken by the worker after the task's context has
+// been saved (try_sleep hook, one atomic step on the task's signal queue, see
+// runtime/proc/signal_queue.h), so a waker can never resume a context that is
+// still being switched out, and no wake-up is lost.
+//
+// Threads: make_runnable, timer_* and wake calls are safe from any thread.
+// switch_out, current_task and budget_* only from the task's own context.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <semaphore>
+
+#include "runtime/sched/context.h"
+#include "runtime/sched/stack.h"
+
+namespace snow::rt {
+
+struct Worker;
+
+enum class SwitchReason : uint8_t { Yield, Park, Exit };
+
+// Timer nodes live in one worker's heap (owner). Wait timers are embedded in
+// their task; send-after timers are heap-allocated (see timer API below).
+struct TimerNode {
+  int64_t deadline = 0;       // CLOCK_MONOTONIC ns
+  uint64_t order = 0;         // tie-break: FIFO among equal deadlines
+  int32_t heap_index = -1;    // -1: not in a heap
+  uint8_t is_send_after = 0;
+  Worker* owner = nullptr;    // whose heap holds it (guarded by that heap's lock)
+};
+
+struct WaitTimer : TimerNode {
+  uint64_t cookie = 0;  // the waiting process's pid, copied out under the lock
+  uint64_t seq = 0;     // which wait of that process
+};
+
+struct Task {
+  Task* rq_next = nullptr;
+  fcontext_t ctx = nullptr;
+  StackSlot* slot = nullptr;
+  uint8_t* saved = nullptr;      // evicted stack bytes (see stack.h)
+  uint32_t saved_len = 0;
+  uint32_t saved_cap = 0;
+  uint8_t priority = 1;          // 0 high, 1 normal, 2 low
+  SwitchReason switch_reason = SwitchReason::Yield;
+  bool started = false;
+  bool is_thread = false;
+  int32_t last_worker = -1;
+  void (*entry)(Task*) = nullptr;  // runs on the task's own stack; never returns
+  SanitizerFiber san;
+  std::binary_semaphore* parker = nullptr;  // thread tasks only
+  WaitTimer wait_timer;
+};
+
+struct SchedHooks {
+  // Park: atomically mark the task's process sleeping unless signals are
+  // pending. true = now sleeping (someone will call make_runnable later).
+  bool (*try_sleep)(Task*);
+  // Exit: the task's context is finished; free the process.
+  void (*reap)(Task*);
+  // A stack overflow hit the task; exit it from the scheduler context (the
+  // stack is unusable), then it is reaped.
+  void (*overflow)(Task*);
+  // A wait timer fired for process `cookie`, wait `seq`.
+  void (*wait_timeout)(uint64_t cookie, uint64_t seq);
+  // A send-after timer fired: deliver its payload (ownership passes).
+  void (*send_after_fire)(void* payload, uint64_t target);
+  void (*send_after_drop)(void* payload);
+  // Every worker is idle with no timer pending.
+  void (*quiescent)();
+};
+
+struct SchedConfig {
+  unsigned workers = 1;
+  std::size_t stack_size = 1 << 20;   // usable bytes per shared slot
+  unsigned slots_per_worker = 32;
+};
+
+// Starts the workers. Returns 0 or a negative SNOW_E* code.
+int sched_start(const SchedConfig& cfg, const SchedHooks& hooks);
+// Stops and joins the workers (tasks still queued are abandoned: the caller
+// exits every process first). Waits at most grace_ms for a worker stuck in a
+// task that never yields, then leaves it detached.
+void sched_stop(int64_t grace_ms);
+bool sched_running();
+// Every worker is parked and no task is queued (a snapshot; exact only when
+// nothing else can enqueue, which is how run_scheduler uses it).
+bool sched_idle();
+unsigned sched_worker_count();
+
+// Prepares a new task: binds it to a stack slot (shared, or dedicated when
+// stack_size exceeds the shared slot size). Returns false when no stack can
+// be mapped.
+bool sched_task_init(Task* t, std::size_t stack_size);
+// Releases what sched_task_init took (dedicated slot, saved bytes). Only for
+// tasks that are not running and never will again.
+void sched_task_release(Task* t);
+
+// Makes a sleeping or new task runnable. Any thread. Thread tasks are woken
+// through their semaphore.
+void sched_make_runnable(Task* t);
+
+// From the task's own context: give the worker back.
+void sched_switch_out(Task* t, SwitchReason why);
+
+// The task running on this thread's worker (nullptr on other threads).
+Task* sched_current_task();
+// Reduction budget of the running task: returns true when it is spent.
+bool sched_budget_tick();
+
+// Wait timers: arm on the calling worker's heap (or worker 0 from a thread
+// that is not a worker); cancel from any thread. Returns false if it had
+// already fired (or was not armed).
+void timer_arm_wait(Task* t, int64_t deadline_ns, uint64_t cookie, uint64_t seq);
+bool timer_cancel_wait(Task* t);
+
+// Send-after timers. Returns the timer ref (never 0), or 0 on failure.
+uint64_t timer_send_after(int64_t deadline_ns, uint64_t target, void* payload);
+// 0 if cancelled before firing, 1 otherwise.
+int64_t timer_cancel_send_after(uint64_t ref);
+int64_t timers_pending();
+
+// Counts of execution stack slots in use (shared + dedicated).
+int64_t sched_stacks_resident();
+
+}  // namespace snow::rt
