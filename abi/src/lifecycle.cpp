@@ -28,7 +28,7 @@ SNOW_API void snow_rt_init(void) {
   // allocator so their lazy initialisation is not raced by workers.
   static const bool once = [] {
     (void)now_ns();
-    mi_free(mi_malloc(1));
+    mem_free(mem_alloc(1));
     return true;
   }();
   (void)once;

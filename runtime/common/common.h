@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -20,10 +21,25 @@ constexpr std::size_t kCacheLine = 64;
 int64_t now_ns();
 
 // Allocation goes through mimalloc: fast thread-local free lists, and the
-// memory of a freed process goes back to the thread that frees it.
+// memory of a freed process goes back to the thread that frees it. Sanitizer
+// builds use the C allocator instead: ASan and TSan intercept it (they cannot
+// see inside an uninstrumented mimalloc, so they would miss heap errors and
+// report its cross-thread reuse as races).
+#if defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
+inline void* mem_alloc(std::size_t n) { return std::malloc(n ? n : 1); }
+inline void* mem_zalloc(std::size_t n) { return std::calloc(1, n ? n : 1); }
+inline void mem_free(void* p) { std::free(p); }
+inline void* mem_zalloc_aligned(std::size_t n, std::size_t align) {
+  void* p = std::aligned_alloc(align, (n + align - 1) & ~(align - 1));
+  if (p) std::memset(p, 0, n);
+  return p;
+}
+#else
 inline void* mem_alloc(std::size_t n) { return mi_malloc(n); }
 inline void* mem_zalloc(std::size_t n) { return mi_zalloc(n); }
 inline void mem_free(void* p) { mi_free(p); }
+inline void* mem_zalloc_aligned(std::size_t n, std::size_t align) { return mi_zalloc_aligned(n, align); }
+#endif
 
 template <class T, class... A>
 T* make(A&&... a) {

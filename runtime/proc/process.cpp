@@ -1069,7 +1069,7 @@ uint64_t proc_whereis(std::string_view name) {
 }
 
 void* proc_gc_alloc(Process* p, uint64_t size, uint64_t align) {
-  void* b = mi_zalloc_aligned(size_t(size), size_t(align));
+  void* b = mem_zalloc_aligned(size_t(size), size_t(align));
   if (!b) return nullptr;
   if (!p) {
     std::lock_guard<std::mutex> lk(R.gc_mu);

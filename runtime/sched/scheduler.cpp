@@ -321,7 +321,6 @@ void enqueue(Task* t, bool front) {
                                   : g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) %
                                               g.workers.size()];
   rq_push(w, t, front);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   wake_one_parked(w);
 }
 

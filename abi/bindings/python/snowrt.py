@@ -1,0 +1,448 @@
+"""snowrt: ctypes binding of the libsnowrt C ABI, contract version 1.
+
+Covers the whole public header (abi/include/snowrt.h): every function with
+its argtypes/restype, the structs, the constants, and a few helpers to read
+messages. Only the standard library is used. The header is authoritative;
+codegen-shims/check_decls.py --python checks this file against it.
+
+    import snowrt
+    rt = snowrt.load("/path/to/libsnowrt.so")   # or $SNOWRT_LIB, or the linker path
+    rt.snow_rt_init()
+    rt.snow_rt_init_actor(0)                    # this thread becomes the main process
+    me = rt.snow_actor_self()
+    snowrt.send(rt, me, b"hello")
+    msg = snowrt.receive(rt, 1000)              # Message(kind, tag, data) or None
+    rt.snow_rt_run_scheduler()
+
+Calls release the GIL while they run (ctypes.CDLL), so a blocking receive
+parks only the calling thread. Threads other than the one that called
+snow_rt_init_actor use snow_thread_attach()/snow_thread_detach() to become
+processes. Process entry functions, terminate callbacks and match functions
+must be C functions (e.g. from a helper library): a Python callback would
+run on a runtime worker thread, on a small process stack, possibly resuming
+on another OS thread after any blocking call, which the interpreter does not
+support. Importing this module does not load the library.
+"""
+
+import collections
+import ctypes
+import ctypes.util
+import os
+import struct
+
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int, c_int32, c_int64,
+                    c_uint8, c_uint32, c_uint64, c_void_p)
+
+# ---------------------------------------------------------------------------
+# Constants (values from the header)
+# ---------------------------------------------------------------------------
+
+SNOW_ABI_VERSION = 1
+
+SNOW_OK = 0
+SNOW_EINVAL = -1
+SNOW_ENOTPROC = -2
+SNOW_ENOPROC = -3
+SNOW_ENOTSTARTED = -4
+SNOW_EALREADY = -5
+SNOW_EEXIST = -6
+SNOW_ENONODE = -7
+SNOW_ECONNREFUSED = -8
+SNOW_EAUTH = -9
+SNOW_ETIMEDOUT = -10
+SNOW_ENOMEM = -11
+SNOW_EBADNAME = -12
+SNOW_EMSGSIZE = -13
+SNOW_ENOFUNC = -14
+SNOW_ENOTFOUND = -15
+SNOW_ESHUTDOWN = -16
+
+UINT64_MAX = 2**64 - 1
+SNOW_TAG_EXIT = UINT64_MAX
+SNOW_TAG_DOWN = UINT64_MAX - 1
+SNOW_TAG_NODEDOWN = UINT64_MAX - 2
+SNOW_TAG_NODEUP = UINT64_MAX - 3
+SNOW_TAG_SPAWN_REPLY = UINT64_MAX - 4
+SNOW_TAG_TERM = UINT64_MAX - 5
+
+SNOW_MSG_USER = 0
+SNOW_MSG_EXIT = 1
+SNOW_MSG_DOWN = 2
+SNOW_MSG_NODEUP = 3
+SNOW_MSG_NODEDOWN = 4
+SNOW_MSG_SPAWN_REPLY = 5
+SNOW_MSG_TERM = 6
+
+SNOW_REASON_NORMAL = 0
+SNOW_REASON_ERROR = 1
+SNOW_REASON_KILLED = 2
+SNOW_REASON_RESERVED = 3
+SNOW_REASON_SHUTDOWN = 4
+SNOW_REASON_CUSTOM = 5
+SNOW_REASON_NOCONNECTION = 6
+SNOW_REASON_NOPROC = 7
+SNOW_REASON_TERM = 8
+
+SNOW_PRIO_HIGH = 0
+SNOW_PRIO_NORMAL = 1
+SNOW_PRIO_LOW = 2
+
+SNOW_MAX_MSG_SIZE = 1 << 31
+
+SNOW_SUP_ONE_FOR_ONE = 0
+SNOW_SUP_ONE_FOR_ALL = 1
+SNOW_SUP_REST_FOR_ONE = 2
+SNOW_SUP_SIMPLE_ONE_FOR_ONE = 3
+
+SNOW_RESTART_PERMANENT = 0
+SNOW_RESTART_TRANSIENT = 1
+SNOW_RESTART_TEMPORARY = 2
+
+SNOW_SHUTDOWN_BRUTAL_KILL = 0
+
+SNOW_SERVICE_EXITED = 0x100
+
+MSG_KIND_NAMES = {
+    SNOW_MSG_USER: "user", SNOW_MSG_EXIT: "exit", SNOW_MSG_DOWN: "down", SNOW_MSG_NODEUP: "nodeup",
+    SNOW_MSG_NODEDOWN: "nodedown", SNOW_MSG_SPAWN_REPLY: "spawn_reply", SNOW_MSG_TERM: "term",
+}
+
+REASON_NAMES = {
+    SNOW_REASON_NORMAL: "normal", SNOW_REASON_ERROR: "error", SNOW_REASON_KILLED: "killed",
+    SNOW_REASON_SHUTDOWN: "shutdown", SNOW_REASON_CUSTOM: "custom",
+    SNOW_REASON_NOCONNECTION: "noconnection", SNOW_REASON_NOPROC: "noproc", SNOW_REASON_TERM: "term",
+}
+
+# ---------------------------------------------------------------------------
+# Types
+# ---------------------------------------------------------------------------
+
+snow_pid_t = c_uint64
+snow_ref_t = c_uint64
+
+
+class snow_msg(Structure):
+    """A received message: payload (data) at offset 16. Read it with read_msg()."""
+    _fields_ = [("tag", c_uint64), ("len", c_uint64), ("data", c_uint8 * 0)]
+
+
+class snow_spawn_opts(Structure):
+    _fields_ = [
+        ("link", c_uint8),
+        ("monitor", c_uint8),
+        ("priority", c_uint8),
+        ("reserved_", c_uint8 * 5),
+        ("monitor_ref", c_uint64),
+        ("stack_size", c_uint64),
+    ]
+
+
+class snow_stats(Structure):
+    _fields_ = [
+        ("processes_alive", c_uint64),
+        ("processes_spawned", c_uint64),
+        ("processes_exited", c_uint64),
+        ("messages_sent", c_uint64),
+        ("nodes_connected", c_uint64),
+        ("schedulers", c_uint64),
+        ("timers_pending", c_uint64),
+        ("stacks_resident", c_uint64),
+    ]
+
+
+# void (*fn)(const uint8_t* args): process entry / registered function
+SNOW_PROC_FN = CFUNCTYPE(None, c_void_p)
+# int (*match)(const snow_msg*, void* ctx)
+SNOW_MATCH_FN = CFUNCTYPE(c_int, POINTER(snow_msg), c_void_p)
+# void (*cb)(const uint8_t* state, const uint8_t* reason)
+SNOW_TERMINATE_FN = CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+class snow_child_spec(Structure):
+    _fields_ = [
+        ("start", SNOW_PROC_FN),
+        ("args", c_void_p),
+        ("args_size", c_uint64),
+        ("restart", c_uint8),
+        ("reserved_", c_uint8 * 7),
+        ("shutdown_ms", c_int64),
+        ("node", c_char_p),
+        ("node_len", c_uint64),
+        ("function", c_char_p),
+        ("function_len", c_uint64),
+    ]
+
+
+class snow_sup_spec(Structure):
+    _fields_ = [
+        ("strategy", c_uint8),
+        ("reserved_", c_uint8 * 3),
+        ("max_restarts", c_uint32),
+        ("period_ms", c_uint64),
+        ("children", POINTER(snow_child_spec)),
+        ("child_count", c_uint64),
+    ]
+
+
+_MSG_P = POINTER(snow_msg)
+
+# ---------------------------------------------------------------------------
+# Functions: (name, restype, argtypes), in header order.
+# Data pointers are c_void_p (pass bytes, a ctypes buffer, an address or None);
+# strings are (c_char_p ptr, c_uint64 len) pairs.
+# ---------------------------------------------------------------------------
+
+FUNCTIONS = [
+    ("snow_strerror", c_char_p, [c_int64]),
+    # 2. Lifecycle
+    ("snow_rt_init", None, []),
+    ("snow_rt_init_actor", c_int32, [c_uint32]),
+    ("snow_rt_run_scheduler", c_int32, []),
+    ("snow_rt_halt", None, [c_int32]),
+    ("snow_rt_abi_version", c_uint32, []),
+    ("snow_thread_attach", snow_pid_t, []),
+    ("snow_thread_detach", c_int32, []),
+    # 3. Processes and messages
+    ("snow_actor_spawn", snow_pid_t, [SNOW_PROC_FN, c_void_p, c_uint64, c_uint8]),
+    ("snow_actor_spawn_opts", snow_pid_t, [SNOW_PROC_FN, c_void_p, c_uint64, POINTER(snow_spawn_opts)]),
+    ("snow_actor_self", snow_pid_t, []),
+    ("snow_reduction_check", None, []),
+    ("snow_actor_yield", None, []),
+    ("snow_actor_send", c_int32, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_actor_receive", _MSG_P, [c_int64]),
+    ("snow_actor_receive_match", _MSG_P, [SNOW_MATCH_FN, c_void_p, c_int64]),
+    ("snow_msg_kind", c_uint32, [_MSG_P]),
+    ("snow_actor_register", c_int32, [c_char_p, c_uint64]),
+    ("snow_actor_unregister", c_int32, [c_char_p, c_uint64]),
+    ("snow_actor_whereis", snow_pid_t, [c_char_p, c_uint64]),
+    ("snow_actor_send_named", c_int32, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64]),
+    # 4. Exits, links and monitors
+    ("snow_actor_link", c_int32, [snow_pid_t]),
+    ("snow_actor_unlink", c_int32, [snow_pid_t]),
+    ("snow_actor_trap_exit", c_bool, []),
+    ("snow_actor_set_trap_exit", c_bool, [c_bool]),
+    ("snow_actor_exit", c_int32, [snow_pid_t, c_uint8]),
+    ("snow_actor_exit_reason", c_int32, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_actor_exit_self", None, [c_void_p, c_uint64]),  # does not return
+    ("snow_panic", None, [c_char_p, c_uint64, c_char_p, c_uint64, c_uint32]),  # does not return
+    ("snow_actor_set_terminate", None, [snow_pid_t, SNOW_TERMINATE_FN]),
+    ("snow_process_monitor", snow_ref_t, [snow_pid_t]),
+    ("snow_process_demonitor", c_int64, [snow_ref_t]),
+    ("snow_process_demonitor_flush", c_int64, [snow_ref_t]),
+    ("snow_node_monitor", c_int64, [c_char_p, c_uint64]),
+    ("snow_node_demonitor", c_int64, [c_int64]),
+    ("snow_node_monitor_all", c_int64, [c_bool]),
+    # 5. Distribution
+    ("snow_node_start", c_int64, [c_char_p, c_uint64, c_char_p, c_uint64]),
+    ("snow_node_stop", c_int64, []),
+    ("snow_node_connect", c_int64, [c_char_p, c_uint64]),
+    ("snow_node_disconnect", c_int64, [c_char_p, c_uint64]),
+    ("snow_node_self", c_void_p, []),
+    ("snow_node_list", c_void_p, []),
+    ("snow_node_name", c_int64, [c_void_p, c_uint64]),
+    ("snow_register_function", None, [c_char_p, c_uint64, SNOW_PROC_FN]),
+    ("snow_node_spawn", snow_pid_t, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64, c_uint8]),
+    ("snow_term_encode_pid", c_int64, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
+    ("snow_actor_send_term", c_int32, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_node_set_ticktime", c_int64, [c_uint32]),
+    # 6. Timers and heap
+    ("snow_timer_sleep", None, [c_int64]),
+    ("snow_timer_send_after", snow_ref_t, [snow_pid_t, c_int64, c_void_p, c_int64]),
+    ("snow_timer_cancel", c_int64, [snow_ref_t]),
+    ("snow_gc_alloc_actor", c_void_p, [c_uint64, c_uint64]),
+    ("snow_rt_stats", c_int32, [POINTER(snow_stats)]),
+    # 7. Services and supervisors
+    ("snow_service_call", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64]),
+    ("snow_service_call_timeout", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64, c_int64]),
+    ("snow_service_reply", c_int32, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_service_last_error", c_int64, []),
+    ("snow_supervisor_start", snow_pid_t, [POINTER(snow_sup_spec)]),
+    ("snow_supervisor_start_child", snow_pid_t, [snow_pid_t, POINTER(snow_child_spec)]),
+    ("snow_supervisor_terminate_child", c_int64, [snow_pid_t, snow_pid_t]),
+    ("snow_supervisor_count_children", c_int64, [snow_pid_t]),
+]
+
+NORETURN = frozenset(["snow_actor_exit_self", "snow_panic"])
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+
+
+class SnowError(Exception):
+    """A negative SNOW_E* code returned by a call."""
+
+    def __init__(self, code, what=""):
+        self.code = code
+        super().__init__("%s%s (%d)" % (what + ": " if what else "", ERROR_TEXT.get(code, "unknown error"), code))
+
+
+ERROR_TEXT = {
+    SNOW_EINVAL: "invalid argument", SNOW_ENOTPROC: "not called from a process",
+    SNOW_ENOPROC: "no such process", SNOW_ENOTSTARTED: "runtime or distribution not started",
+    SNOW_EALREADY: "already started", SNOW_EEXIST: "name already registered",
+    SNOW_ENONODE: "no such node or node unreachable", SNOW_ECONNREFUSED: "connection refused",
+    SNOW_EAUTH: "authentication failed (cookie mismatch)", SNOW_ETIMEDOUT: "timed out",
+    SNOW_ENOMEM: "out of memory", SNOW_EBADNAME: "bad name", SNOW_EMSGSIZE: "message or argument too large",
+    SNOW_ENOFUNC: "no such registered function", SNOW_ENOTFOUND: "name not registered by this process",
+    SNOW_ESHUTDOWN: "runtime is shutting down",
+}
+
+_lib = None
+
+
+def load(path=None, strict=False):
+    """Loads libsnowrt and declares every function on it; returns the CDLL.
+
+    path: the library file; default $SNOWRT_LIB, else ctypes.util.find_library.
+    Functions the library does not export are listed in the CDLL's
+    `snowrt_missing` attribute (and raise AttributeError when used); with
+    strict=True any missing function raises AttributeError here. Raises
+    OSError if the library cannot be found, RuntimeError on an ABI version
+    mismatch."""
+    global _lib
+    if path is None:
+        path = os.environ.get("SNOWRT_LIB") or ctypes.util.find_library("snowrt")
+    if not path:
+        raise OSError("libsnowrt not found: pass a path or set SNOWRT_LIB")
+    lib = ctypes.CDLL(path)
+    missing = []
+    for name, restype, argtypes in FUNCTIONS:
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.restype = restype
+        fn.argtypes = argtypes
+    if strict and missing:
+        raise AttributeError("%s does not export: %s" % (path, ", ".join(missing)))
+    lib.snowrt_missing = missing
+    version = lib.snow_rt_abi_version()
+    if version != SNOW_ABI_VERSION:
+        raise RuntimeError("libsnowrt at %s has ABI version %d, this binding is for %d" % (path, version, SNOW_ABI_VERSION))
+    _lib = lib
+    return lib
+
+
+def library():
+    """The CDLL from the last load() (loading the default one if none)."""
+    return _lib if _lib is not None else load()
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+Message = collections.namedtuple("Message", "kind tag data")
+"""A message copied out of the runtime: kind (SNOW_MSG_*), tag (u64), data (bytes)."""
+
+Reason = collections.namedtuple("Reason", "tag text")
+"""A decoded exit reason: tag (SNOW_REASON_*) and, for error/custom/term, its bytes."""
+
+
+def proc_fn(f):
+    """A process entry function for snow_actor_spawn from an address (int) or
+    a function of a loaded C library (e.g. helpers.my_process)."""
+    if isinstance(f, SNOW_PROC_FN) or f is None:
+        return f
+    if isinstance(f, int):
+        return SNOW_PROC_FN(f)
+    return ctypes.cast(f, SNOW_PROC_FN)
+
+
+def read_msg(lib, ptr):
+    """Copies a received snow_msg (a POINTER(snow_msg), possibly NULL) into a
+    Message, or returns None for NULL. Valid until the next receive."""
+    if not ptr:
+        return None
+    m = ptr.contents
+    data = ctypes.string_at(ctypes.addressof(m) + 16, m.len) if m.len else b""
+    return Message(lib.snow_msg_kind(ptr), m.tag, data)
+
+
+def receive(lib, timeout_ms=-1):
+    """snow_actor_receive, copied out: a Message or None on timeout."""
+    return read_msg(lib, lib.snow_actor_receive(timeout_ms))
+
+
+def send(lib, pid, data):
+    """snow_actor_send of bytes; raises SnowError on a negative result."""
+    data = bytes(data)
+    rc = lib.snow_actor_send(pid, data, len(data))
+    if rc < 0:
+        raise SnowError(rc, "snow_actor_send")
+    return rc
+
+
+def u64(*values):
+    """Packs little-endian u64 values."""
+    return struct.pack("<%dQ" % len(values), *values)
+
+
+def get_u64(data, offset=0):
+    return struct.unpack_from("<Q", data, offset)[0]
+
+
+def decode_reason(data):
+    """Decodes an encoded exit reason ([u8 tag][data])."""
+    if not data:
+        raise ValueError("empty exit reason")
+    tag = data[0]
+    if tag in (SNOW_REASON_ERROR, SNOW_REASON_CUSTOM, SNOW_REASON_TERM):
+        n = get_u64(data, 1)
+        return Reason(tag, bytes(data[9 : 9 + n]))
+    return Reason(tag, None)
+
+
+def encode_reason(tag, text=b""):
+    """Encodes an exit reason for snow_actor_exit_reason / snow_actor_exit_self."""
+    if tag in (SNOW_REASON_ERROR, SNOW_REASON_CUSTOM, SNOW_REASON_TERM):
+        text = text.encode() if isinstance(text, str) else bytes(text)
+        return bytes([tag]) + u64(len(text)) + text
+    return bytes([tag])
+
+
+def parse_exit(msg):
+    """(from_pid, Reason) of an EXIT message."""
+    if msg.kind != SNOW_MSG_EXIT:
+        raise ValueError("not an EXIT message: %r" % (msg,))
+    return get_u64(msg.data, 0), decode_reason(msg.data[8:])
+
+
+def parse_down(msg):
+    """(ref, pid, Reason) of a DOWN message."""
+    if msg.kind != SNOW_MSG_DOWN:
+        raise ValueError("not a DOWN message: %r" % (msg,))
+    return get_u64(msg.data, 0), get_u64(msg.data, 8), decode_reason(msg.data[16:])
+
+
+def strerror(lib, code):
+    return lib.snow_strerror(code).decode("utf-8", "replace")
+
+
+def snow_string(ptr):
+    """Reads a Snow string [u64 len][bytes] (snow_node_self) as bytes."""
+    if not ptr:
+        return b""
+    n = ctypes.c_uint64.from_address(ptr).value
+    return ctypes.string_at(ptr + 8, n)
+
+
+def snow_string_list(ptr):
+    """Reads a Snow list of strings [u64 len][u64 cap][u64 ptr x len] (snow_node_list)."""
+    if not ptr:
+        return []
+    n = ctypes.c_uint64.from_address(ptr).value
+    items = (ctypes.c_uint64 * n).from_address(ptr + 16)
+    return [snow_string(p) for p in items]
+
+
+def stats(lib):
+    """snow_rt_stats as a dict."""
+    s = snow_stats()
+    rc = lib.snow_rt_stats(ctypes.byref(s))
+    if rc < 0:
+        raise SnowError(rc, "snow_rt_stats")
+    return {name: getattr(s, name) for name, _ in snow_stats._fields_}
