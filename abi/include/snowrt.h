@@ -259,9 +259,10 @@ SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms);
 SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
                                                   int64_t timeout_ms);
 
-/** The kind (SNOW_MSG_*) of a message returned by a receive call. A user
- *  message whose tag equals a reserved value is still SNOW_MSG_USER.
- *  Returns SNOW_MSG_USER for NULL or for memory not returned by receive. */
+/** The kind (SNOW_MSG_*) of a message returned by a receive call or offered
+ *  to a receive_match callback. A user message whose tag equals a reserved
+ *  value is still SNOW_MSG_USER. NULL gives SNOW_MSG_USER; any other pointer
+ *  must be such a message (it reads the runtime's header in front of it). */
 SNOW_API uint32_t snow_msg_kind(const snow_msg* msg);
 
 /** Registers `name` for the calling process on this node. Returns 0,

@@ -911,9 +911,16 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
   }
 }
 
-uint32_t proc_msg_kind(Process* p, const snow_msg* m) {
-  if (!p || !m || !p->last_msg || &p->last_msg->msg != m) return SNOW_MSG_USER;
-  return p->last_msg->msg_kind;
+uint32_t proc_msg_kind(const snow_msg* m) {
+  if (!m) return SNOW_MSG_USER;
+  // Every message handed out (by receive, or to a match callback) is the
+  // tail of a Signal. A system kind is only believed when its reserved tag
+  // matches too, so a user buffer passed here by mistake reads as USER.
+  static const uint64_t kTags[] = {0, SNOW_TAG_EXIT, SNOW_TAG_DOWN, SNOW_TAG_NODEUP, SNOW_TAG_NODEDOWN,
+                                   SNOW_TAG_SPAWN_REPLY, SNOW_TAG_TERM};
+  uint32_t k = signal_of_msg(m)->msg_kind;
+  if (k == SNOW_MSG_USER || k > SNOW_MSG_TERM || m->tag != kTags[k]) return SNOW_MSG_USER;
+  return k;
 }
 
 void proc_sleep(Process* p, int64_t ms) {

@@ -189,7 +189,10 @@ _MSG_P = POINTER(snow_msg)
 # ---------------------------------------------------------------------------
 # Functions: (name, restype, argtypes), in header order.
 # Data pointers are c_void_p (pass bytes, a ctypes buffer, an address or None);
-# strings are (c_char_p ptr, c_uint64 len) pairs.
+# strings are (c_char_p ptr, c_uint64 len) pairs. Function pointers are
+# c_void_p too, so that a function of a loaded C library (helpers.fn), a
+# SNOW_PROC_FN/SNOW_MATCH_FN/SNOW_TERMINATE_FN instance, an address or None
+# (NULL) can be passed as is.
 # ---------------------------------------------------------------------------
 
 FUNCTIONS = [
@@ -203,14 +206,14 @@ FUNCTIONS = [
     ("snow_thread_attach", snow_pid_t, []),
     ("snow_thread_detach", c_int32, []),
     # 3. Processes and messages
-    ("snow_actor_spawn", snow_pid_t, [SNOW_PROC_FN, c_void_p, c_uint64, c_uint8]),
-    ("snow_actor_spawn_opts", snow_pid_t, [SNOW_PROC_FN, c_void_p, c_uint64, POINTER(snow_spawn_opts)]),
+    ("snow_actor_spawn", snow_pid_t, [c_void_p, c_void_p, c_uint64, c_uint8]),
+    ("snow_actor_spawn_opts", snow_pid_t, [c_void_p, c_void_p, c_uint64, POINTER(snow_spawn_opts)]),
     ("snow_actor_self", snow_pid_t, []),
     ("snow_reduction_check", None, []),
     ("snow_actor_yield", None, []),
     ("snow_actor_send", c_int32, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_actor_receive", _MSG_P, [c_int64]),
-    ("snow_actor_receive_match", _MSG_P, [SNOW_MATCH_FN, c_void_p, c_int64]),
+    ("snow_actor_receive_match", _MSG_P, [c_void_p, c_void_p, c_int64]),
     ("snow_msg_kind", c_uint32, [_MSG_P]),
     ("snow_actor_register", c_int32, [c_char_p, c_uint64]),
     ("snow_actor_unregister", c_int32, [c_char_p, c_uint64]),
@@ -225,7 +228,7 @@ FUNCTIONS = [
     ("snow_actor_exit_reason", c_int32, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_actor_exit_self", None, [c_void_p, c_uint64]),  # does not return
     ("snow_panic", None, [c_char_p, c_uint64, c_char_p, c_uint64, c_uint32]),  # does not return
-    ("snow_actor_set_terminate", None, [snow_pid_t, SNOW_TERMINATE_FN]),
+    ("snow_actor_set_terminate", None, [snow_pid_t, c_void_p]),
     ("snow_process_monitor", snow_ref_t, [snow_pid_t]),
     ("snow_process_demonitor", c_int64, [snow_ref_t]),
     ("snow_process_demonitor_flush", c_int64, [snow_ref_t]),
@@ -240,7 +243,7 @@ FUNCTIONS = [
     ("snow_node_self", c_void_p, []),
     ("snow_node_list", c_void_p, []),
     ("snow_node_name", c_int64, [c_void_p, c_uint64]),
-    ("snow_register_function", None, [c_char_p, c_uint64, SNOW_PROC_FN]),
+    ("snow_register_function", None, [c_char_p, c_uint64, c_void_p]),
     ("snow_node_spawn", snow_pid_t, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64, c_uint8]),
     ("snow_term_encode_pid", c_int64, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
@@ -343,8 +346,9 @@ Reason = collections.namedtuple("Reason", "tag text")
 
 
 def proc_fn(f):
-    """A process entry function for snow_actor_spawn from an address (int) or
-    a function of a loaded C library (e.g. helpers.my_process)."""
+    """A SNOW_PROC_FN from an address (int) or a function of a loaded C
+    library (e.g. helpers.my_process), e.g. for snow_child_spec.start. The
+    spawn calls accept those directly too."""
     if isinstance(f, SNOW_PROC_FN) or f is None:
         return f
     if isinstance(f, int):

@@ -4,9 +4,10 @@
 //! `#[repr(C)]` structs and the constants. No crates, no build script: use it
 //! as a module (`#[path = ".../snowrt.rs"] mod snowrt;`) or compile it as a
 //! crate (`rustc --crate-type rlib --crate-name snowrt snowrt.rs`), and link
-//! libsnowrt (`-l snowrt` / `-C link-arg=/path/libsnowrt.so`). The header is
-//! authoritative; codegen-shims/check_decls.py --rust checks this file
-//! against it.
+//! libsnowrt (`-l snowrt` / `-C link-arg=/path/libsnowrt.so`). Any edition
+//! from 2015 to 2024; needs rustc 1.82 or later (`unsafe extern` blocks).
+//! The header is authoritative; codegen-shims/check_decls.py --rust checks
+//! this file against it.
 //!
 //! Process entry functions are `unsafe extern "C" fn(*const u8)`. They run
 //! on a runtime stack and may resume on another OS thread after any blocking
@@ -163,7 +164,7 @@ pub struct snow_sup_spec {
 
 // ---- functions ---------------------------------------------------------------
 
-extern "C" {
+unsafe extern "C" {
     pub fn snow_strerror(code: i64) -> *const core::ffi::c_char;
 
     // 2. Lifecycle

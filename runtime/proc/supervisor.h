@@ -1,0 +1,31 @@
+// Supervisors (ABI section 7): a process that starts children linked to
+// itself, traps their exits and restarts them by strategy and restart type,
+// within a restart intensity.
+//
+// Vocabulary:
+// - *Child spec*: start function (or registered function on a node), args,
+//   restart type (permanent, transient, temporary) and shutdown (brutal kill
+//   or a grace time for `shutdown` before the kill).
+// - *Intensity*: at most max_restarts restarts within period_ms; one more
+//   and the supervisor shuts every child down in reverse start order and
+//   exits with `shutdown`.
+//
+// Ownership: the supervisor's state belongs to its process; the API calls
+// below talk to it with service calls (runtime/proc/process.h), so they need
+// a calling process.
+#pragma once
+
+#include <cstdint>
+
+#include "abi/include/snowrt.h"
+
+namespace snow::rt {
+
+// Validates the spec, copies it and spawns the supervisor. 0 on failure.
+uint64_t sup_start(const snow_sup_spec* spec);
+uint64_t sup_start_child(uint64_t sup, const snow_child_spec* child);
+int64_t sup_terminate_child(uint64_t sup, uint64_t child);
+int64_t sup_count_children(uint64_t sup);
+bool sup_child_spec_valid(const snow_child_spec* c, bool is_template);
+
+}  // namespace snow::rt
