@@ -41,8 +41,12 @@ struct alignas(32) Anchor {
 
 // Links and monitors: allocated on first use, since most processes have few
 // or none and a million idle processes should not pay for empty tables.
+// Links follow Erlang's link protocol with unlink ids: a peer maps to 0
+// while the link is active, or to the id of our unacknowledged unlink. The
+// entry goes away when the peer acknowledges that unlink (or its exit signal
+// arrives), so concurrent link/unlink from both sides always converge.
 struct Relations {
-  std::unordered_set<uint64_t> links;
+  std::unordered_map<uint64_t, uint64_t> links;          // peer -> 0 active, else unlink id
   std::unordered_map<uint64_t, uint64_t> monitors;      // ref -> target I watch
   std::unordered_map<uint64_t, uint64_t> monitored_by;  // ref -> watcher
   std::unordered_map<int64_t, std::string> node_monitors;
@@ -211,7 +215,11 @@ const uint8_t kReasonShutdown[1] = {SNOW_REASON_SHUTDOWN};
 
 // The target of `s` is dead: answer what needs an answer, drop the rest.
 void answer_dead_target(Signal* s) {
-  if (s->kind == SigKind::Link && s->from) {
+  if (s->kind == SigKind::Unlink && s->from) {
+    Signal* r = make_control(SigKind::UnlinkAck, s->from, s->target, s->ref);
+    if (!r) oom_signal();
+    proc_deliver(s->from, r);
+  } else if (s->kind == SigKind::Link && s->from) {
     Signal* r = make_exit_like(SigKind::LinkExit, s->from, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
@@ -232,6 +240,33 @@ void mbox_append(Process* p, Signal* s) {
 [[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len);
 void store_reason(Process* p, const uint8_t* reason, uint64_t len);
 
+// Link protocol bookkeeping (see Relations).
+void apply_link_signal(Process* p, Signal* s) {
+  switch (s->kind) {
+    case SigKind::Link:
+      rel(p).links.emplace(s->from, 0);  // an existing entry (even inactive) wins
+      break;
+    case SigKind::Unlink: {
+      if (p->rel) {
+        auto it = p->rel->links.find(s->from);
+        if (it != p->rel->links.end() && it->second == 0) p->rel->links.erase(it);
+      }
+      Signal* ack = make_control(SigKind::UnlinkAck, s->from, p->pid, s->ref);
+      if (!ack) oom_signal();
+      proc_deliver(s->from, ack);
+      break;
+    }
+    case SigKind::UnlinkAck:
+      if (p->rel) {
+        auto it = p->rel->links.find(s->from);
+        if (it != p->rel->links.end() && it->second == s->ref) p->rel->links.erase(it);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
 // Applies one signal in the owner context. May not return (exit).
 void apply(Process* p, Signal* s) {
   if (s->target != p->pid) {
@@ -244,10 +279,9 @@ void apply(Process* p, Signal* s) {
       mbox_append(p, s);
       return;
     case SigKind::Link:
-      rel(p).links.insert(s->from);
-      break;
     case SigKind::Unlink:
-      if (p->rel) p->rel->links.erase(s->from);
+    case SigKind::UnlinkAck:
+      apply_link_signal(p, s);
       break;
     case SigKind::Monitor:
       rel(p).monitored_by[s->ref] = s->from;
@@ -282,7 +316,14 @@ void apply(Process* p, Signal* s) {
       exit_now(p, p->exit_reason, p->exit_reason_len);
     }
     case SigKind::LinkExit: {
-      if (!p->rel || p->rel->links.erase(s->from) == 0) break;  // unlinked meanwhile
+      // React only to an active link; an entry with an unlink in flight
+      // means the link is already gone for us.
+      if (!p->rel) break;
+      auto it = p->rel->links.find(s->from);
+      if (it == p->rel->links.end()) break;
+      bool active = it->second == 0;
+      p->rel->links.erase(it);
+      if (!active) break;
       const uint8_t* reason = s->msg.data + 8;
       if (p->trap_exit) {
         mbox_append(p, s);
@@ -340,10 +381,9 @@ void apply_while_exiting(Process* p, Signal* s) {
   }
   switch (s->kind) {
     case SigKind::Link:
-      rel(p).links.insert(s->from);
-      break;
     case SigKind::Unlink:
-      if (p->rel) p->rel->links.erase(s->from);
+    case SigKind::UnlinkAck:
+      apply_link_signal(p, s);
       break;
     case SigKind::Monitor:
       rel(p).monitored_by[s->ref] = s->from;
@@ -445,7 +485,8 @@ void finish_exit(Process* p) {
   const uint8_t* reason = p->exit_reason ? p->exit_reason : kReasonNormal;
   uint64_t rlen = p->exit_reason ? p->exit_reason_len : 1;
   if (p->rel) {
-    for (uint64_t peer : p->rel->links) {
+    for (auto& [peer, unlink_id] : p->rel->links) {
+      if (unlink_id != 0) continue;  // the peer processes our unlink first
       Signal* s = make_exit_like(SigKind::LinkExit, peer, p->pid, reason, rlen);
       if (!s) oom_signal();
       proc_deliver(peer, s);
@@ -806,8 +847,8 @@ uint64_t proc_spawn(const SpawnRequest& r) {
   // Link and monitor are in place before anyone can see the child, so even
   // an instant exit is reported with its real reason.
   if (r.parent && r.link) {
-    rel(r.parent).links.insert(p->pid);
-    rel(p).links.insert(r.parent->pid);
+    rel(r.parent).links[p->pid] = 0;
+    rel(p).links[r.parent->pid] = 0;
   }
   if (r.parent && r.monitor) {
     uint64_t ref = new_ref();
@@ -947,7 +988,11 @@ void proc_yield(Process* p) {
 
 int proc_link(Process* p, uint64_t pid) {
   if (pid == p->pid) return 0;
-  if (!rel(p).links.insert(pid).second) return 0;  // idempotent
+  auto [it, inserted] = rel(p).links.emplace(pid, 0);
+  if (!inserted) {
+    if (it->second == 0) return 0;  // already linked: idempotent
+    it->second = 0;                 // re-link while our unlink is in flight
+  }
   Signal* s = make_control(SigKind::Link, pid, p->pid, 0);
   if (!s) return SNOW_ENOMEM;
   proc_deliver(pid, s);
@@ -958,8 +1003,13 @@ int proc_link(Process* p, uint64_t pid) {
 }
 
 int proc_unlink(Process* p, uint64_t pid) {
-  if (!p->rel || p->rel->links.erase(pid) == 0) return 0;
-  Signal* s = make_control(SigKind::Unlink, pid, p->pid, 0);
+  if (!p->rel) return 0;
+  auto it = p->rel->links.find(pid);
+  if (it == p->rel->links.end() || it->second != 0) return 0;
+  // From here exit signals from pid find no active link and are ignored.
+  uint64_t id = new_ref();
+  it->second = id;
+  Signal* s = make_control(SigKind::Unlink, pid, p->pid, id);
   if (!s) return SNOW_ENOMEM;
   proc_deliver(pid, s);
   return 0;

@@ -24,7 +24,8 @@ namespace snow::rt {
 enum class SigKind : uint8_t {
   Message,     // user message / term / node notice: msg is the mailbox message
   Link,        // from wants a link with the target
-  Unlink,      // from removed its link
+  Unlink,      // from removed its link: ref = unlink id, answered by UnlinkAck
+  UnlinkAck,   // the target of an Unlink processed it: ref = that unlink id
   Monitor,     // from monitors the target with ref
   Demonitor,   // from cancelled monitor ref
   Exit,        // exit/2: msg.data = [from][reason]; flags & kSigKill: untrappable kill
