@@ -325,12 +325,12 @@ SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, u
 
 /** The calling process exits now with that encoded reason (a malformed
  *  reason becomes error "bad exit reason"). Outside a process: abort(). */
-SNOW_API SNOW_NORETURN void snow_actor_exit_self(const uint8_t* reason, uint64_t len);
+SNOW_NORETURN SNOW_API void snow_actor_exit_self(const uint8_t* reason, uint64_t len);
 
 /** The calling process exits with `error` whose message is
  *  "file:line: msg", and a crash report goes to stderr; every other process
  *  goes on. Outside a process: prints the message and aborts. */
-SNOW_API SNOW_NORETURN void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen,
+SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen,
                                        uint32_t line);
 
 /** Sets a callback run on the dying process's own context, before its links

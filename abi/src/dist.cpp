@@ -1,97 +1,126 @@
-// ABI section 5: distribution. Until runtime/dist lands (issue 3) no node
-// can be started: the calls validate their arguments and report
-// SNOW_ENOTSTARTED, and the queries answer as a node that is not started.
-#include <atomic>
+// ABI section 5: distribution.
 #include <cstring>
-#include <mutex>
-#include <string>
-#include <unordered_map>
 
 #include "abi/src/abi_util.h"
 #include "runtime/common/common.h"
+#include "runtime/dist/dist.h"
+#include "runtime/etf/etf.h"
 #include "runtime/proc/process.h"
 
 using namespace snow::rt;
 using snow::abi::bytes_ok;
 using snow::abi::str_ok;
+using snow::abi::sv;
 
 namespace {
-std::atomic<uint32_t> g_ticktime_ms{60000};
-std::mutex g_fn_mu;
-std::unordered_map<std::string, void (*)(const uint8_t*)> g_functions;
+bool node_arg_ok(const char* node, uint64_t len) { return node && len > 0 && len <= snow::abi::kMaxNameLen; }
 }  // namespace
 
 extern "C" {
 
 SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen) {
-  if (!name || nlen == 0 || nlen > snow::abi::kMaxNameLen) return SNOW_EBADNAME;
+  if (!node_arg_ok(name, nlen)) return SNOW_EBADNAME;
   if (!str_ok(cookie, clen, 1024)) return SNOW_EINVAL;
-  return SNOW_ENOTSTARTED;
+  return dist_start(sv(name, nlen), sv(cookie, clen));
 }
 
-SNOW_API int64_t snow_node_stop(void) { return SNOW_ENOTSTARTED; }
+SNOW_API int64_t snow_node_stop(void) {
+  if (!dist_started()) return SNOW_ENOTSTARTED;
+  return dist_stop();
+}
 
 SNOW_API int64_t snow_node_connect(const char* node, uint64_t len) {
-  if (!node || len == 0 || len > snow::abi::kMaxNameLen) return SNOW_EBADNAME;
-  return SNOW_ENOTSTARTED;
+  if (!node_arg_ok(node, len)) return SNOW_EBADNAME;
+  return dist_connect(sv(node, len));
 }
 
 SNOW_API int64_t snow_node_disconnect(const char* node, uint64_t len) {
-  if (!node || len == 0 || len > snow::abi::kMaxNameLen) return SNOW_EBADNAME;
-  return SNOW_ENOTSTARTED;
+  if (!node_arg_ok(node, len)) return SNOW_EBADNAME;
+  return dist_disconnect(sv(node, len));
+}
+
+static void* snow_string(const std::string& s) {
+  auto* p = static_cast<uint8_t*>(snow_gc_alloc_actor(8 + s.size(), 8));
+  if (!p) return nullptr;
+  put_u64(p, s.size());
+  if (!s.empty()) std::memcpy(p + 8, s.data(), s.size());
+  return p;
 }
 
 SNOW_API const void* snow_node_self(void) {
   // Snow string: [u64 len][bytes]; empty when no node is started.
   static const uint64_t kEmptyString[1] = {0};
-  void* s = snow_gc_alloc_actor(8, 8);
+  void* s = snow_string(dist_node_name());
   return s ? s : kEmptyString;
 }
 
 SNOW_API const void* snow_node_list(void) {
-  // Snow list: [u64 len][u64 cap][u64 ptr x len]; empty when not started.
+  // Snow list: [u64 len][u64 cap][u64 string_ptr x len].
   static const uint64_t kEmptyList[2] = {0, 0};
-  void* l = snow_gc_alloc_actor(16, 8);
-  return l ? l : kEmptyList;
+  std::vector<std::string> nodes = dist_connected_nodes();
+  auto* l = static_cast<uint64_t*>(snow_gc_alloc_actor(16 + 8 * nodes.size(), 8));
+  if (!l) return kEmptyList;
+  l[0] = nodes.size();
+  l[1] = nodes.size();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    void* s = snow_string(nodes[i]);
+    if (!s) return kEmptyList;
+    l[2 + i] = reinterpret_cast<uint64_t>(s);
+  }
+  return l;
 }
 
 SNOW_API int64_t snow_node_name(char* buf, uint64_t cap) {
   if (!buf && cap > 0) return SNOW_EINVAL;
-  return 0;
+  std::string n = dist_node_name();
+  if (cap) std::memcpy(buf, n.data(), n.size() < cap ? n.size() : size_t(cap));
+  return int64_t(n.size());
 }
 
 SNOW_API void snow_register_function(const char* name, uint64_t len, void (*fn)(const uint8_t*)) {
   if (!name || len == 0 || len > snow::abi::kMaxNameLen || !fn) return;
-  std::lock_guard<std::mutex> lk(g_fn_mu);
-  g_functions[std::string(name, size_t(len))] = fn;
+  dist_register_function(sv(name, len), fn);
 }
 
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                     const uint8_t* args, uint64_t asize, uint8_t link) {
-  (void)link;
-  if (!node || nlen == 0 || !fname || flen == 0 || !bytes_ok(args, asize)) return 0;
-  return 0;  // no node can be reached without distribution
+  if (!node_arg_ok(node, nlen) || !fname || flen == 0 || flen > snow::abi::kMaxNameLen) return 0;
+  if (!bytes_ok(args, asize) || asize > SNOW_MAX_MSG_SIZE) return 0;
+  return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1);
 }
 
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap) {
   if (pid == 0 || (!buf && cap > 0)) return SNOW_EINVAL;
-  return SNOW_ENOTSTARTED;
+  return dist_encode_pid(pid, buf, cap);
 }
 
 SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len) {
-  (void)etf;
-  (void)len;
-  return 0;
+  if (!etf || len == 0 || len > SNOW_MAX_MSG_SIZE) return 0;
+  return dist_decode_pid(etf, len);
 }
 
-SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len) {
-  if (to == 0 || !etf || len == 0) return SNOW_EINVAL;
-  return SNOW_ENOTSTARTED;
+SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, uint64_t len) {
+  if (to == 0 || !etf_bytes || len == 0) return SNOW_EINVAL;
+  if (len > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
+  if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  // Stored with its version byte, as TERM messages are delivered.
+  std::vector<uint8_t> t;
+  const uint8_t* data = etf_bytes;
+  uint64_t n = len;
+  if (etf_bytes[0] != etf::kVersion) {
+    t.reserve(len + 1);
+    t.push_back(etf::kVersion);
+    t.insert(t.end(), etf_bytes, etf_bytes + len);
+    data = t.data();
+    n = t.size();
+  }
+  return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM);
 }
 
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {
   if (ms == 0) return SNOW_EINVAL;
-  g_ticktime_ms.store(ms);
+  dist_set_ticktime(ms);
   return 0;
 }
 

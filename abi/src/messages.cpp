@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "abi/src/abi_util.h"
+#include "runtime/dist/dist.h"
 #include "runtime/proc/process.h"
 
 using namespace snow::rt;
@@ -118,10 +119,8 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
   if (!bytes_ok(msg, size)) return SNOW_EINVAL;
   if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  if (dlen != 0) {
-    // No distribution yet: only this node's own name (none: not started)
-    // could be local, so any node name is unreachable.
-    return SNOW_ENONODE;
+  if (dlen != 0 && !dist_is_self(sv(node, dlen))) {
+    return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), msg, size);
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));
   if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid

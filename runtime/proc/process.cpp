@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/common/common.h"
+#include "runtime/dist/dist.h"
 #include "runtime/proc/reason.h"
 #include "runtime/proc/signal_queue.h"
 #include "runtime/sched/scheduler.h"
@@ -176,31 +177,13 @@ Relations& rel(Process* p) {
 // ---------------------------------------------------------------- signals
 
 Signal* make_exit_like(SigKind kind, uint64_t target, uint64_t from, const uint8_t* reason, uint64_t rlen) {
-  Signal* s = signal_alloc(kind, target, from, 8 + rlen);
-  if (!s) return nullptr;
-  put_u64(s->msg.data, from);
-  std::memcpy(s->msg.data + 8, reason, rlen);
-  s->msg.tag = SNOW_TAG_EXIT;
-  s->msg_kind = SNOW_MSG_EXIT;
-  return s;
+  return signal_exit_like(kind, target, from, reason, rlen);
 }
-
 Signal* make_down(uint64_t target, uint64_t ref, uint64_t dead, const uint8_t* reason, uint64_t rlen) {
-  Signal* s = signal_alloc(SigKind::Down, target, dead, 16 + rlen);
-  if (!s) return nullptr;
-  s->ref = ref;
-  put_u64(s->msg.data, ref);
-  put_u64(s->msg.data + 8, dead);
-  std::memcpy(s->msg.data + 16, reason, rlen);
-  s->msg.tag = SNOW_TAG_DOWN;
-  s->msg_kind = SNOW_MSG_DOWN;
-  return s;
+  return signal_down(target, ref, dead, reason, rlen);
 }
-
 Signal* make_control(SigKind kind, uint64_t target, uint64_t from, uint64_t ref) {
-  Signal* s = signal_alloc(kind, target, from, 0);
-  if (s) s->ref = ref;
-  return s;
+  return signal_control(kind, target, from, ref);
 }
 
 void oom_signal() {
@@ -501,6 +484,8 @@ void finish_exit(Process* p) {
       if (!s) oom_signal();
       proc_deliver(target, s);
     }
+    for (auto& [id, node] : p->rel->node_monitors) dist_node_demonitor(id);
+    if (p->rel->monitor_all_nodes) dist_monitor_all(p->pid, false);
     delete p->rel;
     p->rel = nullptr;
   }
@@ -683,7 +668,8 @@ void shutdown_all(uint64_t keep) {
 bool quiescent_now() {
   // Every worker parked with nothing queued and no timer pending, and no
   // attached thread that could still send: nothing can wake anyone.
-  return R.alive.load() > 0 && R.attached.load() == 0 && timers_pending() == 0 && sched_idle();
+  return R.alive.load() > 0 && R.attached.load() == 0 && !dist_started() && timers_pending() == 0 &&
+         sched_idle();
 }
 
 int stop_everything(int status);
@@ -759,6 +745,7 @@ void proc_runtime_halt(int status) {
 namespace {
 
 int stop_everything(int status) {
+  if (dist_started()) dist_stop();
   if (R.alive.load() > 0) {
     shutdown_all(0);
     int64_t deadline = now_ns() + 2000 * 1000000ll;
@@ -802,7 +789,8 @@ int wait_for_end() {
 
 void main_thread_after_exit(int status) {
   int rc = wait_for_end();
-  exit(rc != 0 ? rc : status);
+  // A halt decides the status; otherwise the main process's own exit does.
+  exit(R.halting.load() ? rc : (rc != 0 ? rc : status));
 }
 
 }  // namespace
@@ -850,6 +838,8 @@ uint64_t proc_spawn(const SpawnRequest& r) {
     rel(r.parent).links[p->pid] = 0;
     rel(p).links[r.parent->pid] = 0;
   }
+  if (r.remote_link) rel(p).links[r.remote_link] = 0;
+  if (r.remote_watcher) rel(p).monitored_by[r.remote_monitor_ref] = r.remote_watcher;
   if (r.parent && r.monitor) {
     uint64_t ref = new_ref();
     rel(r.parent).monitors[ref] = p->pid;
@@ -857,9 +847,39 @@ uint64_t proc_spawn(const SpawnRequest& r) {
     if (r.monitor_ref_out) *r.monitor_ref_out = ref;
   }
   uint64_t pid = p->pid;
+  if (r.before_start) r.before_start(pid, r.before_start_ctx);
   publish(p);
   sched_make_runnable(&p->task);
   return pid;
+}
+
+void proc_expect_reply(Process* p, uint64_t ref) { p->call_ref = ref; }
+
+namespace {
+struct ReplyMatch {
+  uint64_t ref;
+};
+int match_reply(const snow_msg* m, void* ctx) {
+  Signal* s = signal_of_msg(m);
+  return s->kind == SigKind::ServiceReply && s->ref == static_cast<ReplyMatch*>(ctx)->ref;
+}
+}  // namespace
+
+bool proc_wait_reply(Process* p, uint64_t ref, int64_t timeout_ms, void* out, size_t len) {
+  ReplyMatch rm{ref};
+  const snow_msg* m = proc_receive(p, timeout_ms, match_reply, &rm);
+  p->call_ref = 0;
+  if (!m) return false;
+  std::memcpy(out, m->data, m->len < len ? size_t(m->len) : len);
+  return true;
+}
+
+void proc_reply(uint64_t pid, uint64_t ref, const void* data, size_t len) {
+  Signal* s = signal_alloc(SigKind::ServiceReply, pid, 0, len);
+  if (!s) oom_signal();
+  if (len) std::memcpy(s->msg.data, data, len);
+  s->ref = ref;
+  proc_deliver(pid, s);
 }
 
 uint64_t proc_thread_attach() {
@@ -891,6 +911,10 @@ int proc_thread_detach() {
 }
 
 void proc_deliver(uint64_t pid, Signal* s) {
+  if (pid_is_remote(pid)) {
+    dist_deliver(pid, s);
+    return;
+  }
   Anchor* a = anchor_of(pid);
   if (!a || a->pid.load(std::memory_order_acquire) != pid) {
     answer_dead_target(s);
@@ -1082,8 +1106,12 @@ int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
 int64_t proc_node_monitor(Process* p, std::string_view node) {
   int64_t id = int64_t(new_ref() & INT64_MAX);
   rel(p).node_monitors.emplace(id, std::string(node));
-  // No distribution connection exists to this node and none can be made:
-  // the node is down as far as this runtime can tell, and says so at once.
+  if (dist_started()) {
+    dist_node_monitor(p->pid, id, node);
+    return id;
+  }
+  // No distribution: no connection to this node exists and none can be
+  // made, so the node is down as far as this runtime can tell.
   Signal* s = signal_alloc(SigKind::Message, p->pid, 0, node.size());
   if (!s) oom_signal();
   std::memcpy(s->msg.data, node.data(), node.size());
@@ -1094,13 +1122,15 @@ int64_t proc_node_monitor(Process* p, std::string_view node) {
 }
 
 int64_t proc_node_demonitor(Process* p, int64_t id) {
-  if (!p->rel) return 1;
-  return p->rel->node_monitors.erase(id) ? 0 : 1;
+  if (!p->rel || !p->rel->node_monitors.erase(id)) return 1;
+  dist_node_demonitor(id);
+  return 0;
 }
 
 int64_t proc_node_monitor_all(Process* p, bool on) {
   bool old = p->rel ? p->rel->monitor_all_nodes : false;
   if (on || p->rel) rel(p).monitor_all_nodes = on;
+  if (old != on) dist_monitor_all(p->pid, on);
   return old ? 1 : 0;
 }
 
@@ -1223,7 +1253,7 @@ void proc_stats(snow_stats* out) {
   out->processes_spawned = uint64_t(R.spawned.read());
   out->processes_exited = uint64_t(R.exited.read());
   out->messages_sent = uint64_t(R.sent.read());
-  out->nodes_connected = 0;
+  out->nodes_connected = dist_nodes_connected();
   out->schedulers = sched_worker_count();
   out->timers_pending = uint64_t(timers_pending());
   out->stacks_resident = uint64_t(sched_running() ? sched_stacks_resident() : 0);

@@ -67,8 +67,34 @@ struct SpawnRequest {
   bool link = false;
   bool monitor = false;
   uint64_t* monitor_ref_out = nullptr;
+  // Remote parent (distribution spawn requests): link to / monitored by a
+  // remote pid, set up before the child runs.
+  uint64_t remote_link = 0;
+  uint64_t remote_watcher = 0;
+  uint64_t remote_monitor_ref = 0;
+  // Called with the new pid before the child can run (to queue a reply
+  // that must precede anything the child sends).
+  void (*before_start)(uint64_t pid, void* ctx) = nullptr;
+  void* before_start_ctx = nullptr;
 };
 uint64_t proc_spawn(const SpawnRequest& r);
+
+// Replies to internal requests (distribution connects, remote spawns):
+// the caller announces the ref it expects, issues the request, then parks
+// until proc_reply() delivers a payload for that ref (other replies are
+// dropped). false on timeout (timeout_ms < 0: none).
+void proc_expect_reply(Process* self, uint64_t ref);
+bool proc_wait_reply(Process* self, uint64_t ref, int64_t timeout_ms, void* out, size_t len);
+void proc_reply(uint64_t pid, uint64_t ref, const void* data, size_t len);
+
+// Pid layout helpers for the wire (id and serial of a local pid).
+inline uint32_t local_pid_id(uint64_t pid) { return uint32_t(pid & 0xFFFFFF); }
+inline uint32_t local_pid_serial(uint64_t pid) { return uint32_t((pid >> 24) & 0xFFFFFF); }
+inline uint64_t local_pid_make(uint32_t id, uint32_t serial) {
+  if (id > 0xFFFFFF || serial > 0xFFFFFF || serial == 0) return 0;
+  return uint64_t(serial) << 24 | id;
+}
+inline bool pid_is_remote(uint64_t pid) { return (pid >> 48) != 0; }
 
 // Foreign threads.
 uint64_t proc_thread_attach();

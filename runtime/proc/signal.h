@@ -66,6 +66,50 @@ inline Signal* signal_alloc(SigKind kind, uint64_t target, uint64_t from, uint64
 
 inline void signal_free(Signal* s) { mem_free(s); }
 
+// Exit-like signal (Exit, LinkExit): data = [u64 from][reason]; it becomes an
+// EXIT message as is when the target traps exits.
+inline Signal* signal_exit_like(SigKind kind, uint64_t target, uint64_t from, const uint8_t* reason, uint64_t rlen) {
+  Signal* s = signal_alloc(kind, target, from, 8 + rlen);
+  if (!s) return nullptr;
+  put_u64(s->msg.data, from);
+  std::memcpy(s->msg.data + 8, reason, rlen);
+  s->msg.tag = SNOW_TAG_EXIT;
+  s->msg_kind = SNOW_MSG_EXIT;
+  return s;
+}
+
+// Down signal: data = [u64 ref][u64 pid][reason], ready to be a DOWN message.
+inline Signal* signal_down(uint64_t target, uint64_t ref, uint64_t dead, const uint8_t* reason, uint64_t rlen) {
+  Signal* s = signal_alloc(SigKind::Down, target, dead, 16 + rlen);
+  if (!s) return nullptr;
+  s->ref = ref;
+  put_u64(s->msg.data, ref);
+  put_u64(s->msg.data + 8, dead);
+  std::memcpy(s->msg.data + 16, reason, rlen);
+  s->msg.tag = SNOW_TAG_DOWN;
+  s->msg_kind = SNOW_MSG_DOWN;
+  return s;
+}
+
+// A signal without payload (Link, Unlink, UnlinkAck, Monitor, Demonitor,
+// Timeout).
+inline Signal* signal_control(SigKind kind, uint64_t target, uint64_t from, uint64_t ref) {
+  Signal* s = signal_alloc(kind, target, from, 0);
+  if (s) s->ref = ref;
+  return s;
+}
+
+// A mailbox message of the given kind and tag with a copy of the bytes.
+inline Signal* signal_message(uint64_t target, uint64_t from, uint32_t kind, uint64_t tag, const void* data,
+                              uint64_t len) {
+  Signal* s = signal_alloc(SigKind::Message, target, from, len);
+  if (!s) return nullptr;
+  if (len) std::memcpy(s->msg.data, data, size_t(len));
+  s->msg.tag = tag;
+  s->msg_kind = kind;
+  return s;
+}
+
 inline Signal* signal_of_msg(const snow_msg* m) {
   return reinterpret_cast<Signal*>(reinterpret_cast<uintptr_t>(m) - offsetof(Signal, msg));
 }

@@ -1,0 +1,2087 @@
+#include "runtime/dist/dist.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "abi/include/snowrt.h"
+#include "runtime/common/common.h"
+#include "runtime/dist/wire.h"
+#include "runtime/etf/etf.h"
+#include "runtime/proc/process.h"
+#include "runtime/proc/reason.h"
+
+extern char** environ;
+
+namespace snow::rt {
+
+namespace {
+
+using etf::Writer;
+
+constexpr uint64_t kHandleMask = (uint64_t(1) << 48) - 1;
+constexpr size_t kMaxFrame = 64u << 20;          // bytes; larger frames close the connection
+constexpr size_t kMaxHandshakeFrame = 4096;
+constexpr int64_t kHandshakeTimeoutMs = 5000;
+
+// ------------------------------------------------------------------ types
+
+struct Frame {
+  std::vector<uint8_t> bytes;  // 4-byte length prefix included
+  // What to answer locally if the target incarnation turns out to be gone.
+  SigKind kind = SigKind::Message;
+  uint64_t local = 0;
+  uint64_t remote = 0;
+  uint64_t ref = 0;
+};
+
+struct PeerMonitor {
+  std::vector<uint8_t> ref_term;  // the peer's reference, verbatim (no version byte)
+  uint64_t watcher = 0;           // remote pid handle
+  uint64_t target = 0;            // local pid
+  std::string name;               // monitored by registered name
+};
+
+struct NodeEntry {
+  uint16_t index = 0;
+  std::string name;
+  uint32_t creation = 0;          // 0: whichever incarnation is connected
+  bool dead_incarnation = false;  // our own name with another creation
+
+  std::mutex mu;  // guards everything below
+  std::vector<Frame*> outbox;
+  bool dirty = false;
+  std::unordered_map<uint64_t, uint64_t> to_handle;  // id << 32 | serial -> handle
+  std::vector<uint64_t> from_handle;                 // handle - 1 -> id << 32 | serial
+  std::set<std::pair<uint64_t, uint64_t>> links;     // (local pid, remote pid)
+  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;  // ref -> (local watcher, remote)
+  std::unordered_map<uint64_t, PeerMonitor> peer_monitors;               // our ref -> peer's monitor
+  std::map<std::vector<uint8_t>, uint64_t> peer_monitor_by_term;
+  std::unordered_map<uint64_t, uint64_t> spawns;  // request ref -> requesting local pid
+};
+
+struct Waiter {
+  uint64_t pid = 0, ref = 0;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  int64_t result = 0;
+  uint64_t value = 0;
+};
+using WaiterPtr = std::shared_ptr<Waiter>;
+
+struct Conn;
+
+struct PeerState {
+  Conn* conn = nullptr;  // current connection (handshaking or up)
+  bool up = false;
+  int explicit_port = 0;
+  std::vector<WaiterPtr> waiters;
+  std::vector<NodeEntry*> entries;  // every entry with this name
+};
+
+enum class St : uint8_t {
+  EpmdLookup,
+  Connecting,
+  AwaitStatus,
+  AwaitChallenge,
+  AwaitAck,
+  AwaitName,
+  AwaitAliveAnswer,
+  AwaitReply,
+  Up,
+  Dead
+};
+
+struct Conn {
+  uv_tcp_t tcp;
+  uv_tcp_t epmd;
+  uv_timer_t timer;
+  uv_connect_t creq;
+  uv_connect_t ereq;
+  int open_handles = 0;
+  bool initiator = false;
+  bool tcp_open = false, epmd_open = false, timer_open = false;
+  St st = St::Connecting;
+  std::string peer;  // node name without port
+  std::string host;
+  int port = 0;
+  uint32_t my_challenge = 0;
+  uint64_t peer_flags = 0;
+  uint32_t peer_creation = 0;
+  std::vector<uint8_t> rbuf;
+  size_t rstart = 0;
+  std::vector<uint8_t> ebuf;  // EPMD reply
+  int64_t last_recv = 0, last_send = 0;
+  NodeEntry* entry = nullptr;
+  int64_t fail_code = SNOW_ECONNREFUSED;
+  bool yielded = false;  // lost a simultaneous connect: no failure reported
+};
+
+struct WriteReq {
+  uv_write_t req;
+  std::vector<Frame*> frames;
+  std::vector<uv_buf_t> bufs;
+  std::vector<uint8_t> owned;  // small handshake writes
+};
+
+enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime };
+struct Command {
+  CmdType type;
+  std::string node;
+  WaiterPtr waiter;
+  int64_t id = 0;
+};
+
+struct NodeMon {
+  uint64_t watcher = 0;
+  std::string node;
+  int state = 0;  // 0 pending first report, 1 up reported, 2 down reported
+};
+
+struct Dist {
+  std::atomic<bool> started{false};
+  std::string name;    // full node name, e.g. a@127.0.0.1
+  std::string cookie;
+  uint32_t creation = 0;
+  int listen_port = 0;
+
+  std::mutex table_mu;
+  std::atomic<NodeEntry*> table[65536] = {};
+  uint32_t next_index = 1;
+  std::map<std::pair<std::string, uint32_t>, NodeEntry*> by_key;
+
+  uv_loop_t loop;
+  uv_async_t async;
+  uv_tcp_t listener;
+  uv_tcp_t epmd_reg;
+  uv_timer_t tick_timer;
+  uv_timer_t epmd_retry;
+  std::thread thread;
+  bool loop_ready = false;
+
+  std::mutex cmd_mu;
+  std::vector<Command> cmds;
+  std::vector<NodeEntry*> dirty;
+
+  std::atomic<uint32_t> ticktime_ms{60000};
+  std::mutex conn_mu;
+  std::set<std::string> connected;  // readable from any thread
+
+  std::unordered_map<std::string, PeerState> peers;  // loop thread only
+  WaiterPtr start_waiter;
+  int epmd_attempts = 0;
+  bool epmd_spawned = false;
+  std::vector<uint8_t> epmd_buf;
+  bool stopping = false;
+
+  std::mutex nm_mu;
+  std::unordered_map<int64_t, NodeMon> node_mons;
+  std::unordered_set<uint64_t> monitor_all;
+
+  std::mutex fn_mu;
+  std::unordered_map<std::string, void (*)(const uint8_t*)> functions;
+};
+
+Dist D;
+const bool g_trace = getenv("SNOW_DIST_TRACE") != nullptr;
+
+// ------------------------------------------------------------------ small helpers
+
+uint32_t random_u32() {
+  uint32_t v = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) v = uint32_t(now_ns() ^ getpid());
+  return v;
+}
+
+void digest(const std::string& cookie, uint32_t challenge, uint8_t out[16]) {
+  std::string s = cookie + std::to_string(challenge);
+  unsigned int n = 16;
+  EVP_Digest(s.data(), s.size(), out, &n, EVP_md5(), nullptr);
+}
+
+void put_be16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(uint8_t(v >> 8));
+  b.push_back(uint8_t(v));
+}
+void put_be32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
+}
+void put_be64(std::vector<uint8_t>& b, uint64_t v) {
+  for (int s = 56; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
+}
+uint32_t get_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint16_t get_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+
+// Splits "name@host[:port]" into the node name and the port (0: none).
+bool parse_node(std::string_view full, std::string* name, std::string* host, int* port) {
+  if (full.empty() || full.size() > 255) return false;
+  size_t at = full.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= full.size()) return false;
+  if (full.find('@', at + 1) != std::string_view::npos) return false;
+  for (size_t i = 0; i < at; ++i) {
+    char c = full[i];
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  }
+  std::string_view rest = full.substr(at + 1);
+  int p = 0;
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos) {
+    std::string_view ps = rest.substr(colon + 1);
+    if (ps.empty() || ps.size() > 5) return false;
+    for (char c : ps) {
+      if (c < '0' || c > '9') return false;
+      p = p * 10 + (c - '0');
+    }
+    if (p <= 0 || p > 65535) return false;
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) return false;
+  for (char c : rest)
+    if (c == '/' || c == ' ' || c == '@') return false;
+  *host = std::string(rest);
+  *name = std::string(full.substr(0, at + 1)) + *host;
+  *port = p;
+  return true;
+}
+
+// ------------------------------------------------------------------ node table
+
+NodeEntry* entry_at(uint64_t index) {
+  if (index == 0 || index >= 65536) return nullptr;
+  return D.table[index].load(std::memory_order_acquire);
+}
+
+NodeEntry* entry_for(const std::string& name, uint32_t creation) {
+  std::lock_guard<std::mutex> lk(D.table_mu);
+  auto it = D.by_key.find({name, creation});
+  if (it != D.by_key.end()) return it->second;
+  if (D.next_index >= 65536) return nullptr;
+  auto* e = new NodeEntry();
+  e->index = uint16_t(D.next_index++);
+  e->name = name;
+  e->creation = creation;
+  e->dead_incarnation = name == D.name;
+  D.by_key[{name, creation}] = e;
+  D.table[e->index].store(e, std::memory_order_release);
+  return e;
+}
+
+uint64_t handle_for(NodeEntry* e, uint32_t id, uint32_t serial) {
+  uint64_t key = uint64_t(id) << 32 | serial;
+  std::lock_guard<std::mutex> lk(e->mu);
+  auto it = e->to_handle.find(key);
+  if (it != e->to_handle.end()) return uint64_t(e->index) << 48 | it->second;
+  e->from_handle.push_back(key);
+  uint64_t h = e->from_handle.size();
+  e->to_handle[key] = h;
+  return uint64_t(e->index) << 48 | h;
+}
+
+uint64_t pid_from_wire(const etf::Pid& p) {
+  if (p.node == D.name) {
+    if (p.creation == D.creation) {
+      uint64_t pid = local_pid_make(p.id, p.serial);
+      if (pid) return pid;
+    }
+    NodeEntry* dead = entry_for(D.name, p.creation);
+    return dead ? handle_for(dead, p.id, p.serial) : 0;
+  }
+  NodeEntry* e = entry_for(p.node, p.creation);
+  return e ? handle_for(e, p.id, p.serial) : 0;
+}
+
+bool pid_to_wire(uint64_t pid, etf::Pid* out) {
+  if (!pid_is_remote(pid)) {
+    *out = etf::Pid{D.name, local_pid_id(pid), local_pid_serial(pid), D.creation};
+    return true;
+  }
+  NodeEntry* e = entry_at(pid >> 48);
+  if (!e) return false;
+  uint64_t h = pid & kHandleMask;
+  std::lock_guard<std::mutex> lk(e->mu);
+  if (h == 0 || h > e->from_handle.size()) return false;
+  uint64_t key = e->from_handle[h - 1];
+  *out = etf::Pid{e->name, uint32_t(key >> 32), uint32_t(key), e->creation};
+  return true;
+}
+
+void write_pid(Writer& w, uint64_t pid) {
+  etf::Pid p;
+  if (!pid_to_wire(pid, &p)) p = etf::Pid{D.name, 0, 0, D.creation};
+  w.pid(p);
+}
+
+// A pid to put where Erlang needs one but the sender is not a process.
+void write_null_pid(Writer& w) { w.pid(etf::Pid{D.name, 0, 0, D.creation}); }
+
+void write_our_ref(Writer& w, uint64_t ref) {
+  w.ref(etf::Ref{D.name, D.creation, {uint32_t(ref), uint32_t(ref >> 32), 0}});
+}
+
+bool our_ref_from_wire(const etf::Term& t, uint64_t* out) {
+  if (t.type != etf::Type::Ref || t.ref.node != D.name || t.ref.ids.size() < 2) return false;
+  *out = uint64_t(t.ref.ids[0]) | uint64_t(t.ref.ids[1]) << 32;
+  return true;
+}
+
+// ------------------------------------------------------------------ local answers
+
+const uint8_t kNoconnection[1] = {SNOW_REASON_NOCONNECTION};
+const uint8_t kNoproc[1] = {SNOW_REASON_NOPROC};
+
+void deliver_or_die(uint64_t pid, Signal* s) {
+  if (!s) {
+    log_line("snowrt: out of memory in distribution");
+    abort();
+  }
+  proc_deliver(pid, s);
+}
+
+// A signal from local `local` to remote `remote` cannot be delivered: answer
+// it as the remote side would have (reason noproc or noconnection).
+void answer_undeliverable(SigKind kind, uint64_t local, uint64_t remote, uint64_t ref, const uint8_t* reason) {
+  if (!local || pid_is_remote(local)) return;
+  switch (kind) {
+    case SigKind::Link:
+      deliver_or_die(local, signal_exit_like(SigKind::LinkExit, local, remote, reason, 1));
+      break;
+    case SigKind::Monitor:
+      deliver_or_die(local, signal_down(local, ref, remote, reason, 1));
+      break;
+    case SigKind::Unlink:
+      deliver_or_die(local, signal_control(SigKind::UnlinkAck, local, remote, ref));
+      break;
+    default:
+      break;
+  }
+}
+
+// ------------------------------------------------------------------ outgoing frames
+
+Frame* frame_begin(Writer& w) {
+  w.buf.clear();
+  w.buf.resize(4);
+  w.u8(wire::kPassThrough);
+  w.version();
+  return nullptr;
+}
+
+Frame* frame_finish(Writer& w, SigKind kind, uint64_t local, uint64_t remote, uint64_t ref) {
+  uint32_t n = uint32_t(w.buf.size() - 4);
+  w.buf[0] = uint8_t(n >> 24);
+  w.buf[1] = uint8_t(n >> 16);
+  w.buf[2] = uint8_t(n >> 8);
+  w.buf[3] = uint8_t(n);
+  auto* f = new Frame();
+  f->bytes = std::move(w.buf);
+  f->kind = kind;
+  f->local = local;
+  f->remote = remote;
+  f->ref = ref;
+  return f;
+}
+
+void wake_loop() {
+  if (D.loop_ready) uv_async_send(&D.async);
+}
+
+void enqueue_frame(NodeEntry* e, Frame* f) {
+  bool mark;
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    e->outbox.push_back(f);
+    mark = !e->dirty;
+    e->dirty = true;
+  }
+  if (mark) {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.dirty.push_back(e);
+  }
+  wake_loop();
+}
+
+// Message payload: a user message is a binary of its bytes; a TERM message
+// is its own term; service calls and replies are tagged tuples so a
+// libsnowrt peer can rebuild them.
+void write_payload(Writer& w, const Signal* s) {
+  w.version();
+  if (s->kind == SigKind::ServiceReply) {
+    w.tuple(3);
+    w.atom("$snow_reply");
+    w.unsigned_integer(s->ref);
+    w.binary(s->msg.data, size_t(s->msg.len));
+  } else if (s->flags & kSigServiceCall) {
+    w.tuple(3);
+    w.atom("$snow_call");
+    w.unsigned_integer(s->ref);
+    w.binary(s->msg.data, size_t(s->msg.len));
+  } else if (s->msg_kind == SNOW_MSG_TERM) {
+    const uint8_t* t = s->msg.data;
+    size_t n = size_t(s->msg.len);
+    if (n && t[0] == etf::kVersion) {
+      ++t;
+      --n;
+    }
+    w.raw(t, n);
+  } else {
+    w.binary(s->msg.data, size_t(s->msg.len));
+  }
+}
+
+void count_unreachable(Signal* s, const uint8_t* reason) {
+  answer_undeliverable(s->kind, s->from, s->target, s->ref, reason);
+  signal_free(s);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ API: outgoing signals
+
+void dist_deliver(uint64_t pid, Signal* s) {
+  NodeEntry* e = entry_at(pid >> 48);
+  if (!e || !D.started.load(std::memory_order_acquire)) {
+    count_unreachable(s, e ? kNoconnection : kNoproc);
+    return;
+  }
+  if (e->dead_incarnation) {
+    count_unreachable(s, kNoproc);
+    return;
+  }
+  Writer w;
+  frame_begin(w);
+  uint64_t from = s->from;
+  SigKind kind = s->kind;
+  uint64_t ref = s->ref;
+  switch (kind) {
+    case SigKind::Message:
+    case SigKind::ServiceReply:
+      if (from) {
+        w.tuple(3);
+        w.integer(wire::kSendSender);
+        write_pid(w, from);
+      } else {
+        w.tuple(3);
+        w.integer(wire::kSend);
+        w.atom("");
+      }
+      write_pid(w, pid);
+      write_payload(w, s);
+      break;
+    case SigKind::Link:
+      w.tuple(3);
+      w.integer(wire::kLink);
+      write_pid(w, from);
+      write_pid(w, pid);
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.insert({from, pid});
+      }
+      break;
+    case SigKind::Unlink:
+    case SigKind::UnlinkAck:
+      if (ref == 0) {  // old-protocol unlink from the peer: nothing to acknowledge
+        signal_free(s);
+        return;
+      }
+      w.tuple(4);
+      w.integer(kind == SigKind::Unlink ? wire::kUnlinkIdOp : wire::kUnlinkIdAck);
+      w.unsigned_integer(ref);
+      write_pid(w, from);
+      write_pid(w, pid);
+      if (kind == SigKind::UnlinkAck) {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.erase({from, pid});
+      }
+      break;
+    case SigKind::LinkExit:
+    case SigKind::Exit: {
+      bool link = kind == SigKind::LinkExit;
+      w.tuple(3);
+      w.integer(link ? wire::kPayloadExit : wire::kPayloadExit2);
+      if (from) write_pid(w, from); else write_null_pid(w);
+      write_pid(w, pid);
+      w.version();
+      if (s->flags & kSigShutdown) w.atom("shutdown");
+      else wire::reason_to_term(w, s->msg.data + 8, s->msg.len - 8, (s->flags & kSigKill) != 0);
+      if (link) {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.erase({from, pid});
+      }
+      break;
+    }
+    case SigKind::Monitor:
+      w.tuple(4);
+      w.integer(wire::kMonitorP);
+      write_pid(w, from);
+      write_pid(w, pid);
+      write_our_ref(w, ref);
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->monitors[ref] = {from, pid};
+      }
+      break;
+    case SigKind::Demonitor:
+      w.tuple(4);
+      w.integer(wire::kDemonitorP);
+      write_pid(w, from);
+      write_pid(w, pid);
+      write_our_ref(w, ref);
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->monitors.erase(ref);
+      }
+      break;
+    case SigKind::Down: {
+      PeerMonitor pm;
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        auto it = e->peer_monitors.find(ref);
+        if (it == e->peer_monitors.end()) {
+          signal_free(s);
+          return;
+        }
+        pm = std::move(it->second);
+        e->peer_monitor_by_term.erase(pm.ref_term);
+        e->peer_monitors.erase(it);
+      }
+      w.tuple(4);
+      w.integer(wire::kPayloadMonitorPExit);
+      if (!pm.name.empty()) w.atom(pm.name); else write_pid(w, from);
+      write_pid(w, pid);
+      w.raw(pm.ref_term.data(), pm.ref_term.size());
+      w.version();
+      wire::reason_to_term(w, s->msg.data + 16, s->msg.len - 16, false);
+      break;
+    }
+    case SigKind::Timeout:
+      signal_free(s);
+      return;
+  }
+  Frame* f = frame_finish(w, kind, from, pid, ref);
+  if (g_trace) log_line("snowrt dist: -> %s signal kind %d (%zu bytes)", e->name.c_str(), int(kind), f->bytes.size());
+  signal_free(s);
+  enqueue_frame(e, f);
+}
+
+namespace {
+
+// ------------------------------------------------------------------ loop: writing
+
+void on_written(uv_write_t* req, int status) {
+  auto* wr = reinterpret_cast<WriteReq*>(req);
+  (void)status;
+  for (Frame* f : wr->frames) delete f;
+  delete wr;
+}
+
+void close_conn(Conn* c, const char* why);
+
+void write_frames(Conn* c, std::vector<Frame*>& frames) {
+  if (frames.empty()) return;
+  auto* wr = new WriteReq();
+  wr->frames = std::move(frames);
+  wr->bufs.reserve(wr->frames.size());
+  for (Frame* f : wr->frames)
+    wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
+  c->last_send = now_ns();
+  int rc = uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
+                    on_written);
+  if (rc != 0) {
+    for (Frame* f : wr->frames) delete f;
+    delete wr;
+    close_conn(c, "write failed");
+  }
+}
+
+void write_raw(Conn* c, std::vector<uint8_t> bytes) {
+  auto* wr = new WriteReq();
+  wr->owned = std::move(bytes);
+  wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
+  c->last_send = now_ns();
+  if (uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), 1, on_written) != 0) {
+    delete wr;
+    close_conn(c, "write failed");
+  }
+}
+
+void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
+  std::vector<uint8_t> b;
+  put_be16(b, uint16_t(body.size()));
+  b.insert(b.end(), body.begin(), body.end());
+  write_raw(c, std::move(b));
+}
+
+void start_outgoing(const std::string& name);
+
+// Sends what the entry has queued, or holds it until a connection is up.
+void flush_entry(NodeEntry* e) {
+  std::vector<Frame*> frames;
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    frames.swap(e->outbox);
+    e->dirty = false;
+  }
+  if (frames.empty()) return;
+  if (D.stopping) {
+    for (Frame* f : frames) {
+      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
+      delete f;
+    }
+    return;
+  }
+  PeerState& ps = D.peers[e->name];
+  Conn* c = ps.conn;
+  if (c && c->st == St::Up) {
+    if (e->creation != 0 && e->creation != c->peer_creation) {
+      // A pid of an incarnation that is gone: those processes do not exist.
+      for (Frame* f : frames) {
+        answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+        delete f;
+      }
+      return;
+    }
+    write_frames(c, frames);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    frames.insert(frames.end(), e->outbox.begin(), e->outbox.end());
+    e->outbox.swap(frames);
+  }
+  if (!c) start_outgoing(e->name);
+}
+
+// ------------------------------------------------------------------ loop: node events
+
+void publish_connected() {
+  std::lock_guard<std::mutex> lk(D.conn_mu);
+  D.connected.clear();
+  for (auto& [name, ps] : D.peers)
+    if (ps.up) D.connected.insert(name);
+}
+
+void notify_node(const std::string& node, bool up) {
+  std::vector<std::pair<uint64_t, uint32_t>> sends;
+  {
+    std::lock_guard<std::mutex> lk(D.nm_mu);
+    for (auto& [id, nm] : D.node_mons) {
+      if (nm.node != node) continue;
+      int want = up ? 1 : 2;
+      if (nm.state == want) continue;
+      nm.state = want;
+      sends.push_back({nm.watcher, up ? SNOW_MSG_NODEUP : SNOW_MSG_NODEDOWN});
+    }
+    for (uint64_t w : D.monitor_all) sends.push_back({w, up ? SNOW_MSG_NODEUP : SNOW_MSG_NODEDOWN});
+  }
+  for (auto& [watcher, kind] : sends)
+    deliver_or_die(watcher, signal_message(watcher, 0, kind, kind == SNOW_MSG_NODEUP ? SNOW_TAG_NODEUP : SNOW_TAG_NODEDOWN,
+                                           node.data(), node.size()));
+}
+
+void complete(const WaiterPtr& w, int64_t result, uint64_t value) {
+  if (w->pid) {
+    uint8_t b[16];
+    put_u64(b, uint64_t(result));
+    put_u64(b + 8, value);
+    proc_reply(w->pid, w->ref, b, 16);
+    return;
+  }
+  std::lock_guard<std::mutex> lk(w->m);
+  w->done = true;
+  w->result = result;
+  w->value = value;
+  w->cv.notify_all();
+}
+
+// The node is unreachable or its connection is gone: every link and monitor
+// across it fires with noconnection, once; pending spawns fail; queued
+// frames are dropped. `creation` limits it to that incarnation (0: all).
+void fail_node(const std::string& name, uint32_t creation) {
+  PeerState& ps = D.peers[name];
+  for (NodeEntry* e : ps.entries) {
+    if (creation != 0 && e->creation != 0 && e->creation != creation) continue;
+    std::vector<Frame*> frames;
+    std::set<std::pair<uint64_t, uint64_t>> links;
+    std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;
+    std::unordered_map<uint64_t, PeerMonitor> peer_monitors;
+    std::unordered_map<uint64_t, uint64_t> spawns;
+    {
+      std::lock_guard<std::mutex> lk(e->mu);
+      frames.swap(e->outbox);
+      e->dirty = false;
+      links.swap(e->links);
+      monitors.swap(e->monitors);
+      peer_monitors.swap(e->peer_monitors);
+      e->peer_monitor_by_term.clear();
+      spawns.swap(e->spawns);
+    }
+    for (Frame* f : frames) {
+      // Links and monitors among these are in the records too; the
+      // process side ignores the duplicate.
+      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
+      delete f;
+    }
+    for (auto& [local, remote] : links)
+      deliver_or_die(local, signal_exit_like(SigKind::LinkExit, local, remote, kNoconnection, 1));
+    for (auto& [ref, lr] : monitors)
+      deliver_or_die(lr.first, signal_down(lr.first, ref, lr.second, kNoconnection, 1));
+    for (auto& [ref, pm] : peer_monitors) deliver_or_die(pm.target, signal_control(SigKind::Demonitor, pm.target, pm.watcher, ref));
+    for (auto& [req, requester] : spawns) {
+      uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
+      proc_reply(requester, req, b, 9);
+    }
+  }
+}
+
+void node_lost(Conn* c) {
+  PeerState& ps = D.peers[c->peer];
+  bool was_up = ps.up;
+  ps.up = false;
+  if (was_up) publish_connected();
+  fail_node(c->peer, c->peer_creation);
+  if (was_up) {
+    notify_node(c->peer, false);
+  } else if (!c->yielded) {
+    for (auto& w : ps.waiters) complete(w, c->fail_code, 0);
+    ps.waiters.clear();
+    notify_node(c->peer, false);
+  }
+}
+
+void node_up(Conn* c) {
+  PeerState& ps = D.peers[c->peer];
+  ps.up = true;
+  c->entry = entry_for(c->peer, c->peer_creation);
+  {
+    std::lock_guard<std::mutex> lk(D.table_mu);
+    (void)0;
+  }
+  publish_connected();
+  // NODEUP goes out before any frame from the node is read.
+  notify_node(c->peer, true);
+  for (auto& w : ps.waiters) complete(w, 0, 0);
+  ps.waiters.clear();
+  for (NodeEntry* e : ps.entries) flush_entry(e);
+}
+
+// ------------------------------------------------------------------ loop: closing
+
+void on_handle_closed(uv_handle_t* h) {
+  Conn* c = static_cast<Conn*>(h->data);
+  if (--c->open_handles == 0) delete c;
+}
+
+void close_conn(Conn* c, const char* why) {
+  if (c->st == St::Dead) return;
+  St was = c->st;
+  c->st = St::Dead;
+  if (why && was == St::Up) log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
+  else if (why && was != St::Up && !c->yielded && !D.stopping)
+    log_line("snowrt: connection attempt %s%s failed: %s", c->initiator ? "to " : "from ",
+             c->peer.empty() ? "unknown node" : c->peer.c_str(), why);
+  if (!c->peer.empty()) {
+    auto it = D.peers.find(c->peer);
+    if (it != D.peers.end() && it->second.conn == c) {
+      it->second.conn = nullptr;
+      node_lost(c);
+    }
+  }
+  if (c->tcp_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_handle_closed);
+  if (c->epmd_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
+  if (c->timer_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), on_handle_closed);
+  c->tcp_open = c->epmd_open = c->timer_open = false;
+}
+
+// ------------------------------------------------------------------ loop: reading
+
+void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+  static thread_local char chunk[64 * 1024];
+  (void)suggested;
+  *buf = uv_buf_init(chunk, sizeof chunk);
+}
+
+bool handle_handshake(Conn* c, const uint8_t* m, size_t n);
+bool handle_frame(Conn* c, const uint8_t* m, size_t n);
+
+void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Conn* c = static_cast<Conn*>(s->data);
+  if (nread < 0) {
+    close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
+    return;
+  }
+  if (nread == 0 || c->st == St::Dead) return;
+  c->last_recv = now_ns();
+  c->rbuf.insert(c->rbuf.end(), buf->base, buf->base + nread);
+  for (;;) {
+    if (c->st == St::Dead) return;
+    size_t avail = c->rbuf.size() - c->rstart;
+    const uint8_t* p = c->rbuf.data() + c->rstart;
+    bool up = c->st == St::Up;
+    size_t hdr = up ? 4 : 2;
+    if (avail < hdr) break;
+    size_t len = up ? get_be32(p) : get_be16(p);
+    if (len > (up ? kMaxFrame : kMaxHandshakeFrame)) {
+      close_conn(c, "frame too large");
+      return;
+    }
+    if (avail < hdr + len) break;
+    c->rstart += hdr + len;
+    bool ok = up ? handle_frame(c, p + hdr, len) : handle_handshake(c, p + hdr, len);
+    if (!ok) {
+      close_conn(c, up ? "malformed frame" : "handshake failed");
+      return;
+    }
+  }
+  if (c->rstart == c->rbuf.size()) {
+    c->rbuf.clear();
+    c->rstart = 0;
+  } else if (c->rstart > 64 * 1024 && c->rstart > c->rbuf.size() / 2) {
+    c->rbuf.erase(c->rbuf.begin(), c->rbuf.begin() + long(c->rstart));
+    c->rstart = 0;
+  }
+}
+
+// ------------------------------------------------------------------ handshake
+
+std::vector<uint8_t> name_message(char tag, uint32_t challenge, bool with_challenge) {
+  std::vector<uint8_t> b;
+  b.push_back(uint8_t(tag));
+  put_be64(b, wire::kOurFlags);
+  if (with_challenge) put_be32(b, challenge);
+  put_be32(b, D.creation);
+  put_be16(b, uint16_t(D.name.size()));
+  b.insert(b.end(), D.name.begin(), D.name.end());
+  return b;
+}
+
+void send_status(Conn* c, const char* status) {
+  std::vector<uint8_t> b{uint8_t('s')};
+  b.insert(b.end(), status, status + strlen(status));
+  send_handshake(c, b);
+}
+
+void send_challenge(Conn* c) {
+  c->my_challenge = random_u32();
+  send_handshake(c, name_message('N', c->my_challenge, true));
+  c->st = St::AwaitReply;
+}
+
+bool flags_ok(Conn* c) {
+  if ((c->peer_flags & wire::kRequiredFlags) != wire::kRequiredFlags) {
+    log_line("snowrt: node %s lacks mandatory distribution flags", c->peer.c_str());
+    return false;
+  }
+  return true;
+}
+
+void go_up(Conn* c) {
+  c->st = St::Up;
+  if (c->timer_open) uv_timer_stop(&c->timer);
+  node_up(c);
+}
+
+bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
+  if (n == 0) return false;
+  switch (c->st) {
+    case St::AwaitStatus: {
+      if (m[0] != 's') return false;
+      std::string status(reinterpret_cast<const char*>(m + 1), n - 1);
+      if (status == "ok" || status == "ok_simultaneous") {
+        c->st = St::AwaitChallenge;
+        return true;
+      }
+      if (status == "alive") {
+        send_status(c, "true");
+        c->st = St::AwaitChallenge;
+        return true;
+      }
+      if (status == "nok") {
+        // The peer's own connection to us wins the race; it completes our
+        // waiters when it comes up.
+        c->yielded = true;
+        close_conn(c, nullptr);
+        return true;
+      }
+      c->fail_code = SNOW_ECONNREFUSED;
+      return false;
+    }
+    case St::AwaitChallenge: {
+      if (m[0] != 'N' || n < 19) return false;
+      c->peer_flags = uint64_t(get_be32(m + 1)) << 32 | get_be32(m + 5);
+      uint32_t challenge = get_be32(m + 9);
+      c->peer_creation = get_be32(m + 13);
+      uint16_t nlen = get_be16(m + 17);
+      if (size_t(19) + nlen > n) return false;
+      std::string name(reinterpret_cast<const char*>(m + 19), nlen);
+      if (name != c->peer) {
+        log_line("snowrt: connected to %s but it says it is %s", c->peer.c_str(), name.c_str());
+        return false;
+      }
+      if (!flags_ok(c)) return false;
+      c->my_challenge = random_u32();
+      std::vector<uint8_t> b{uint8_t('r')};
+      put_be32(b, c->my_challenge);
+      uint8_t d[16];
+      digest(D.cookie, challenge, d);
+      b.insert(b.end(), d, d + 16);
+      send_handshake(c, b);
+      c->st = St::AwaitAck;
+      c->fail_code = SNOW_EAUTH;  // a close from here on means the cookie was refused
+      return true;
+    }
+    case St::AwaitAck: {
+      if (m[0] != 'a' || n < 17) return false;
+      uint8_t d[16];
+      digest(D.cookie, c->my_challenge, d);
+      if (memcmp(d, m + 1, 16) != 0) {
+        log_line("snowrt: node %s answered with the wrong cookie", c->peer.c_str());
+        c->fail_code = SNOW_EAUTH;
+        return false;
+      }
+      go_up(c);
+      return true;
+    }
+    case St::AwaitName: {
+      if (m[0] != 'N' || n < 15) {
+        if (m[0] == 'n') log_line("snowrt: refusing a version 5 handshake (OTP 23+ needed)");
+        return false;
+      }
+      c->peer_flags = uint64_t(get_be32(m + 1)) << 32 | get_be32(m + 5);
+      c->peer_creation = get_be32(m + 9);
+      uint16_t nlen = get_be16(m + 13);
+      if (size_t(15) + nlen > n || nlen == 0) return false;
+      c->peer.assign(reinterpret_cast<const char*>(m + 15), nlen);
+      std::string pn, ph;
+      int pp;
+      if (!parse_node(c->peer, &pn, &ph, &pp) || pn != c->peer || c->peer == D.name) return false;
+      if (!flags_ok(c)) {
+        std::string keep = c->peer;
+        c->peer.clear();
+        send_status(c, "not_allowed");
+        return false;
+      }
+      PeerState& ps = D.peers[c->peer];
+      if (ps.entries.empty()) ps.entries.push_back(entry_for(c->peer, 0));
+      Conn* other = ps.conn;
+      if (other && other->st == St::Up) {
+        send_status(c, "alive");
+        c->st = St::AwaitAliveAnswer;
+        return true;
+      }
+      if (other) {
+        // Simultaneous connect: the greater name keeps its own attempt.
+        if (D.name > c->peer) {
+          c->peer.clear();  // not the current connection for that node
+          send_status(c, "nok");
+          return true;
+        }
+        other->yielded = true;
+        ps.conn = nullptr;
+        close_conn(other, nullptr);
+        send_status(c, "ok_simultaneous");
+      } else {
+        send_status(c, "ok");
+      }
+      ps.conn = c;
+      send_challenge(c);
+      return true;
+    }
+    case St::AwaitAliveAnswer: {
+      if (m[0] != 's') return false;
+      std::string answer(reinterpret_cast<const char*>(m + 1), n - 1);
+      if (answer != "true") return false;
+      PeerState& ps = D.peers[c->peer];
+      if (ps.conn) close_conn(ps.conn, "replaced by a new connection from the same node");
+      ps.conn = c;
+      send_challenge(c);
+      return true;
+    }
+    case St::AwaitReply: {
+      if (m[0] != 'r' || n < 21) return false;
+      uint32_t their = get_be32(m + 1);
+      uint8_t d[16];
+      digest(D.cookie, c->my_challenge, d);
+      if (memcmp(d, m + 5, 16) != 0) {
+        log_line("snowrt: node %s presented the wrong cookie", c->peer.c_str());
+        return false;
+      }
+      std::vector<uint8_t> b{uint8_t('a')};
+      digest(D.cookie, their, d);
+      b.insert(b.end(), d, d + 16);
+      send_handshake(c, b);
+      go_up(c);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+void on_timeout(uv_timer_t* t) {
+  Conn* c = static_cast<Conn*>(t->data);
+  if (c->st != St::Up) {
+    c->fail_code = SNOW_ETIMEDOUT;
+    close_conn(c, "handshake timed out");
+  }
+}
+
+void conn_init(Conn* c) {
+  uv_tcp_init(&D.loop, &c->tcp);
+  c->tcp.data = c;
+  c->tcp_open = true;
+  uv_timer_init(&D.loop, &c->timer);
+  c->timer.data = c;
+  c->timer_open = true;
+  c->open_handles = 2;
+  uv_timer_start(&c->timer, on_timeout, kHandshakeTimeoutMs, 0);
+  c->last_recv = c->last_send = now_ns();
+}
+
+void on_connected(uv_connect_t* req, int status) {
+  Conn* c = static_cast<Conn*>(req->data);
+  if (c->st == St::Dead) return;
+  if (status != 0) {
+    c->fail_code = SNOW_ECONNREFUSED;
+    close_conn(c, uv_strerror(status));
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->st = St::AwaitStatus;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+  send_handshake(c, name_message('N', 0, false));
+}
+
+void connect_port(Conn* c) {
+  sockaddr_in addr;
+  if (uv_ip4_addr(c->host == "localhost" ? "127.0.0.1" : c->host.c_str(), c->port, &addr) != 0) {
+    c->fail_code = SNOW_ENONODE;
+    close_conn(c, "host is not an IPv4 address");
+    return;
+  }
+  c->st = St::Connecting;
+  c->creq.data = c;
+  int rc = uv_tcp_connect(&c->creq, &c->tcp, reinterpret_cast<const sockaddr*>(&addr), on_connected);
+  if (rc != 0) {
+    c->fail_code = SNOW_ECONNREFUSED;
+    close_conn(c, uv_strerror(rc));
+  }
+}
+
+// EPMD PORT_PLEASE2 lookup on the peer's host.
+void on_epmd_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Conn* c = static_cast<Conn*>(s->data);
+  if (c->st != St::EpmdLookup) return;
+  if (nread > 0) c->ebuf.insert(c->ebuf.end(), buf->base, buf->base + nread);
+  bool done = nread < 0 || (c->ebuf.size() >= 2 && c->ebuf[1] != 0) || c->ebuf.size() >= 4;
+  if (!done) return;
+  uv_read_stop(s);
+  if (c->ebuf.size() >= 4 && c->ebuf[0] == 119 && c->ebuf[1] == 0) {
+    c->port = get_be16(c->ebuf.data() + 2);
+    c->epmd_open = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
+    connect_port(c);
+    return;
+  }
+  c->fail_code = SNOW_ENONODE;
+  close_conn(c, "node not registered with the port mapper");
+}
+
+void on_epmd_written(uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); }
+
+void on_epmd_connected(uv_connect_t* req, int status) {
+  Conn* c = static_cast<Conn*>(req->data);
+  if (c->st != St::EpmdLookup) return;
+  if (status != 0) {
+    c->fail_code = SNOW_ENONODE;
+    close_conn(c, "no port mapper on the node's host");
+    return;
+  }
+  std::string alive = c->peer.substr(0, c->peer.find('@'));
+  auto* wr = new WriteReq();
+  put_be16(wr->owned, uint16_t(alive.size() + 1));
+  wr->owned.push_back(122);
+  wr->owned.insert(wr->owned.end(), alive.begin(), alive.end());
+  wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
+  uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->epmd), wr->bufs.data(), 1, on_epmd_written);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->epmd), on_alloc, on_epmd_read);
+}
+
+void start_outgoing(const std::string& name) {
+  if (D.stopping) return;
+  PeerState& ps = D.peers[name];
+  if (ps.conn) return;
+  if (ps.entries.empty()) ps.entries.push_back(entry_for(name, 0));
+  auto* c = new Conn();
+  c->initiator = true;
+  c->peer = name;
+  c->host = name.substr(name.find('@') + 1);
+  conn_init(c);
+  ps.conn = c;
+  if (ps.explicit_port) {
+    c->port = ps.explicit_port;
+    connect_port(c);
+    return;
+  }
+  sockaddr_in addr;
+  if (uv_ip4_addr(c->host == "localhost" ? "127.0.0.1" : c->host.c_str(), 4369, &addr) != 0) {
+    c->fail_code = SNOW_ENONODE;
+    close_conn(c, "host is not an IPv4 address");
+    return;
+  }
+  c->st = St::EpmdLookup;
+  uv_tcp_init(&D.loop, &c->epmd);
+  c->epmd.data = c;
+  c->epmd_open = true;
+  ++c->open_handles;
+  c->ereq.data = c;
+  if (uv_tcp_connect(&c->ereq, &c->epmd, reinterpret_cast<const sockaddr*>(&addr), on_epmd_connected) != 0) {
+    c->fail_code = SNOW_ENONODE;
+    close_conn(c, "cannot reach the port mapper");
+  }
+}
+
+void on_incoming(uv_stream_t* server, int status) {
+  if (status != 0) return;
+  auto* c = new Conn();
+  conn_init(c);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    close_conn(c, nullptr);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->st = St::AwaitName;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+}
+
+// ------------------------------------------------------------------ incoming control messages
+
+bool decode_term(const uint8_t*& p, const uint8_t* end, etf::Term& t, const uint8_t** term_start = nullptr,
+                 size_t* term_len = nullptr) {
+  if (p >= end || *p != etf::kVersion) return false;
+  ++p;
+  etf::Reader r(p, size_t(end - p));
+  if (!etf::decode(r, t)) return false;
+  if (term_start) *term_start = p;
+  if (term_len) *term_len = size_t(r.pos() - p);
+  p = r.pos();
+  return true;
+}
+
+bool local_target(const etf::Term& t, uint64_t* pid) {
+  if (t.type != etf::Type::Pid) return false;
+  *pid = pid_from_wire(t.pid);
+  return *pid != 0;
+}
+
+uint64_t remote_pid(const etf::Term& t) { return t.type == etf::Type::Pid ? pid_from_wire(t.pid) : 0; }
+
+void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len) {
+  const uint8_t* p = payload;
+  const uint8_t* end = payload + len;
+  if (p >= end || *p != etf::kVersion) return;
+  const uint8_t* body = p + 1;
+  size_t blen = len - 1;
+  if (blen >= 5 && body[0] == etf::kBinary) {
+    uint32_t n = get_be32(body + 1);
+    if (n != blen - 5) return;
+    uint64_t tag = 0;
+    std::memcpy(&tag, body + 5, n < 8 ? n : 8);
+    deliver_or_die(to, signal_message(to, from, SNOW_MSG_USER, tag, body + 5, n));
+    return;
+  }
+  etf::Term t;
+  etf::Reader r(body, blen);
+  if (blen < 4096 && etf::decode(r, t) && t.type == etf::Type::Tuple && t.items.size() == 3 &&
+      t.items[2].type == etf::Type::Binary && (t.items[0].is_atom("$snow_call") || t.items[0].is_atom("$snow_reply"))) {
+    uint64_t ref;
+    if (etf::as_u64(t.items[1], &ref)) {
+      const std::string& b = t.items[2].s;
+      uint64_t tag = 0;
+      std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
+      if (t.items[0].is_atom("$snow_reply")) {
+        Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
+        if (!s) return;
+        if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
+        s->msg.tag = tag;
+        s->ref = ref;
+        deliver_or_die(to, s);
+      } else {
+        Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
+        if (!s) return;
+        s->ref = ref;
+        s->flags = kSigServiceCall;
+        deliver_or_die(to, s);
+      }
+      return;
+    }
+  }
+  deliver_or_die(to, signal_message(to, from, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
+}
+
+// net_kernel's is_auth call (what net_adm:ping sends): answer {Ref, yes}.
+void answer_net_kernel(NodeEntry* e, const uint8_t* payload, size_t len) {
+  const uint8_t* p = payload;
+  etf::Term t;
+  if (!decode_term(p, payload + len, t)) return;
+  if (t.type != etf::Type::Tuple || t.items.size() != 3 || !t.items[0].is_atom("$gen_call")) return;
+  const etf::Term& from = t.items[1];
+  if (from.type != etf::Type::Tuple || from.items.size() != 2 || from.items[0].type != etf::Type::Pid) return;
+  Writer w;
+  frame_begin(w);
+  w.tuple(3);
+  w.integer(wire::kSend);
+  w.atom("");
+  w.pid(from.items[0].pid);
+  w.version();
+  w.tuple(2);
+  w.term(from.items[1]);
+  w.atom("yes");
+  enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+}
+
+struct SpawnCtx {
+  NodeEntry* e;
+  etf::Term req;
+  etf::Pid parent;
+  uint64_t flags;
+};
+
+void spawn_reply_frame(uint64_t pid, void* ctx) {
+  auto* sc = static_cast<SpawnCtx*>(ctx);
+  Writer w;
+  frame_begin(w);
+  w.tuple(5);
+  w.integer(wire::kSpawnReply);
+  w.term(sc->req);
+  w.pid(sc->parent);
+  w.integer(int64_t(sc->flags));
+  write_pid(w, pid);
+  enqueue_frame(sc->e, frame_finish(w, SigKind::Message, 0, 0, 0));
+}
+
+void spawn_error_reply(NodeEntry* e, const etf::Term& req, const etf::Pid& parent, const char* why) {
+  Writer w;
+  frame_begin(w);
+  w.tuple(5);
+  w.integer(wire::kSpawnReply);
+  w.term(req);
+  w.pid(parent);
+  w.integer(0);
+  w.atom(why);
+  enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+}
+
+void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, const uint8_t* end) {
+  // {29, ReqId, From, GroupLeader, {Module, Function, Arity}, OptList} + ArgList
+  if (ctl.items.size() < 6 || ctl.items[2].type != etf::Type::Pid) return;
+  const etf::Term& req = ctl.items[1];
+  const etf::Pid& parent = ctl.items[2].pid;
+  const etf::Term& mfa = ctl.items[4];
+  etf::Term args;
+  if (!decode_term(p, end, args)) {
+    spawn_error_reply(e, req, parent, "badarg");
+    return;
+  }
+  if (mfa.type != etf::Type::Tuple || mfa.items.size() != 3 || mfa.items[1].type != etf::Type::Atom) {
+    spawn_error_reply(e, req, parent, "badarg");
+    return;
+  }
+  void (*fn)(const uint8_t*) = nullptr;
+  {
+    std::lock_guard<std::mutex> lk(D.fn_mu);
+    auto it = D.functions.find(mfa.items[1].s);
+    if (it != D.functions.end()) fn = it->second;
+  }
+  if (!fn) {
+    spawn_error_reply(e, req, parent, "notsup");
+    return;
+  }
+  std::string bytes;
+  if (args.type == etf::Type::List && args.items.size() == 1 && args.items[0].type == etf::Type::Binary) {
+    bytes = args.items[0].s;
+  } else if (!(args.type == etf::Type::Nil || (args.type == etf::Type::List && args.items.empty()))) {
+    spawn_error_reply(e, req, parent, "badarg");
+    return;
+  }
+  bool link = false, monitor = false;
+  if (ctl.items[5].type == etf::Type::List)
+    for (const etf::Term& o : ctl.items[5].items) {
+      if (o.is_atom("link")) link = true;
+      if (o.is_atom("monitor")) monitor = true;
+    }
+  uint64_t parent_pid = pid_from_wire(parent);
+  SpawnCtx sc{e, req, parent, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
+  SpawnRequest r;
+  r.fn = fn;
+  r.args = reinterpret_cast<const uint8_t*>(bytes.data());
+  r.size = bytes.size();
+  r.before_start = spawn_reply_frame;
+  r.before_start_ctx = &sc;
+  if (link) r.remote_link = parent_pid;
+  uint64_t mref = 0;
+  if (monitor) {
+    mref = new_ref();
+    r.remote_watcher = parent_pid;
+    r.remote_monitor_ref = mref;
+    Writer rw;
+    rw.term(req);
+    std::lock_guard<std::mutex> lk(e->mu);
+    e->peer_monitors[mref] = PeerMonitor{rw.buf, parent_pid, 0, {}};
+    e->peer_monitor_by_term[rw.buf] = mref;
+  }
+  uint64_t child = proc_spawn(r);
+  if (!child) {
+    spawn_error_reply(e, req, parent, "system_limit");
+    return;
+  }
+  std::lock_guard<std::mutex> lk(e->mu);
+  if (link) e->links.insert({child, parent_pid});
+  if (monitor) e->peer_monitors[mref].target = child;
+}
+
+void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
+  // {31, ReqId, To, Flags, Result}
+  if (ctl.items.size() < 5) return;
+  uint64_t req;
+  if (!our_ref_from_wire(ctl.items[1], &req)) return;
+  uint64_t requester = 0;
+  for (NodeEntry* e : D.peers[c->peer].entries) {
+    std::lock_guard<std::mutex> lk(e->mu);
+    auto it = e->spawns.find(req);
+    if (it != e->spawns.end()) {
+      requester = it->second;
+      e->spawns.erase(it);
+      break;
+    }
+  }
+  if (!requester) return;
+  uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
+  uint64_t flags = 0;
+  etf::as_u64(ctl.items[3], &flags);
+  if (ctl.items[4].type == etf::Type::Pid) {
+    uint64_t child = pid_from_wire(ctl.items[4].pid);
+    if (flags & 1) {
+      // The link exists on the child's side already: make it exist here
+      // before anything from the child can arrive.
+      deliver_or_die(requester, signal_control(SigKind::Link, requester, child, 0));
+      NodeEntry* ce = entry_at(child >> 48);
+      if (ce) {
+        std::lock_guard<std::mutex> lk(ce->mu);
+        ce->links.insert({requester, child});
+      }
+    }
+    b[0] = 0;
+    put_u64(b + 1, child);
+  }
+  proc_reply(requester, req, b, 9);
+}
+
+bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
+  if (n == 0) return true;  // tick
+  if (m[0] != wire::kPassThrough) return false;
+  const uint8_t* p = m + 1;
+  const uint8_t* end = m + n;
+  etf::Term ctl;
+  if (!decode_term(p, end, ctl)) return false;
+  if (ctl.type != etf::Type::Tuple || ctl.items.empty() || ctl.items[0].type != etf::Type::Int) return false;
+  const auto& it = ctl.items;
+  NodeEntry* e = c->entry;
+  int64_t op = it[0].i;
+  uint64_t to = 0;
+  if (g_trace) log_line("snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(op), n);
+  switch (op) {
+    case wire::kLink:
+      if (it.size() >= 3 && local_target(it[2], &to)) {
+        uint64_t from = remote_pid(it[1]);
+        {
+          std::lock_guard<std::mutex> lk(e->mu);
+          e->links.insert({to, from});
+        }
+        deliver_or_die(to, signal_control(SigKind::Link, to, from, 0));
+      }
+      return true;
+    case wire::kSend:
+    case wire::kSendSender:
+      if (it.size() >= 3 && local_target(it[2], &to)) {
+        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
+        deliver_message(to, op == wire::kSendSender ? remote_pid(it[1]) : 0, p, size_t(end - p));
+      }
+      return true;
+    case wire::kRegSend:
+      if (it.size() >= 4 && it[3].type == etf::Type::Atom) {
+        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
+        if (it[3].s == "net_kernel") {
+          answer_net_kernel(e, p, size_t(end - p));
+          return true;
+        }
+        uint64_t target = proc_whereis(it[3].s);
+        if (target) deliver_message(target, remote_pid(it[1]), p, size_t(end - p));
+      }
+      return true;
+    case wire::kExit:
+    case wire::kExit2:
+    case wire::kPayloadExit:
+    case wire::kPayloadExit2: {
+      bool payload = op == wire::kPayloadExit || op == wire::kPayloadExit2;
+      if (it.size() < (payload ? 3u : 4u) || !local_target(it[2], &to)) return true;
+      std::vector<uint8_t> reason_bytes;
+      bool kill = false;
+      if (payload) {
+        const uint8_t* ts;
+        size_t tl;
+        etf::Term rt;
+        if (!decode_term(p, end, rt, &ts, &tl)) return false;
+        reason_bytes = wire::term_to_reason(ts, tl, &kill);
+      } else {
+        Writer rw;
+        rw.term(it[3]);
+        reason_bytes = wire::term_to_reason(rw.buf.data(), rw.buf.size(), &kill);
+      }
+      uint64_t from = remote_pid(it[1]);
+      bool link = op == wire::kExit || op == wire::kPayloadExit;
+      if (link) {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.erase({to, from});
+      }
+      Signal* s = signal_exit_like(link ? SigKind::LinkExit : SigKind::Exit, to, from, reason_bytes.data(),
+                                   reason_bytes.size());
+      if (s && !link && kill) s->flags = kSigKill;
+      deliver_or_die(to, s);
+      return true;
+    }
+    case wire::kUnlink:
+      if (it.size() >= 3 && local_target(it[2], &to))
+        deliver_or_die(to, signal_control(SigKind::Unlink, to, remote_pid(it[1]), 0));
+      return true;
+    case wire::kUnlinkIdOp:
+    case wire::kUnlinkIdAck: {
+      uint64_t id;
+      if (it.size() < 4 || !etf::as_u64(it[1], &id) || !local_target(it[3], &to)) return true;
+      uint64_t from = remote_pid(it[2]);
+      if (op == wire::kUnlinkIdAck) {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.erase({to, from});
+      }
+      deliver_or_die(to, signal_control(op == wire::kUnlinkIdOp ? SigKind::Unlink : SigKind::UnlinkAck, to, from, id));
+      return true;
+    }
+    case wire::kMonitorP: {
+      if (it.size() < 4) return true;
+      uint64_t watcher = remote_pid(it[1]);
+      Writer rw;
+      rw.term(it[3]);
+      std::string name;
+      if (it[2].type == etf::Type::Atom) {
+        name = it[2].s;
+        to = proc_whereis(name);
+      } else {
+        local_target(it[2], &to);
+      }
+      uint64_t ref = new_ref();
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->peer_monitors[ref] = PeerMonitor{rw.buf, watcher, to, name};
+        e->peer_monitor_by_term[rw.buf] = ref;
+      }
+      if (!to && name == "net_kernel") {
+        // Our built-in net_kernel (it answers is_auth, see REG_SEND) never
+        // exits while the connection lives: the monitor stays silent.
+        return true;
+      }
+      if (!to) {
+        // Unknown name: DOWN noproc straight back.
+        deliver_or_die(watcher, signal_down(watcher, ref, 0, kNoproc, 1));
+        return true;
+      }
+      deliver_or_die(to, signal_control(SigKind::Monitor, to, watcher, ref));
+      return true;
+    }
+    case wire::kDemonitorP: {
+      if (it.size() < 4) return true;
+      Writer rw;
+      rw.term(it[3]);
+      uint64_t ref = 0, target = 0, watcher = 0;
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        auto f = e->peer_monitor_by_term.find(rw.buf);
+        if (f == e->peer_monitor_by_term.end()) return true;
+        ref = f->second;
+        e->peer_monitor_by_term.erase(f);
+        auto pm = e->peer_monitors.find(ref);
+        if (pm != e->peer_monitors.end()) {
+          target = pm->second.target;
+          watcher = pm->second.watcher;
+          e->peer_monitors.erase(pm);
+        }
+      }
+      if (target) deliver_or_die(target, signal_control(SigKind::Demonitor, target, watcher, ref));
+      return true;
+    }
+    case wire::kMonitorPExit:
+    case wire::kPayloadMonitorPExit: {
+      bool payload = op == wire::kPayloadMonitorPExit;
+      if (it.size() < (payload ? 4u : 5u) || !local_target(it[2], &to)) return true;
+      uint64_t ref;
+      if (!our_ref_from_wire(it[3], &ref)) return true;
+      std::vector<uint8_t> reason_bytes;
+      bool kill;
+      if (payload) {
+        const uint8_t* ts;
+        size_t tl;
+        etf::Term rt;
+        if (!decode_term(p, end, rt, &ts, &tl)) return false;
+        reason_bytes = wire::term_to_reason(ts, tl, &kill);
+      } else {
+        Writer rw;
+        rw.term(it[4]);
+        reason_bytes = wire::term_to_reason(rw.buf.data(), rw.buf.size(), &kill);
+      }
+      uint64_t dead = 0;
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        auto m2 = e->monitors.find(ref);
+        if (m2 != e->monitors.end()) {
+          dead = m2->second.second;
+          e->monitors.erase(m2);
+        }
+      }
+      if (it[1].type == etf::Type::Pid) dead = remote_pid(it[1]);
+      deliver_or_die(to, signal_down(to, ref, dead, reason_bytes.data(), reason_bytes.size()));
+      return true;
+    }
+    case wire::kSpawnRequest:
+      handle_spawn_request(e, ctl, p, end);
+      return true;
+    case wire::kSpawnReply:
+      handle_spawn_reply(c, ctl);
+      return true;
+    default:
+      return true;  // a control message we do not implement: ignored
+  }
+}
+
+// ------------------------------------------------------------------ ticks
+
+void on_tick(uv_timer_t*) {
+  int64_t now = now_ns();
+  int64_t tick = int64_t(D.ticktime_ms.load()) * 1000000;
+  int64_t interval = tick / 4;
+  std::vector<Conn*> dead;
+  for (auto& [name, ps] : D.peers) {
+    Conn* c = ps.conn;
+    if (!c || c->st != St::Up) continue;
+    if (now - c->last_recv > tick) {
+      dead.push_back(c);
+      continue;
+    }
+    if (now - c->last_send >= interval - interval / 8) write_raw(c, std::vector<uint8_t>(4, 0));
+  }
+  for (Conn* c : dead) close_conn(c, "no tick from the node (silent or partitioned)");
+}
+
+void arm_ticks() {
+  uint64_t interval = D.ticktime_ms.load() / 4;
+  if (interval == 0) interval = 1;
+  uv_timer_start(&D.tick_timer, on_tick, interval, interval);
+}
+
+// ------------------------------------------------------------------ EPMD registration
+
+void finish_start(int64_t result) {
+  if (D.start_waiter) {
+    complete(D.start_waiter, result, 0);
+    D.start_waiter.reset();
+  }
+}
+
+void epmd_register();
+
+void on_epmd_retry(uv_timer_t*) { epmd_register(); }
+
+void epmd_reg_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  if (nread > 0) D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + nread);
+  if (D.start_waiter && D.epmd_buf.size() >= 2) {
+    uint8_t kind = D.epmd_buf[0], result = D.epmd_buf[1];
+    if (result != 0) {
+      finish_start(SNOW_EEXIST);  // the name is taken on this host
+      return;
+    }
+    if (kind == 118 && D.epmd_buf.size() >= 6) {
+      D.creation = get_be32(D.epmd_buf.data() + 2);
+      finish_start(0);
+    } else if (kind == 121 && D.epmd_buf.size() >= 4) {
+      D.creation = get_be16(D.epmd_buf.data() + 2);
+      finish_start(0);
+    }
+    return;
+  }
+  if (nread < 0 && !D.stopping) log_line("snowrt: the port mapper closed our registration");
+  (void)s;
+}
+
+void epmd_reg_connected(uv_connect_t* req, int status) {
+  delete req;
+  if (status != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&D.epmd_reg), nullptr);
+    if (!D.epmd_spawned) {
+      // No port mapper on this host: start one, as erl does.
+      D.epmd_spawned = true;
+      pid_t child;
+      char arg0[] = "epmd", arg1[] = "-daemon";
+      char* argv[] = {arg0, arg1, nullptr};
+      if (posix_spawnp(&child, "epmd", nullptr, nullptr, argv, environ) == 0) {
+        int st;
+        waitpid(child, &st, 0);
+      } else {
+        log_line("snowrt: no port mapper running and epmd cannot be started");
+      }
+    }
+    if (++D.epmd_attempts < 30) {
+      uv_timer_start(&D.epmd_retry, on_epmd_retry, 100, 0);
+      return;
+    }
+    // Work without a port mapper: peers must use name@host:port.
+    log_line("snowrt: no port mapper: node %s reachable only as %s:%d", D.name.c_str(), D.name.c_str(),
+             D.listen_port);
+    D.creation = random_u32() | 1;
+    finish_start(0);
+    return;
+  }
+  std::string alive = D.name.substr(0, D.name.find('@'));
+  auto* wr = new WriteReq();
+  std::vector<uint8_t> body;
+  body.push_back(120);
+  put_be16(body, uint16_t(D.listen_port));
+  body.push_back(77);  // normal node
+  body.push_back(0);   // TCP/IPv4
+  put_be16(body, 6);
+  put_be16(body, 6);
+  put_be16(body, uint16_t(alive.size()));
+  body.insert(body.end(), alive.begin(), alive.end());
+  put_be16(body, 0);
+  put_be16(wr->owned, uint16_t(body.size()));
+  wr->owned.insert(wr->owned.end(), body.begin(), body.end());
+  wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
+  uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&D.epmd_reg), wr->bufs.data(), 1, on_epmd_written);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&D.epmd_reg), on_alloc, epmd_reg_read);
+}
+
+void epmd_register() {
+  uv_tcp_init(&D.loop, &D.epmd_reg);
+  sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", 4369, &addr);
+  auto* req = new uv_connect_t();
+  if (uv_tcp_connect(req, &D.epmd_reg, reinterpret_cast<const sockaddr*>(&addr), epmd_reg_connected) != 0) {
+    delete req;
+    finish_start(SNOW_ECONNREFUSED);
+  }
+}
+
+void do_start(const WaiterPtr& w) {
+  D.start_waiter = w;
+  uv_tcp_init(&D.loop, &D.listener);
+  sockaddr_in addr;
+  uv_ip4_addr("0.0.0.0", D.listen_port, &addr);
+  int rc = uv_tcp_bind(&D.listener, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&D.listener), 128, on_incoming);
+  if (rc != 0) {
+    log_line("snowrt: cannot listen on port %d: %s", D.listen_port, uv_strerror(rc));
+    finish_start(SNOW_EINVAL);
+    return;
+  }
+  sockaddr_storage sa;
+  int len = sizeof sa;
+  uv_tcp_getsockname(&D.listener, reinterpret_cast<sockaddr*>(&sa), &len);
+  D.listen_port = ntohs(reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
+  uv_timer_init(&D.loop, &D.tick_timer);
+  uv_timer_init(&D.loop, &D.epmd_retry);
+  arm_ticks();
+  epmd_register();
+}
+
+// ------------------------------------------------------------------ commands
+
+void close_everything() {
+  D.stopping = true;
+  std::vector<Conn*> conns;
+  for (auto& [name, ps] : D.peers)
+    if (ps.conn) conns.push_back(ps.conn);
+  for (Conn* c : conns) close_conn(c, "node stopped");
+  // Entries that never got a connection still hold queued frames.
+  for (auto& [name, ps] : D.peers) {
+    fail_node(name, 0);
+    for (auto& w : ps.waiters) complete(w, SNOW_ENOTSTARTED, 0);
+    ps.waiters.clear();
+  }
+  publish_connected();
+}
+
+void walk_close(uv_handle_t* h, void*) {
+  if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+void run_commands() {
+  std::vector<Command> cmds;
+  std::vector<NodeEntry*> dirty;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    cmds.swap(D.cmds);
+    dirty.swap(D.dirty);
+  }
+  for (Command& c : cmds) {
+    switch (c.type) {
+      case CmdType::Start:
+        do_start(c.waiter);
+        break;
+      case CmdType::Connect: {
+        std::string name, host;
+        int port;
+        parse_node(c.node, &name, &host, &port);
+        PeerState& ps = D.peers[name];
+        if (port) ps.explicit_port = port;
+        if (ps.up) {
+          complete(c.waiter, 0, 0);
+          break;
+        }
+        ps.waiters.push_back(c.waiter);
+        start_outgoing(name);
+        break;
+      }
+      case CmdType::Disconnect: {
+        auto it = D.peers.find(c.node);
+        if (it == D.peers.end() || !it->second.conn) {
+          complete(c.waiter, SNOW_ENONODE, 0);
+          break;
+        }
+        close_conn(it->second.conn, "disconnected by this node");
+        complete(c.waiter, 0, 0);
+        break;
+      }
+      case CmdType::NodeMonitor: {
+        auto it = D.peers.find(c.node);
+        bool up = it != D.peers.end() && it->second.up;
+        bool report_down = false;
+        {
+          std::lock_guard<std::mutex> lk(D.nm_mu);
+          auto nm = D.node_mons.find(c.id);
+          if (nm != D.node_mons.end() && nm->second.state == 0 && up) nm->second.state = 1;
+          report_down = nm != D.node_mons.end() && nm->second.state == 0;
+        }
+        if (report_down) start_outgoing(c.node);  // its failure reports NODEDOWN, its success NODEUP
+        break;
+      }
+      case CmdType::Ticktime:
+        arm_ticks();
+        break;
+      case CmdType::Stop:
+        close_everything();
+        uv_walk(&D.loop, walk_close, nullptr);
+        complete(c.waiter, 0, 0);
+        break;
+    }
+  }
+  for (NodeEntry* e : dirty) flush_entry(e);
+}
+
+void on_async(uv_async_t*) { run_commands(); }
+
+void loop_main() { uv_run(&D.loop, UV_RUN_DEFAULT); }
+
+void post(Command c) {
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.cmds.push_back(std::move(c));
+  }
+  wake_loop();
+}
+
+WaiterPtr make_waiter() {
+  auto w = std::make_shared<Waiter>();
+  if (Process* p = proc_current()) {
+    w->pid = proc_pid(p);
+    w->ref = new_ref();
+    proc_expect_reply(p, w->ref);
+  }
+  return w;
+}
+
+// Parks the calling process (or blocks the calling thread) until completed.
+int64_t wait_for(const WaiterPtr& w, int64_t timeout_ms, uint64_t* value = nullptr) {
+  if (w->pid) {
+    uint8_t b[16];
+    if (!proc_wait_reply(proc_current(), w->ref, timeout_ms, b, 16)) return SNOW_ETIMEDOUT;
+    if (value) *value = get_u64(b + 8);
+    return int64_t(get_u64(b));
+  }
+  std::unique_lock<std::mutex> lk(w->m);
+  if (timeout_ms < 0) {
+    w->cv.wait(lk, [&] { return w->done; });
+  } else if (!w->cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return w->done; })) {
+    return SNOW_ETIMEDOUT;
+  }
+  if (value) *value = w->value;
+  return w->result;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ API
+
+bool dist_started() { return D.started.load(std::memory_order_acquire); }
+
+int64_t dist_start(std::string_view full, std::string_view cookie) {
+  std::string name, host;
+  int port;
+  if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
+  if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  if (D.started.exchange(true)) return SNOW_EALREADY;
+  D.name = name;
+  D.cookie = std::string(cookie);
+  D.listen_port = port;
+  D.creation = 0;
+  D.epmd_attempts = 0;
+  D.epmd_spawned = false;
+  D.epmd_buf.clear();
+  D.stopping = false;
+  uv_loop_init(&D.loop);
+  uv_async_init(&D.loop, &D.async, on_async);
+  D.loop_ready = true;
+  D.thread = std::thread(loop_main);
+  WaiterPtr w = make_waiter();
+  post(Command{CmdType::Start, {}, w, 0});
+  int64_t rc = wait_for(w, -1);
+  if (rc != 0) {
+    dist_stop();
+    D.started.store(false);
+  }
+  return rc;
+}
+
+int64_t dist_stop() {
+  if (!D.loop_ready) return SNOW_ENOTSTARTED;
+  WaiterPtr w = std::make_shared<Waiter>();  // thread wait: the loop is going away
+  post(Command{CmdType::Stop, {}, w, 0});
+  wait_for(w, -1);
+  if (D.thread.joinable()) D.thread.join();
+  D.loop_ready = false;
+  uv_loop_close(&D.loop);
+  D.peers.clear();
+  {
+    std::lock_guard<std::mutex> lk(D.nm_mu);
+    D.node_mons.clear();
+    D.monitor_all.clear();
+  }
+  D.started.store(false, std::memory_order_release);
+  return 0;
+}
+
+int64_t dist_connect(std::string_view node) {
+  if (!dist_started()) return SNOW_ENOTSTARTED;
+  std::string name, host;
+  int port;
+  if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
+  if (name == D.name) return 0;
+  WaiterPtr w = make_waiter();
+  post(Command{CmdType::Connect, std::string(node), w, 0});
+  return wait_for(w, 3 * kHandshakeTimeoutMs);
+}
+
+int64_t dist_disconnect(std::string_view node) {
+  if (!dist_started()) return SNOW_ENOTSTARTED;
+  std::string name, host;
+  int port;
+  if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
+  WaiterPtr w = make_waiter();
+  post(Command{CmdType::Disconnect, name, w, 0});
+  return wait_for(w, -1);
+}
+
+void dist_set_ticktime(uint32_t ms) {
+  D.ticktime_ms.store(ms);
+  if (dist_started()) post(Command{CmdType::Ticktime, {}, nullptr, 0});
+}
+
+bool dist_is_self(std::string_view node) {
+  if (!dist_started()) return false;
+  std::string name, host;
+  int port;
+  return parse_node(node, &name, &host, &port) && name == D.name;
+}
+
+int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg,
+                    uint64_t size) {
+  if (!dist_started()) return SNOW_ENONODE;
+  std::string name, host;
+  int port;
+  if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
+  NodeEntry* e = entry_for(name, 0);
+  if (!e) return SNOW_ENOMEM;
+  if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
+  Writer w;
+  frame_begin(w);
+  w.tuple(4);
+  w.integer(wire::kRegSend);
+  if (from) write_pid(w, from); else write_null_pid(w);
+  w.atom("");
+  w.atom(rname);
+  w.version();
+  w.binary(msg, size_t(size));
+  enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  return 0;
+}
+
+std::string dist_node_name() { return dist_started() ? D.name : std::string(); }
+
+std::vector<std::string> dist_connected_nodes() {
+  std::lock_guard<std::mutex> lk(D.conn_mu);
+  return std::vector<std::string>(D.connected.begin(), D.connected.end());
+}
+
+uint64_t dist_nodes_connected() {
+  std::lock_guard<std::mutex> lk(D.conn_mu);
+  return D.connected.size();
+}
+
+void dist_node_monitor(uint64_t watcher, int64_t id, std::string_view node) {
+  std::string name, host;
+  int port;
+  if (!parse_node(node, &name, &host, &port) || name == D.name) {
+    // A node that cannot exist (or ourselves) is never connected.
+    std::string n(node);
+    if (name == D.name && !n.empty()) {
+      std::lock_guard<std::mutex> lk(D.nm_mu);
+      D.node_mons[id] = NodeMon{watcher, name, 1};
+      return;
+    }
+    deliver_or_die(watcher, signal_message(watcher, 0, SNOW_MSG_NODEDOWN, SNOW_TAG_NODEDOWN, n.data(), n.size()));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(D.nm_mu);
+    D.node_mons[id] = NodeMon{watcher, name, 0};
+  }
+  post(Command{CmdType::NodeMonitor, name, nullptr, id});
+}
+
+void dist_node_demonitor(int64_t id) {
+  std::lock_guard<std::mutex> lk(D.nm_mu);
+  D.node_mons.erase(id);
+}
+
+void dist_monitor_all(uint64_t watcher, bool on) {
+  std::lock_guard<std::mutex> lk(D.nm_mu);
+  if (on) D.monitor_all.insert(watcher); else D.monitor_all.erase(watcher);
+}
+
+void dist_register_function(std::string_view name, void (*fn)(const uint8_t*)) {
+  std::lock_guard<std::mutex> lk(D.fn_mu);
+  D.functions[std::string(name)] = fn;
+}
+
+uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link) {
+  Process* self = proc_current();
+  if (!self || !dist_started()) return 0;
+  std::string name, host;
+  int port;
+  if (!parse_node(node, &name, &host, &port)) return 0;
+  if (name == D.name) {
+    void (*fn)(const uint8_t*) = nullptr;
+    {
+      std::lock_guard<std::mutex> lk(D.fn_mu);
+      auto it = D.functions.find(std::string(fname));
+      if (it != D.functions.end()) fn = it->second;
+    }
+    if (!fn) return 0;
+    SpawnRequest r;
+    r.fn = fn;
+    r.args = args;
+    r.size = size;
+    r.parent = self;
+    r.link = link;
+    return proc_spawn(r);
+  }
+  NodeEntry* e = entry_for(name, 0);
+  if (!e) return 0;
+  if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
+  uint64_t req = new_ref();
+  uint64_t me = proc_pid(self);
+  proc_expect_reply(self, req);
+  Writer w;
+  frame_begin(w);
+  w.tuple(6);
+  w.integer(wire::kSpawnRequest);
+  write_our_ref(w, req);
+  write_pid(w, me);
+  write_pid(w, me);
+  w.tuple(3);
+  w.atom("snow");
+  w.atom(fname);
+  w.integer(1);
+  if (link) {
+    w.list(1);
+    w.atom("link");
+  }
+  w.nil();
+  w.version();
+  w.list(1);
+  w.binary(args, size_t(size));
+  w.nil();
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    e->spawns[req] = me;
+  }
+  enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  uint8_t b[9];
+  if (!proc_wait_reply(self, req, -1, b, 9) || b[0] != 0) return 0;
+  return get_u64(b + 1);
+}
+
+int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap) {
+  etf::Pid p;
+  if (!pid_is_remote(pid)) {
+    std::string node = dist_started() ? D.name : std::string("nonode@nohost");
+    p = etf::Pid{node, local_pid_id(pid), local_pid_serial(pid), dist_started() ? D.creation : 0};
+  } else if (!pid_to_wire(pid, &p)) {
+    return SNOW_EINVAL;
+  }
+  Writer w;
+  w.version();
+  w.pid(p);
+  if (w.buf.size() > cap) return SNOW_EMSGSIZE;
+  std::memcpy(buf, w.buf.data(), w.buf.size());
+  return int64_t(w.buf.size());
+}
+
+uint64_t dist_decode_pid(const uint8_t* etf_bytes, uint64_t len) {
+  if (!etf_bytes || len == 0) return 0;
+  etf::Reader r(etf_bytes, size_t(len));
+  if (etf_bytes[0] == etf::kVersion) r.u8();
+  etf::Term t;
+  if (!etf::decode(r, t)) return 0;
+  const etf::Term* pt = &t;
+  if (t.type == etf::Type::Tuple && !t.items.empty()) pt = &t.items[0];
+  if (pt->type != etf::Type::Pid) return 0;
+  if (!dist_started()) {
+    if (pt->pid.node != "nonode@nohost") return 0;
+    return local_pid_make(pt->pid.id, pt->pid.serial);
+  }
+  return pid_from_wire(pt->pid);
+}
+
+}  // namespace snow::rt

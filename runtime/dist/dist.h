@@ -1,0 +1,69 @@
+// Distribution: this node talking to other nodes (libsnowrt or Erlang/OTP)
+// over the Erlang distribution protocol.
+//
+// Vocabulary:
+// - *Node name*: "name@host"; a connect target may add ":port" to skip the
+//   port mapper. *Creation*: a node incarnation's 32-bit id (from EPMD).
+// - *Node entry*: one row of the node table per (name, creation) ever seen,
+//   never freed, so its 16-bit index is stable: a remote pid handle is
+//   [entry index:16][per-entry id:48]. Creation 0 is the "whatever
+//   incarnation is connected" entry used to address a node by name.
+// - *Connection*: one TCP connection to a node, owned by the loop thread:
+//   resolving -> connecting -> handshake -> up -> closed.
+// - *Records*: per entry, the links and monitors that cross the wire. When
+//   a connection is lost they produce, once, the `noconnection` exit signals
+//   and DOWNs; processes ignore duplicates by their own link/monitor state.
+//
+// Threads: one libuv loop thread owns every socket, timer and connection
+// and never runs process code. Any thread hands it work: outgoing signals
+// are encoded by the sending thread and queued on the target entry's outbox;
+// commands (connect, disconnect, stop) go through a mutex-protected queue;
+// both wake the loop with uv_async_send. Incoming frames become local
+// signals delivered with proc_deliver: the network is just another producer
+// and consumer of signals.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/proc/signal.h"
+
+namespace snow::rt {
+
+struct Process;
+
+bool dist_started();
+// Starts the listener and registers with the port mapper. Blocks the
+// calling thread (or parks the calling process) until done.
+int64_t dist_start(std::string_view name, std::string_view cookie);
+// Disconnects every node (noconnection signals fire) and unregisters.
+int64_t dist_stop();
+int64_t dist_connect(std::string_view node);
+int64_t dist_disconnect(std::string_view node);
+void dist_set_ticktime(uint32_t ms);
+
+// A signal addressed to a remote pid (pid >> 48 != 0). Consumes it.
+void dist_deliver(uint64_t pid, Signal* s);
+int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg,
+                    uint64_t size);
+bool dist_is_self(std::string_view node);
+
+std::string dist_node_name();
+std::vector<std::string> dist_connected_nodes();
+uint64_t dist_nodes_connected();
+
+// Node monitors: NODEDOWN/NODEUP delivered to `watcher`. The watcher's own
+// bookkeeping (ids) lives in its process; these calls keep the registry.
+void dist_node_monitor(uint64_t watcher, int64_t id, std::string_view node);
+void dist_node_demonitor(int64_t id);
+void dist_monitor_all(uint64_t watcher, bool on);
+
+void dist_register_function(std::string_view name, void (*fn)(const uint8_t*));
+uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link);
+
+int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap);
+uint64_t dist_decode_pid(const uint8_t* etf, uint64_t len);
+
+}  // namespace snow::rt
