@@ -88,7 +88,8 @@ SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint6
     log_line("snowrt: panic outside a process: %.*s", int(tlen), text);
     abort();
   }
-  log_line("=CRASH REPORT==== process %llu panicked: %.*s", static_cast<unsigned long long>(proc_pid(p)),
+  uint64_t pid = proc_pid(p);
+  log_line("=CRASH REPORT==== process <0.%u.%u> panicked: %.*s", local_pid_id(pid), local_pid_serial(pid),
            int(tlen > 2000 ? 2000 : tlen), text);
   proc_exit_self(p, r, 9 + tlen);
 }

@@ -10,7 +10,12 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
                                                    uint64_t size, int64_t timeout_ms) {
   Process* p = proc_current();
   if (!p) return nullptr;
-  if (server == 0 || !snow::abi::bytes_ok(payload, size) || size > SNOW_MAX_MSG_SIZE) {
+  if (server == 0 || !snow::abi::bytes_ok(payload, size)) {
+    proc_service_set_error(p, SNOW_EINVAL);
+    return nullptr;
+  }
+  if (size > SNOW_MAX_MSG_SIZE) {
+    proc_service_set_error(p, SNOW_EMSGSIZE);
     return nullptr;
   }
   return proc_service_call(p, server, tag, payload, size, timeout_ms);

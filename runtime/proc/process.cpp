@@ -81,6 +81,7 @@ struct Process {
   bool timed_out = false;
   bool timer_armed = false;
   bool is_main = false;
+  bool notified = false;  // finish_exit has started (it must run once)
 };
 
 namespace {
@@ -88,7 +89,10 @@ namespace {
 struct Runtime {
   std::mutex table_mu;  // free list and chunk creation
   std::atomic<Anchor*> chunks[kMaxChunks] = {};
+  // Free anchors are reused oldest first, so a pid's slot comes back only
+  // after every other free slot did: generations wrap as late as possible.
   uint32_t free_head = UINT32_MAX;
+  uint32_t free_tail = UINT32_MAX;
   uint32_t next_unused = 0;
 
   std::mutex reg_mu;
@@ -140,6 +144,7 @@ Anchor* anchor_alloc(uint64_t* pid_out) {
   if (R.free_head != UINT32_MAX) {
     idx = R.free_head;
     R.free_head = anchor_at(idx)->next_free;
+    if (R.free_head == UINT32_MAX) R.free_tail = UINT32_MAX;
   } else {
     if (R.next_unused >= (1u << kIndexBits)) return nullptr;
     idx = R.next_unused++;
@@ -163,8 +168,10 @@ void anchor_free(Anchor* a, uint64_t pid) {
   a->proc.store(nullptr, std::memory_order_relaxed);
   a->pid.store(0, std::memory_order_release);
   std::lock_guard<std::mutex> lk(R.table_mu);
-  a->next_free = R.free_head;
-  R.free_head = uint32_t(pid & kIndexMask);
+  uint32_t idx = uint32_t(pid & kIndexMask);
+  a->next_free = UINT32_MAX;
+  if (R.free_tail == UINT32_MAX) R.free_head = idx; else anchor_at(R.free_tail)->next_free = idx;
+  R.free_tail = idx;
 }
 
 Process* as_process(Task* t) { return reinterpret_cast<Process*>(t); }
@@ -258,7 +265,6 @@ void apply(Process* p, Signal* s) {
   }
   switch (s->kind) {
     case SigKind::Message:
-      if ((s->flags & kSigServiceCall) && s->from) rel(p).pending_calls[s->from] = s->ref;
       mbox_append(p, s);
       return;
     case SigKind::Link:
@@ -442,14 +448,14 @@ void registry_release(Process* p);
 void crash_report(Process* p, const uint8_t* reason) {
   char desc[512];
   reason_describe(reason, desc, sizeof desc);
-  log_line("=CRASH REPORT==== process <0.%llu.%llu> exited: %s",
-           static_cast<unsigned long long>(p->pid & kIndexMask),
-           static_cast<unsigned long long>((p->pid >> kIndexBits) & kGenMask), desc);
+  log_line("=CRASH REPORT==== process <0.%u.%u> exited: %s", local_pid_id(p->pid), local_pid_serial(p->pid), desc);
 }
 
 // Everything an exit does after the terminate callback; runs in the owner
 // context, or on the scheduler context when the stack is unusable.
 void finish_exit(Process* p) {
+  if (p->notified) return;
+  p->notified = true;
   disarm(p);
   Signal* rest = p->anchor->queue.close();
   Signal* pending = p->inbox;
@@ -626,8 +632,10 @@ Process* new_process() {
 void publish(Process* p) {
   Anchor* a = p->anchor;
   a->proc.store(p, std::memory_order_relaxed);
-  a->pid.store(p->pid, std::memory_order_release);
+  // Open before the pid appears: whoever reads the new pid can push. A
+  // stale sender that pushes in between is caught by the target check.
   a->queue.open();
+  a->pid.store(p->pid, std::memory_order_release);
   R.spawned.add(1);
   R.alive.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -963,6 +971,9 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
         cur->next = nullptr;
         disarm(p);
         p->last_msg = cur;
+        // A service call being handled: snow_service_reply(caller) answers
+        // the request received last from that caller.
+        if ((cur->flags & kSigServiceCall) && cur->from) rel(p).pending_calls[cur->from] = cur->ref;
         return &cur->msg;
       }
       prev = cur;
@@ -1246,6 +1257,7 @@ int proc_service_reply(Process* p, uint64_t caller, const uint8_t* reply, uint64
 }
 
 int64_t proc_service_last_error(Process* p) { return p->call_error; }
+void proc_service_set_error(Process* p, int64_t code) { p->call_error = code; }
 
 void proc_stats(snow_stats* out) {
   *out = snow_stats{};

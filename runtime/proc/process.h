@@ -141,6 +141,7 @@ const snow_msg* proc_service_call(Process* self, uint64_t server, uint64_t tag, 
                                   uint64_t size, int64_t timeout_ms);
 int proc_service_reply(Process* self, uint64_t caller, const uint8_t* reply, uint64_t size);
 int64_t proc_service_last_error(Process* self);
+void proc_service_set_error(Process* self, int64_t code);
 
 void proc_stats(snow_stats* out);
 

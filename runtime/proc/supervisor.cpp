@@ -170,9 +170,20 @@ void handle_call(SupState* st, const snow_msg* m) {
   uint64_t plen = m->len - 16;
   uint8_t reply[8];
   int64_t result = SNOW_EINVAL;
-  if (kind == kCallStartChild && plen == sizeof(snow_child_spec)) {
+  if (kind == kCallStartChild && plen >= sizeof(snow_child_spec)) {
+    // The spec travels by value with its bytes after it (the caller's
+    // memory is not ours to read: its stack may be parked elsewhere).
     snow_child_spec cs;
     std::memcpy(&cs, payload, sizeof cs);
+    const uint8_t* extra = payload + sizeof cs;
+    if (plen != sizeof cs + cs.args_size + cs.node_len + cs.function_len) {
+      put_u64(reply, uint64_t(int64_t(SNOW_EINVAL)));
+      snow_service_reply(caller, reply, 8);
+      return;
+    }
+    cs.args = cs.args_size ? extra : nullptr;
+    cs.node = cs.node_len ? reinterpret_cast<const char*>(extra + cs.args_size) : nullptr;
+    cs.function = cs.function_len ? reinterpret_cast<const char*>(extra + cs.args_size + cs.node_len) : nullptr;
     Child c;
     if (st->strategy == SNOW_SUP_SIMPLE_ONE_FOR_ONE) {
       c.spec = st->templ;
@@ -316,7 +327,19 @@ uint64_t sup_start_child(uint64_t sup, const snow_child_spec* child) {
   for (uint8_t b : child->reserved_)
     if (b) return 0;
   if (child->args_size > SNOW_MAX_MSG_SIZE || (child->args_size && !child->args)) return 0;
-  int64_t r = call(sup, kCallStartChild, child, sizeof *child);
+  uint64_t node_len = child->node ? child->node_len : 0;
+  uint64_t fn_len = child->function ? child->function_len : 0;
+  if (node_len > 255 || fn_len > 255) return 0;
+  std::vector<uint8_t> payload(sizeof *child + child->args_size + node_len + fn_len);
+  snow_child_spec copy = *child;
+  copy.node_len = node_len;
+  copy.function_len = fn_len;
+  std::memcpy(payload.data(), &copy, sizeof copy);
+  uint8_t* extra = payload.data() + sizeof copy;
+  if (child->args_size) std::memcpy(extra, child->args, size_t(child->args_size));
+  if (node_len) std::memcpy(extra + child->args_size, child->node, size_t(node_len));
+  if (fn_len) std::memcpy(extra + child->args_size + node_len, child->function, size_t(fn_len));
+  int64_t r = call(sup, kCallStartChild, payload.data(), payload.size());
   return r > 0 ? uint64_t(r) : 0;
 }
 

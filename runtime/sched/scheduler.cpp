@@ -425,6 +425,9 @@ void run_task(Worker* w, Task* t) {
     case SwitchReason::Yield:
       slot_release(w, s);
       rq_push(w, t, false);
+      // Its time slice ran out while others wait here: let an idle worker
+      // take some of them (two busy processes must not share one worker).
+      if (w->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
       break;
     case SwitchReason::Park:
       slot_release(w, s);
@@ -585,7 +588,12 @@ void sched_stop(int64_t grace_ms) {
     if (all_exited) w->thread.join(); else w->thread.detach();
   }
   if (!all_exited) {
-    // A worker is stuck in a task that never yields; its memory stays.
+    // A worker is stuck in a task that never yields: its worker, slots and
+    // timers stay allocated (it may still touch them); the tables forget
+    // them so a later start begins clean.
+    g.workers.clear();
+    g.slots.clear();
+    g.timers_pending.store(0);
     g.running.store(false);
     return;
   }

@@ -12,15 +12,21 @@ std::size_t page_size() {
   return p;
 }
 
+// The guard is 64 KiB, not one page: code built without stack-clash
+// protection can move the stack pointer by a whole large frame at once, and
+// must still land in the guard rather than in the next slot.
+constexpr std::size_t kGuardBytes = 64 * 1024;
+
 StackSlot* stack_slot_create(std::size_t usable, bool dedicated) {
   const std::size_t pg = page_size();
   usable = (usable + pg - 1) & ~(pg - 1);
-  const std::size_t total = usable + pg;
+  const std::size_t guard = (kGuardBytes + pg - 1) & ~(pg - 1);
+  const std::size_t total = usable + guard;
   // MAP_NORESERVE: only touched pages count; MAP_STACK documents intent.
   void* m = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
                  -1, 0);
   if (m == MAP_FAILED) return nullptr;
-  if (mprotect(m, pg, PROT_NONE) != 0) {
+  if (mprotect(m, guard, PROT_NONE) != 0) {
     munmap(m, total);
     return nullptr;
   }
@@ -45,9 +51,7 @@ void stack_slot_destroy(StackSlot* s) {
 
 bool stack_slot_guard_hit(const StackSlot* s, const void* addr) {
   const char* a = static_cast<const char*>(addr);
-  // A fault slightly below the guard page (a big frame jumping over it) still
-  // belongs to this stack's overflow.
-  return a >= s->map_base - 64 * 1024 && a < s->map_base + page_size();
+  return a >= s->map_base && a < s->top - s->usable;
 }
 
 }  // namespace snow::rt

@@ -38,7 +38,7 @@ struct StackSlot {
   Task* waiting_head = nullptr;  // runnable tasks bound here, queued while busy
   Task* waiting_tail = nullptr;
   Task* resident = nullptr;  // whose bytes occupy the slot (owner: busy holder)
-  char* map_base = nullptr;  // start of the mapping (guard page first)
+  char* map_base = nullptr;  // start of the mapping (64 KiB guard first)
   char* top = nullptr;       // one past the highest usable byte
   std::size_t usable = 0;    // bytes between guard page and top
   std::size_t map_size = 0;
