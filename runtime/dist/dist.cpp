@@ -1888,6 +1888,7 @@ int64_t dist_stop() {
     D.monitor_all.clear();
   }
   D.started.store(false, std::memory_order_release);
+  proc_runtime_poke();
   return 0;
 }
 

@@ -693,6 +693,8 @@ __attribute__((noinline)) Process* proc_current() {
   return t_thread_proc;
 }
 
+void proc_runtime_poke() { post_wakeup(); }
+
 bool proc_runtime_started() { return R.started.load(std::memory_order_acquire); }
 
 int proc_runtime_start(unsigned workers) {
@@ -784,7 +786,9 @@ int stop_everything(int status) {
 int wait_for_end() {
   for (;;) {
     if (R.halting.load(std::memory_order_acquire)) return stop_everything(R.halt_status.load());
-    if (R.alive.load(std::memory_order_acquire) == 0) return stop_everything(0);
+    // A started node counts as alive (like net_kernel): peers may still
+    // spawn here. It ends with snow_node_stop or a halt.
+    if (R.alive.load(std::memory_order_acquire) == 0 && !dist_started()) return stop_everything(0);
     if (quiescent_now()) {
       // Let the workers confirm: quiescent() fires when the last one parks.
       // Re-check after a shutdown round; exits wake everyone up again.

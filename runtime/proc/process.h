@@ -49,6 +49,9 @@ int proc_runtime_start(unsigned workers);
 // The main thread's process exits normally, then waits for every process
 // (or a halt, or quiescence), stops everything. Returns the exit status.
 int proc_runtime_run();
+// Wakes the main thread waiting in proc_runtime_run to re-check whether the
+// runtime should end (distribution stopped). Any thread.
+void proc_runtime_poke();
 void proc_runtime_halt(int status);
 bool proc_runtime_started();
 
