@@ -155,7 +155,7 @@ typedef struct snow_stats {
   uint64_t nodes_connected;   /* distribution connections that are up */
   uint64_t schedulers;        /* worker threads */
   uint64_t timers_pending;    /* timers armed and not yet fired or cancelled */
-  uint64_t stacks_resident;   /* execution stack slots in use */
+  uint64_t stacks_resident;   /* execution stack slots mapped (shared + dedicated) */
 } snow_stats;
 
 /* ------------------------------------------------------------------------

@@ -499,6 +499,11 @@ void segv_handler(int sig, siginfo_t* si, void* uc) {
 }
 
 void install_overflow_handler() {
+#if defined(SNOW_SANITIZE_ADDRESS)
+  // ASan has its own SIGSEGV handler that reports stack overflows; our jump
+  // out of a signal handler would bypass its fiber bookkeeping.
+  return;
+#endif
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction sa {};
