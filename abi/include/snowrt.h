@@ -259,10 +259,10 @@ SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms);
 SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
                                                   int64_t timeout_ms);
 
-/** The kind (SNOW_MSG_*) of a message returned by a receive call or offered
- *  to a receive_match callback. A user message whose tag equals a reserved
- *  value is still SNOW_MSG_USER. NULL gives SNOW_MSG_USER; any other pointer
- *  must be such a message (it reads the runtime's header in front of it). */
+/** The kind (SNOW_MSG_*) of the message the calling process's last receive
+ *  returned, or of the message its receive_match callback is being offered.
+ *  A user message whose tag equals a reserved value is still SNOW_MSG_USER.
+ *  NULL, or any other memory, gives SNOW_MSG_USER (it is not read). */
 SNOW_API uint32_t snow_msg_kind(const snow_msg* msg);
 
 /** Registers `name` for the calling process on this node. Returns 0,

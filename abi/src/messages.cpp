@@ -87,7 +87,7 @@ SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, 
   return proc_receive(p, timeout_ms, match, ctx);
 }
 
-SNOW_API uint32_t snow_msg_kind(const snow_msg* msg) { return proc_msg_kind(msg); }
+SNOW_API uint32_t snow_msg_kind(const snow_msg* msg) { return proc_msg_kind(proc_current(), msg); }
 
 static bool name_ok(const char* n, uint64_t len) {
   return n && len > 0 && len <= snow::abi::kMaxNameLen;

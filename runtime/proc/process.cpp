@@ -65,6 +65,7 @@ struct Process {
   Signal* mbox_tail = nullptr;
   Signal* inbox = nullptr;       // taken from the queue, not yet applied
   Signal* last_msg = nullptr;    // returned by the last receive
+  Signal* offering = nullptr;    // being offered to a receive_match callback
   Relations* rel = nullptr;
   void (*fn)(const uint8_t*) = nullptr;
   uint8_t* args = nullptr;
@@ -969,7 +970,13 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
     apply_pending(p);
     Signal* cur = prev ? prev->next : p->mbox_head;
     while (cur) {
-      if (!match || match(&cur->msg, ctx)) {
+      bool take = true;
+      if (match) {
+        p->offering = cur;
+        take = match(&cur->msg, ctx) != 0;
+        p->offering = nullptr;
+      }
+      if (take) {
         if (prev) prev->next = cur->next; else p->mbox_head = cur->next;
         if (p->mbox_tail == cur) p->mbox_tail = prev;
         cur->next = nullptr;
@@ -991,16 +998,14 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
   }
 }
 
-uint32_t proc_msg_kind(const snow_msg* m) {
-  if (!m) return SNOW_MSG_USER;
-  // Every message handed out (by receive, or to a match callback) is the
-  // tail of a Signal. A system kind is only believed when its reserved tag
-  // matches too, so a user buffer passed here by mistake reads as USER.
-  static const uint64_t kTags[] = {0, SNOW_TAG_EXIT, SNOW_TAG_DOWN, SNOW_TAG_NODEUP, SNOW_TAG_NODEDOWN,
-                                   SNOW_TAG_SPAWN_REPLY, SNOW_TAG_TERM};
-  uint32_t k = signal_of_msg(m)->msg_kind;
-  if (k == SNOW_MSG_USER || k > SNOW_MSG_TERM || m->tag != kTags[k]) return SNOW_MSG_USER;
-  return k;
+uint32_t proc_msg_kind(Process* p, const snow_msg* m) {
+  // Only the messages this process holds are read: the one its last receive
+  // returned and the one offered to its match callback right now. Anything
+  // else (a user buffer, a message already released) is USER, unread.
+  if (!p || !m) return SNOW_MSG_USER;
+  if (p->last_msg && &p->last_msg->msg == m) return p->last_msg->msg_kind;
+  if (p->offering && &p->offering->msg == m) return p->offering->msg_kind;
+  return SNOW_MSG_USER;
 }
 
 void proc_sleep(Process* p, int64_t ms) {

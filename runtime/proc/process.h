@@ -110,7 +110,7 @@ int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uin
 
 // Receiving (owner context).
 const snow_msg* proc_receive(Process* self, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx);
-uint32_t proc_msg_kind(const snow_msg* m);
+uint32_t proc_msg_kind(Process* self, const snow_msg* m);
 void proc_sleep(Process* self, int64_t ms);
 void proc_reduction_check(Process* self);
 void proc_yield(Process* self);
