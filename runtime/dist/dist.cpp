@@ -71,7 +71,7 @@ struct NodeEntry {
   std::set<std::pair<uint64_t, uint64_t>> links;     // (local pid, remote pid)
   std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;  // ref -> (local watcher, remote)
   std::unordered_map<uint64_t, PeerMonitor> peer_monitors;               // our ref -> peer's monitor
-  std::map<std::vector<uint8_t>, uint64_t> peer_monitor_by_term;
+  std::unordered_map<std::string, uint64_t> peer_monitor_by_term;  // the peer's ref term -> our ref
   std::unordered_map<uint64_t, uint64_t> spawns;  // request ref -> requesting local pid
 };
 
@@ -557,7 +557,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
           return;
         }
         pm = std::move(it->second);
-        e->peer_monitor_by_term.erase(pm.ref_term);
+        e->peer_monitor_by_term.erase(std::string(pm.ref_term.begin(), pm.ref_term.end()));
         e->peer_monitors.erase(it);
       }
       w.tuple(4);
@@ -1343,7 +1343,7 @@ void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, 
     rw.term(req);
     std::lock_guard<std::mutex> lk(e->mu);
     e->peer_monitors[mref] = PeerMonitor{rw.buf, parent_pid, 0, {}};
-    e->peer_monitor_by_term[rw.buf] = mref;
+    e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = mref;
   }
   uint64_t child = proc_spawn(r);
   if (!child) {
@@ -1497,7 +1497,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       {
         std::lock_guard<std::mutex> lk(e->mu);
         e->peer_monitors[ref] = PeerMonitor{rw.buf, watcher, to, name};
-        e->peer_monitor_by_term[rw.buf] = ref;
+        e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = ref;
       }
       if (!to && name == "net_kernel") {
         // Our built-in net_kernel (it answers is_auth, see REG_SEND) never
@@ -1519,7 +1519,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       uint64_t ref = 0, target = 0, watcher = 0;
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        auto f = e->peer_monitor_by_term.find(rw.buf);
+        auto f = e->peer_monitor_by_term.find(std::string(rw.buf.begin(), rw.buf.end()));
         if (f == e->peer_monitor_by_term.end()) return true;
         ref = f->second;
         e->peer_monitor_by_term.erase(f);

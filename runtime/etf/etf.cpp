@@ -258,7 +258,7 @@ bool decode(Reader& r, Term& t, int depth) {
       break;
     }
     case kNewFloat:
-      r.bytes(8);
+      if (!r.bytes(8)) return false;
       t.type = Type::Float;
       t.s.assign(reinterpret_cast<const char*>(start), 9);
       break;
