@@ -629,8 +629,18 @@ void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
 
 void start_outgoing(const std::string& name);
 
+// Entries are created by any thread; the loop learns of them here, so node
+// up/down handling reaches every entry of a name.
+void adopt_entry(NodeEntry* e) {
+  PeerState& ps = D.peers[e->name];
+  for (NodeEntry* x : ps.entries)
+    if (x == e) return;
+  ps.entries.push_back(e);
+}
+
 // Sends what the entry has queued, or holds it until a connection is up.
 void flush_entry(NodeEntry* e) {
+  adopt_entry(e);
   std::vector<Frame*> frames;
   {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -752,6 +762,7 @@ void fail_node(const std::string& name, uint32_t creation) {
 void node_lost(Conn* c) {
   PeerState& ps = D.peers[c->peer];
   bool was_up = ps.up;
+  if (!was_up && c->yielded) return;  // lost a simultaneous connect: the other one carries on
   ps.up = false;
   if (was_up) publish_connected();
   fail_node(c->peer, c->peer_creation);
@@ -768,10 +779,7 @@ void node_up(Conn* c) {
   PeerState& ps = D.peers[c->peer];
   ps.up = true;
   c->entry = entry_for(c->peer, c->peer_creation);
-  {
-    std::lock_guard<std::mutex> lk(D.table_mu);
-    (void)0;
-  }
+  adopt_entry(c->entry);
   publish_connected();
   // NODEUP goes out before any frame from the node is read.
   notify_node(c->peer, true);
@@ -971,7 +979,6 @@ bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
       int pp;
       if (!parse_node(c->peer, &pn, &ph, &pp) || pn != c->peer || c->peer == D.name) return false;
       if (!flags_ok(c)) {
-        std::string keep = c->peer;
         c->peer.clear();
         send_status(c, "not_allowed");
         return false;
