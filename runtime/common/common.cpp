@@ -28,7 +28,7 @@ void log_line(const char* fmt, ...) {
 
 namespace {
 std::atomic<unsigned> g_next_stripe{0};
-thread_local int t_stripe = -1;
+SNOW_TLS int t_stripe = -1;
 }  // namespace
 
 void StripedCounter::add(int64_t n) {
@@ -47,8 +47,8 @@ int64_t StripedCounter::read() const {
 namespace snow::rt {
 namespace {
 std::atomic<uint64_t> g_ref_blocks{1};
-thread_local uint64_t t_ref_next = 0;
-thread_local uint64_t t_ref_limit = 0;
+SNOW_TLS uint64_t t_ref_next = 0;
+SNOW_TLS uint64_t t_ref_limit = 0;
 constexpr uint64_t kRefBlock = 1024;
 }  // namespace
 

@@ -17,6 +17,12 @@ namespace snow::rt {
 
 constexpr std::size_t kCacheLine = 64;
 
+// Hot thread-locals use the initial-exec TLS model: one %fs-relative load
+// instead of a __tls_get_addr call from the shared library. They are few and
+// small, so they fit glibc's static TLS surplus even when the library is
+// loaded with dlopen (Python ctypes).
+#define SNOW_TLS thread_local __attribute__((tls_model("initial-exec")))
+
 // Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
 int64_t now_ns();
 

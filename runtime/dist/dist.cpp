@@ -818,10 +818,13 @@ void close_conn(Conn* c, const char* why) {
 
 // ------------------------------------------------------------------ loop: reading
 
+// Reads land in one buffer owned by the loop thread (only it reads), then
+// are appended to the connection's buffer.
+char g_read_chunk[64 * 1024];
+
 void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-  static thread_local char chunk[64 * 1024];
   (void)suggested;
-  *buf = uv_buf_init(chunk, sizeof chunk);
+  *buf = uv_buf_init(g_read_chunk, sizeof g_read_chunk);
 }
 
 bool handle_handshake(Conn* c, const uint8_t* m, size_t n);

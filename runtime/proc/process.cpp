@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/common/common.h"
+#include "runtime/common/flat_map.h"
 #include "runtime/dist/dist.h"
 #include "runtime/proc/reason.h"
 #include "runtime/proc/signal_queue.h"
@@ -47,9 +48,9 @@ struct alignas(32) Anchor {
 // entry goes away when the peer acknowledges that unlink (or its exit signal
 // arrives), so concurrent link/unlink from both sides always converge.
 struct Relations {
-  std::unordered_map<uint64_t, uint64_t> links;          // peer -> 0 active, else unlink id
-  std::unordered_map<uint64_t, uint64_t> monitors;      // ref -> target I watch
-  std::unordered_map<uint64_t, uint64_t> monitored_by;  // ref -> watcher
+  FlatMap64 links;         // peer -> 0 active, else unlink id
+  FlatMap64 monitors;      // ref -> target I watch
+  FlatMap64 monitored_by;  // ref -> watcher
   std::unordered_map<int64_t, std::string> node_monitors;
   std::unordered_map<uint64_t, uint64_t> pending_calls; // caller -> call ref (server side)
   bool monitor_all_nodes = false;
@@ -119,7 +120,7 @@ struct Runtime {
 };
 
 Runtime R;
-thread_local Process* t_thread_proc = nullptr;
+SNOW_TLS Process* t_thread_proc = nullptr;
 
 void post_wakeup() {
   if (R.wakeup_ready) sem_post(&R.wakeup);
@@ -239,8 +240,8 @@ void apply_link_signal(Process* p, Signal* s) {
       break;
     case SigKind::Unlink: {
       if (p->rel) {
-        auto it = p->rel->links.find(s->from);
-        if (it != p->rel->links.end() && it->second == 0) p->rel->links.erase(it);
+        uint64_t* id = p->rel->links.find(s->from);
+        if (id && *id == 0) p->rel->links.erase(s->from);
       }
       Signal* ack = make_control(SigKind::UnlinkAck, s->from, p->pid, s->ref);
       if (!ack) oom_signal();
@@ -249,8 +250,8 @@ void apply_link_signal(Process* p, Signal* s) {
     }
     case SigKind::UnlinkAck:
       if (p->rel) {
-        auto it = p->rel->links.find(s->from);
-        if (it != p->rel->links.end() && it->second == s->ref) p->rel->links.erase(it);
+        uint64_t* id = p->rel->links.find(s->from);
+        if (id && *id == s->ref) p->rel->links.erase(s->from);
       }
       break;
     default:
@@ -309,10 +310,10 @@ void apply(Process* p, Signal* s) {
       // React only to an active link; an entry with an unlink in flight
       // means the link is already gone for us.
       if (!p->rel) break;
-      auto it = p->rel->links.find(s->from);
-      if (it == p->rel->links.end()) break;
-      bool active = it->second == 0;
-      p->rel->links.erase(it);
+      uint64_t* id = p->rel->links.find(s->from);
+      if (!id) break;
+      bool active = *id == 0;
+      p->rel->links.erase(s->from);
       if (!active) break;
       const uint8_t* reason = s->msg.data + 8;
       if (p->trap_exit) {
@@ -475,22 +476,22 @@ void finish_exit(Process* p) {
   const uint8_t* reason = p->exit_reason ? p->exit_reason : kReasonNormal;
   uint64_t rlen = p->exit_reason ? p->exit_reason_len : 1;
   if (p->rel) {
-    for (auto& [peer, unlink_id] : p->rel->links) {
-      if (unlink_id != 0) continue;  // the peer processes our unlink first
+    p->rel->links.for_each([&](uint64_t peer, uint64_t unlink_id) {
+      if (unlink_id != 0) return;  // the peer processes our unlink first
       Signal* s = make_exit_like(SigKind::LinkExit, peer, p->pid, reason, rlen);
       if (!s) oom_signal();
       proc_deliver(peer, s);
-    }
-    for (auto& [ref, watcher] : p->rel->monitored_by) {
+    });
+    p->rel->monitored_by.for_each([&](uint64_t ref, uint64_t watcher) {
       Signal* s = make_down(watcher, ref, p->pid, reason, rlen);
       if (!s) oom_signal();
       proc_deliver(watcher, s);
-    }
-    for (auto& [ref, target] : p->rel->monitors) {
+    });
+    p->rel->monitors.for_each([&](uint64_t ref, uint64_t target) {
       Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
       if (!s) oom_signal();
       proc_deliver(target, s);
-    }
+    });
     for (auto& [id, node] : p->rel->node_monitors) dist_node_demonitor(id);
     if (p->rel->monitor_all_nodes) dist_monitor_all(p->pid, false);
     delete p->rel;
@@ -933,7 +934,12 @@ void proc_deliver(uint64_t pid, Signal* s) {
     answer_dead_target(s);
     return;
   }
-  switch (a->queue.push(s)) {
+  // An unlink acknowledgement only lets the receiver forget a link it has
+  // already disowned: no need to wake it. Everything else wakes a sleeping
+  // owner, so its queue is drained and stays short (waking costs less than
+  // letting a waiting process accumulate monitor/demonitor traffic).
+  bool urgent = s->kind != SigKind::UnlinkAck;
+  switch (a->queue.push(s, urgent)) {
     case SignalQueue::Push::Queued:
       return;
     case SignalQueue::Push::WokeOwner:
@@ -1032,10 +1038,10 @@ void proc_yield(Process* p) {
 
 int proc_link(Process* p, uint64_t pid) {
   if (pid == p->pid) return 0;
-  auto [it, inserted] = rel(p).links.emplace(pid, 0);
+  auto [id, inserted] = rel(p).links.emplace(pid, 0);
   if (!inserted) {
-    if (it->second == 0) return 0;  // already linked: idempotent
-    it->second = 0;                 // re-link while our unlink is in flight
+    if (*id == 0) return 0;  // already linked: idempotent
+    *id = 0;                 // re-link while our unlink is in flight
   }
   Signal* s = make_control(SigKind::Link, pid, p->pid, 0);
   if (!s) return SNOW_ENOMEM;
@@ -1048,11 +1054,11 @@ int proc_link(Process* p, uint64_t pid) {
 
 int proc_unlink(Process* p, uint64_t pid) {
   if (!p->rel) return 0;
-  auto it = p->rel->links.find(pid);
-  if (it == p->rel->links.end() || it->second != 0) return 0;
+  uint64_t* slot = p->rel->links.find(pid);
+  if (!slot || *slot != 0) return 0;
   // From here exit signals from pid find no active link and are ignored.
   uint64_t id = new_ref();
-  it->second = id;
+  *slot = id;
   Signal* s = make_control(SigKind::Unlink, pid, p->pid, id);
   if (!s) return SNOW_ENOMEM;
   proc_deliver(pid, s);
@@ -1095,10 +1101,10 @@ uint64_t proc_monitor(Process* p, uint64_t pid) {
 int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
   int64_t result = 1;
   if (p->rel) {
-    auto it = p->rel->monitors.find(ref);
-    if (it != p->rel->monitors.end()) {
-      uint64_t target = it->second;
-      p->rel->monitors.erase(it);
+    uint64_t* t = ref ? p->rel->monitors.find(ref) : nullptr;
+    if (t) {
+      uint64_t target = *t;
+      p->rel->monitors.erase(ref);
       Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
       if (!s) oom_signal();
       proc_deliver(target, s);

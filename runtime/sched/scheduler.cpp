@@ -109,7 +109,7 @@ struct Sched {
 };
 
 Sched g;
-thread_local Worker* t_worker = nullptr;
+SNOW_TLS Worker* t_worker = nullptr;
 struct sigaction g_old_segv;
 struct sigaction g_old_bus;
 

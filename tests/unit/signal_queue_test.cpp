@@ -100,3 +100,41 @@ TEST_CASE("concurrent producers keep per-producer order and lose nothing", "[sig
   for (auto& t : ts) t.join();
   REQUIRE(q.take_all() == nullptr);
 }
+
+TEST_CASE("lazy pushes keep the owner asleep; the first urgent push wakes it", "[signal_queue]") {
+  SignalQueue q;
+  q.open();
+  REQUIRE(q.try_sleep());
+  REQUIRE(q.push(sig(1, 0), false) == SignalQueue::Push::Queued);
+  REQUIRE(q.push(sig(1, 1), false) == SignalQueue::Push::Queued);
+  REQUIRE(q.push(sig(1, 2), true) == SignalQueue::Push::WokeOwner);
+  REQUIRE(q.push(sig(1, 3), true) == SignalQueue::Push::Queued);
+  Signal* s = q.take_all();
+  uint64_t expect = 0;
+  for (Signal* c = s; c; c = c->next) REQUIRE(c->ref == expect++);
+  REQUIRE(expect == 4);
+  free_chain(s);
+}
+
+TEST_CASE("cancel_sleep succeeds over lazy signals and keeps them", "[signal_queue]") {
+  SignalQueue q;
+  q.open();
+  REQUIRE(q.try_sleep());
+  q.push(sig(1, 0), false);
+  REQUIRE(q.cancel_sleep());
+  Signal* s = q.take_all();
+  REQUIRE(s != nullptr);
+  REQUIRE(s->ref == 0);
+  free_chain(s);
+}
+
+TEST_CASE("close returns lazy signals pushed while asleep", "[signal_queue]") {
+  SignalQueue q;
+  q.open();
+  REQUIRE(q.try_sleep());
+  q.push(sig(1, 9), false);
+  Signal* s = q.close();
+  REQUIRE(s != nullptr);
+  REQUIRE(s->ref == 9);
+  free_chain(s);
+}
