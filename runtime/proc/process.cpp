@@ -101,7 +101,9 @@ struct Runtime {
   std::unordered_map<std::string, uint64_t> names;
 
   std::mutex gc_mu;
-  std::vector<void*> global_gc;
+  // Never destroyed, so the blocks stay reachable for LeakSanitizer even
+  // after static destructors ran (the contract says they are never freed).
+  std::vector<void*>* global_gc = new std::vector<void*>();
 
   StripedCounter spawned, exited, sent;
   std::atomic<int64_t> alive{0};
@@ -1186,7 +1188,7 @@ void* proc_gc_alloc(Process* p, uint64_t size, uint64_t align) {
   if (!b) return nullptr;
   if (!p) {
     std::lock_guard<std::mutex> lk(R.gc_mu);
-    R.global_gc.push_back(b);
+    R.global_gc->push_back(b);
     return b;
   }
   if (!p->gc) p->gc = new std::vector<void*>();
