@@ -1,6 +1,7 @@
 #include "runtime/dist/dist.h"
 
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "runtime/etf/etf.h"
 #include "runtime/proc/process.h"
 #include "runtime/proc/reason.h"
+#include "runtime/sched/scheduler.h"
 
 extern char** environ;
 
@@ -50,6 +52,24 @@ struct Frame {
   uint64_t ref = 0;
 };
 
+// Who may write to an up connection's socket. The loop thread writes through
+// libuv; a sending thread may write a frame straight to the socket (saving
+// the hand-off to the loop thread) only while libuv holds nothing for it:
+// loop_pending counts writes handed to libuv and not completed, partial
+// says a direct write left a remainder that the loop must write first. Both
+// are read and changed under `mu`, and the loop bumps loop_pending under the
+// same entry mutex that guards the outbox it drains, so frames keep their
+// order whichever thread writes them.
+struct WriteGate {
+  std::mutex mu;
+  int fd = -1;
+  bool open = false;
+  int loop_pending = 0;
+  bool partial = false;
+  std::atomic<int64_t> last_send{0};
+};
+using GatePtr = std::shared_ptr<WriteGate>;
+
 struct PeerMonitor {
   std::vector<uint8_t> ref_term;  // the peer's reference, verbatim (no version byte)
   uint64_t watcher = 0;           // remote pid handle
@@ -66,6 +86,7 @@ struct NodeEntry {
   std::mutex mu;  // guards everything below
   std::vector<Frame*> outbox;
   bool dirty = false;
+  GatePtr gate;  // the up connection's write gate, when it serves this entry
   std::unordered_map<uint64_t, uint64_t> to_handle;  // id << 32 | serial -> handle
   std::vector<uint64_t> from_handle;                 // handle - 1 -> id << 32 | serial
   std::set<std::pair<uint64_t, uint64_t>> links;     // (local pid, remote pid)
@@ -131,6 +152,7 @@ struct Conn {
   NodeEntry* entry = nullptr;
   int64_t fail_code = SNOW_ECONNREFUSED;
   bool yielded = false;  // lost a simultaneous connect: no failure reported
+  GatePtr gate = std::make_shared<WriteGate>();
 };
 
 struct WriteReq {
@@ -138,6 +160,7 @@ struct WriteReq {
   std::vector<Frame*> frames;
   std::vector<uv_buf_t> bufs;
   std::vector<uint8_t> owned;  // small handshake writes
+  GatePtr gate;                // counted in gate->loop_pending when set
 };
 
 enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime };
@@ -401,11 +424,57 @@ void wake_loop() {
   if (D.loop_ready) uv_async_send(&D.async);
 }
 
-void enqueue_frame(NodeEntry* e, Frame* f) {
+// Writes the entry's queued frames straight to the socket (see WriteGate),
+// as many as fit. Called with e->mu held. Returns true when the outbox is
+// empty afterwards.
+bool try_direct_write(NodeEntry* e) {
+  if (e->outbox.empty()) return true;
+  if (!e->gate) return false;
+  WriteGate& g = *e->gate;
+  std::lock_guard<std::mutex> gl(g.mu);
+  if (!g.open || g.loop_pending != 0 || g.partial) return false;
+  constexpr size_t kMaxIov = 64;
+  size_t done_frames = 0;
+  while (done_frames < e->outbox.size()) {
+    iovec iov[kMaxIov];
+    size_t n = 0, total = 0;
+    for (size_t i = done_frames; i < e->outbox.size() && n < kMaxIov; ++i, ++n) {
+      iov[n].iov_base = e->outbox[i]->bytes.data();
+      iov[n].iov_len = e->outbox[i]->bytes.size();
+      total += iov[n].iov_len;
+    }
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    ssize_t w = ::sendmsg(g.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w <= 0) break;  // would block, or an error the loop will see on read
+    g.last_send.store(now_ns(), std::memory_order_relaxed);
+    size_t left = size_t(w);
+    while (left > 0) {
+      Frame* f = e->outbox[done_frames];
+      if (left >= f->bytes.size()) {
+        left -= f->bytes.size();
+        delete f;
+        ++done_frames;
+      } else {
+        // The rest of this frame goes through the loop, before anything else.
+        f->bytes.erase(f->bytes.begin(), f->bytes.begin() + long(left));
+        g.partial = true;
+        left = 0;
+      }
+    }
+    if (g.partial || size_t(w) < total) break;
+  }
+  e->outbox.erase(e->outbox.begin(), e->outbox.begin() + long(done_frames));
+  return e->outbox.empty();
+}
+
+// Hands whatever the entry still holds to the loop thread.
+void hand_to_loop(NodeEntry* e) {
   bool mark;
   {
     std::lock_guard<std::mutex> lk(e->mu);
-    e->outbox.push_back(f);
+    if (e->outbox.empty()) return;
     mark = !e->dirty;
     e->dirty = true;
   }
@@ -414,6 +483,44 @@ void enqueue_frame(NodeEntry* e, Frame* f) {
     D.dirty.push_back(e);
   }
   wake_loop();
+}
+
+// Entries this worker thread's current time slice queued frames for.
+constexpr int kMaxCorked = 8;
+SNOW_TLS NodeEntry* t_corked[kMaxCorked];
+SNOW_TLS int t_ncorked = 0;
+constexpr size_t kCorkBytes = 64 * 1024;
+
+void flush_entry_now(NodeEntry* e) {
+  bool empty;
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    empty = e->dirty ? false : try_direct_write(e);
+  }
+  if (!empty) hand_to_loop(e);
+}
+
+void enqueue_frame(NodeEntry* e, Frame* f) {
+  bool cork = sched_on_worker();
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    e->outbox.push_back(f);
+    if (e->dirty) {
+      cork = false;  // the loop owns this outbox now; it will write the frame
+    } else if (cork) {
+      for (Frame* x : e->outbox) bytes += x->bytes.size();
+    }
+  }
+  if (cork && bytes < kCorkBytes) {
+    for (int i = 0; i < t_ncorked; ++i)
+      if (t_corked[i] == e) return;
+    if (t_ncorked < kMaxCorked) {
+      t_corked[t_ncorked++] = e;
+      return;
+    }
+  }
+  flush_entry_now(e);
 }
 
 // Message payload: a user message is a binary of its bytes; a TERM message
@@ -586,15 +693,21 @@ namespace {
 void on_written(uv_write_t* req, int status) {
   auto* wr = reinterpret_cast<WriteReq*>(req);
   (void)status;
+  if (wr->gate) {
+    std::lock_guard<std::mutex> gl(wr->gate->mu);
+    --wr->gate->loop_pending;
+  }
   for (Frame* f : wr->frames) delete f;
   delete wr;
 }
 
 void close_conn(Conn* c, const char* why);
 
+// Frames already counted in c->gate->loop_pending by the caller.
 void write_frames(Conn* c, std::vector<Frame*>& frames) {
   if (frames.empty()) return;
   auto* wr = new WriteReq();
+  wr->gate = c->gate;
   wr->frames = std::move(frames);
   wr->bufs.reserve(wr->frames.size());
   for (Frame* f : wr->frames)
@@ -603,19 +716,21 @@ void write_frames(Conn* c, std::vector<Frame*>& frames) {
   int rc = uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
                     on_written);
   if (rc != 0) {
-    for (Frame* f : wr->frames) delete f;
-    delete wr;
+    on_written(&wr->req, rc);
     close_conn(c, "write failed");
   }
 }
 
-void write_raw(Conn* c, std::vector<uint8_t> bytes) {
+// Handshake messages and ticks. On an up connection the caller has counted
+// it in loop_pending (see on_tick).
+void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted = false) {
   auto* wr = new WriteReq();
+  if (counted) wr->gate = c->gate;
   wr->owned = std::move(bytes);
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   c->last_send = now_ns();
   if (uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), 1, on_written) != 0) {
-    delete wr;
+    on_written(&wr->req, -1);
     close_conn(c, "write failed");
   }
 }
@@ -641,11 +756,23 @@ void adopt_entry(NodeEntry* e) {
 // Sends what the entry has queued, or holds it until a connection is up.
 void flush_entry(NodeEntry* e) {
   adopt_entry(e);
+  Conn* up = D.peers[e->name].conn;
+  if (up && (up->st != St::Up || (e->creation != 0 && e->creation != up->peer_creation))) up = nullptr;
   std::vector<Frame*> frames;
   {
     std::lock_guard<std::mutex> lk(e->mu);
     frames.swap(e->outbox);
     e->dirty = false;
+    if (up) {
+      e->gate = up->gate;
+      if (!frames.empty()) {
+        // Counted before the entry lock is released: a sender that comes
+        // next sees the loop busy and queues behind these frames.
+        std::lock_guard<std::mutex> gl(up->gate->mu);
+        ++up->gate->loop_pending;
+        up->gate->partial = false;
+      }
+    }
   }
   if (frames.empty()) return;
   if (D.stopping) {
@@ -799,6 +926,12 @@ void close_conn(Conn* c, const char* why) {
   if (c->st == St::Dead) return;
   St was = c->st;
   c->st = St::Dead;
+  {
+    // No direct write may touch the descriptor from here: it is about to be
+    // closed and its number reused.
+    std::lock_guard<std::mutex> gl(c->gate->mu);
+    c->gate->open = false;
+  }
   if (why && was == St::Up) log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
   else if (why && was != St::Up && !c->yielded && !D.stopping)
     log_line("snowrt: connection attempt %s%s failed: %s", c->initiator ? "to " : "from ",
@@ -904,6 +1037,14 @@ bool flags_ok(Conn* c) {
 void go_up(Conn* c) {
   c->st = St::Up;
   if (c->timer_open) uv_timer_stop(&c->timer);
+  {
+    std::lock_guard<std::mutex> gl(c->gate->mu);
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
+      c->gate->fd = fd;
+      c->gate->open = true;
+    }
+  }
   node_up(c);
 }
 
@@ -1600,7 +1741,15 @@ void on_tick(uv_timer_t*) {
       dead.push_back(c);
       continue;
     }
-    if (now - c->last_send >= interval - interval / 8) write_raw(c, std::vector<uint8_t>(4, 0));
+    int64_t last = std::max(c->last_send, c->gate->last_send.load(std::memory_order_relaxed));
+    if (now - last < interval - interval / 8) continue;
+    {
+      // A tick must not land inside a frame a sender is writing directly.
+      std::lock_guard<std::mutex> gl(c->gate->mu);
+      if (c->gate->loop_pending != 0 || c->gate->partial) continue;
+      ++c->gate->loop_pending;
+    }
+    write_raw(c, std::vector<uint8_t>(4, 0), true);
   }
   for (Conn* c : dead) close_conn(c, "no tick from the node (silent or partitioned)");
 }
@@ -1854,6 +2003,13 @@ int64_t wait_for(const WaiterPtr& w, int64_t timeout_ms, uint64_t* value = nullp
 // ------------------------------------------------------------------ API
 
 bool dist_started() { return D.started.load(std::memory_order_acquire); }
+
+void dist_flush_slice() {
+  int n = t_ncorked;
+  if (n == 0) return;
+  t_ncorked = 0;
+  for (int i = 0; i < n; ++i) flush_entry_now(t_corked[i]);
+}
 
 int64_t dist_start(std::string_view full, std::string_view cookie) {
   std::string name, host;

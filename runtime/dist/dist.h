@@ -45,7 +45,12 @@ int64_t dist_disconnect(std::string_view node);
 void dist_set_ticktime(uint32_t ms);
 
 // A signal addressed to a remote pid (pid >> 48 != 0). Consumes it.
+// On a worker thread the frame is held ("corked") until the end of the
+// current time slice, so a burst of sends leaves in one write; elsewhere
+// it is written at once.
 void dist_deliver(uint64_t pid, Signal* s);
+// Writes what this worker's time slice queued (scheduler hook).
+void dist_flush_slice();
 int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg,
                     uint64_t size);
 bool dist_is_self(std::string_view node);

@@ -413,6 +413,7 @@ void run_task(Worker* w, Task* t) {
   w->overflowed = false;
   transfer_t tr = switch_context(w->san, t->san, t->ctx, w);
   w->current = nullptr;
+  if (g.hooks.after_slice) g.hooks.after_slice();
   if (w->overflowed) {
     s->resident = nullptr;
     slot_release(w, s);
@@ -442,6 +443,23 @@ void run_task(Worker* w, Task* t) {
 }
 
 // ---------------------------------------------------------------- parking
+
+// Before parking, watch the queues for a short while (yielding the CPU each
+// round, so on a busy or single CPU this costs nothing): work that arrives
+// within the window is picked up without a futex wake-up, which on this kind
+// of machine costs tens of microseconds when it crosses CPUs. A quiet
+// runtime still parks after the window and then uses no CPU.
+constexpr int64_t kSpinNs = 50 * 1000;
+
+bool spin_for_work(Worker* w) {
+  int64_t end = now_ns() + kSpinNs;
+  while (now_ns() < end) {
+    if (any_queued() || g.stopping.load(std::memory_order_relaxed)) return true;
+    if (w->next_deadline.load(std::memory_order_relaxed) <= now_ns()) return true;
+    std::this_thread::yield();
+  }
+  return false;
+}
 
 void park(Worker* w) {
   int64_t deadline = w->next_deadline.load(std::memory_order_acquire);
@@ -530,8 +548,10 @@ void worker_main(Worker* w) {
   }
   while (!g.stopping.load(std::memory_order_acquire)) {
     run_expired_timers(w);
+    if (g.hooks.after_slice) g.hooks.after_slice();  // timers may have queued frames
     Task* t = rq_pop(w);
     if (!t) t = steal(w);
+    if (!t && spin_for_work(w)) continue;
     if (!t) {
       park(w);
       continue;
@@ -669,6 +689,8 @@ void sched_switch_out(Task* t, SwitchReason why) {
   Worker* now = static_cast<Worker*>(tr.data);
   now->sched_ctx = tr.fctx;
 }
+
+bool sched_on_worker() { return worker_current() != nullptr; }
 
 Task* sched_current_task() {
   Worker* w = worker_current();

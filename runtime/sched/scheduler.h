@@ -91,7 +91,13 @@ struct SchedHooks {
   void (*send_after_drop)(void* payload);
   // Every worker is idle with no timer pending.
   void (*quiescent)();
+  // After every time slice, on the worker thread (distribution flushes the
+  // frames the slice queued, see dist.h). May be null.
+  void (*after_slice)();
 };
+
+// True on a worker thread (the current code runs a task or the scheduler).
+bool sched_on_worker();
 
 struct SchedConfig {
   unsigned workers = 1;
