@@ -714,6 +714,10 @@ int proc_runtime_start(unsigned workers) {
     long long v = atoll(s);
     if (v >= 16 * 1024 && v <= (1ll << 30)) cfg.stack_size = size_t(v);
   }
+  if (const char* s = getenv("SNOW_SPIN_US")) {
+    long long v = atoll(s);
+    if (v >= 0 && v <= 10000) cfg.spin_ns = v * 1000;
+  }
   if (const char* s = getenv("SNOW_STACK_SLOTS")) {
     long long v = atoll(s);
     if (v >= 1 && v <= 4096) cfg.slots_per_worker = unsigned(v);

@@ -449,12 +449,23 @@ void run_task(Worker* w, Task* t) {
 // within the window is picked up without a futex wake-up, which on this kind
 // of machine costs tens of microseconds when it crosses CPUs. A quiet
 // runtime still parks after the window and then uses no CPU.
-constexpr int64_t kSpinNs = 50 * 1000;
+
+// Work worth waking up for: this worker's own queue (wake-ups from other
+// threads land there), or another worker with more than it can start next.
+// A single task queued behind a busy worker is left alone, as the wake
+// policy does: taking it would split a ping-pong pair across CPUs.
+bool work_for(Worker* w) {
+  if (w->rq_size.load(std::memory_order_relaxed) > 0) return true;
+  for (Worker* v : g.workers)
+    if (v != w && v->rq_size.load(std::memory_order_relaxed) >= 2) return true;
+  return false;
+}
 
 bool spin_for_work(Worker* w) {
-  int64_t end = now_ns() + kSpinNs;
+  if (g.cfg.spin_ns <= 0) return false;
+  int64_t end = now_ns() + g.cfg.spin_ns;
   while (now_ns() < end) {
-    if (any_queued() || g.stopping.load(std::memory_order_relaxed)) return true;
+    if (work_for(w) || g.stopping.load(std::memory_order_relaxed)) return true;
     if (w->next_deadline.load(std::memory_order_relaxed) <= now_ns()) return true;
     std::this_thread::yield();
   }

@@ -102,7 +102,8 @@ bool sched_on_worker();
 struct SchedConfig {
   unsigned workers = 1;
   std::size_t stack_size = 1 << 20;   // usable bytes per shared slot
-  unsigned slots_per_worker = 32;
+  unsigned slots_per_worker = 8;  // few mappings: a node dies (and is noticed) faster
+  int64_t spin_ns = 50 * 1000;     // how long an idle worker watches for work before parking
 };
 
 // Starts the workers. Returns 0 or a negative SNOW_E* code.
