@@ -1,0 +1,651 @@
+#!/usr/bin/env python3
+"""Turns the raw output of a bench run into the dated report.
+
+Usage (scripts/bench.sh calls it):
+
+  report.py --raw RAW --md OUT.md [--png OUT.png] [--quick] [--date D]
+            [--root REPO] [--build-log LOG]
+
+RAW holds the lines the bench programs printed, plus the driver's own:
+
+  RESULT system=S scenario=ID median=V p99=V|- unit=ns|per_s|bytes n=N [k=v...]
+  RESULT system=S scenario=ID error=WORD [mode=M]
+  INFO system=S k=v ...           (versions, scheduler counts)
+  NOTE ...                        (free text, copied to the report)
+  RUN system=S program=P mode=M rc=RC secs=T
+  SKIP system=S why=WORD text...  (a system that did not run, and why)
+  META rev=SHORT_SHA dirty=0|1    (the source the driver built)
+
+The ratio convention (one for every row): ratio = our cost / the best
+peer's cost, where cost is the time, the bytes, or for a throughput the time
+per item (so ratio = best peer's rate / our rate). Below 1.00x libsnowrt is
+better; 0.50x means twice as good. Only the standard library is used.
+"""
+import argparse
+import datetime
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+
+SYSTEMS = ["snowrt", "beam", "caf"]
+NAMES = {"snowrt": "libsnowrt", "beam": "BEAM", "caf": "CAF"}
+PEERS = ["beam", "caf"]
+
+# Targets from issue 2 ("Speed and memory"). Informational only.
+HALF_BEST = ("half_best", "<= 0.5x best peer")
+TWICE_BEST = ("half_best", ">= 2x best peer (ratio <= 0.5x)")
+HALF_BEAM = ("half_beam", "<= 0.5x BEAM")
+IDLE_TIME = ("idle_time", "1M spawned in < 1 s")
+IDLE_BYTES = ("idle_bytes", "<= 2.6 KiB (2,662 B) each")
+
+ALL = set(SYSTEMS)
+BEAM_SNOW = {"snowrt", "beam"}
+
+# (id, title, unit, systems that express it, target or None, why-it-matters)
+LOCAL = [
+    ("Spawning", [
+        ("spawn_first_instr", "spawn -> first instruction in the child", "ns", BEAM_SNOW, HALF_BEST),
+        ("spawn_exit_tput_main", "spawn + run + exit throughput, spawned from main", "per_s",
+         {"snowrt", "caf"}, TWICE_BEST),
+        ("spawn_exit_tput_proc", "spawn + run + exit throughput, spawned from a process", "per_s", ALL,
+         TWICE_BEST),
+    ]),
+    ("Messages", [
+        ("pingpong_rtt", "ping-pong round trip (two spawned processes)", "ns", ALL, HALF_BEST),
+        ("send_tput", "one-way send throughput 1 -> 1 (8-byte messages)", "per_s", BEAM_SNOW, None),
+    ]),
+    ("Monitors and links", [
+        ("monitor_kill_down", "monitor: kill target -> DOWN at the monitor", "ns", ALL, HALF_BEST),
+        ("monitor_exit_down", "monitor: target exits -> DOWN (one way)", "ns", BEAM_SNOW, None),
+        ("link_kill_exit", "link: kill target -> EXIT at the trapping linker", "ns", ALL, HALF_BEST),
+        ("link_crash_exit", "link: target crashes -> EXIT (one way)", "ns", BEAM_SNOW, None),
+        ("monitor_demonitor_pair", "monitor + demonitor pair", "ns", BEAM_SNOW, HALF_BEAM),
+        ("link_unlink_pair", "link + unlink pair", "ns", BEAM_SNOW, HALF_BEAM),
+    ]),
+    ("Idle processes (1M; 100k in quick mode)", [
+        ("idle_spawn_total", "spawn until all are parked in receive (whole batch)", "ns", ALL, IDLE_TIME),
+        ("idle_bytes_each", "resident bytes per idle process", "bytes", ALL, IDLE_BYTES),
+    ]),
+    ("Fan-out: 10,000 observers of one death", [
+        ("fanout_monitors_procs", "10k monitoring processes: kill -> last DOWN", "ns", BEAM_SNOW, None),
+        ("fanout_monitors_one", "one process holding 10k monitors: kill -> last DOWN", "ns", BEAM_SNOW, None),
+        ("fanout_links", "10k trapping linkers: kill -> last EXIT", "ns", BEAM_SNOW, None),
+    ]),
+]
+
+DIST = [
+    ("dist_pingpong_rtt", "remote ping-pong round trip", "ns"),
+    ("dist_send_tput_small", "small-message (8-byte binary) throughput 1 -> 1", "per_s"),
+    ("dist_send_tput_1k", "1 KiB message throughput 1 -> 1", "per_s"),
+    ("dist_monitor_kill_down", "kill remote process -> DOWN back", "ns"),
+    ("dist_monitor_exit_down", "remote process exits -> DOWN (one way)", "ns"),
+    ("dist_link_kill_exit", "kill remote process -> EXIT back", "ns"),
+    ("dist_monitor_pair", "remote monitor + demonitor pair", "ns"),
+    ("dist_link_pair", "remote link + unlink pair", "ns"),
+    ("dist_spawn_monitor", "remote spawn with monitor -> reply", "ns"),
+    ("dist_connect", "connection setup (port mapper + handshake)", "ns"),
+    ("dist_sigkill_nodedown", "peer SIGKILLed -> nodedown", "ns"),
+    ("dist_sigstop_nodedown", "silent partition (SIGSTOP) -> nodedown", "ns"),
+    ("dist_monitors_10k_nodeloss", "10k remote monitors: SIGKILL -> last DOWN noconnection", "ns"),
+    ("dist_links_10k_nodeloss", "10k trapping linkers of a remote process: SIGKILL -> last EXIT", "ns"),
+]
+# Issue 3's targets for the distribution rows (informational).
+DIST_TARGETS = {
+    "dist_pingpong_rtt": ("half_beam", "<= 0.5x BEAM"),
+    "dist_monitor_kill_down": ("half_beam", "<= 0.5x BEAM"),
+    "dist_send_tput_small": ("half_beam", ">= 2x BEAM (ratio <= 0.5x)"),
+    "dist_sigkill_nodedown": ("abs_lt", "< 1 ms", 1e6),
+    "dist_sigstop_nodedown": ("tick", "within 0.75-1.25x tick"),
+    "dist_monitors_10k_nodeloss": ("abs_lt", "< 50 ms", 50e6),
+    "dist_links_10k_nodeloss": ("abs_lt", "< 50 ms", 50e6),
+}
+DIST_MODES = [("unpinned", "unpinned"), ("pinned", "both on CPU0")]
+
+
+# ---------------------------------------------------------------------------
+# parsing
+
+def parse_kv(tokens):
+    d = {}
+    for t in tokens:
+        if "=" in t:
+            k, v = t.split("=", 1)
+            d[k] = v
+    return d
+
+
+class Raw:
+    def __init__(self, path):
+        self.results = {}  # (system, scenario, mode) -> dict
+        self.info = {}     # system -> dict
+        self.notes = []
+        self.runs = []
+        self.skips = {}    # system -> list of (why, text)
+        self.meta = {}     # facts the driver recorded at run time (rev, dirty)
+        self.lines = []
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                word = line.split(" ", 1)[0]
+                if word not in ("RESULT", "INFO", "NOTE", "RUN", "SKIP", "META"):
+                    continue
+                self.lines.append(line)
+                toks = line.split()
+                if word == "RESULT":
+                    d = parse_kv(toks[1:])
+                    if "system" in d and "scenario" in d:
+                        key = (d["system"], d["scenario"], d.get("mode", ""))
+                        # keep a figure over a later error line for the same key
+                        if key not in self.results or "error" in self.results[key]:
+                            self.results[key] = d
+                elif word == "INFO":
+                    d = parse_kv(toks[1:])
+                    cur = self.info.setdefault(d.get("system", "?"), {})
+                    for k, v in d.items():  # the first (local) run's values win
+                        cur.setdefault(k, v)
+                elif word == "META":
+                    self.meta.update(parse_kv(toks[1:]))
+                elif word == "NOTE":
+                    self.notes.append(line[5:])
+                elif word == "RUN":
+                    self.runs.append(parse_kv(toks[1:]))
+                elif word == "SKIP":
+                    d = parse_kv(toks[1:3])
+                    text = line.split(" ", 3)[3] if len(toks) > 3 else ""
+                    self.skips.setdefault(d.get("system", "?"), []).append((d.get("why", "skipped"), text))
+
+    def get(self, system, scenario, mode=""):
+        return self.results.get((system, scenario, mode))
+
+    def value(self, system, scenario, mode=""):
+        r = self.get(system, scenario, mode)
+        if not r or "median" not in r:
+            return None
+        try:
+            return float(r["median"])
+        except ValueError:
+            return None
+
+
+# ---------------------------------------------------------------------------
+# formatting
+
+def sig3(v):
+    """Three significant digits, trailing zeros kept (1.00, 22.7, 702)."""
+    a = abs(v)
+    if a >= 99.95:
+        return "%.0f" % v
+    if a >= 9.995:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def fmt_time(ns):
+    if ns < 1e3:
+        return sig3(ns) + " ns"
+    if ns < 1e6:
+        return sig3(ns / 1e3) + " us"
+    if ns < 1e9:
+        return sig3(ns / 1e6) + " ms"
+    return sig3(ns / 1e9) + " s"
+
+
+def fmt_rate(r):
+    if r >= 1e6:
+        return sig3(r / 1e6) + " M/s"
+    if r >= 1e3:
+        return sig3(r / 1e3) + " k/s"
+    return sig3(r) + " /s"
+
+
+def fmt_bytes(b):
+    return "{:,.0f} B".format(b)
+
+
+def fmt_value(unit, v):
+    if unit == "ns":
+        return fmt_time(v)
+    if unit == "per_s":
+        return fmt_rate(v)
+    if unit == "bytes":
+        return fmt_bytes(v)
+    return sig3(v) + " " + unit
+
+
+def cost(unit, v):
+    """Lower is better for every cost."""
+    if v is None or v <= 0:
+        return None
+    return 1.0 / v if unit == "per_s" else v
+
+
+SKIP_TEXT = {"not_installed": "not installed", "build_failed": "build failed", "not_built": "not built",
+             "disabled": "not run", "no_taskset": "no taskset"}
+
+
+def cell(raw, system, scenario, unit, mode="", expressed=True):
+    if not expressed:
+        return "-"
+    r = raw.get(system, scenario, mode)
+    if r is None:
+        for why, _ in raw.skips.get(system, []):
+            return SKIP_TEXT.get(why, why.replace("_", " "))
+        return "no result"
+    if "error" in r:
+        if r["error"] == "not_implemented":
+            return "not implemented yet"
+        return "error: " + r["error"]
+    try:
+        med = float(r["median"])
+    except (KeyError, ValueError):
+        return "bad line"
+    s = fmt_value(unit, med)
+    p99 = r.get("p99", "-")
+    if p99 not in ("-", "") and r.get("n", "1") != "1":
+        try:
+            s += " [" + fmt_value(unit, float(p99)) + "]"
+        except ValueError:
+            pass
+    if r.get("mismatched_signals") or r.get("wrong_signals"):
+        s += " (wrong signals!)"
+    return s
+
+
+def best_peer(raw, scenario, unit, mode="", peers=PEERS):
+    best = None
+    for p in peers:
+        c = cost(unit, raw.value(p, scenario, mode))
+        if c is not None and (best is None or c < best[1]):
+            best = (p, c)
+    return best
+
+
+def ratio_of(raw, scenario, unit, mode="", peers=PEERS):
+    ours = cost(unit, raw.value("snowrt", scenario, mode))
+    best = best_peer(raw, scenario, unit, mode, peers)
+    if ours is None or best is None:
+        return None, best
+    return ours / best[1], best
+
+
+def fmt_ratio(r, best):
+    if r is None:
+        return "-"
+    # three decimals below 1, so that a ratio judged against 0.5 never
+    # prints as "0.50x" when it is 0.502
+    return ("%.3fx (%s)" if r < 1 else "%.2fx (%s)") % (r, NAMES[best[0]])
+
+
+def judge(raw, scenario, unit, target, quick):
+    """Returns (target text, met text)."""
+    if target is None:
+        return "", ""
+    kind, text = target
+    if kind == "half_best":
+        r, best = ratio_of(raw, scenario, unit)
+        if best is None:
+            return text, "no peer figure"
+        if r is None:
+            return text, "-"
+        return text, "met" if r <= 0.5 else "not met"
+    if kind == "half_beam":
+        r, best = ratio_of(raw, scenario, unit, peers=["beam"])
+        if best is None:
+            return text, "no BEAM figure"
+        if r is None:
+            return text, "-"
+        return text, "met" if r <= 0.5 else "not met"
+    ours = raw.get("snowrt", scenario)
+    v = raw.value("snowrt", scenario)
+    if v is None:
+        return text, "-"
+    count = int(ours.get("count", "0") or 0)
+    if kind == "idle_time":
+        if count != 1000000:
+            return text, "n/a (%s processes in this run)" % "{:,}".format(count)
+        return text, "met" if v < 1e9 else "not met"
+    if kind == "idle_bytes":
+        return text, "met" if v <= 2662.4 else "not met"
+    return text, ""
+
+
+def judge_dist(raw, sid, unit):
+    t = DIST_TARGETS.get(sid)
+    if t is None:
+        return "", ""
+    verdicts = []
+    for m, _ in DIST_MODES:
+        r = raw.get("snowrt", sid, m)
+        v = raw.value("snowrt", sid, m)
+        if v is None:
+            verdicts.append("-")
+            continue
+        if t[0] == "half_beam":
+            ratio, best = ratio_of(raw, sid, unit, m, peers=["beam"])
+            verdicts.append("-" if ratio is None else ("met" if ratio <= 0.5 else "not met"))
+        elif t[0] == "abs_lt":
+            verdicts.append("met" if v < t[2] else "not met")
+        elif t[0] == "tick":
+            try:
+                tick_ns = float(r.get("ticktime_s", "0")) * 1e9
+                p99 = float(r.get("p99", "nan"))
+            except ValueError:
+                tick_ns, p99 = 0, float("nan")
+            if tick_ns <= 0:
+                verdicts.append("-")
+            else:
+                worst = p99 if p99 == p99 else v
+                verdicts.append("met" if 0.75 * tick_ns <= v and worst <= 1.25 * tick_ns else "not met")
+    return t[1], " / ".join(verdicts)
+
+
+# ---------------------------------------------------------------------------
+# machine and versions
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine_facts():
+    facts = []
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    facts.append(("CPU", cpu or platform.processor() or "unknown"))
+    facts.append(("cores (online)", str(os.cpu_count())))
+    hv = sh("lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor: *//p'")
+    if hv:
+        facts.append(("hypervisor", hv))
+    facts.append(("kernel", platform.release()))
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    kb = int(line.split()[1])
+                    mem = "%.1f GiB" % (kb / 1024 / 1024)
+                    break
+    except OSError:
+        pass
+    facts.append(("memory", mem or "unknown"))
+    try:
+        with open("/proc/sys/vm/max_map_count") as f:
+            facts.append(("vm.max_map_count", f.read().strip()))
+    except OSError:
+        pass
+    osr = sh(". /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\"")
+    if osr:
+        facts.append(("OS", osr))
+    return facts
+
+
+def versions(raw, root):
+    v = []
+    v.append(("gcc", sh("gcc --version 2>/dev/null | head -1") or "not found"))
+    v.append(("cmake", sh("cmake --version 2>/dev/null | head -1") or "not found"))
+    if "rev" in raw.meta:  # recorded by scripts/bench.sh when it built
+        commit = raw.meta["rev"] if raw.meta["rev"] != "none" else ""
+        dirty = raw.meta.get("dirty", "0") == "1"
+    else:
+        commit = sh("git -C '%s' rev-parse --short HEAD 2>/dev/null" % root) if root else ""
+        dirty = sh("git -C '%s' status --porcelain --untracked-files=no 2>/dev/null | head -1" % root) if root else ""
+    v.append(("libsnowrt", (commit or "no commit yet") + (" + uncommitted changes to tracked files" if dirty else "")))
+    si = raw.info.get("snowrt")
+    if si:
+        v.append(("libsnowrt config", "schedulers=%s, ABI %s" % (si.get("schedulers", "?"), si.get("abi", "?"))))
+    bi = raw.info.get("beam")
+    if bi:
+        v.append(("Erlang/OTP", "OTP %s, erts %s, %s schedulers online" % (
+            bi.get("otp", "?"), bi.get("erts", "?"), bi.get("schedulers", "?"))))
+    else:
+        v.append(("Erlang/OTP", "; ".join(t for _, t in raw.skips.get("beam", [])) or "not run"))
+    ci = raw.info.get("caf")
+    if ci:
+        v.append(("CAF", "%s, %s workers (default config)" % (ci.get("version", "?"), ci.get("workers", "?"))))
+    else:
+        v.append(("CAF", "; ".join(t for _, t in raw.skips.get("caf", [])) or "not run"))
+    gp = sh("gnuplot --version 2>/dev/null")
+    if gp:
+        v.append(("gnuplot", gp))
+    return v
+
+
+# ---------------------------------------------------------------------------
+# report
+
+def md_table(header, rows, numeric=True):
+    align = [("---" if i == 0 or not numeric else "---:") for i in range(len(header))]
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
+    return "\n".join(out)
+
+
+def build(raw, args):
+    date = args.date
+    lines = []
+    mode = "quick" if args.quick else "full"
+    lines.append("# libsnowrt bench, %s (%s run)" % (date, mode))
+    lines.append("")
+    lines.append("Produced by `scripts/bench.sh%s`. Each figure is the median over the timed "
+                 "iterations (warm-up excluded), with the p99 in brackets where the scenario has "
+                 "per-iteration samples. **Ratio = libsnowrt's cost / the best peer's cost** "
+                 "(cost = time, bytes, or time per item for throughputs, i.e. best peer's rate / our "
+                 "rate): below 1.00x libsnowrt is better, 0.50x means twice as good. The best peer is "
+                 "named in brackets. Targets are issue 2's, informational only: nothing here "
+                 "passes or fails." % (" --quick" if args.quick else ""))
+    if args.quick:
+        lines.append("")
+        lines.append("**Quick run**: far fewer iterations than the full run and 100k instead of 1M idle "
+                     "processes; figures are indicative only.")
+    lines.append("")
+    lines.append("## Machine")
+    lines.append("")
+    lines.append(md_table(["what", "value"], [[a, b] for a, b in machine_facts()], numeric=False))
+    lines.append("")
+    lines.append("## Versions")
+    lines.append("")
+    lines.append(md_table(["what", "version"], [[a, b] for a, b in versions(raw, args.root)], numeric=False))
+    lines.append("")
+    for section, rows in LOCAL:
+        lines.append("## Local: %s" % section)
+        lines.append("")
+        trs = []
+        for sid, title, unit, systems, target in rows:
+            r, best = ratio_of(raw, sid, unit)
+            t_text, met = judge(raw, sid, unit, target, args.quick)
+            trs.append(["%s `%s`" % (title, sid)] +
+                       [cell(raw, s, sid, unit, expressed=s in systems) for s in SYSTEMS] +
+                       [fmt_ratio(r, best), t_text, met])
+        lines.append(md_table(["scenario", "libsnowrt", "BEAM", "CAF", "ratio ours / best peer",
+                               "issue 2 target", "met?"], trs))
+        lines.append("")
+    lines.append("## Distribution: two nodes on 127.0.0.1")
+    lines.append("")
+    lines.append("Run twice: *unpinned* (the kernel places the nodes, usually one per CPU) and "
+                 "*both on CPU0* (`taskset -c 0`). Ratios are against BEAM (CAF's distribution is not "
+                 "part of this bench). The SIGSTOP row depends on the tick time used (shown). Targets "
+                 "are issue 3's, informational.")
+    lines.append("")
+    trs = []
+    for sid, title, unit in DIST:
+        row = ["%s `%s`" % (title, sid)]
+        ratios = []
+        for m, _ in DIST_MODES:
+            if raw.get("snowrt", sid, m) is None:
+                row.append("not implemented yet")
+            else:
+                row.append(cell(raw, "snowrt", sid, unit, m))
+            row.append(cell(raw, "beam", sid, unit, m))
+            r, best = ratio_of(raw, sid, unit, m, peers=["beam"])
+            ratios.append(fmt_ratio(r, best))
+        tick = ""
+        for m, _ in DIST_MODES:
+            b = raw.get("beam", sid, m)
+            if b and b.get("ticktime_s"):
+                tick = " (tick %s s)" % b["ticktime_s"]
+        row[0] += tick
+        t_text, met = judge_dist(raw, sid, unit)
+        trs.append(row + ratios + [t_text, met])
+    lines.append(md_table(["scenario", "libsnowrt unpinned", "BEAM unpinned", "libsnowrt CPU0", "BEAM CPU0",
+                           "ratio unpinned", "ratio CPU0", "issue 3 target", "met? (unpinned / CPU0)"], trs))
+    lines.append("")
+    if args.png:
+        lines.append("## Chart")
+        lines.append("")
+        lines.append("![cost relative to the best peer](%s)" % os.path.basename(args.png))
+        lines.append("")
+        lines.append("Each bar is a system's cost divided by the best peer's cost for that row "
+                     "(log scale; bars grow from 1, the best peer's level; below 1 is better than the best peer; the dashed line is the 0.5x target).")
+        lines.append("")
+    lines.append("## Notes from this run")
+    lines.append("")
+    notes = []
+    for s in SYSTEMS:
+        for why, text in raw.skips.get(s, []):
+            notes.append("%s: %s" % (NAMES[s], text))
+    for run in raw.runs:
+        if run.get("rc", "0") != "0":
+            notes.append("%s program `%s`%s exited with status %s after %s s" % (
+                NAMES.get(run.get("system"), run.get("system")), run.get("program"),
+                (" (" + run["mode"] + ")") if run.get("mode") else "", run.get("rc"), run.get("secs")))
+    known = {sid for _, rows in LOCAL for sid, *_ in rows} | {sid for sid, *_ in DIST}
+    for (system, sid, m), r in sorted(raw.results.items()):
+        if sid not in known:
+            notes.append("%s: %s%s" % (NAMES.get(system, system), sid,
+                                       (" error: " + r["error"]) if "error" in r else " (not in any table)"))
+    notes += raw.notes
+    if not notes:
+        notes = ["none"]
+    lines += ["- " + n for n in notes]
+    lines.append("")
+    secs = sum(float(r.get("secs", "0") or 0) for r in raw.runs)
+    lines.append("Programs ran for %.0f s in total." % secs)
+    lines.append("")
+    lines.append("<details><summary>Raw lines</summary>")
+    lines.append("")
+    lines.append("```")
+    lines += raw.lines
+    lines.append("```")
+    lines.append("")
+    lines.append("</details>")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def chart(raw, args):
+    """Writes a gnuplot data file and script, then renders the PNG."""
+    gp = shutil.which("gnuplot")
+    if not gp:
+        print("report: gnuplot not found, no chart", file=sys.stderr)
+        return False
+    rows = []
+    for _, srows in LOCAL:
+        for sid, _t, unit, _s, _tg in srows:
+            rows.append((sid, sid, unit, ""))
+    for sid, _t, unit in DIST:
+        for m, _ in DIST_MODES:
+            rows.append(("%s (%s)" % (sid, "cpu0" if m == "pinned" else m), sid, unit, m))
+    data = []
+    ratios = []
+    for label, sid, unit, m in rows:
+        best = best_peer(raw, sid, unit, m)
+        have = sum(1 for s in SYSTEMS if raw.value(s, sid, m) is not None)
+        if best is None or have < 2:
+            continue  # one system alone has nothing to be compared with
+        vals = []
+        for s in SYSTEMS:
+            c = cost(unit, raw.value(s, sid, m))
+            vals.append("%.4g" % (c / best[1]) if c is not None else "-")
+            if c is not None:
+                ratios.append(c / best[1])
+        data.append('"%s" %s' % (label, " ".join(vals)))
+    if not data:
+        return False
+    base = os.path.splitext(args.png)[0]
+    dat = base + ".dat"
+    gpf = base + ".gp"
+    with open(dat, "w") as f:
+        f.write("# label snowrt beam caf (cost / best peer cost)\n")
+        f.write("\n".join(data) + "\n")
+    have_ours = any(raw.value("snowrt", sid, m) is not None for _, sid, _, m in rows)
+    title = "cost / best peer cost (bars grow from 1: below 1 = better than the best peer; dashed = 0.5 target; log scale)"
+    if not have_ours:
+        title += " - no libsnowrt figures in this run"
+    width = max(1200, 40 * len(data) + 300)
+    # y range: powers of two around every ratio, at least 1/4 .. 4
+    lo_e = min(-2, math.floor(math.log2(min(ratios))))
+    hi_e = max(2, math.ceil(math.log2(max(ratios))))
+    ytics = ", ".join('"%s" %s' % (("1/%d" % 2 ** -e) if e < 0 else str(2 ** e), repr(2.0 ** e))
+                      for e in range(lo_e, hi_e + 1))
+    term = "pngcairo size %d,720 noenhanced font 'sans,9'" % width
+    if "pngcairo" not in sh("gnuplot -e 'set terminal' 2>&1 | grep -o pngcairo | head -1"):
+        term = "png size %d,720 noenhanced" % width
+    script = """set terminal {term}
+set output '{png}'
+set title "{title}"
+set datafile missing '-'
+set style fill solid 0.85 border -1
+set logscale y 2
+set yrange [{ylo}:{yhi}]
+set ytics ({ytics})
+set grid ytics
+set xrange [-0.6:{n}-0.4]
+set xtics rotate by -50 scale 0 font ',8'
+set key outside right top vertical
+set ylabel 'cost / best peer cost'
+set bmargin 15
+lo(v) = v < 1 ? v : 1
+hi(v) = v < 1 ? 1 : v
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 lc rgb '#333333' front
+set arrow from graph 0, first 0.5 to graph 1, first 0.5 nohead dt 2 lc rgb '#2ca02c' front
+plot '{dat}' using ($0-0.27):(1):($0-0.39):($0-0.15):(lo($2)):(hi($2)):xtic(1) with boxxyerror title 'libsnowrt' lc rgb '#d62728', \\
+     '' using ($0):(1):($0-0.12):($0+0.12):(lo($3)):(hi($3)) with boxxyerror title 'BEAM' lc rgb '#1f77b4', \\
+     '' using ($0+0.27):(1):($0+0.15):($0+0.39):(lo($4)):(hi($4)) with boxxyerror title 'CAF' lc rgb '#ff7f0e'
+""".format(term=term, png=args.png, title=title, dat=dat, n=len(data), ylo=repr(2.0 ** lo_e / 1.2),
+               yhi=repr(2.0 ** hi_e * 1.2), ytics=ytics)
+    with open(gpf, "w") as f:
+        f.write(script)
+    r = subprocess.run([gp, gpf], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("report: gnuplot failed: " + r.stderr.strip(), file=sys.stderr)
+        return False
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--md", required=True)
+    ap.add_argument("--png")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--date", default=datetime.date.today().isoformat())
+    ap.add_argument("--root", default="")
+    args = ap.parse_args()
+    raw = Raw(args.raw)
+    if args.png and not chart(raw, args):
+        args.png = None
+    text = build(raw, args)
+    with open(args.md, "w") as f:
+        f.write(text)
+    # stdout: the report without the raw lines (they stay in the file)
+    print(text.split("<details>", 1)[0].rstrip())
+
+
+if __name__ == "__main__":
+    main()
