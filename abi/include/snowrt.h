@@ -111,7 +111,8 @@ enum {
   SNOW_MSG_DOWN = 2,        /* data: [u64 ref][u64 pid][reason] */
   SNOW_MSG_NODEUP = 3,      /* data: node name bytes */
   SNOW_MSG_NODEDOWN = 4,    /* data: node name bytes */
-  SNOW_MSG_SPAWN_REPLY = 5, /* data: [u64 request_id][u8 status][u64 pid] */
+  SNOW_MSG_SPAWN_REPLY = 5, /* data: [u64 request_id][u8 status][u64 pid]; reserved: the
+                               synchronous snow_node_spawn consumes its reply itself */
   SNOW_MSG_TERM = 6         /* data: external term format bytes */
 };
 
@@ -174,9 +175,10 @@ SNOW_API void snow_rt_init(void);
 SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
 
 /** Called by the main thread after its work. The main process exits with
- *  `normal`; then it waits until every process has exited or snow_rt_halt()
- *  is called, stops the workers and returns the exit status (0 normally,
- *  the halt status otherwise). When no node is started, no thread is
+ *  `normal`; then it waits until every process has exited (and a started
+ *  node was stopped: peers may still spawn here) or snow_rt_halt() is
+ *  called, stops the workers and returns the exit status (0 normally, the
+ *  halt status otherwise). When no node is started, no thread is
  *  attached and every remaining process waits with no timer pending, they
  *  are exited with reason `shutdown` and it returns 0. Returns
  *  SNOW_ENOTSTARTED if the runtime is not started. After it returns, the
@@ -249,7 +251,9 @@ SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t siz
 /** Removes and returns the oldest message. timeout_ms < 0 waits forever,
  *  0 polls. Returns NULL on timeout or when not called from a process. The
  *  timeout fires on time by itself. The returned memory stays valid until
- *  this process's next receive call (of either kind) or its exit. */
+ *  this process's next receive call (of either kind; service calls,
+ *  supervisor calls and the waiting distribution calls receive too) or its
+ *  exit. */
 SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms);
 
 /** Selective receive: returns the oldest message for which match(msg, ctx)
@@ -372,25 +376,63 @@ SNOW_API int64_t snow_node_monitor_all(bool on);
  * 5. Distribution
  * ------------------------------------------------------------------------ */
 
+/** Starts distribution as node `name` ("alive@host", or "alive@host:port"
+ *  to listen on that port) with `cookie`: listener, port mapper
+ *  registration (a port mapper is started if none runs). Blocks the caller
+ *  (parks it if it is a process) until done. 0, SNOW_EALREADY,
+ *  SNOW_EBADNAME, SNOW_EEXIST (name registered on this host), SNOW_EINVAL
+ *  (port cannot be bound), SNOW_ENOTSTARTED (runtime not started). See
+ *  docs/distribution.md. Any thread. */
 SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen);
+/** Disconnects every node (all noconnection signals fire), unregisters and
+ *  stops the listener. Blocks the calling thread. 0, SNOW_ENOTSTARTED. */
 SNOW_API int64_t snow_node_stop(void);
+/** Connects and authenticates ("name@host" or "name@host:port"). Parks the
+ *  calling process (blocks a thread) until done: 0, SNOW_ECONNREFUSED,
+ *  SNOW_EAUTH (cookie refused), SNOW_ETIMEDOUT, SNOW_ENONODE,
+ *  SNOW_EBADNAME, SNOW_ENOTSTARTED. Sending to, linking or monitoring a pid
+ *  of an unconnected node connects on demand. */
 SNOW_API int64_t snow_node_connect(const char* node, uint64_t len);
+/** Closes the connection; noconnection signals and NODEDOWN fire on both
+ *  sides. 0, SNOW_ENONODE (not connected), SNOW_EBADNAME, SNOW_ENOTSTARTED. */
 SNOW_API int64_t snow_node_disconnect(const char* node, uint64_t len);
 /** Snow string [u64 len][bytes] from the caller's heap; empty when not
  *  started. Never NULL. */
 SNOW_API const void* snow_node_self(void);
-/** Snow list [u64 len][u64 cap][u64 string_ptr x len]; never NULL. */
+/** Snow list [u64 len][u64 cap][u64 string_ptr x len] of connected nodes,
+ *  from the caller's heap; never NULL. */
 SNOW_API const void* snow_node_list(void);
 /** Copies the node name (no NUL added) and returns its full length; 0 when
  *  not started. Copies min(len, cap) bytes. SNOW_EINVAL for NULL buf with
- *  cap > 0. */
+ *  cap > 0. Any thread. */
 SNOW_API int64_t snow_node_name(char* buf, uint64_t cap);
+/** Makes fn spawnable by name from other nodes (snow_node_spawn, or an
+ *  Erlang spawn_request of snow:name/1 with [<<args>>]). Any thread; a NULL
+ *  fn or a bad name is ignored. */
 SNOW_API void snow_register_function(const char* name, uint64_t len, void (*fn)(const uint8_t*));
+/** Spawns the registered function `fname` on `node` with a copy of args;
+ *  link == 1 links caller and child atomically. Parks the calling process
+ *  until the reply. Returns the child's pid, or 0 (unknown function, node
+ *  lost or unreachable, not called from a process, not started). */
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                     const uint8_t* args, uint64_t asize, uint8_t link);
+/** Writes pid in the external term format (131 first) to buf; returns the
+ *  length, SNOW_EMSGSIZE if cap is too small, SNOW_EINVAL for pid 0 or an
+ *  unknown remote handle. Local pids carry this node's name (nonode@nohost
+ *  when not started). Any thread. */
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap);
+/** The pid held by a term that is a pid, or a tuple whose first element is
+ *  a pid (with or without the 131 version byte), as a handle; 0 otherwise.
+ *  Any thread. */
 SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
+/** Sends an arbitrary external-term-format term (validated; 131 optional):
+ *  a libsnowrt receiver gets a TERM message, an Erlang receiver the term.
+ *  0, SNOW_EINVAL if it does not decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED.
+ *  Any thread. */
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len);
+/** Sets the tick time: a silent peer is declared down between 1.0x and
+ *  1.25x of it (default 60000, like net_ticktime). Use the same value on
+ *  every node. 0 or SNOW_EINVAL for 0. Any thread, any time. */
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms);
 
 /* ------------------------------------------------------------------------
@@ -436,7 +478,7 @@ typedef struct snow_child_spec {
   uint64_t args_size;
   uint8_t restart;                    /* SNOW_RESTART_* */
   uint8_t reserved_[7];               /* must be zero */
-  int64_t shutdown_ms;                /* 0 = brutal kill, else grace in ms */
+  int64_t shutdown_ms;                /* 0 = brutal kill, > 0 grace in ms, < 0 wait forever */
   const char* node;                   /* optional node to spawn on (NULL/0: here) */
   uint64_t node_len;
   const char* function;               /* registered function name, for node */

@@ -15,10 +15,12 @@
 //   and DOWNs; processes ignore duplicates by their own link/monitor state.
 //
 // Threads: one libuv loop thread owns every socket, timer and connection
-// and never runs process code. Any thread hands it work: outgoing signals
-// are encoded by the sending thread and queued on the target entry's outbox;
-// commands (connect, disconnect, stop) go through a mutex-protected queue;
-// both wake the loop with uv_async_send. Incoming frames become local
+// and never runs process code. Outgoing signals are encoded by the sending
+// thread and queued on the target entry's outbox; the sender then writes
+// them straight to an up connection's socket when the loop holds nothing
+// for it (corked until the end of the time slice on worker threads), or
+// hands them to the loop. Commands (connect, disconnect, stop) go through a
+// mutex-protected queue; both paths wake the loop with uv_async_send. Incoming frames become local
 // signals delivered with proc_deliver: the network is just another producer
 // and consumer of signals.
 #pragma once

@@ -93,8 +93,13 @@ struct Runtime {
   std::atomic<Anchor*> chunks[kMaxChunks] = {};
   // Free anchors are reused oldest first, so a pid's slot comes back only
   // after every other free slot did: generations wrap as late as possible.
+  // Until kMinFree anchors are free, a fresh index is taken instead, so one
+  // index comes back at most once per kMinFree exits: its 24-bit generation
+  // wraps only after ~17 billion spawns.
+  static constexpr uint32_t kMinFree = 1024;
   uint32_t free_head = UINT32_MAX;
   uint32_t free_tail = UINT32_MAX;
+  uint32_t free_count = 0;
   uint32_t next_unused = 0;
 
   std::mutex reg_mu;
@@ -145,10 +150,12 @@ Anchor* anchor_of(uint64_t pid) {
 Anchor* anchor_alloc(uint64_t* pid_out) {
   std::lock_guard<std::mutex> lk(R.table_mu);
   uint32_t idx;
-  if (R.free_head != UINT32_MAX) {
+  bool fresh_left = R.next_unused < (1u << kIndexBits);
+  if (R.free_head != UINT32_MAX && (R.free_count >= Runtime::kMinFree || !fresh_left)) {
     idx = R.free_head;
     R.free_head = anchor_at(idx)->next_free;
     if (R.free_head == UINT32_MAX) R.free_tail = UINT32_MAX;
+    --R.free_count;
   } else {
     if (R.next_unused >= (1u << kIndexBits)) return nullptr;
     idx = R.next_unused++;
@@ -176,6 +183,7 @@ void anchor_free(Anchor* a, uint64_t pid) {
   a->next_free = UINT32_MAX;
   if (R.free_tail == UINT32_MAX) R.free_head = idx; else anchor_at(R.free_tail)->next_free = idx;
   R.free_tail = idx;
+  ++R.free_count;
 }
 
 Process* as_process(Task* t) { return reinterpret_cast<Process*>(t); }

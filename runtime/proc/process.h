@@ -126,7 +126,8 @@ void proc_set_terminate(Process* self, void (*cb)(const uint8_t*, const uint8_t*
 uint64_t proc_monitor(Process* self, uint64_t pid);
 int64_t proc_demonitor(Process* self, uint64_t ref, bool flush);
 
-// Node monitors (with no distribution every node is unreachable).
+// Node monitors (with no node started every node is unreachable; otherwise
+// runtime/dist keeps the registry).
 int64_t proc_node_monitor(Process* self, std::string_view node);
 int64_t proc_node_demonitor(Process* self, int64_t id);
 int64_t proc_node_monitor_all(Process* self, bool on);

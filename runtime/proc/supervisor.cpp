@@ -327,6 +327,7 @@ uint64_t sup_start_child(uint64_t sup, const snow_child_spec* child) {
   for (uint8_t b : child->reserved_)
     if (b) return 0;
   if (child->args_size > SNOW_MAX_MSG_SIZE || (child->args_size && !child->args)) return 0;
+  if (child->restart > SNOW_RESTART_TEMPORARY) return 0;
   uint64_t node_len = child->node ? child->node_len : 0;
   uint64_t fn_len = child->function ? child->function_len : 0;
   if (node_len > 255 || fn_len > 255) return 0;

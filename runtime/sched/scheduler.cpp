@@ -450,10 +450,12 @@ void run_task(Worker* w, Task* t) {
 // of machine costs tens of microseconds when it crosses CPUs. A quiet
 // runtime still parks after the window and then uses no CPU.
 
-// Work worth waking up for: this worker's own queue (wake-ups from other
-// threads land there), or another worker with more than it can start next.
-// A single task queued behind a busy worker is left alone, as the wake
-// policy does: taking it would split a ping-pong pair across CPUs.
+// Work worth ending the spin for: this worker's own queue (wake-ups from
+// other threads land there), or another worker with more than it can start
+// next. A single task queued behind a busy worker does not end the spin (as
+// the wake policy would not wake us for it: taking it would split a
+// ping-pong pair across CPUs); the steal right before the spin still takes
+// it when it was already there.
 bool work_for(Worker* w) {
   if (w->rq_size.load(std::memory_order_relaxed) > 0) return true;
   for (Worker* v : g.workers)

@@ -150,7 +150,7 @@ uint64_t timer_send_after(int64_t deadline_ns, uint64_t target, void* payload);
 int64_t timer_cancel_send_after(uint64_t ref);
 int64_t timers_pending();
 
-// Counts of execution stack slots in use (shared + dedicated).
+// Execution stack slots mapped (shared + dedicated).
 int64_t sched_stacks_resident();
 
 }  // namespace snow::rt

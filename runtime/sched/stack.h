@@ -1,7 +1,7 @@
 // Execution stacks ("slots") shared by many processes.
 //
 // Vocabulary:
-// - A *slot* is one mapped stack region with a guard page at its low end.
+// - A *slot* is one mapped stack region with a 64 KiB guard at its low end.
 //   Every process is bound to one slot for its whole life, because a stack
 //   holds absolute pointers into itself and must always run at the same
 //   addresses.
