@@ -101,7 +101,7 @@ SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len) {
 
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, uint64_t len) {
   if (to == 0 || !etf_bytes || len == 0) return SNOW_EINVAL;
-  if (len > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (len > SNOW_MAX_MSG_SIZE || (pid_is_remote(to) && len > kDistMaxMessage)) return SNOW_EMSGSIZE;
   if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   // Stored with its version byte, as TERM messages are delivered.

@@ -69,7 +69,7 @@ SNOW_API void snow_actor_yield(void) {
 
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size) {
   if (to == 0 || !bytes_ok(msg, size)) return SNOW_EINVAL;
-  if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(to) && size > kDistMaxMessage)) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
 }
@@ -120,6 +120,7 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
   if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (dlen != 0 && !dist_is_self(sv(node, dlen))) {
+    if (size > kDistMaxMessage) return SNOW_EMSGSIZE;
     return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), msg, size);
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -87,6 +88,7 @@ struct NodeEntry {
   std::vector<Frame*> outbox;
   bool dirty = false;
   GatePtr gate;  // the up connection's write gate, when it serves this entry
+  bool cork_listed = false;  // on D.corked: the loop flushes it if no worker does
   std::unordered_map<uint64_t, uint64_t> to_handle;  // id << 32 | serial -> handle
   std::vector<uint64_t> from_handle;                 // handle - 1 -> id << 32 | serial
   std::set<std::pair<uint64_t, uint64_t>> links;     // (local pid, remote pid)
@@ -201,6 +203,11 @@ struct Dist {
   std::mutex cmd_mu;
   std::vector<Command> cmds;
   std::vector<NodeEntry*> dirty;
+  // Corked entries the loop flushes 1 ms later in case the worker's time
+  // slice does not end (code that runs long without a runtime call).
+  std::vector<NodeEntry*> corked;
+  bool cork_timer_wanted = false;  // under cmd_mu
+  uv_timer_t cork_timer;
 
   std::atomic<uint32_t> ticktime_ms{60000};
   std::mutex conn_mu;
@@ -376,10 +383,12 @@ void deliver_or_die(uint64_t pid, Signal* s) {
   proc_deliver(pid, s);
 }
 
-// A signal from local `local` to remote `remote` cannot be delivered: answer
-// it as the remote side would have (reason noproc or noconnection).
+// A signal from `local` to `remote` cannot be delivered: answer it as the
+// target's side would have (reason noproc or noconnection). `local` may be
+// a peer's process (a LINK or MONITOR_P for a pid of this node's previous
+// incarnation): the answer then goes back over the wire.
 void answer_undeliverable(SigKind kind, uint64_t local, uint64_t remote, uint64_t ref, const uint8_t* reason) {
-  if (!local || pid_is_remote(local)) return;
+  if (!local) return;
   switch (kind) {
     case SigKind::Link:
       deliver_or_die(local, signal_exit_like(SigKind::LinkExit, local, remote, reason, 1));
@@ -421,6 +430,7 @@ Frame* frame_finish(Writer& w, SigKind kind, uint64_t local, uint64_t remote, ui
 }
 
 void wake_loop() {
+  std::lock_guard<std::mutex> lk(D.cmd_mu);  // the async handle lives while loop_ready
   if (D.loop_ready) uv_async_send(&D.async);
 }
 
@@ -485,6 +495,24 @@ void hand_to_loop(NodeEntry* e) {
   wake_loop();
 }
 
+// Makes sure the loop flushes a corked entry within about a millisecond,
+// whatever the corking worker does meanwhile.
+void arm_cork_backstop(NodeEntry* e) {
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    if (e->cork_listed) return;
+    e->cork_listed = true;
+  }
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.corked.push_back(e);
+    wake = !D.cork_timer_wanted;
+    D.cork_timer_wanted = true;
+  }
+  if (wake) wake_loop();
+}
+
 // Entries this worker thread's current time slice queued frames for.
 constexpr int kMaxCorked = 8;
 SNOW_TLS NodeEntry* t_corked[kMaxCorked];
@@ -513,10 +541,15 @@ void enqueue_frame(NodeEntry* e, Frame* f) {
     }
   }
   if (cork && bytes < kCorkBytes) {
+    bool listed = false;
     for (int i = 0; i < t_ncorked; ++i)
-      if (t_corked[i] == e) return;
-    if (t_ncorked < kMaxCorked) {
+      if (t_corked[i] == e) listed = true;
+    if (!listed && t_ncorked < kMaxCorked) {
       t_corked[t_ncorked++] = e;
+      listed = true;
+    }
+    if (listed) {
+      arm_cork_backstop(e);
       return;
     }
   }
@@ -1958,7 +1991,34 @@ void run_commands() {
   for (NodeEntry* e : dirty) flush_entry(e);
 }
 
-void on_async(uv_async_t*) { run_commands(); }
+void flush_entry(NodeEntry* e);
+
+void on_cork_timer(uv_timer_t*) {
+  std::vector<NodeEntry*> corked;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    corked.swap(D.corked);
+    D.cork_timer_wanted = false;
+  }
+  for (NodeEntry* e : corked) {
+    {
+      std::lock_guard<std::mutex> lk(e->mu);
+      e->cork_listed = false;
+    }
+    flush_entry(e);
+  }
+}
+
+void on_async(uv_async_t*) {
+  bool arm;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    arm = D.cork_timer_wanted;
+  }
+  if (arm && !uv_is_active(reinterpret_cast<uv_handle_t*>(&D.cork_timer)))
+    uv_timer_start(&D.cork_timer, on_cork_timer, 1, 0);
+  run_commands();
+}
 
 void loop_main() { uv_run(&D.loop, UV_RUN_DEFAULT); }
 
@@ -1970,32 +2030,56 @@ void post(Command c) {
   wake_loop();
 }
 
-WaiterPtr make_waiter() {
+// Waiting for the loop thread. A process must not hold anything that owns
+// heap memory on its stack while it waits: an exit discards the stack
+// without running destructors. So a process caller posts through
+// post_for_process(), whose locals are gone when it returns, and then waits
+// for its reply by ref with only plain values on its stack.
+uint64_t post_for_process(CmdType type, std::string_view node, int64_t id) {
+  Process* p = proc_current();
   auto w = std::make_shared<Waiter>();
-  if (Process* p = proc_current()) {
-    w->pid = proc_pid(p);
-    w->ref = new_ref();
-    proc_expect_reply(p, w->ref);
-  }
-  return w;
+  w->pid = proc_pid(p);
+  w->ref = new_ref();
+  proc_expect_reply(p, w->ref);
+  post(Command{type, std::string(node), w, id});
+  return w->ref;
 }
 
-// Parks the calling process (or blocks the calling thread) until completed.
-int64_t wait_for(const WaiterPtr& w, int64_t timeout_ms, uint64_t* value = nullptr) {
-  if (w->pid) {
-    uint8_t b[16];
-    if (!proc_wait_reply(proc_current(), w->ref, timeout_ms, b, 16)) return SNOW_ETIMEDOUT;
-    if (value) *value = get_u64(b + 8);
-    return int64_t(get_u64(b));
-  }
+int64_t wait_process(uint64_t ref, int64_t timeout_ms) {
+  uint8_t b[16];
+  if (!proc_wait_reply(proc_current(), ref, timeout_ms, b, 16)) return SNOW_ETIMEDOUT;
+  return int64_t(get_u64(b));
+}
+
+// A thread that is not a process blocks on the waiter's condition variable.
+int64_t post_and_block(CmdType type, std::string_view node, int64_t id, int64_t timeout_ms) {
+  auto w = std::make_shared<Waiter>();
+  post(Command{type, std::string(node), w, id});
   std::unique_lock<std::mutex> lk(w->m);
   if (timeout_ms < 0) {
     w->cv.wait(lk, [&] { return w->done; });
   } else if (!w->cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return w->done; })) {
     return SNOW_ETIMEDOUT;
   }
-  if (value) *value = w->value;
   return w->result;
+}
+
+int64_t command_and_wait(CmdType type, std::string_view node, int64_t timeout_ms) {
+  if (proc_current()) {
+    uint64_t ref = post_for_process(type, node, 0);
+    return wait_process(ref, timeout_ms);
+  }
+  return post_and_block(type, node, 0, timeout_ms);
+}
+
+// Parses a node argument; *self tells whether it names this node. The
+// strings it makes are gone when it returns (see above).
+bool node_arg(std::string_view node, bool* self) {
+  std::string name, host;
+  int port;
+  if (!parse_node(node, &name, &host, &port)) return false;
+  *self = name == D.name;
+  return true;
 }
 
 }  // namespace
@@ -2012,6 +2096,13 @@ void dist_flush_slice() {
 }
 
 int64_t dist_start(std::string_view full, std::string_view cookie) {
+  {
+    // A peer that closes while we write must not kill this OS process
+    // (libuv writes without MSG_NOSIGNAL). Only the default is replaced.
+    struct sigaction old {};
+    if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO))
+      signal(SIGPIPE, SIG_IGN);
+  }
   std::string name, host;
   int port;
   if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
@@ -2027,11 +2118,15 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   D.stopping = false;
   uv_loop_init(&D.loop);
   uv_async_init(&D.loop, &D.async, on_async);
-  D.loop_ready = true;
+  uv_timer_init(&D.loop, &D.cork_timer);
+  D.corked.clear();
+  D.cork_timer_wanted = false;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.loop_ready = true;
+  }
   D.thread = std::thread(loop_main);
-  WaiterPtr w = make_waiter();
-  post(Command{CmdType::Start, {}, w, 0});
-  int64_t rc = wait_for(w, -1);
+  int64_t rc = command_and_wait(CmdType::Start, {}, -1);
   if (rc != 0) {
     dist_stop();
     D.started.store(false);
@@ -2041,11 +2136,14 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
 
 int64_t dist_stop() {
   if (!D.loop_ready) return SNOW_ENOTSTARTED;
-  WaiterPtr w = std::make_shared<Waiter>();  // thread wait: the loop is going away
-  post(Command{CmdType::Stop, {}, w, 0});
-  wait_for(w, -1);
+  post_and_block(CmdType::Stop, {}, 0, -1);  // a thread wait: the loop is going away
+  {
+    // Under the command lock: no sender is inside uv_async_send on the
+    // handle the loop just closed.
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.loop_ready = false;
+  }
   if (D.thread.joinable()) D.thread.join();
-  D.loop_ready = false;
   uv_loop_close(&D.loop);
   D.peers.clear();
   {
@@ -2060,23 +2158,21 @@ int64_t dist_stop() {
 
 int64_t dist_connect(std::string_view node) {
   if (!dist_started()) return SNOW_ENOTSTARTED;
-  std::string name, host;
-  int port;
-  if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
-  if (name == D.name) return 0;
-  WaiterPtr w = make_waiter();
-  post(Command{CmdType::Connect, std::string(node), w, 0});
-  return wait_for(w, 3 * kHandshakeTimeoutMs);
+  bool self;
+  if (!node_arg(node, &self)) return SNOW_EBADNAME;
+  if (self) return 0;
+  return command_and_wait(CmdType::Connect, node, 3 * kHandshakeTimeoutMs);
 }
 
 int64_t dist_disconnect(std::string_view node) {
   if (!dist_started()) return SNOW_ENOTSTARTED;
-  std::string name, host;
-  int port;
-  if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
-  WaiterPtr w = make_waiter();
-  post(Command{CmdType::Disconnect, name, w, 0});
-  return wait_for(w, -1);
+  bool self;
+  if (!node_arg(node, &self)) return SNOW_EBADNAME;
+  // The loop looks the node up without a port.
+  size_t at = node.find('@');
+  size_t colon = node.rfind(':');
+  if (colon != std::string_view::npos && colon > at) node = node.substr(0, colon);
+  return command_and_wait(CmdType::Disconnect, node, -1);
 }
 
 void dist_set_ticktime(uint32_t ms) {
@@ -2161,28 +2257,15 @@ void dist_register_function(std::string_view name, void (*fn)(const uint8_t*)) {
   D.functions[std::string(name)] = fn;
 }
 
-uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link) {
-  Process* self = proc_current();
-  if (!self || !dist_started()) return 0;
+namespace {
+
+// Queues a SPAWN_REQUEST for the calling process and returns its ref (0 on
+// failure). Everything that owns memory lives here, not in the waiting frame.
+uint64_t send_spawn_request(Process* self, std::string_view node, std::string_view fname, const uint8_t* args,
+                            uint64_t size, bool link) {
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return 0;
-  if (name == D.name) {
-    void (*fn)(const uint8_t*) = nullptr;
-    {
-      std::lock_guard<std::mutex> lk(D.fn_mu);
-      auto it = D.functions.find(std::string(fname));
-      if (it != D.functions.end()) fn = it->second;
-    }
-    if (!fn) return 0;
-    SpawnRequest r;
-    r.fn = fn;
-    r.args = args;
-    r.size = size;
-    r.parent = self;
-    r.link = link;
-    return proc_spawn(r);
-  }
   NodeEntry* e = entry_for(name, 0);
   if (!e) return 0;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
@@ -2214,6 +2297,36 @@ uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t
     e->spawns[req] = me;
   }
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  return req;
+}
+
+uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link) {
+  void (*fn)(const uint8_t*) = nullptr;
+  {
+    std::lock_guard<std::mutex> lk(D.fn_mu);
+    auto it = D.functions.find(std::string(fname));
+    if (it != D.functions.end()) fn = it->second;
+  }
+  if (!fn) return 0;
+  SpawnRequest r;
+  r.fn = fn;
+  r.args = args;
+  r.size = size;
+  r.parent = self;
+  r.link = link;
+  return proc_spawn(r);
+}
+
+}  // namespace
+
+uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link) {
+  Process* self = proc_current();
+  if (!self || !dist_started()) return 0;
+  bool here;
+  if (!node_arg(node, &here)) return 0;
+  if (here) return spawn_here(self, fname, args, size, link);
+  uint64_t req = send_spawn_request(self, node, fname, args, size, link);
+  if (!req) return 0;
   uint8_t b[9];
   if (!proc_wait_reply(self, req, -1, b, 9) || b[0] != 0) return 0;
   return get_u64(b + 1);

@@ -36,6 +36,10 @@ namespace snow::rt {
 
 struct Process;
 
+// The largest message a remote send accepts (the frame limit a peer
+// enforces is 64 MiB; the rest is room for the control message).
+constexpr uint64_t kDistMaxMessage = (uint64_t(64) << 20) - 64 * 1024;
+
 bool dist_started();
 // Starts the listener and registers with the port mapper. Blocks the
 // calling thread (or parks the calling process) until done.

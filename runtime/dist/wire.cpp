@@ -28,7 +28,13 @@ void reason_to_term(etf::Writer& w, const uint8_t* r, uint64_t len, bool as_kill
     w.atom("error");
     w.binary(text, size_t(n));
   } else if (tag == SNOW_REASON_CUSTOM) {
-    if (n > 0 && n <= 255) {
+    std::string_view text_sv(reinterpret_cast<const char*>(text), size_t(n));
+    bool reserved = text_sv == "kill";
+    for (const char* a : kAtomReasons)
+      if (a && text_sv == a) reserved = true;
+    // A custom text that reads like a reason atom would change meaning on
+    // the other side (custom "normal" must still kill a linked process).
+    if (n > 0 && n <= 255 && !reserved) {
       w.atom(std::string_view(reinterpret_cast<const char*>(text), size_t(n)));
     } else {
       w.tuple(2);

@@ -1,0 +1,203 @@
+%% snowpeer: an Erlang node driven over stdin/stdout with the line protocol
+%% of tests/dist/snow_node.c, for tests/interop/test_interop.py.
+%%
+%%   erl -name N@127.0.0.1 -setcookie C -noshell -pa DIR -s snowpeer main
+%%
+%% Prints "ready <node>", then reads "<id> <command> <args...>" lines and
+%% answers "R <id> ok ..." / "R <id> err ...". Workers (registered under
+%% their label) print events "E <label> <KIND> k=v ...":
+%%   EXIT from=<pid> rp=<hex of the ~0p text of the reason> ra=<atom|->
+%%   DOWN ref=<hex> pid=<pid|-> rp=.. ra=..
+%%   NODEUP/NODEDOWN node=<name>
+%%   MSG len= data=<hex>                 a binary
+%%   TERM rp=<hex> pid=<pid|0>           anything else (pid: first element
+%%                                       of a tuple, or the term itself)
+%%   DIED rp=.. ra=..                    the worker exited
+%% Pids and refs are the hex of term_to_binary.
+%%
+%% Commands: spawn <label> [trap] | pid <label> | kill <label>
+%%   | ping <label> <node> | nodes <label> | disconnect <label> <node>
+%%   | monitor_nodes <label> | monitor <label> <pid> | monitorname <label>
+%%   <name> <node> | demonitor <label> <ref> | link <label> <pid>
+%%   | unlink <label> <pid> | exit <label> <atom> | error <label> <atom>
+%%   | sendexit <label> <pid> <atom> | send <label> <pid> <hex>
+%%   | sendpidtuple <label> <pid> | sendnamed <label> <name> <node> <hex>
+%%   | rspawn <label> <node> <function> <link 0|1> <newlabel> [monitor]
+%%   | linkraw/monitorraw <label> <node> <id> <serial> <creation> (a pid
+%%     built from its parts) | sendbig <label> <pid> <size> | echo <label>
+-module(snowpeer).
+-export([main/0, reader/0, worker/2]).
+
+main() ->
+    spawn(?MODULE, reader, []),
+    ok.
+
+out(Fmt, Args) ->
+    io:put_chars(standard_io, [io_lib:format(Fmt, Args), $\n]).
+
+hex(Bin) -> string:lowercase(binary_to_list(binary:encode_hex(Bin))).
+unhex("-") -> <<>>;
+unhex(S) -> binary:decode_hex(list_to_binary(S)).
+
+pid_hex(P) when is_pid(P) -> hex(term_to_binary(P));
+pid_hex(_) -> "0".
+term_of(Hex) -> binary_to_term(unhex(Hex)).
+pretty(T) -> hex(unicode:characters_to_binary(io_lib:format("~0p", [T]))).
+atom_or_dash(A) when is_atom(A) -> atom_to_list(A);
+atom_or_dash(_) -> "-".
+now_ns() -> erlang:monotonic_time(nanosecond).
+
+fabricate_pid(Node, Id, Serial, Creation) ->
+    N = atom_to_binary(Node, utf8),
+    binary_to_term(<<131, 88, 119, (byte_size(N)), N/binary, Id:32, Serial:32, Creation:32>>).
+
+reader() ->
+    out("ready ~s", [node()]),
+    read_loop().
+
+read_loop() ->
+    case io:get_line(standard_io, "") of
+        eof -> halt(0);
+        {error, _} -> halt(0);
+        Line ->
+            case string:lexemes(string:trim(Line), " ") of
+                [Id, "halt"] ->
+                    out("R ~s ok", [Id]),
+                    halt(0);
+                [Id, Cmd | Args] ->
+                    case catch command(Id, Cmd, Args) of
+                        {'EXIT', E} -> out("R ~s err -1 ~s", [Id, pretty(E)]);
+                        _ -> ok
+                    end;
+                _ -> ok
+            end,
+            read_loop()
+    end.
+
+command(Id, "spawn", [Label | Opt]) ->
+    Trap = Opt =:= ["trap"],
+    Pid = spawn(?MODULE, worker, [Label, Trap]),
+    watch(Label, Pid),
+    out("R ~s ok ~s", [Id, pid_hex(Pid)]);
+command(Id, Cmd, [Label | Args]) ->
+    case whereis(list_to_atom(Label)) of
+        undefined -> out("R ~s err -3 no worker ~s", [Id, Label]);
+        Pid when Cmd =:= "pid" -> out("R ~s ok ~s", [Id, pid_hex(Pid)]);
+        Pid when Cmd =:= "kill" ->
+            exit(Pid, kill),
+            out("R ~s ok 0", [Id]);
+        Pid -> Pid ! {cmd, Id, Cmd, Args}
+    end.
+
+%% Reports a worker's exit (a separate process: the worker cannot).
+watch(Label, Pid) ->
+    spawn(fun() ->
+                  Ref = monitor(process, Pid),
+                  receive
+                      {'DOWN', Ref, process, _, Reason} ->
+                          out("E ~s DIED rp=~s ra=~s t=~b", [Label, pretty(Reason), atom_or_dash(Reason), now_ns()])
+                  end
+          end).
+
+worker(Label, Trap) ->
+    process_flag(trap_exit, Trap),
+    register(list_to_atom(Label), self()),
+    out("E ~s STARTED pid=~s register=0 t=~b", [Label, pid_hex(self()), now_ns()]),
+    worker_loop(Label).
+
+worker_loop(Label) ->
+    receive
+        {cmd, Id, "exit", [A]} ->
+            ok(Id),
+            exit(list_to_atom(A));
+        {cmd, Id, "error", [A]} ->
+            ok(Id),
+            erlang:error(list_to_atom(A));
+        {cmd, Id, Cmd, Args} ->
+            case catch run(Label, Id, Cmd, Args) of
+                {'EXIT', E} -> out("R ~s err -1 ~s", [Id, pretty(E)]);
+                _ -> ok
+            end;
+        {'EXIT', From, Reason} ->
+            out("E ~s EXIT from=~s rp=~s ra=~s t=~b", [Label, pid_hex(From), pretty(Reason), atom_or_dash(Reason), now_ns()]);
+        {'DOWN', Ref, process, Obj, Reason} ->
+            P = case Obj of
+                    {Name, Node} -> "name:" ++ atom_to_list(Name) ++ "@" ++ atom_to_list(Node);
+                    _ -> pid_hex(Obj)
+                end,
+            out("E ~s DOWN ref=~s pid=~s rp=~s ra=~s t=~b",
+                [Label, hex(term_to_binary(Ref)), P, pretty(Reason), atom_or_dash(Reason), now_ns()]);
+        {nodeup, Node} ->
+            out("E ~s NODEUP node=~s t=~b", [Label, Node, now_ns()]);
+        {nodedown, Node} ->
+            out("E ~s NODEDOWN node=~s t=~b", [Label, Node, now_ns()]);
+        Bin when is_binary(Bin) ->
+            out("E ~s MSG len=~b data=~s t=~b", [Label, byte_size(Bin), hex(Bin), now_ns()]);
+        Term ->
+            P = case Term of
+                    T when is_pid(T) -> T;
+                    T when is_tuple(T), tuple_size(T) > 0, is_pid(element(1, T)) -> element(1, T);
+                    _ -> none
+                end,
+            out("E ~s TERM rp=~s pid=~s t=~b", [Label, pretty(Term), pid_hex(P), now_ns()])
+    end,
+    worker_loop(Label).
+
+ok(Id) -> out("R ~s ok 0", [Id]).
+
+run(_, Id, "echo", _) -> out("R ~s ok", [Id]);
+run(_, Id, "ping", [Node]) ->
+    out("R ~s ok ~s", [Id, net_adm:ping(list_to_atom(Node))]);
+run(_, Id, "nodes", _) ->
+    out("R ~s ok ~s", [Id, case nodes() of [] -> "-"; Ns -> lists:join(",", [atom_to_list(N) || N <- Ns]) end]);
+run(_, Id, "disconnect", [Node]) ->
+    out("R ~s ok ~s", [Id, erlang:disconnect_node(list_to_atom(Node))]);
+run(_, Id, "monitor_nodes", _) ->
+    out("R ~s ok ~s", [Id, net_kernel:monitor_nodes(true)]);
+run(_, Id, "monitor", [P]) ->
+    out("R ~s ok ~s", [Id, hex(term_to_binary(monitor(process, term_of(P))))]);
+run(_, Id, "monitorname", [Name, Node]) ->
+    out("R ~s ok ~s", [Id, hex(term_to_binary(monitor(process, {list_to_atom(Name), list_to_atom(Node)})))]);
+run(_, Id, "demonitor", [R]) ->
+    out("R ~s ok ~s", [Id, demonitor(term_of(R), [info])]);
+run(_, Id, "link", [P]) ->
+    link(term_of(P)),
+    ok(Id);
+run(_, Id, "unlink", [P]) ->
+    unlink(term_of(P)),
+    ok(Id);
+run(_, Id, "sendexit", [P, A]) ->
+    exit(term_of(P), list_to_atom(A)),
+    ok(Id);
+run(_, Id, "send", [P, H]) ->
+    term_of(P) ! unhex(H),
+    ok(Id);
+run(_, Id, "sendpidtuple", [P]) ->
+    term_of(P) ! {self(), hello, [1, 2, 3]},
+    ok(Id);
+run(_, Id, "sendnamed", [Name, Node, H]) ->
+    {list_to_atom(Name), list_to_atom(Node)} ! unhex(H),
+    ok(Id);
+run(_, Id, "linkraw", [NodeS, IdS, SerialS, CreationS]) ->
+    %% link/monitor to a pid built from its parts (one that may never have existed)
+    P = fabricate_pid(list_to_atom(NodeS), list_to_integer(IdS), list_to_integer(SerialS), list_to_integer(CreationS)),
+    link(P),
+    out("R ~s ok ~s", [Id, pid_hex(P)]);
+run(_, Id, "monitorraw", [NodeS, IdS, SerialS, CreationS]) ->
+    P = fabricate_pid(list_to_atom(NodeS), list_to_integer(IdS), list_to_integer(SerialS), list_to_integer(CreationS)),
+    out("R ~s ok ~s", [Id, hex(term_to_binary(monitor(process, P)))]);
+run(_, Id, "sendbig", [P, SizeS]) ->
+    Size = list_to_integer(SizeS),
+    Bin = << <<((I * 131 + 7 + (I bsr 16)) band 255)>> || I <- lists:seq(0, Size - 1) >>,
+    term_of(P) ! Bin,
+    out("R ~s ok 0", [Id]);
+run(_, Id, "rspawn", [Node, Fn, Link, NewLabel | More]) ->
+    Opts = [{reply, yes}] ++ [link || Link =:= "1"] ++ [monitor || More =:= ["monitor"]],
+    Req = erlang:spawn_request(list_to_atom(Node), snow, list_to_atom(Fn), [<<(list_to_binary(NewLabel))/binary, 0>>], Opts),
+    receive
+        {spawn_reply, Req, ok, Pid} -> out("R ~s ok ~s", [Id, pid_hex(Pid)]);
+        {spawn_reply, Req, error, Reason} -> out("R ~s ok 0 why=~s", [Id, pretty(Reason)])
+    after 10000 -> out("R ~s err -10 no spawn_reply", [Id])
+    end;
+run(_, Id, Cmd, _) ->
+    out("R ~s err -1 unknown command ~s", [Id, Cmd]).
