@@ -228,7 +228,9 @@ struct Dist {
   std::unordered_map<std::string, void (*)(const uint8_t*)> functions;
 };
 
-Dist D;
+// Never destroyed: threads a program leaves running may still call in while
+// static destructors run at exit.
+Dist& D = *new Dist();
 const bool g_trace = getenv("SNOW_DIST_TRACE") != nullptr;
 
 // ------------------------------------------------------------------ small helpers

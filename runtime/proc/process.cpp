@@ -126,7 +126,8 @@ struct Runtime {
   struct sigaction old_int {}, old_term {};
 };
 
-Runtime R;
+// Never destroyed (see Dist in dist.cpp).
+Runtime& R = *new Runtime();
 SNOW_TLS Process* t_thread_proc = nullptr;
 
 void post_wakeup() {

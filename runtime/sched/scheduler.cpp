@@ -108,7 +108,8 @@ struct Sched {
   } stripes[kStripes];
 };
 
-Sched g;
+// Never destroyed (see Dist in dist.cpp).
+Sched& g = *new Sched();
 SNOW_TLS Worker* t_worker = nullptr;
 struct sigaction g_old_segv;
 struct sigaction g_old_bus;
