@@ -50,6 +50,7 @@ struct alignas(32) Anchor {
 struct Relations {
   FlatMap64 links;         // peer -> 0 active, else unlink id
   FlatMap64 monitors;      // ref -> target I watch
+  FlatMap64 monitor_sigs;  // ref -> the shared Monitor signal (local targets)
   FlatMap64 monitored_by;  // ref -> watcher
   std::unordered_map<int64_t, std::string> node_monitors;
   std::unordered_map<uint64_t, uint64_t> pending_calls; // caller -> call ref (server side)
@@ -226,7 +227,8 @@ void answer_dead_target(Signal* s) {
     Signal* r = make_exit_like(SigKind::LinkExit, s->from, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
-  } else if (s->kind == SigKind::Monitor && s->from) {
+  } else if (s->kind == SigKind::Monitor && s->from &&
+             s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled) {
     Signal* r = make_down(s->from, s->ref, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
@@ -270,6 +272,18 @@ void apply_link_signal(Process* p, Signal* s) {
   }
 }
 
+// Drops our hold on the Monitor signal of `ref`; returns true if the target
+// had not applied it yet (it now never will: the monitor is cancelled).
+bool release_monitor_sig(Process* p, uint64_t ref) {
+  uint64_t* v = p->rel->monitor_sigs.find(ref);
+  if (!v) return false;
+  Signal* ms = reinterpret_cast<Signal*>(*v);
+  p->rel->monitor_sigs.erase(ref);
+  bool cancelled = ms->mon_state.exchange(kMonCancelled, std::memory_order_acq_rel) == kMonPending;
+  signal_free(ms);
+  return cancelled;
+}
+
 // Applies one signal in the owner context. May not return (exit).
 void apply(Process* p, Signal* s) {
   if (s->target != p->pid) {
@@ -286,7 +300,8 @@ void apply(Process* p, Signal* s) {
       apply_link_signal(p, s);
       break;
     case SigKind::Monitor:
-      rel(p).monitored_by[s->ref] = s->from;
+      if (s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled)
+        rel(p).monitored_by[s->ref] = s->from;
       break;
     case SigKind::Demonitor:
       if (p->rel) p->rel->monitored_by.erase(s->ref);
@@ -338,6 +353,7 @@ void apply(Process* p, Signal* s) {
     }
     case SigKind::Down:
       if (p->rel && p->rel->monitors.erase(s->ref)) {
+        release_monitor_sig(p, s->ref);
         mbox_append(p, s);
         return;
       }
@@ -388,7 +404,8 @@ void apply_while_exiting(Process* p, Signal* s) {
       apply_link_signal(p, s);
       break;
     case SigKind::Monitor:
-      rel(p).monitored_by[s->ref] = s->from;
+      if (s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled)
+        rel(p).monitored_by[s->ref] = s->from;
       break;
     case SigKind::Demonitor:
       if (p->rel) p->rel->monitored_by.erase(s->ref);
@@ -499,6 +516,7 @@ void finish_exit(Process* p) {
       proc_deliver(watcher, s);
     });
     p->rel->monitors.for_each([&](uint64_t ref, uint64_t target) {
+      if (release_monitor_sig(p, ref)) return;  // the target never saw it
       Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
       if (!s) oom_signal();
       proc_deliver(target, s);
@@ -1109,6 +1127,13 @@ uint64_t proc_monitor(Process* p, uint64_t pid) {
     p->rel->monitors.erase(ref);
     return 0;
   }
+  if (!pid_is_remote(pid)) {
+    // Kept by us too, so a demonitor that beats the target to it can cancel
+    // it in place instead of sending a Demonitor after it.
+    s->flags |= kSigShared;
+    s->refs.store(2, std::memory_order_relaxed);
+    p->rel->monitor_sigs[ref] = reinterpret_cast<uint64_t>(s);
+  }
   proc_deliver(pid, s);
   return ref;
 }
@@ -1120,9 +1145,11 @@ int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
     if (t) {
       uint64_t target = *t;
       p->rel->monitors.erase(ref);
-      Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
-      if (!s) oom_signal();
-      proc_deliver(target, s);
+      if (!release_monitor_sig(p, ref)) {
+        Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
+        if (!s) oom_signal();
+        proc_deliver(target, s);
+      }
       result = 0;
     }
   }
