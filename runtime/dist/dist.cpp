@@ -668,27 +668,17 @@ void dist_deliver(uint64_t pid, Signal* s) {
       break;
     }
     case SigKind::Monitor:
+    case SigKind::Demonitor: {
+      bool on = kind == SigKind::Monitor;
       w.tuple(4);
-      w.integer(wire::kMonitorP);
+      w.integer(on ? wire::kMonitorP : wire::kDemonitorP);
       write_pid(w, from);
       write_pid(w, pid);
       write_our_ref(w, ref);
-      {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->monitors[ref] = {from, pid};
-      }
+      std::lock_guard<std::mutex> lk(e->mu);
+      if (on) e->monitors[ref] = {from, pid}; else e->monitors.erase(ref);
       break;
-    case SigKind::Demonitor:
-      w.tuple(4);
-      w.integer(wire::kDemonitorP);
-      write_pid(w, from);
-      write_pid(w, pid);
-      write_our_ref(w, ref);
-      {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->monitors.erase(ref);
-      }
-      break;
+    }
     case SigKind::Down: {
       PeerMonitor pm;
       {
@@ -1578,6 +1568,24 @@ void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
   proc_reply(requester, req, b, 9);
 }
 
+// The exit reason of an EXIT/EXIT2/MONITOR_P_EXIT: the payload term after
+// the control tuple (PAYLOAD_ variants) or the tuple's element `index`.
+bool read_reason(bool payload, const uint8_t*& p, const uint8_t* end, const std::vector<etf::Term>& ctl,
+                 size_t index, std::vector<uint8_t>* out, bool* kill) {
+  if (payload) {
+    const uint8_t* ts;
+    size_t tl;
+    etf::Term rt;
+    if (!decode_term(p, end, rt, &ts, &tl)) return false;
+    *out = wire::term_to_reason(ts, tl, kill);
+  } else {
+    Writer rw;
+    rw.term(ctl[index]);
+    *out = wire::term_to_reason(rw.buf.data(), rw.buf.size(), kill);
+  }
+  return true;
+}
+
 bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
   if (m[0] != wire::kPassThrough) return false;
@@ -1628,17 +1636,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       if (it.size() < (payload ? 3u : 4u) || !local_target(it[2], &to)) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill = false;
-      if (payload) {
-        const uint8_t* ts;
-        size_t tl;
-        etf::Term rt;
-        if (!decode_term(p, end, rt, &ts, &tl)) return false;
-        reason_bytes = wire::term_to_reason(ts, tl, &kill);
-      } else {
-        Writer rw;
-        rw.term(it[3]);
-        reason_bytes = wire::term_to_reason(rw.buf.data(), rw.buf.size(), &kill);
-      }
+      if (!read_reason(payload, p, end, it, 3, &reason_bytes, &kill)) return false;
       uint64_t from = remote_pid(it[1]);
       bool link = op == wire::kExit || op == wire::kPayloadExit;
       if (link) {
@@ -1727,17 +1725,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       if (!our_ref_from_wire(it[3], &ref)) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill;
-      if (payload) {
-        const uint8_t* ts;
-        size_t tl;
-        etf::Term rt;
-        if (!decode_term(p, end, rt, &ts, &tl)) return false;
-        reason_bytes = wire::term_to_reason(ts, tl, &kill);
-      } else {
-        Writer rw;
-        rw.term(it[4]);
-        reason_bytes = wire::term_to_reason(rw.buf.data(), rw.buf.size(), &kill);
-      }
+      if (!read_reason(payload, p, end, it, 4, &reason_bytes, &kill)) return false;
       uint64_t dead = 0;
       {
         std::lock_guard<std::mutex> lk(e->mu);

@@ -197,16 +197,6 @@ Relations& rel(Process* p) {
 
 // ---------------------------------------------------------------- signals
 
-Signal* make_exit_like(SigKind kind, uint64_t target, uint64_t from, const uint8_t* reason, uint64_t rlen) {
-  return signal_exit_like(kind, target, from, reason, rlen);
-}
-Signal* make_down(uint64_t target, uint64_t ref, uint64_t dead, const uint8_t* reason, uint64_t rlen) {
-  return signal_down(target, ref, dead, reason, rlen);
-}
-Signal* make_control(SigKind kind, uint64_t target, uint64_t from, uint64_t ref) {
-  return signal_control(kind, target, from, ref);
-}
-
 void oom_signal() {
   log_line("snowrt: out of memory allocating a signal");
   abort();
@@ -220,16 +210,16 @@ const uint8_t kReasonShutdown[1] = {SNOW_REASON_SHUTDOWN};
 // The target of `s` is dead: answer what needs an answer, drop the rest.
 void answer_dead_target(Signal* s) {
   if (s->kind == SigKind::Unlink && s->from) {
-    Signal* r = make_control(SigKind::UnlinkAck, s->from, s->target, s->ref);
+    Signal* r = signal_control(SigKind::UnlinkAck, s->from, s->target, s->ref);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
   } else if (s->kind == SigKind::Link && s->from) {
-    Signal* r = make_exit_like(SigKind::LinkExit, s->from, s->target, kReasonNoproc, 1);
+    Signal* r = signal_exit_like(SigKind::LinkExit, s->from, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
   } else if (s->kind == SigKind::Monitor && s->from &&
              s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled) {
-    Signal* r = make_down(s->from, s->ref, s->target, kReasonNoproc, 1);
+    Signal* r = signal_down(s->from, s->ref, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
   }
@@ -256,7 +246,7 @@ void apply_link_signal(Process* p, Signal* s) {
         uint64_t* id = p->rel->links.find(s->from);
         if (id && *id == 0) p->rel->links.erase(s->from);
       }
-      Signal* ack = make_control(SigKind::UnlinkAck, s->from, p->pid, s->ref);
+      Signal* ack = signal_control(SigKind::UnlinkAck, s->from, p->pid, s->ref);
       if (!ack) oom_signal();
       proc_deliver(s->from, ack);
       break;
@@ -506,18 +496,18 @@ void finish_exit(Process* p) {
   if (p->rel) {
     p->rel->links.for_each([&](uint64_t peer, uint64_t unlink_id) {
       if (unlink_id != 0) return;  // the peer processes our unlink first
-      Signal* s = make_exit_like(SigKind::LinkExit, peer, p->pid, reason, rlen);
+      Signal* s = signal_exit_like(SigKind::LinkExit, peer, p->pid, reason, rlen);
       if (!s) oom_signal();
       proc_deliver(peer, s);
     });
     p->rel->monitored_by.for_each([&](uint64_t ref, uint64_t watcher) {
-      Signal* s = make_down(watcher, ref, p->pid, reason, rlen);
+      Signal* s = signal_down(watcher, ref, p->pid, reason, rlen);
       if (!s) oom_signal();
       proc_deliver(watcher, s);
     });
     p->rel->monitors.for_each([&](uint64_t ref, uint64_t target) {
       if (release_monitor_sig(p, ref)) return;  // the target never saw it
-      Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
+      Signal* s = signal_control(SigKind::Demonitor, target, p->pid, ref);
       if (!s) oom_signal();
       proc_deliver(target, s);
     });
@@ -570,15 +560,20 @@ void exit_thread_process(Process* p) {
 
 void main_thread_after_exit(int status);
 
+// Marks the process exiting and runs its terminate callback, once, on its
+// own context with the stored reason (a nested exit skips it).
+void begin_exit(Process* p) {
+  if (p->exiting) return;
+  p->exiting = true;
+  if (auto cb = p->terminate) {
+    p->terminate = nullptr;
+    cb(nullptr, p->exit_reason);
+  }
+}
+
 [[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len) {
   store_reason(p, reason, len);  // copy first: `reason` may live in a signal we free
-  if (!p->exiting) {
-    p->exiting = true;
-    if (auto cb = p->terminate) {
-      p->terminate = nullptr;
-      cb(nullptr, p->exit_reason);
-    }
-  }
+  begin_exit(p);
   if (!p->task.is_thread) {
     finish_exit(p);
     sched_switch_out(&p->task, SwitchReason::Exit);
@@ -611,7 +606,7 @@ void hook_overflow(Task* t) {
 }
 
 void hook_wait_timeout(uint64_t pid, uint64_t seq) {
-  Signal* s = make_control(SigKind::Timeout, pid, 0, seq);
+  Signal* s = signal_control(SigKind::Timeout, pid, 0, seq);
   if (!s) oom_signal();
   proc_deliver(pid, s);
 }
@@ -697,7 +692,7 @@ void shutdown_all(uint64_t keep) {
     if (!a) continue;
     uint64_t pid = a->pid.load(std::memory_order_acquire);
     if (pid == 0 || pid == keep) continue;
-    Signal* s = make_exit_like(SigKind::Exit, pid, 0, kReasonShutdown, 1);
+    Signal* s = signal_exit_like(SigKind::Exit, pid, 0, kReasonShutdown, 1);
     if (!s) oom_signal();
     s->flags = kSigShutdown;
     proc_deliver(pid, s);
@@ -847,11 +842,7 @@ int proc_runtime_run() {
   Process* m = t_thread_proc;
   if (m && m->is_main) {
     store_reason(m, kReasonNormal, 1);
-    m->exiting = true;
-    if (auto cb = m->terminate) {
-      m->terminate = nullptr;
-      cb(nullptr, m->exit_reason);
-    }
+    begin_exit(m);
     exit_thread_process(m);
   }
   return wait_for_end();
@@ -948,11 +939,7 @@ int proc_thread_detach() {
   if (!p) return SNOW_ENOTPROC;
   if (p->is_main) return SNOW_EINVAL;
   store_reason(p, kReasonNormal, 1);
-  p->exiting = true;
-  if (auto cb = p->terminate) {
-    p->terminate = nullptr;
-    cb(nullptr, p->exit_reason);
-  }
+  begin_exit(p);
   exit_thread_process(p);
   return 0;
 }
@@ -1076,7 +1063,7 @@ int proc_link(Process* p, uint64_t pid) {
     if (*id == 0) return 0;  // already linked: idempotent
     *id = 0;                 // re-link while our unlink is in flight
   }
-  Signal* s = make_control(SigKind::Link, pid, p->pid, 0);
+  Signal* s = signal_control(SigKind::Link, pid, p->pid, 0);
   if (!s) return SNOW_ENOMEM;
   proc_deliver(pid, s);
   // A dead target answered with noproc on our own queue: apply it now so a
@@ -1092,7 +1079,7 @@ int proc_unlink(Process* p, uint64_t pid) {
   // From here exit signals from pid find no active link and are ignored.
   uint64_t id = new_ref();
   *slot = id;
-  Signal* s = make_control(SigKind::Unlink, pid, p->pid, id);
+  Signal* s = signal_control(SigKind::Unlink, pid, p->pid, id);
   if (!s) return SNOW_ENOMEM;
   proc_deliver(pid, s);
   return 0;
@@ -1105,7 +1092,7 @@ bool proc_set_trap_exit(Process* p, bool on) {
 }
 
 int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t len) {
-  Signal* s = make_exit_like(SigKind::Exit, to, from, reason, len);
+  Signal* s = signal_exit_like(SigKind::Exit, to, from, reason, len);
   if (!s) return SNOW_ENOMEM;
   if (reason[0] == SNOW_REASON_KILLED) s->flags = kSigKill;
   proc_deliver(to, s);
@@ -1122,7 +1109,7 @@ void proc_set_terminate(Process* p, void (*cb)(const uint8_t*, const uint8_t*)) 
 uint64_t proc_monitor(Process* p, uint64_t pid) {
   uint64_t ref = new_ref();
   rel(p).monitors[ref] = pid;
-  Signal* s = make_control(SigKind::Monitor, pid, p->pid, ref);
+  Signal* s = signal_control(SigKind::Monitor, pid, p->pid, ref);
   if (!s) {
     p->rel->monitors.erase(ref);
     return 0;
@@ -1146,7 +1133,7 @@ int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
       uint64_t target = *t;
       p->rel->monitors.erase(ref);
       if (!release_monitor_sig(p, ref)) {
-        Signal* s = make_control(SigKind::Demonitor, target, p->pid, ref);
+        Signal* s = signal_control(SigKind::Demonitor, target, p->pid, ref);
         if (!s) oom_signal();
         proc_deliver(target, s);
       }
