@@ -181,6 +181,9 @@ void wake_worker(Worker* w) {
 
 void insert_timer(Worker* w, TimerNode* n) {
   n->order = g.timer_order.fetch_add(1, std::memory_order_relaxed);
+  // Read before publishing: once in the heap the owner may fire and free a
+  // send-after timer at any moment.
+  const int64_t deadline = n->deadline;
   bool earlier;
   {
     std::lock_guard<std::mutex> lk(w->timer_mu);
@@ -190,7 +193,7 @@ void insert_timer(Worker* w, TimerNode* n) {
   // A parked worker sleeps until its earliest deadline: wake it if this
   // timer is earlier (only possible when the inserter is another thread).
   if (earlier && w != t_worker && w->parked.load(std::memory_order_seq_cst) &&
-      n->deadline < w->park_deadline.load(std::memory_order_acquire))
+      deadline < w->park_deadline.load(std::memory_order_acquire))
     wake_worker(w);
 }
 
