@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <sched.h>
 #include <unistd.h>
 
 namespace snow::rt {
@@ -30,6 +31,18 @@ namespace {
 std::atomic<unsigned> g_next_stripe{0};
 SNOW_TLS int t_stripe = -1;
 }  // namespace
+
+void SpinLock::wait_unlocked() {
+  for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+    if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      sched_yield();
+    }
+  }
+}
 
 void StripedCounter::add(int64_t n) {
   if (t_stripe < 0) t_stripe = int(g_next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes);

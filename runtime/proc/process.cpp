@@ -90,7 +90,7 @@ struct Process {
 namespace {
 
 struct Runtime {
-  std::mutex table_mu;  // free list and chunk creation
+  SpinLock table_mu;  // free list and chunk creation (short sections, hit by every spawn and exit)
   std::atomic<Anchor*> chunks[kMaxChunks] = {};
   // Free anchors are reused oldest first, so a pid's slot comes back only
   // after every other free slot did: generations wrap as late as possible.
@@ -150,7 +150,7 @@ Anchor* anchor_of(uint64_t pid) {
 // Takes a free anchor and gives it the next generation. Returns nullptr when
 // the table is full.
 Anchor* anchor_alloc(uint64_t* pid_out) {
-  std::lock_guard<std::mutex> lk(R.table_mu);
+  std::lock_guard<SpinLock> lk(R.table_mu);
   uint32_t idx;
   bool fresh_left = R.next_unused < (1u << kIndexBits);
   if (R.free_head != UINT32_MAX && (R.free_count >= Runtime::kMinFree || !fresh_left)) {
@@ -180,7 +180,7 @@ Anchor* anchor_alloc(uint64_t* pid_out) {
 void anchor_free(Anchor* a, uint64_t pid) {
   a->proc.store(nullptr, std::memory_order_relaxed);
   a->pid.store(0, std::memory_order_release);
-  std::lock_guard<std::mutex> lk(R.table_mu);
+  std::lock_guard<SpinLock> lk(R.table_mu);
   uint32_t idx = uint32_t(pid & kIndexMask);
   a->next_free = UINT32_MAX;
   if (R.free_tail == UINT32_MAX) R.free_head = idx; else anchor_at(R.free_tail)->next_free = idx;
@@ -684,7 +684,7 @@ void stop_watcher_main() {
 void shutdown_all(uint64_t keep) {
   uint32_t n;
   {
-    std::lock_guard<std::mutex> lk(R.table_mu);
+    std::lock_guard<SpinLock> lk(R.table_mu);
     n = R.next_unused;
   }
   for (uint32_t i = 0; i < n; ++i) {

@@ -58,7 +58,7 @@ struct alignas(kCacheLine) Worker {
   std::thread thread;
 
   // Run queue: any thread pushes (foreign wake-ups, thieves pop).
-  std::mutex rq_mu;
+  SpinLock rq_mu;
   TaskList rq[3];
   std::atomic<int64_t> rq_size{0};
   unsigned picks = 0;
@@ -254,7 +254,7 @@ void run_expired_timers(Worker* w) {
 void rq_push(Worker* w, Task* t, bool front) {
   unsigned p = t->priority < 3 ? t->priority : 1;
   {
-    std::lock_guard<std::mutex> lk(w->rq_mu);
+    std::lock_guard<SpinLock> lk(w->rq_mu);
     if (front) w->rq[p].push_front(t); else w->rq[p].push_back(t);
   }
   w->rq_size.fetch_add(1, std::memory_order_seq_cst);
@@ -275,7 +275,7 @@ Task* rq_pop(Worker* w) {
   if (w->rq_size.load(std::memory_order_acquire) == 0) return nullptr;
   Task* t;
   {
-    std::lock_guard<std::mutex> lk(w->rq_mu);
+    std::lock_guard<SpinLock> lk(w->rq_mu);
     t = rq_pop_locked(w);
   }
   if (t) w->rq_size.fetch_sub(1, std::memory_order_acq_rel);
@@ -331,7 +331,7 @@ void enqueue(Task* t, bool front) {
 // ---------------------------------------------------------------- slots
 
 bool slot_acquire(StackSlot* s, Task* t) {
-  std::lock_guard<std::mutex> lk(s->mu);
+  std::lock_guard<SpinLock> lk(s->mu);
   if (s->busy) {
     t->rq_next = nullptr;
     if (s->waiting_tail) s->waiting_tail->rq_next = t; else s->waiting_head = t;
@@ -345,7 +345,7 @@ bool slot_acquire(StackSlot* s, Task* t) {
 void slot_release(Worker* w, StackSlot* s) {
   Task* waiting;
   {
-    std::lock_guard<std::mutex> lk(s->mu);
+    std::lock_guard<SpinLock> lk(s->mu);
     s->busy = false;
     waiting = s->waiting_head;
     s->waiting_head = s->waiting_tail = nullptr;

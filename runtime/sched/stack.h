@@ -14,7 +14,7 @@
 //   larger than the shared slots) and are never shared.
 //
 // Ownership: a slot is used by at most one worker at a time (busy flag under
-// the slot mutex). Processes that become runnable while their slot is busy
+// the slot lock). Processes that become runnable while their slot is busy
 // wait on the slot's list and are handed back to the releasing worker.
 // resident/eviction state is only touched by the worker holding the slot.
 //
@@ -28,12 +28,14 @@
 #include <cstdint>
 #include <mutex>
 
+#include "runtime/common/common.h"
+
 namespace snow::rt {
 
 struct Task;
 
 struct StackSlot {
-  std::mutex mu;
+  SpinLock mu;
   bool busy = false;         // a worker runs (or evicts/restores) in this slot
   Task* waiting_head = nullptr;  // runnable tasks bound here, queued while busy
   Task* waiting_tail = nullptr;
