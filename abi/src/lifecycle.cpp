@@ -1,4 +1,6 @@
 // ABI section 2: lifecycle, plus errors and statistics.
+#include <sched.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -34,6 +36,22 @@ SNOW_API void snow_rt_init(void) {
   (void)once;
 }
 
+namespace {
+
+// "One per CPU" counts the CPUs this process may run on (its affinity mask,
+// as `taskset` or a container's cpuset sets it), like BEAM's default: more
+// workers than usable CPUs only take turns on them.
+unsigned available_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return unsigned(n);
+  }
+  return std::thread::hardware_concurrency();
+}
+
+}  // namespace
+
 SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers) {
   snow_rt_init();
   unsigned n = schedulers;
@@ -43,7 +61,7 @@ SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers) {
       if (v > 0 && v <= 1024) n = unsigned(v);
     }
   }
-  if (n == 0) n = std::thread::hardware_concurrency();
+  if (n == 0) n = available_cpus();
   if (n == 0) n = 1;
   if (n > 1024) n = 1024;
   return proc_runtime_start(n);

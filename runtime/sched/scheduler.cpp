@@ -714,6 +714,8 @@ Task* sched_current_task() {
   return w ? w->current : nullptr;
 }
 
+int64_t sched_spin_ns() { return g.cfg.spin_ns; }
+
 bool sched_budget_tick() {
   Worker* w = worker_current();
   if (!w) return false;

@@ -138,6 +138,10 @@ Task* sched_current_task();
 // Reduction budget of the running task: returns true when it is spent.
 bool sched_budget_tick();
 
+// How long an idle worker watches for work before it parks (SNOW_SPIN_US);
+// the distribution loop watches its sockets as long. Any thread.
+int64_t sched_spin_ns();
+
 // Wait timers: arm on the calling worker's heap (or worker 0 from a thread
 // that is not a worker); cancel from any thread. Returns false if it had
 // already fired (or was not armed).
