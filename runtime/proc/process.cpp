@@ -50,8 +50,7 @@ struct alignas(32) Anchor {
 struct Relations {
   FlatMap64 links;         // peer -> 0 active, else unlink id
   FlatMap64 monitors;      // ref -> target I watch
-  FlatMap64 monitor_sigs;  // ref -> the shared Monitor signal (local targets)
-  FlatMap64 monitored_by;  // ref -> watcher
+  FlatMap64 monitored_by;  // ref -> remote watcher (Monitor signals from runtime/dist)
   std::unordered_map<int64_t, std::string> node_monitors;
   std::unordered_map<uint64_t, uint64_t> pending_calls; // caller -> call ref (server side)
   bool monitor_all_nodes = false;
@@ -69,6 +68,11 @@ struct Process {
   Signal* last_msg = nullptr;    // returned by the last receive
   Signal* offering = nullptr;    // being offered to a receive_match callback
   Relations* rel = nullptr;
+  // Local watchers (ref -> watcher pid), written by the watchers themselves
+  // under watch_lock(pid); closed when the exit begins notifying. See
+  // "Local monitors" below.
+  FlatMap64* watchers = nullptr;
+  bool watchers_closed = false;
   void (*fn)(const uint8_t*) = nullptr;
   uint8_t* args = nullptr;
   void (*terminate)(const uint8_t*, const uint8_t*) = nullptr;
@@ -110,6 +114,13 @@ struct Runtime {
   // Never destroyed, so the blocks stay reachable for LeakSanitizer even
   // after static destructors ran (the contract says they are never freed).
   std::vector<void*>* global_gc = new std::vector<void*>();
+
+  // Locks for local monitor tables, striped by anchor index (see "Local
+  // monitors").
+  static constexpr unsigned kWatchStripes = 256;
+  struct alignas(kCacheLine) WatchStripe {
+    SpinLock lock;
+  } watch[kWatchStripes];
 
   StripedCounter spawned, exited, sent;
   std::atomic<int64_t> alive{0};
@@ -195,6 +206,61 @@ Relations& rel(Process* p) {
   return *p->rel;
 }
 
+// ---------------------------------------------------------------- local monitors
+
+// Local monitors: a watcher on this node writes its ref straight into the
+// target's `watchers` table instead of sending the target a Monitor signal,
+// and a demonitor erases it there. A monitor + demonitor pair then costs two
+// short critical sections, allocates nothing for the target and never wakes
+// it (a Monitor signal per pair would pile up in the queue of a target that
+// is not running).
+//
+// Correctness: `watchers` and `watchers_closed` of the process with pid P
+// are read and written only under watch_lock(P). The two transitions that
+// end a target take that lock too:
+//  - finish_exit closes the table (watchers_closed = true) and takes it
+//    before it notifies anyone, so every ref inserted before the close gets
+//    exactly one DOWN with the real reason, and a watcher that comes later
+//    finds it closed and gets DOWN noproc (as if its Monitor signal had
+//    found the queue closed).
+//  - free_process clears the anchor's pid under the lock before the control
+//    block is freed. So a watcher that holds the lock and reads the anchor's
+//    pid equal to P knows P's control block is still there.
+// The lock is a leaf: nothing else is taken while it is held.
+SpinLock& watch_lock(uint64_t pid) { return R.watch[(pid & kIndexMask) % Runtime::kWatchStripes].lock; }
+
+// Registers `watcher` for a DOWN from the local process `target`. false when
+// the target is gone or no longer takes watchers (it exits).
+bool watch(uint64_t target, uint64_t ref, uint64_t watcher) {
+  Anchor* a = anchor_of(target);
+  if (!a) return false;
+  std::lock_guard<SpinLock> lk(watch_lock(target));
+  if (a->pid.load(std::memory_order_acquire) != target) return false;
+  Process* p = a->proc.load(std::memory_order_acquire);
+  if (!p || p->watchers_closed) return false;
+  if (!p->watchers) p->watchers = new FlatMap64();
+  (*p->watchers)[ref] = watcher;
+  return true;
+}
+
+void unwatch(uint64_t target, uint64_t ref) {
+  Anchor* a = anchor_of(target);
+  if (!a) return;
+  std::lock_guard<SpinLock> lk(watch_lock(target));
+  if (a->pid.load(std::memory_order_acquire) != target) return;
+  Process* p = a->proc.load(std::memory_order_acquire);
+  if (p && p->watchers && !p->watchers_closed) p->watchers->erase(ref);
+}
+
+// The exiting process takes its watcher table; later watchers see it closed.
+FlatMap64* close_watchers(Process* p) {
+  std::lock_guard<SpinLock> lk(watch_lock(p->pid));
+  p->watchers_closed = true;
+  FlatMap64* w = p->watchers;
+  p->watchers = nullptr;
+  return w;
+}
+
 // ---------------------------------------------------------------- signals
 
 void oom_signal() {
@@ -217,8 +283,7 @@ void answer_dead_target(Signal* s) {
     Signal* r = signal_exit_like(SigKind::LinkExit, s->from, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
-  } else if (s->kind == SigKind::Monitor && s->from &&
-             s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled) {
+  } else if (s->kind == SigKind::Monitor && s->from) {
     Signal* r = signal_down(s->from, s->ref, s->target, kReasonNoproc, 1);
     if (!r) oom_signal();
     proc_deliver(s->from, r);
@@ -262,18 +327,6 @@ void apply_link_signal(Process* p, Signal* s) {
   }
 }
 
-// Drops our hold on the Monitor signal of `ref`; returns true if the target
-// had not applied it yet (it now never will: the monitor is cancelled).
-bool release_monitor_sig(Process* p, uint64_t ref) {
-  uint64_t* v = p->rel->monitor_sigs.find(ref);
-  if (!v) return false;
-  Signal* ms = reinterpret_cast<Signal*>(*v);
-  p->rel->monitor_sigs.erase(ref);
-  bool cancelled = ms->mon_state.exchange(kMonCancelled, std::memory_order_acq_rel) == kMonPending;
-  signal_free(ms);
-  return cancelled;
-}
-
 // Applies one signal in the owner context. May not return (exit).
 void apply(Process* p, Signal* s) {
   if (s->target != p->pid) {
@@ -290,8 +343,7 @@ void apply(Process* p, Signal* s) {
       apply_link_signal(p, s);
       break;
     case SigKind::Monitor:
-      if (s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled)
-        rel(p).monitored_by[s->ref] = s->from;
+      rel(p).monitored_by[s->ref] = s->from;
       break;
     case SigKind::Demonitor:
       if (p->rel) p->rel->monitored_by.erase(s->ref);
@@ -343,7 +395,6 @@ void apply(Process* p, Signal* s) {
     }
     case SigKind::Down:
       if (p->rel && p->rel->monitors.erase(s->ref)) {
-        release_monitor_sig(p, s->ref);
         mbox_append(p, s);
         return;
       }
@@ -394,8 +445,7 @@ void apply_while_exiting(Process* p, Signal* s) {
       apply_link_signal(p, s);
       break;
     case SigKind::Monitor:
-      if (s->mon_state.exchange(kMonApplied, std::memory_order_acq_rel) != kMonCancelled)
-        rel(p).monitored_by[s->ref] = s->from;
+      rel(p).monitored_by[s->ref] = s->from;
       break;
     case SigKind::Demonitor:
       if (p->rel) p->rel->monitored_by.erase(s->ref);
@@ -493,6 +543,11 @@ void finish_exit(Process* p) {
   registry_release(p);
   const uint8_t* reason = p->exit_reason ? p->exit_reason : kReasonNormal;
   uint64_t rlen = p->exit_reason ? p->exit_reason_len : 1;
+  auto notify_watcher = [&](uint64_t ref, uint64_t watcher) {
+    Signal* s = signal_down(watcher, ref, p->pid, reason, rlen);
+    if (!s) oom_signal();
+    proc_deliver(watcher, s);
+  };
   if (p->rel) {
     p->rel->links.for_each([&](uint64_t peer, uint64_t unlink_id) {
       if (unlink_id != 0) return;  // the peer processes our unlink first
@@ -500,13 +555,18 @@ void finish_exit(Process* p) {
       if (!s) oom_signal();
       proc_deliver(peer, s);
     });
-    p->rel->monitored_by.for_each([&](uint64_t ref, uint64_t watcher) {
-      Signal* s = signal_down(watcher, ref, p->pid, reason, rlen);
-      if (!s) oom_signal();
-      proc_deliver(watcher, s);
-    });
+  }
+  if (FlatMap64* watchers = close_watchers(p)) {
+    watchers->for_each(notify_watcher);
+    delete watchers;
+  }
+  if (p->rel) {
+    p->rel->monitored_by.for_each(notify_watcher);
     p->rel->monitors.for_each([&](uint64_t ref, uint64_t target) {
-      if (release_monitor_sig(p, ref)) return;  // the target never saw it
+      if (!pid_is_remote(target)) {
+        unwatch(target, ref);
+        return;
+      }
       Signal* s = signal_control(SigKind::Demonitor, target, p->pid, ref);
       if (!s) oom_signal();
       proc_deliver(target, s);
@@ -532,6 +592,11 @@ void finish_exit(Process* p) {
 void free_process(Process* p) {
   uint64_t pid = p->pid;
   Anchor* a = p->anchor;
+  {
+    // Before the control block goes (see "Local monitors").
+    std::lock_guard<SpinLock> lk(watch_lock(pid));
+    a->pid.store(0, std::memory_order_release);
+  }
   mem_free(p->exit_reason);
   if (!p->task.is_thread) sched_task_release(&p->task);
   delete p->task.parker;
@@ -881,7 +946,8 @@ uint64_t proc_spawn(const SpawnRequest& r) {
   if (r.parent && r.monitor) {
     uint64_t ref = new_ref();
     rel(r.parent).monitors[ref] = p->pid;
-    rel(p).monitored_by[ref] = r.parent->pid;
+    p->watchers = new FlatMap64();  // not published yet: no lock needed
+    (*p->watchers)[ref] = r.parent->pid;
     if (r.monitor_ref_out) *r.monitor_ref_out = ref;
   }
   uint64_t pid = p->pid;
@@ -1109,17 +1175,18 @@ void proc_set_terminate(Process* p, void (*cb)(const uint8_t*, const uint8_t*)) 
 uint64_t proc_monitor(Process* p, uint64_t pid) {
   uint64_t ref = new_ref();
   rel(p).monitors[ref] = pid;
+  if (!pid_is_remote(pid)) {
+    if (!watch(pid, ref, p->pid)) {
+      Signal* down = signal_down(p->pid, ref, pid, kReasonNoproc, 1);
+      if (!down) oom_signal();
+      proc_deliver(p->pid, down);
+    }
+    return ref;
+  }
   Signal* s = signal_control(SigKind::Monitor, pid, p->pid, ref);
   if (!s) {
     p->rel->monitors.erase(ref);
     return 0;
-  }
-  if (!pid_is_remote(pid)) {
-    // Kept by us too, so a demonitor that beats the target to it can cancel
-    // it in place instead of sending a Demonitor after it.
-    s->flags |= kSigShared;
-    s->refs.store(2, std::memory_order_relaxed);
-    p->rel->monitor_sigs[ref] = reinterpret_cast<uint64_t>(s);
   }
   proc_deliver(pid, s);
   return ref;
@@ -1132,7 +1199,9 @@ int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
     if (t) {
       uint64_t target = *t;
       p->rel->monitors.erase(ref);
-      if (!release_monitor_sig(p, ref)) {
+      if (!pid_is_remote(target)) {
+        unwatch(target, ref);
+      } else {
         Signal* s = signal_control(SigKind::Demonitor, target, p->pid, ref);
         if (!s) oom_signal();
         proc_deliver(target, s);

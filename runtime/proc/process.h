@@ -3,9 +3,11 @@
 //
 // Vocabulary:
 // - *Process control block* (Process): everything a process owns. Only the
-//   process itself (its *owner context*) reads or writes it, with two
-//   exceptions: the scheduler part (Task, see sched/scheduler.h) and the
-//   anchor's signal queue, which any thread pushes to.
+//   process itself (its *owner context*) reads or writes it, with three
+//   exceptions: the scheduler part (Task, see sched/scheduler.h), the
+//   anchor's signal queue, which any thread pushes to, and the table of
+//   local watchers, which watchers edit under a striped lock (see "Local
+//   monitors" in process.cpp and docs/design/processes.md).
 // - *Anchor*: the process table entry for one pid slot: the current pid, the
 //   signal queue and the control block pointer. Anchors are never freed
 //   while the runtime exists, so any thread may look one up by pid and push

@@ -38,12 +38,6 @@ enum class SigKind : uint8_t {
 constexpr uint8_t kSigKill = 1;       // Exit: the untrappable kill
 constexpr uint8_t kSigShutdown = 2;   // Exit: runtime shutdown, untrappable
 constexpr uint8_t kSigServiceCall = 4;  // Message: a snow_service_call request
-constexpr uint8_t kSigShared = 8;       // Monitor: also referenced by the watcher (refs)
-
-// States of a shared Monitor signal: the target applies it, or the watcher
-// cancels it first (a demonitor before the target saw the monitor needs no
-// Demonitor signal). Exactly one exchange wins.
-constexpr uint8_t kMonPending = 0, kMonApplied = 1, kMonCancelled = 2;
 
 struct Signal {
   Signal* next = nullptr;
@@ -52,8 +46,6 @@ struct Signal {
   uint64_t ref = 0;       // monitor ref, wait sequence, call ref
   SigKind kind = SigKind::Message;
   uint8_t flags = 0;
-  std::atomic<uint8_t> mon_state{kMonPending};  // shared Monitor signals only
-  std::atomic<uint8_t> refs{1};                 // kSigShared: holders left
   uint32_t msg_kind = SNOW_MSG_USER;  // SNOW_MSG_* once in the mailbox
   snow_msg msg;           // must stay last: data[] follows
 };
@@ -72,12 +64,7 @@ inline Signal* signal_alloc(SigKind kind, uint64_t target, uint64_t from, uint64
   return s;
 }
 
-// Releases the caller's hold on a signal; a shared one is freed by its last
-// holder.
-inline void signal_free(Signal* s) {
-  if ((s->flags & kSigShared) && s->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  mem_free(s);
-}
+inline void signal_free(Signal* s) { mem_free(s); }
 
 // Exit-like signal (Exit, LinkExit): data = [u64 from][reason]; it becomes an
 // EXIT message as is when the target traps exits.

@@ -415,6 +415,78 @@ TEST_CASE(monitoring_process_that_exits_first_leaves_no_trace) {
   th_end();
 }
 
+/* args [parent][target]: monitors and demonitors the target in a loop while
+ * the parent makes it exit. Monitors it keeps (every other one, and every one
+ * whose demonitor found it already fired) must each see exactly one DOWN,
+ * with the target's reason or noproc; monitors whose demonitor returned 0
+ * must see none. Reports [T_DONE][self][errors][kept]. */
+static void churn_watcher(const uint8_t* args) {
+  snow_pid_t parent = th_arg(args, 0);
+  snow_pid_t target = th_arg(args, 1);
+  enum { ROUNDS = 300 };
+  snow_ref_t* kept = malloc(ROUNDS * sizeof *kept);
+  snow_ref_t* dropped = malloc(ROUNDS * sizeof *dropped);
+  CHECK(kept && dropped);
+  size_t nk = 0, nd = 0;
+  uint64_t errors = 0;
+  snow_ref_t fence = snow_process_monitor(target);
+  th_send2(parent, T_READY, snow_actor_self());
+  for (int i = 0; i < ROUNDS; i++) {
+    snow_ref_t r = snow_process_monitor(target);
+    if (r == 0) errors++;
+    if (i % 2 == 0) {
+      kept[nk++] = r;
+    } else if (snow_process_demonitor(r) == 0) {
+      dropped[nd++] = r;
+    } else {
+      kept[nk++] = r;
+    }
+    snow_actor_yield();
+  }
+  /* Every DOWN for the kept refs, then the fence's: all were queued by the
+   * target's exit (or at monitor time, noproc) before the fence's DOWN is
+   * received; nothing for dropped refs may follow. */
+  const snow_msg* m = th_wait_down(fence);
+  (void)m;
+  for (size_t k = 0; k < nk; k++) {
+    const snow_msg* d = th_wait_down(kept[k]);
+    size_t rl;
+    const uint8_t* rs = th_down_reason(d, &rl);
+    if (th_down_pid(d) != target || rl == 0 || (rs[0] != SNOW_REASON_CUSTOM && rs[0] != SNOW_REASON_NOPROC))
+      errors++;
+    if (th_poll_down(kept[k])) errors++;
+  }
+  for (size_t k = 0; k < nd; k++)
+    if (th_poll_down(dropped[k])) errors++;
+  free(kept);
+  free(dropped);
+  th_send4(parent, T_DONE, snow_actor_self(), errors, nk);
+}
+
+TEST_CASE(monitors_and_demonitors_racing_the_targets_exit_from_many_processes) {
+  th_start();
+  enum { W = 16 };
+  for (int round = 0; round < 4; round++) {
+    snow_pid_t target = th_spawn_puppet(0);
+    snow_pid_t ws[W];
+    for (int i = 0; i < W; i++) {
+      uint64_t w[2] = {th_main, target};
+      ws[i] = th_spawn_words(churn_watcher, w, 2);
+    }
+    for (int i = 0; i < W; i++) th_wait_user(T_READY, ws[i]);
+    uint8_t r[32];
+    size_t rl = custom(r, "churn");
+    th_puppet_exit_self(target, r, rl);
+    for (int i = 0; i < W; i++) {
+      const snow_msg* m = th_wait_user(T_DONE, ws[i]);
+      CHECK_MSG(th_word(m, 2) == 0, "round %d watcher %d: %llu wrong DOWNs", round, i,
+                (unsigned long long)th_word(m, 2));
+      CHECK(th_word(m, 3) >= 150);
+    }
+  }
+  th_end();
+}
+
 /* ---------------------------------------------------------- node monitors */
 
 static int match_nodedown(const snow_msg* m, void* ctx) {
