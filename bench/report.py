@@ -16,6 +16,11 @@ RAW holds the lines the bench programs printed, plus the driver's own:
   SKIP system=S why=WORD text...  (a system that did not run, and why)
   META rev=SHORT_SHA dirty=0|1    (the source the driver built)
 
+Lines of system=floor (bench/tools/tcp_floor.c: two C processes echoing
+16 bytes over 127.0.0.1, RESULT ... mode=M variant=blocking|busypoll) are a
+reference, not a system: they are kept apart, never enter a ratio, the best
+peer or the chart, and show as one note under the distribution table.
+
 The ratio convention (one for every row): ratio = our cost / the best
 peer's cost, where cost is the time, the bytes, or for a throughput the time
 per item (so ratio = best peer's rate / our rate). Below 1.00x libsnowrt is
@@ -32,8 +37,12 @@ import subprocess
 import sys
 
 SYSTEMS = ["snowrt", "beam", "caf"]
-NAMES = {"snowrt": "libsnowrt", "beam": "BEAM", "caf": "CAF"}
+NAMES = {"snowrt": "libsnowrt", "beam": "BEAM", "caf": "CAF", "floor": "raw TCP floor"}
 PEERS = ["beam", "caf"]
+# The raw TCP floor under dist_pingpong_rtt: a reference, never a peer.
+FLOOR = "floor"
+FLOOR_SCENARIO = "dist_pingpong_rtt"
+FLOOR_VARIANTS = [("blocking", "blocking"), ("busypoll", "busy-poll")]
 
 # Targets from issue 2 ("Speed and memory"). Informational only.
 HALF_BEST = ("half_best", "<= 0.5x best peer")
@@ -121,6 +130,7 @@ def parse_kv(tokens):
 class Raw:
     def __init__(self, path):
         self.results = {}  # (system, scenario, mode) -> dict
+        self.floor = {}    # (mode, variant) -> dict: the raw TCP floor, kept out of results
         self.info = {}     # system -> dict
         self.notes = []
         self.runs = []
@@ -139,7 +149,13 @@ class Raw:
                 toks = line.split()
                 if word == "RESULT":
                     d = parse_kv(toks[1:])
-                    if "system" in d and "scenario" in d:
+                    if d.get("system") == FLOOR:
+                        # two variants per mode: keyed apart, and out of
+                        # self.results so that no ratio or chart sees them
+                        key = (d.get("mode", ""), d.get("variant", ""))
+                        if key not in self.floor or "error" in self.floor[key]:
+                            self.floor[key] = d
+                    elif "system" in d and "scenario" in d:
                         key = (d["system"], d["scenario"], d.get("mode", ""))
                         # keep a figure over a later error line for the same key
                         if key not in self.results or "error" in self.results[key]:
@@ -260,6 +276,8 @@ def cell(raw, system, scenario, unit, mode="", expressed=True):
 def best_peer(raw, scenario, unit, mode="", peers=PEERS):
     best = None
     for p in peers:
+        if p == FLOOR:  # a reference, never a peer
+            continue
         c = cost(unit, raw.value(p, scenario, mode))
         if c is not None and (best is None or c < best[1]):
             best = (p, c)
@@ -436,6 +454,37 @@ def md_table(header, rows, numeric=True):
     return "\n".join(out)
 
 
+def floor_cell(raw, mode, variant):
+    r = raw.floor.get((mode, variant))
+    if r is None:
+        return "-"
+    if "error" in r:
+        return "error: " + r["error"]
+    try:
+        return fmt_time(float(r["median"]))
+    except (KeyError, ValueError):
+        return "bad line"
+
+
+def floor_note(raw):
+    """The raw TCP floor under the distribution table, or None (old raw
+    files, --no-dist): medians per variant, unpinned / CPU0."""
+    if not raw.floor:
+        return None
+    parts = []
+    for i, (v, label) in enumerate(FLOOR_VARIANTS):
+        un, cpu0 = floor_cell(raw, "unpinned", v), floor_cell(raw, "pinned", v)
+        if i == 0:
+            parts.append("%s %s unpinned / %s on CPU0" % (label, un, cpu0))
+        else:
+            parts.append("%s %s / %s" % (label, un, cpu0))
+    return ("Raw TCP floor (two C processes echoing 16 bytes over 127.0.0.1, `bench/tools/tcp_floor.c`; "
+            "median round trip): %s. No runtime's remote round trip (`%s`) can beat the floor of the same "
+            "placement (the lower of the two variants). Unpinned, the kernel places the two floor processes: "
+            "when it keeps them on one CPU the unpinned floor reads like the CPU0 one."
+            % ("; ".join(parts), FLOOR_SCENARIO))
+
+
 def build(raw, args):
     date = args.date
     lines = []
@@ -505,6 +554,10 @@ def build(raw, args):
     lines.append(md_table(["scenario", "libsnowrt unpinned", "BEAM unpinned", "libsnowrt CPU0", "BEAM CPU0",
                            "ratio unpinned", "ratio CPU0", "issue 3 target", "met? (unpinned / CPU0)"], trs))
     lines.append("")
+    floor = floor_note(raw)
+    if floor:
+        lines.append(floor)
+        lines.append("")
     if args.png:
         lines.append("## Chart")
         lines.append("")

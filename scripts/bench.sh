@@ -11,7 +11,7 @@
 #
 # Options: --no-build (use the binaries already built; SNOW_BENCH_BUILD_DIR
 # names a build tree other than build/release), --only=snowrt,beam,caf
-# (systems to run), --no-dist (skip the distribution scenarios).
+# (systems to run), --no-dist (skip the distribution scenarios and their TCP floor).
 # A peer that is not installed is skipped with a note: BEAM needs erl/erlc
 # (apt: erlang-nox), CAF needs libcaf-dev, the chart needs gnuplot
 # (gnuplot-nox), the report needs python3; taskset (util-linux) pins the
@@ -111,7 +111,8 @@ if [ "$BUILD" = 1 ]; then
     grep -E -m 5 'error|FAILED' "$WORK/build.log" >&2
     # Something outside the bench may be what fails: build just the bench
     # programs (and the library) so that the figures still come out.
-    BENCH_TARGETS=(snow_bench_local snow_bench_fanout snow_bench_idle snow_bench_dist snow_bench_sigat)
+    BENCH_TARGETS=(snow_bench_local snow_bench_fanout snow_bench_idle snow_bench_dist snow_bench_sigat
+                   snow_bench_tcp_floor)
     grep -q snow_bench_caf "$BUILD_DIR/build.ninja" 2> /dev/null && BENCH_TARGETS+=(snow_bench_caf)
     if cmake --build --preset release --target "${BENCH_TARGETS[@]}" >> "$WORK/build.log" 2>&1; then
       SNOW_OK=1
@@ -170,6 +171,32 @@ if want snowrt; then
   fi
 else
   skip snowrt disabled "libsnowrt not selected (--only)"
+fi
+
+# ---------------------------------------------------------------------------
+# 2b. raw TCP floor: two C processes echoing 16 bytes over 127.0.0.1, the
+# lowest remote round trip any runtime could reach here. A reference shown
+# under the distribution table (never a peer); like a peer, a failure is a
+# note, not a failed run. Same placements as the distribution runs.
+
+if [ "$DIST" = 1 ] && { want snowrt || want beam; }; then
+  FLOOR="$PEER_BIN/snow_bench_tcp_floor"
+  if [ -n "$PEER_BIN" ] && [ -x "$FLOOR" ]; then
+    for mode in unpinned pinned; do
+      PIN=()
+      if [ "$mode" = pinned ]; then
+        if command -v taskset > /dev/null; then
+          PIN=(taskset -c 0)
+        else
+          echo "NOTE taskset not installed (util-linux): the CPU0 raw TCP floor is skipped" >> "$RAW"
+          continue
+        fi
+      fi
+      run floor tcp_floor "$mode" "${PIN[@]}" "$FLOOR" "$MODEFLAG" "--mode=$mode"
+    done
+  else
+    echo "NOTE the raw TCP floor (bench/tools/tcp_floor.c) was not built: no floor under the distribution table" >> "$RAW"
+  fi
 fi
 
 # ---------------------------------------------------------------------------
