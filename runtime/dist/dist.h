@@ -57,6 +57,9 @@ void dist_set_ticktime(uint32_t ms);
 void dist_deliver(uint64_t pid, Signal* s);
 // Writes what this worker's time slice queued (scheduler hook).
 void dist_flush_slice();
+// Runs one non-blocking round of the distribution loop on the calling worker
+// if no other thread is running it (scheduler hook for spinning workers).
+void dist_poll_io();
 int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg,
                     uint64_t size);
 bool dist_is_self(std::string_view node);
