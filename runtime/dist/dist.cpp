@@ -1,6 +1,7 @@
 #include "runtime/dist/dist.h"
 
 #include <spawn.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +120,7 @@ struct PeerState {
 };
 
 enum class St : uint8_t {
+  Resolving,  // the peer's host name is being resolved (libuv thread pool)
   EpmdLookup,
   Connecting,
   AwaitStatus,
@@ -137,6 +139,9 @@ struct Conn {
   uv_timer_t timer;
   uv_connect_t creq;
   uv_connect_t ereq;
+  uv_getaddrinfo_t resolve_req;
+  bool resolving = false;  // resolve_req in flight (counted in open_handles)
+  sockaddr_in addr{};      // the peer's IPv4 address (port set per use)
   int open_handles = 0;
   bool initiator = false;
   bool tcp_open = false, epmd_open = false, timer_open = false;
@@ -975,6 +980,9 @@ void close_conn(Conn* c, const char* why) {
       node_lost(c);
     }
   }
+  // A resolution still queued is dropped; one already running finishes
+  // and its callback releases the connection.
+  if (c->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&c->resolve_req));
   if (c->tcp_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_handle_closed);
   if (c->epmd_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
   if (c->timer_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), on_handle_closed);
@@ -1252,12 +1260,8 @@ void on_connected(uv_connect_t* req, int status) {
 }
 
 void connect_port(Conn* c) {
-  sockaddr_in addr;
-  if (uv_ip4_addr(c->host == "localhost" ? "127.0.0.1" : c->host.c_str(), c->port, &addr) != 0) {
-    c->fail_code = SNOW_ENONODE;
-    close_conn(c, "host is not an IPv4 address");
-    return;
-  }
+  sockaddr_in addr = c->addr;
+  addr.sin_port = htons(uint16_t(c->port));
   c->st = St::Connecting;
   c->creq.data = c;
   int rc = uv_tcp_connect(&c->creq, &c->tcp, reinterpret_cast<const sockaddr*>(&addr), on_connected);
@@ -1306,6 +1310,49 @@ void on_epmd_connected(uv_connect_t* req, int status) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->epmd), on_alloc, on_epmd_read);
 }
 
+// Asks the port mapper on the peer's host for its port, or connects at
+// once when the name carried one (name@host:port).
+void lookup_and_connect(Conn* c) {
+  if (c->port) {
+    connect_port(c);
+    return;
+  }
+  sockaddr_in addr = c->addr;
+  addr.sin_port = htons(4369);
+  c->st = St::EpmdLookup;
+  uv_tcp_init(&D.loop, &c->epmd);
+  c->epmd.data = c;
+  c->epmd_open = true;
+  ++c->open_handles;
+  c->ereq.data = c;
+  if (uv_tcp_connect(&c->ereq, &c->epmd, reinterpret_cast<const sockaddr*>(&addr), on_epmd_connected) != 0) {
+    c->fail_code = SNOW_ENONODE;
+    close_conn(c, "cannot reach the port mapper");
+  }
+}
+
+void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
+  Conn* c = static_cast<Conn*>(req->data);
+  c->resolving = false;
+  const addrinfo* found = nullptr;
+  for (const addrinfo* ai = status == 0 ? res : nullptr; ai; ai = ai->ai_next)
+    if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(sockaddr_in)) {
+      found = ai;
+      break;
+    }
+  if (found) std::memcpy(&c->addr, found->ai_addr, sizeof(sockaddr_in));
+  if (res) uv_freeaddrinfo(res);
+  if (c->st == St::Resolving) {
+    if (found) {
+      lookup_and_connect(c);
+    } else {
+      c->fail_code = SNOW_ENONODE;
+      close_conn(c, status == 0 ? "host has no IPv4 address" : uv_strerror(status));
+    }
+  }
+  if (--c->open_handles == 0) delete c;
+}
+
 void start_outgoing(const std::string& name) {
   if (D.stopping) return;
   PeerState& ps = D.peers[name];
@@ -1317,27 +1364,26 @@ void start_outgoing(const std::string& name) {
   c->host = name.substr(name.find('@') + 1);
   conn_init(c);
   ps.conn = c;
-  if (ps.explicit_port) {
-    c->port = ps.explicit_port;
-    connect_port(c);
+  c->port = ps.explicit_port;
+  // IPv4 literals (and localhost) need no resolver; other names go through
+  // getaddrinfo on libuv's thread pool, bounded by the handshake timeout.
+  const char* literal = c->host == "localhost" ? "127.0.0.1" : c->host.c_str();
+  if (uv_ip4_addr(literal, 0, &c->addr) == 0) {
+    lookup_and_connect(c);
     return;
   }
-  sockaddr_in addr;
-  if (uv_ip4_addr(c->host == "localhost" ? "127.0.0.1" : c->host.c_str(), 4369, &addr) != 0) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  c->st = St::Resolving;
+  c->resolve_req.data = c;
+  if (uv_getaddrinfo(&D.loop, &c->resolve_req, on_resolved, c->host.c_str(), nullptr, &hints) != 0) {
     c->fail_code = SNOW_ENONODE;
-    close_conn(c, "host is not an IPv4 address");
+    close_conn(c, "cannot resolve the host name");
     return;
   }
-  c->st = St::EpmdLookup;
-  uv_tcp_init(&D.loop, &c->epmd);
-  c->epmd.data = c;
-  c->epmd_open = true;
+  c->resolving = true;
   ++c->open_handles;
-  c->ereq.data = c;
-  if (uv_tcp_connect(&c->ereq, &c->epmd, reinterpret_cast<const sockaddr*>(&addr), on_epmd_connected) != 0) {
-    c->fail_code = SNOW_ENONODE;
-    close_conn(c, "cannot reach the port mapper");
-  }
 }
 
 void on_incoming(uv_stream_t* server, int status) {

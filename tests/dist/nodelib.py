@@ -496,8 +496,8 @@ class Proc:
 class SnowNode(Proc):
     """A tests/dist/snow_node process."""
 
-    def __init__(self, ctx, short, cookie="snowcookie", tick=None, env=None, expect_ready=True):
-        name = "%s@%s" % (short, HOST)
+    def __init__(self, ctx, short, cookie="snowcookie", tick=None, env=None, expect_ready=True, host=HOST):
+        name = "%s@%s" % (short, host)
         argv = [ctx.binary, name, cookie] + ([str(tick)] if tick else [])
         super().__init__(ctx, name, argv, env=env, tag=short)
         self.cookie = cookie

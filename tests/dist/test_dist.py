@@ -35,6 +35,7 @@ other node, so each role is tested on both the connecting and the accepting
 side of a connection and on both sides of the simultaneous-connect order.
 """
 
+import socket
 import os
 import re
 import signal
@@ -395,6 +396,34 @@ def t_wrong_cookie(ctx):
     a.expect_none("w", "NODEUP", desc="NODEUP for a refused node")
     ln = a.cmd("nodes", "w")
     check(ln.args[0] == "-", "connected nodes after refused connects: %s" % ln.raw)
+
+
+# ---------------------------------------------------------------- host names
+
+
+def t_host_names(ctx):
+    """A node named with a host name (not an address) is reached through the
+    resolver; a host that does not resolve fails the connect with ENONODE."""
+    host = socket.gethostname()
+    try:
+        addr = socket.gethostbyname(host)
+    except OSError:
+        addr = None
+    check(addr is not None, "this machine's host name %r does not resolve to IPv4 (see /etc/hosts)" % host)
+    a = ctx.node("a")
+    b = ctx.node("b", host=host)
+    a.spawn("w", trap=True)
+    a.cmd("nodemonall", "w", 1)
+    pb = b.spawn("nb", trap=True)
+    a.cmd("connect", "w", b.name)
+    up = a.event("w", "NODEUP", desc="NODEUP for the node named by host name")
+    check(up.kv.get("node") == b.name, "NODEUP node %s, want %s" % (up.kv.get("node"), b.name))
+    a.cmd("send", "w", pb, hx("by-host-name"))
+    m = b.event("nb", "MSG", desc="message to a node named by host name")
+    check(m.kv.get("data") == hx("by-host-name"), "message bytes: %s" % m.raw)
+    ln = a.cmd("connect", "w", "x@no-such-host.invalid", ok=False)
+    check(ln.what == "err" and ln.args and ln.args[0] == "-7",
+          "connect to an unresolvable host: %s (want -7 ENONODE)" % ln.raw)
 
 
 # ---------------------------------------------------------------- remote spawn
@@ -1237,6 +1266,7 @@ def main():
         runner.add("link_exit[%s]" % d, t_link_exit, d)
         runner.add("partition[%s]" % d, t_partition, d, tick)
     runner.add("wrong_cookie", t_wrong_cookie)
+    runner.add("host_names", t_host_names)
     for d in ("A->B", "B->A"):
         runner.add("remote_spawn[%s]" % d, t_remote_spawn, d)
         runner.add("named_send[%s]" % d, t_named_send, d)

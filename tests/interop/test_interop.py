@@ -23,6 +23,7 @@ monitor), old_incarnation_pid.
 
 import os
 import re
+import socket
 import shutil
 import signal
 import subprocess
@@ -48,9 +49,14 @@ def rp(ev):
 
 
 class ErlNode(Proc):
-    def __init__(self, ctx, short, cookie="snowcookie"):
-        name = "%s@%s" % (short, HOST)
-        argv = ["erl", "-name", name, "-setcookie", cookie, "-noshell",
+    def __init__(self, ctx, short, cookie="snowcookie", sname=False):
+        """sname: erl -sname, named short@<this host's name> (what most
+        people type), instead of -name short@127.0.0.1."""
+        if sname:
+            name = "%s@%s" % (short, socket.gethostname().split(".")[0])
+        else:
+            name = "%s@%s" % (short, HOST)
+        argv = ["erl", "-sname" if sname else "-name", name, "-setcookie", cookie, "-noshell",
                 "-pa", ctx.runner.beamdir, "-s", "snowpeer", "main"]
         super().__init__(ctx, name, argv, tag=short)
         self.cookie = cookie
@@ -115,6 +121,36 @@ def t_connect_snow_to_erl(ctx):
     ln = e.cmd("ping", "w", s.name)
     check(ln.args[0] == "pong", "ping back: %s" % ln.args[0])
     check(not s.pending("c", "NODEDOWN"), "NODEDOWN: %s" % s.pending("c", "NODEDOWN"))
+
+
+def t_short_names(ctx):
+    """erl -sname short@host and a libsnowrt node named s@host (the host's own
+    name, resolved through the resolver) connect both ways and exchange
+    messages."""
+    host = socket.gethostname().split(".")[0]
+    e = ErlNode(ctx, ctx.uname("e"), sname=True)
+    s = ctx.node("s", host=host)
+    e.spawn("w")
+    e.cmd("monitor_nodes", "w")
+    s.spawn("c")
+    s.cmd("nodemonall", "c", 1)
+    ln = s.cmd("connect", "c", e.name)
+    check(ln.args[0] == "0", "snow_node_connect(%s) = %s" % (e.name, ln.raw))
+    up = e.event("w", "NODEUP")
+    check(up.kv.get("node") == s.name, "erl nodeup %s" % up.kv.get("node"))
+    pe = e.spawn("target")
+    s.cmd("send", "c", pe, hx("short-names"))
+    m = e.event("target", "MSG")
+    check(m.kv.get("data") == hx("short-names"), "message bytes")
+    # And from erl's side, over the same connection and after a fresh one.
+    ln = e.cmd("ping", "w", s.name)
+    check(ln.args[0] == "pong", "net_adm:ping(%s) = %s" % (s.name, ln.args[0]))
+    s.cmd("disconnect", "c", e.name)
+    s.event("c", "NODEDOWN")
+    ln = e.cmd("ping", "w", s.name)
+    check(ln.args[0] == "pong", "ping after disconnect: %s" % ln.args[0])
+    up = s.event("c", "NODEUP")
+    check(up.kv.get("node") == e.name, "NODEUP node %s" % up.kv.get("node"))
 
 
 def t_wrong_cookie(ctx):
@@ -459,6 +495,7 @@ def main():
     runner.add("connect_erl_to_snow", t_connect_erl_to_snow)
     runner.add("connect_snow_to_erl", t_connect_snow_to_erl)
     runner.add("wrong_cookie", t_wrong_cookie)
+    runner.add("short_names", t_short_names)
     runner.add("erl_monitors_and_links_snow", t_erl_monitors_snow)
     runner.add("snow_monitors_and_links_erl", t_snow_monitors_erl)
     runner.add("messages", t_messages)
