@@ -203,6 +203,13 @@ struct Dist {
   // cleared under loop_mu when it has ended).
   std::mutex loop_mu;
   std::atomic<bool> loop_open{false};
+  // The loop thread waits here while spinning workers take the rounds;
+  // dist_poll_io_done (or a 1 ms timeout, for workers busy running
+  // processes) sends it back to work.
+  std::mutex idle_mu;
+  std::condition_variable idle_cv;
+  bool idle_waiting = false;  // under idle_mu
+  bool idle_poke = false;     // under idle_mu
   uv_async_t async;
   uv_tcp_t listener;
   uv_tcp_t epmd_reg;
@@ -2073,7 +2080,8 @@ void on_async(uv_async_t*) {
 // the next frame of a conversation is read without a wake-up, which costs
 // tens of microseconds when it crosses CPUs. While it watches and a worker
 // spins, it leaves the rounds to the worker (reading here would add a
-// thread switch). Once the node is quiet it blocks inside uv_run, holding
+// thread switch) and waits until the last spinner parks, or 1 ms when the
+// workers are busy running processes. Once the node is quiet it blocks inside uv_run, holding
 // loop_mu (spinning workers then skip their rounds), and uses no CPU.
 void loop_main() {
   const int64_t watch_ns = sched_spin_ns();
@@ -2083,7 +2091,15 @@ void loop_main() {
   bool watching = false;
   for (;;) {
     if (watching && sched_spinning_workers() > 0) {
-      std::this_thread::yield();
+      // Waiting rather than yielding: on a shared CPU a yielding loop
+      // thread would take turns with the worker that does the reading.
+      std::unique_lock<std::mutex> lk(D.idle_mu);
+      D.idle_waiting = true;
+      D.idle_cv.wait_for(lk, std::chrono::milliseconds(1),
+                         [] { return D.idle_poke || sched_spinning_workers() == 0; });
+      D.idle_waiting = false;
+      D.idle_poke = false;
+      lk.unlock();
       watching = recent_traffic();
       continue;
     }
@@ -2100,6 +2116,14 @@ void loop_main() {
 }
 
 }  // namespace
+
+void dist_poll_io_done() {
+  if (!D.loop_open.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lk(D.idle_mu);
+  if (!D.idle_waiting) return;
+  D.idle_poke = true;
+  D.idle_cv.notify_one();
+}
 
 void dist_poll_io() {
   if (!D.loop_open.load(std::memory_order_acquire)) return;

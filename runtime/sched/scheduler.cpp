@@ -481,9 +481,10 @@ bool spin_rounds(Worker* w) {
 
 bool spin_for_work(Worker* w) {
   if (g.cfg.spin_ns <= 0) return false;
-  g.num_spinning.fetch_add(1, std::memory_order_relaxed);
+  g.num_spinning.fetch_add(1, std::memory_order_seq_cst);
   bool found = spin_rounds(w);
-  g.num_spinning.fetch_sub(1, std::memory_order_relaxed);
+  int left = g.num_spinning.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  if (!found && left == 0 && g.hooks.poll_io_done) g.hooks.poll_io_done();
   return found;
 }
 
@@ -725,7 +726,7 @@ Task* sched_current_task() {
 
 int64_t sched_spin_ns() { return g.cfg.spin_ns; }
 
-int sched_spinning_workers() { return g.num_spinning.load(std::memory_order_relaxed); }
+int sched_spinning_workers() { return g.num_spinning.load(std::memory_order_seq_cst); }
 
 bool sched_budget_tick() {
   Worker* w = worker_current();

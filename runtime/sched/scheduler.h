@@ -99,6 +99,9 @@ struct SchedHooks {
   // so, and frames that arrive make their targets runnable on this worker
   // without a thread switch. May be null.
   void (*poll_io)();
+  // Called when the last spinning worker stops spinning to park (no more
+  // poll_io rounds will come from workers for now). May be null.
+  void (*poll_io_done)();
 };
 
 // True on a worker thread (the current code runs a task or the scheduler).
