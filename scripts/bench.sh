@@ -39,6 +39,20 @@ done
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
+# pin_for MODE WHAT: sets PIN to the command prefix for a distribution mode
+# (empty unpinned, `taskset -c 0` pinned); returns 1 (and notes it) when
+# pinning is asked for but taskset is missing, so the caller skips WHAT.
+pin_for() {
+  PIN=()
+  [ "$1" = pinned ] || return 0
+  if command -v taskset > /dev/null; then
+    PIN=(taskset -c 0)
+    return 0
+  fi
+  echo "NOTE taskset not installed (util-linux): the CPU0 $2 is skipped" >> "$RAW"
+  return 1
+}
+
 DATE=$(date +%F)
 # SNOW_BENCH_BUILD_DIR: use binaries from another build tree (with --no-build).
 BUILD_DIR="${SNOW_BENCH_BUILD_DIR:-$ROOT/build/release}"
@@ -160,8 +174,7 @@ if want snowrt; then
   if [ "$DIST" = 1 ]; then
     if [ "$SNOW_OK" = 1 ] && [ -x "$BUILD_DIR/bench/snow_bench_dist" ]; then
       for mode in unpinned pinned; do
-        PIN=()
-        [ "$mode" = pinned ] && PIN=(taskset -c 0)
+        pin_for "$mode" "libsnowrt distribution run" || continue
         run snowrt bench_dist "$mode" "${PIN[@]}" "$BUILD_DIR/bench/snow_bench_dist" "$MODEFLAG" \
           "--mode=$mode" "--tick=$TICK" || FAIL=1
       done
@@ -183,15 +196,7 @@ if [ "$DIST" = 1 ] && { want snowrt || want beam; }; then
   FLOOR="$PEER_BIN/snow_bench_tcp_floor"
   if [ -n "$PEER_BIN" ] && [ -x "$FLOOR" ]; then
     for mode in unpinned pinned; do
-      PIN=()
-      if [ "$mode" = pinned ]; then
-        if command -v taskset > /dev/null; then
-          PIN=(taskset -c 0)
-        else
-          echo "NOTE taskset not installed (util-linux): the CPU0 raw TCP floor is skipped" >> "$RAW"
-          continue
-        fi
-      fi
+      pin_for "$mode" "raw TCP floor" || continue
       run floor tcp_floor "$mode" "${PIN[@]}" "$FLOOR" "$MODEFLAG" "--mode=$mode"
     done
   else
@@ -215,15 +220,7 @@ if want beam; then
         [ -x "$SIGAT" ] || echo "NOTE the sigat helper was not built: node-loss scenarios skipped" >> "$RAW"
         COOKIE="snowbench$$"
         for mode in unpinned pinned; do
-          PIN=()
-          if [ "$mode" = pinned ]; then
-            if command -v taskset > /dev/null; then
-              PIN=(taskset -c 0)
-            else
-              echo "NOTE taskset not installed (util-linux): the CPU0 distribution run is skipped" >> "$RAW"
-              continue
-            fi
-          fi
+          pin_for "$mode" "BEAM distribution run" || continue
           run beam dist "$mode" "${PIN[@]}" erl -name "snowbench$$${mode:0:1}_a@127.0.0.1" \
             -setcookie "$COOKIE" -connect_all false -kernel net_ticktime "$TICK" \
             -noshell -noinput -pa "$EBIN" \

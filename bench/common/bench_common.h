@@ -23,6 +23,8 @@
 
 #include <snowrt.h>
 
+#include "bench_stats.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,31 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Helpers are static and may go unused by a given program. */
-#define BENCH_FN static __attribute__((unused))
 
 static int bench_quick = 0;
 static const char* bench_only = NULL; /* run only this scenario id (argv) */
 static const char* volatile bench_current = "startup";
 
-BENCH_FN uint64_t bench_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Picks the full or the quick iteration count. */
 BENCH_FN uint64_t bench_iters(uint64_t full, uint64_t quick) { return bench_quick ? quick : full; }
-
-BENCH_FN void bench_write_str(const char* s) {
-  size_t n = strlen(s);
-  while (n > 0) {
-    ssize_t w = write(STDOUT_FILENO, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
 
 /* Watchdog: a scenario that hangs must not hang CI. The handler only uses
  * async-signal-safe calls. */
@@ -99,27 +83,6 @@ BENCH_FN int bench_want(const char* id) {
   }
   bench_current = id;
   return 1;
-}
-
-BENCH_FN int bench_cmp_u64(const void* a, const void* b) {
-  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-BENCH_FN int bench_cmp_double(const void* a, const void* b) {
-  double x = *(const double*)a, y = *(const double*)b;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/* Median and p99 (nearest rank) of v[0..n) after sorting in place. */
-BENCH_FN double bench_median_u64(uint64_t* v, size_t n) {
-  if (n == 0) return 0;
-  return (n & 1) ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2.0;
-}
-BENCH_FN double bench_p99_u64(const uint64_t* v, size_t n) {
-  if (n == 0) return 0;
-  size_t rank = (size_t)((99 * n + 99) / 100); /* ceil(0.99 n) */
-  if (rank < 1) rank = 1;
-  return (double)v[rank - 1];
 }
 
 /* Latency samples in ns. `warm` leading samples are the warm-up and are

@@ -24,8 +24,8 @@
  *   RESULT system=floor scenario=dist_pingpong_rtt median=<ns> p99=<ns> unit=ns n=<samples> mode=<m> variant=<v>
  *   RESULT system=floor scenario=dist_pingpong_rtt error=<word> mode=<m> variant=<v>
  *
- * Standalone on purpose: bench_common.h needs libsnowrt, so the few helpers
- * (clock, median, nearest-rank p99) are repeated here with the same rules.
+ * It does not link libsnowrt: the clock and the median/p99 rules come from
+ * bench/common/bench_stats.h, the runtime-free part of the harness.
  * The child exits when the parent closes its end; the parent reaps it.
  * Exit status: 0 both variants measured, 1 usage, 2 a variant failed,
  * 3 watchdog.
@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+
 #define MSG_BYTES 16
 #define ITERS_FULL 20000
 #define ITERS_QUICK 2000
@@ -59,39 +61,9 @@ static const char* mode = "unpinned";
 static const char* volatile current_variant = "none";
 static volatile pid_t child_pid = 0;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
-static int cmp_u64(const void* a, const void* b) {
-  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
 
-/* Same rules as bench_common.h: median of the sorted samples (mean of the
- * two middle ones for an even count), p99 by nearest rank. */
-static double median_u64(const uint64_t* v, size_t n) {
-  if (n == 0) return 0;
-  return (n & 1) ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2.0;
-}
-static double p99_u64(const uint64_t* v, size_t n) {
-  if (n == 0) return 0;
-  size_t rank = (99 * n + 99) / 100; /* ceil(0.99 n) */
-  if (rank < 1) rank = 1;
-  return (double)v[rank - 1];
-}
 
-static void write_str(const char* s) {
-  size_t n = strlen(s);
-  while (n > 0) {
-    ssize_t w = write(STDOUT_FILENO, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
 
 /* Watchdog (parent only): a hang must not hang the bench. Async-signal-safe
  * calls only. Killing the child is belt and braces: it also exits on its
@@ -99,11 +71,11 @@ static void write_str(const char* s) {
 static void on_alarm(int sig) {
   (void)sig;
   if (child_pid > 0) kill(child_pid, SIGKILL);
-  write_str("\nRESULT system=floor scenario=dist_pingpong_rtt error=timeout mode=");
-  write_str(mode);
-  write_str(" variant=");
-  write_str(current_variant);
-  write_str("\n");
+  bench_write_str("\nRESULT system=floor scenario=dist_pingpong_rtt error=timeout mode=");
+  bench_write_str(mode);
+  bench_write_str(" variant=");
+  bench_write_str(current_variant);
+  bench_write_str("\n");
   _exit(3);
 }
 
@@ -238,13 +210,13 @@ static int run_variant(enum variant v, size_t iters) {
   for (size_t i = 0; !err && i < iters; i++) {
     uint64_t seq = (uint64_t)i;
     memcpy(out, &seq, sizeof seq); /* the echo must carry this round's number */
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     if (send_all(fd, out, sizeof out) != 0) {
       err = "send";
       break;
     }
     int r = recv_all(fd, in, sizeof in, v);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     if (r <= 0) err = r == 0 ? "child_closed" : "recv";
     else if (memcmp(in, out, sizeof out) != 0) err = "bad_echo";
     else samples[i] = t1 - t0;
@@ -269,9 +241,9 @@ static int run_variant(enum variant v, size_t iters) {
   size_t warm = iters / 10;
   uint64_t* s = samples + warm;
   size_t m = iters - warm;
-  qsort(s, m, sizeof *s, cmp_u64);
+  qsort(s, m, sizeof *s, bench_cmp_u64);
   printf("RESULT system=floor scenario=dist_pingpong_rtt median=%.1f p99=%.1f unit=ns n=%zu mode=%s variant=%s\n",
-         median_u64(s, m), p99_u64(s, m), m, mode, variant_name[v]);
+         bench_median_u64(s, m), bench_p99_u64(s, m), m, mode, variant_name[v]);
   free(samples);
   return 0;
 }
