@@ -54,9 +54,9 @@ struct Frame {
   uint64_t ref = 0;
 };
 
-// Who may write to an up connection's socket. The loop thread writes through
+// Who may write to an up connection's socket. The loop writes through
 // libuv; a sending thread may write a frame straight to the socket (saving
-// the hand-off to the loop thread) only while libuv holds nothing for it:
+// the hand-off to the loop) only while libuv holds nothing for it:
 // loop_pending counts writes handed to libuv and not completed, partial
 // says a direct write left a remainder that the loop must write first. Both
 // are read and changed under `mu`, and the loop bumps loop_pending under the
@@ -500,7 +500,7 @@ bool try_direct_write(NodeEntry* e) {
   return e->outbox.empty();
 }
 
-// Hands whatever the entry still holds to the loop thread.
+// Hands whatever the entry still holds to the loop.
 void hand_to_loop(NodeEntry* e) {
   bool mark;
   {
@@ -998,8 +998,8 @@ void close_conn(Conn* c, const char* why) {
 
 // ------------------------------------------------------------------ loop: reading
 
-// Reads land in one buffer owned by the loop thread (only it reads), then
-// are appended to the connection's buffer.
+// Reads land in one buffer owned by whoever runs the loop (under loop_mu),
+// then are appended to the connection's buffer.
 char g_read_chunk[64 * 1024];
 
 void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
