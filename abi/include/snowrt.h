@@ -196,7 +196,11 @@ SNOW_API uint32_t snow_rt_abi_version(void);
 /** Makes the calling foreign OS thread a process with a mailbox, so it can
  *  receive, link and monitor. Returns its pid (the existing pid if already
  *  attached or the main thread), or 0 if the runtime is not started.
- *  Blocking calls block this thread. */
+ *  Blocking calls block this thread. If the process is ended by a signal
+ *  while the thread is inside a runtime call, that call returns its "not a
+ *  process" result (NULL, 0 or SNOW_ENOTPROC) and the thread is no longer
+ *  attached; only snow_actor_exit_self and snow_panic end the thread
+ *  (pthread_exit). See docs/abi.md. */
 SNOW_API snow_pid_t snow_thread_attach(void);
 
 /** Exits the calling attached thread's process with reason `normal`.

@@ -6,8 +6,29 @@
 #include <string_view>
 
 #include "abi/include/snowrt.h"
+#include "runtime/proc/process.h"
 
 namespace snow::abi {
+
+// Runs an entry point's body; if the calling attached thread's process is
+// ended by a signal inside it (see ThreadProcessEnded), returns `dead`
+// instead. Every entry point that can block or apply the caller's pending
+// signals goes through this, so nothing is ever thrown into C code.
+template <class R, class F>
+R guarded(R dead, F&& body) {
+  try {
+    return body();
+  } catch (const snow::rt::ThreadProcessEnded&) {
+    return dead;
+  }
+}
+template <class F>
+void guarded_void(F&& body) {
+  try {
+    body();
+  } catch (const snow::rt::ThreadProcessEnded&) {
+  }
+}
 
 constexpr uint64_t kMaxNameLen = 255;
 

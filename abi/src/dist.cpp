@@ -21,7 +21,7 @@ extern "C" {
 SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen) {
   if (!node_arg_ok(name, nlen)) return SNOW_EBADNAME;
   if (!str_ok(cookie, clen, 1024)) return SNOW_EINVAL;
-  return dist_start(sv(name, nlen), sv(cookie, clen));
+  return snow::abi::guarded<int64_t>(SNOW_ENOTPROC, [&] { return dist_start(sv(name, nlen), sv(cookie, clen)); });
 }
 
 SNOW_API int64_t snow_node_stop(void) {
@@ -31,12 +31,12 @@ SNOW_API int64_t snow_node_stop(void) {
 
 SNOW_API int64_t snow_node_connect(const char* node, uint64_t len) {
   if (!node_arg_ok(node, len)) return SNOW_EBADNAME;
-  return dist_connect(sv(node, len));
+  return snow::abi::guarded<int64_t>(SNOW_ENOTPROC, [&] { return dist_connect(sv(node, len)); });
 }
 
 SNOW_API int64_t snow_node_disconnect(const char* node, uint64_t len) {
   if (!node_arg_ok(node, len)) return SNOW_EBADNAME;
-  return dist_disconnect(sv(node, len));
+  return snow::abi::guarded<int64_t>(SNOW_ENOTPROC, [&] { return dist_disconnect(sv(node, len)); });
 }
 
 static void* snow_string(const std::string& s) {
@@ -86,7 +86,7 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
                                     const uint8_t* args, uint64_t asize, uint8_t link) {
   if (!node_arg_ok(node, nlen) || !fname || flen == 0 || flen > snow::abi::kMaxNameLen) return 0;
   if (!bytes_ok(args, asize) || asize > SNOW_MAX_MSG_SIZE) return 0;
-  return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1);
+  return snow::abi::guarded<snow_pid_t>(0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
 }
 
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap) {
@@ -115,7 +115,8 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
     data = t.data();
     n = t.size();
   }
-  return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM);
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC,
+                                     [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
 }
 
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {

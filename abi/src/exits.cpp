@@ -16,24 +16,24 @@ SNOW_API int32_t snow_actor_link(snow_pid_t pid) {
   if (pid == 0) return SNOW_EINVAL;
   Process* p = proc_current();
   if (!p) return SNOW_ENOTPROC;
-  return proc_link(p, pid);
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] { return proc_link(p, pid); });
 }
 
 SNOW_API int32_t snow_actor_unlink(snow_pid_t pid) {
   if (pid == 0) return SNOW_EINVAL;
   Process* p = proc_current();
   if (!p) return SNOW_ENOTPROC;
-  return proc_unlink(p, pid);
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] { return proc_unlink(p, pid); });
 }
 
 SNOW_API bool snow_actor_trap_exit(void) {
   Process* p = proc_current();
-  return p ? proc_set_trap_exit(p, true) : false;
+  return p ? snow::abi::guarded(false, [&] { return proc_set_trap_exit(p, true); }) : false;
 }
 
 SNOW_API bool snow_actor_set_trap_exit(bool on) {
   Process* p = proc_current();
-  return p ? proc_set_trap_exit(p, on) : false;
+  return p ? snow::abi::guarded(false, [&] { return proc_set_trap_exit(p, on); }) : false;
 }
 
 SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag) {
@@ -41,7 +41,10 @@ SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag) {
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   uint8_t reason[9];
   reason_write(reason, reason_tag, {});
-  return proc_exit_signal(proc_pid(proc_current()), pid, reason, reason_size(reason_tag, 0));
+  // An exit signal to oneself takes effect here.
+  return snow::abi::guarded<int32_t>(0, [&] {
+    return proc_exit_signal(proc_pid(proc_current()), pid, reason, reason_size(reason_tag, 0));
+  });
 }
 
 SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len) {
@@ -49,7 +52,7 @@ SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, u
   if (len > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
   if (reason_validate(reason, len) < 0) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  return proc_exit_signal(proc_pid(proc_current()), pid, reason, len);
+  return snow::abi::guarded<int32_t>(0, [&] { return proc_exit_signal(proc_pid(proc_current()), pid, reason, len); });
 }
 
 SNOW_API void snow_actor_exit_self(const uint8_t* reason, uint64_t len) {
@@ -111,13 +114,13 @@ SNOW_API snow_ref_t snow_process_monitor(snow_pid_t pid) {
 SNOW_API int64_t snow_process_demonitor(snow_ref_t ref) {
   Process* p = proc_current();
   if (!p) return SNOW_ENOTPROC;
-  return proc_demonitor(p, ref, false);
+  return snow::abi::guarded<int64_t>(SNOW_ENOTPROC, [&] { return proc_demonitor(p, ref, false); });
 }
 
 SNOW_API int64_t snow_process_demonitor_flush(snow_ref_t ref) {
   Process* p = proc_current();
   if (!p) return SNOW_ENOTPROC;
-  return proc_demonitor(p, ref, true);
+  return snow::abi::guarded<int64_t>(SNOW_ENOTPROC, [&] { return proc_demonitor(p, ref, true); });
 }
 
 SNOW_API int64_t snow_node_monitor(const char* node, uint64_t len) {

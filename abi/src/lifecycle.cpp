@@ -75,7 +75,11 @@ SNOW_API uint32_t snow_rt_abi_version(void) { return SNOW_ABI_VERSION; }
 
 SNOW_API snow_pid_t snow_thread_attach(void) { return proc_thread_attach(); }
 
-SNOW_API int32_t snow_thread_detach(void) { return proc_thread_detach(); }
+// The terminate callback runs inside: if a signal ends the process there,
+// the thread is detached all the same.
+SNOW_API int32_t snow_thread_detach(void) {
+  return snow::abi::guarded<int32_t>(0, [&] { return proc_thread_detach(); });
+}
 
 SNOW_API int32_t snow_rt_stats(snow_stats* out) {
   if (!out) return SNOW_EINVAL;

@@ -60,31 +60,34 @@ SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t*), const uint
 SNOW_API snow_pid_t snow_actor_self(void) { return proc_pid(proc_current()); }
 
 SNOW_API void snow_reduction_check(void) {
-  if (Process* p = proc_current()) proc_reduction_check(p);
+  if (Process* p = proc_current()) snow::abi::guarded_void([&] { proc_reduction_check(p); });
 }
 
 SNOW_API void snow_actor_yield(void) {
-  if (Process* p = proc_current()) proc_yield(p);
+  if (Process* p = proc_current()) snow::abi::guarded_void([&] { proc_yield(p); });
 }
 
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size) {
   if (to == 0 || !bytes_ok(msg, size)) return SNOW_EINVAL;
   if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(to) && size > kDistMaxMessage)) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
+  // A send to oneself applies one's pending signals.
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
+    return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
+  });
 }
 
 SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms) {
   Process* p = proc_current();
   if (!p) return nullptr;
-  return proc_receive(p, timeout_ms, nullptr, nullptr);
+  return snow::abi::guarded<const snow_msg*>(nullptr, [&] { return proc_receive(p, timeout_ms, nullptr, nullptr); });
 }
 
 SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
                                                   int64_t timeout_ms) {
   Process* p = proc_current();
   if (!p || !match) return nullptr;
-  return proc_receive(p, timeout_ms, match, ctx);
+  return snow::abi::guarded<const snow_msg*>(nullptr, [&] { return proc_receive(p, timeout_ms, match, ctx); });
 }
 
 SNOW_API uint32_t snow_msg_kind(const snow_msg* msg) { return proc_msg_kind(proc_current(), msg); }
@@ -125,7 +128,9 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));
   if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid
-  return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
+    return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
+  });
 }
 
 }  // extern "C"

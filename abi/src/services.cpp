@@ -18,7 +18,8 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
     proc_service_set_error(p, SNOW_EMSGSIZE);
     return nullptr;
   }
-  return proc_service_call(p, server, tag, payload, size, timeout_ms);
+  return snow::abi::guarded<const snow_msg*>(nullptr,
+                                            [&] { return proc_service_call(p, server, tag, payload, size, timeout_ms); });
 }
 
 SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,

@@ -14,7 +14,7 @@ extern "C" {
 SNOW_API void snow_timer_sleep(int64_t ms) {
   if (ms <= 0) return;
   if (Process* p = proc_current()) {
-    proc_sleep(p, ms);
+    snow::abi::guarded_void([&] { proc_sleep(p, ms); });
     return;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));

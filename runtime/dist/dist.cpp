@@ -1428,6 +1428,33 @@ bool local_target(const etf::Term& t, uint64_t* pid) {
 
 uint64_t remote_pid(const etf::Term& t) { return t.type == etf::Type::Pid ? pid_from_wire(t.pid) : 0; }
 
+
+// Whether a term starts like {'$snow_call' | '$snow_reply', _, _} (what a
+// libsnowrt peer sends for service calls): only those are decoded here,
+// whatever their size; anything else is handed over as a TERM untouched.
+bool snow_tagged(const uint8_t* b, size_t n) {
+  if (n < 4 || b[0] != etf::kSmallTuple || b[1] != 3) return false;
+  size_t len, off;
+  switch (b[2]) {
+    case etf::kSmallAtomUtf8:
+    case etf::kSmallAtom:
+      len = b[3];
+      off = 4;
+      break;
+    case etf::kAtomUtf8:
+    case etf::kAtom:
+      if (n < 5) return false;
+      len = get_be16(b + 3);
+      off = 5;
+      break;
+    default:
+      return false;
+  }
+  if (n < off + len) return false;
+  std::string_view a(reinterpret_cast<const char*>(b) + off, len);
+  return a == "$snow_call" || a == "$snow_reply";
+}
+
 void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len) {
   const uint8_t* p = payload;
   const uint8_t* end = payload + len;
@@ -1444,7 +1471,7 @@ void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t 
   }
   etf::Term t;
   etf::Reader r(body, blen);
-  if (blen < 4096 && etf::decode(r, t) && t.type == etf::Type::Tuple && t.items.size() == 3 &&
+  if (snow_tagged(body, blen) && etf::decode(r, t) && t.type == etf::Type::Tuple && t.items.size() == 3 &&
       t.items[2].type == etf::Type::Binary && (t.items[0].is_atom("$snow_call") || t.items[0].is_atom("$snow_reply"))) {
     uint64_t ref;
     if (etf::as_u64(t.items[1], &ref)) {
@@ -1461,6 +1488,9 @@ void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t 
       } else {
         Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
         if (!s) return;
+        // The caller's pid in the request ([tag][caller][payload]) was its
+        // pid on its own node: the server must see the handle for it here.
+        if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
         s->ref = ref;
         s->flags = kSigServiceCall;
         deliver_or_die(to, s);
@@ -2263,11 +2293,8 @@ int64_t dist_stop() {
   if (D.thread.joinable()) D.thread.join();
   uv_loop_close(&D.loop);
   D.peers.clear();
-  {
-    std::lock_guard<std::mutex> lk(D.nm_mu);
-    D.node_mons.clear();
-    D.monitor_all.clear();
-  }
+  // Node monitors stay registered: they were reported down by the stop and
+  // report NODEUP again when a restarted node reconnects, until cancelled.
   D.started.store(false, std::memory_order_release);
   proc_runtime_poke();
   return 0;
@@ -2341,6 +2368,16 @@ uint64_t dist_nodes_connected() {
 void dist_node_monitor(uint64_t watcher, int64_t id, std::string_view node) {
   std::string name, host;
   int port;
+  if (parse_node(node, &name, &host, &port) && !dist_started()) {
+    // Not started: the node is down for now (reported at once); a later
+    // start that connects to it reports NODEUP.
+    {
+      std::lock_guard<std::mutex> lk(D.nm_mu);
+      D.node_mons[id] = NodeMon{watcher, name, 2};
+    }
+    deliver_or_die(watcher, signal_message(watcher, 0, SNOW_MSG_NODEDOWN, SNOW_TAG_NODEDOWN, name.data(), name.size()));
+    return;
+  }
   if (!parse_node(node, &name, &host, &port) || name == D.name) {
     // A node that cannot exist (or ourselves) is never connected.
     std::string n(node);

@@ -637,6 +637,8 @@ void begin_exit(Process* p) {
 }
 
 [[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len) {
+  // Already exiting: this exit comes from inside the terminate callback.
+  bool nested = p->exiting;
   store_reason(p, reason, len);  // copy first: `reason` may live in a signal we free
   begin_exit(p);
   if (!p->task.is_thread) {
@@ -649,7 +651,11 @@ void begin_exit(Process* p) {
   int status = reason_is_normal(p->exit_reason) ? 0 : 1;
   exit_thread_process(p);
   if (is_main) main_thread_after_exit(status);
-  pthread_exit(nullptr);
+  // Frames of the outer exit that called the terminate callback are still
+  // on this thread and would touch the freed process if we returned to
+  // them: such a thread ends here, as exit_self's does.
+  if (nested) pthread_exit(nullptr);
+  throw ThreadProcessEnded{};  // caught at the ABI entry point
 }
 
 // ---------------------------------------------------------------- hooks
@@ -1168,7 +1174,18 @@ int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t
   return 0;
 }
 
-void proc_exit_self(Process* p, const uint8_t* reason, uint64_t len) { exit_now(p, reason, len); }
+void proc_exit_self(Process* p, const uint8_t* reason, uint64_t len) {
+  bool thread_ended = false;
+  try {
+    exit_now(p, reason, len);
+  } catch (const ThreadProcessEnded&) {
+    thread_ended = true;
+  }
+  // Only an attached thread gets here (exit_now does not return otherwise):
+  // this call cannot return, so the thread ends.
+  if (thread_ended) pthread_exit(nullptr);
+  abort();
+}
 
 void proc_set_terminate(Process* p, void (*cb)(const uint8_t*, const uint8_t*)) { p->terminate = cb; }
 
@@ -1230,18 +1247,9 @@ int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
 int64_t proc_node_monitor(Process* p, std::string_view node) {
   int64_t id = int64_t(new_ref() & INT64_MAX);
   rel(p).node_monitors.emplace(id, std::string(node));
-  if (dist_started()) {
-    dist_node_monitor(p->pid, id, node);
-    return id;
-  }
-  // No distribution: no connection to this node exists and none can be
-  // made, so the node is down as far as this runtime can tell.
-  Signal* s = signal_alloc(SigKind::Message, p->pid, 0, node.size());
-  if (!s) oom_signal();
-  std::memcpy(s->msg.data, node.data(), node.size());
-  s->msg.tag = SNOW_TAG_NODEDOWN;
-  s->msg_kind = SNOW_MSG_NODEDOWN;
-  proc_deliver(p->pid, s);
+  // Without a started node it is down as far as this runtime can tell:
+  // NODEDOWN at once, NODEUP if a node started later connects to it.
+  dist_node_monitor(p->pid, id, node);
   return id;
 }
 

@@ -84,6 +84,16 @@ struct SpawnRequest {
 };
 uint64_t proc_spawn(const SpawnRequest& r);
 
+// Thrown on an attached foreign thread (not the main thread) whose process
+// was ended by a signal (a kill, a crashing link, a halt) inside a runtime
+// call, after the exit has run and the thread is no longer attached. The
+// ABI layer catches it at the entry point, which then returns its "no
+// process" result (NULL, 0 or SNOW_ENOTPROC): the foreign thread goes on,
+// unattached, instead of being ended under its language runtime's feet.
+// snow_actor_exit_self and snow_panic, which cannot return, end the thread
+// with pthread_exit instead.
+struct ThreadProcessEnded {};
+
 // Replies to internal requests (distribution connects, remote spawns):
 // the caller announces the ref it expects, issues the request, then parks
 // until proc_reply() delivers a payload for that ref (other replies are

@@ -360,6 +360,45 @@ TEST_CASE(attached_thread_receives_and_detach_exits_it_normal) {
   th_end();
 }
 
+/* Attaches, reports, then blocks in receive until its process is killed;
+ * reports what the receive returned and what it can still do. */
+static void* killed_thread(void* arg) {
+  (void)arg;
+  snow_pid_t me = snow_thread_attach();
+  CHECK(me != 0);
+  CHECK_EQ(th_send2(th_main, T_READY, me), 0);
+  const snow_msg* m = snow_actor_receive(-1);
+  uint64_t flags = (m == NULL ? 1u : 0u) | (snow_actor_self() == 0 ? 2u : 0u) |
+                   (snow_actor_receive(0) == NULL ? 4u : 0u) | (snow_thread_detach() == SNOW_ENOTPROC ? 8u : 0u);
+  /* Still a working thread: it can attach again as a new process. */
+  snow_pid_t again = snow_thread_attach();
+  if (again != 0 && again != me) flags |= 16u;
+  CHECK_EQ(snow_actor_send(th_main, (const uint8_t*)(uint64_t[]){T_DONE, flags}, 16), 0);
+  CHECK_EQ(snow_thread_detach(), 0);
+  return (void*)(uintptr_t)0x5eed;
+}
+
+TEST_CASE(killing_an_attached_thread_returns_from_its_blocking_call_and_detaches_it) {
+  th_start();
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, killed_thread, NULL), 0);
+  const snow_msg* m = th_wait_user(T_READY, TH_ANY_PID);
+  snow_pid_t tp = th_word(m, 1);
+  snow_ref_t ref = snow_process_monitor(tp);
+  CHECK(ref != 0);
+  CHECK_EQ(snow_actor_exit(tp, SNOW_REASON_KILLED), 0);
+  uint8_t killed[1] = {SNOW_REASON_KILLED};
+  th_expect_down(ref, tp, killed, 1);
+  m = th_wait_user(T_DONE, TH_ANY_PID);
+  CHECK_MSG(th_word(m, 1) == 31, "receive returned NULL: %d, self 0: %d, poll NULL: %d, detach ENOTPROC: %d, "
+            "re-attach: %d", (int)(th_word(m, 1) & 1), (int)!!(th_word(m, 1) & 2), (int)!!(th_word(m, 1) & 4),
+            (int)!!(th_word(m, 1) & 8), (int)!!(th_word(m, 1) & 16));
+  void* rv = NULL;
+  CHECK_EQ(pthread_join(t, &rv), 0);
+  CHECK_MSG(rv == (void*)(uintptr_t)0x5eed, "the thread did not run to its end");
+  th_end();
+}
+
 static void* attach_link_thread(void* arg) {
   (void)arg;
   snow_pid_t me = snow_thread_attach();

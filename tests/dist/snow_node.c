@@ -55,6 +55,10 @@
  *                                     snow_node_spawn of fn with args
  *                                     "newlabel[ trap]\0", answers the pid or 0
  *   <id> send <label> <pid> <hex>     snow_actor_send of those bytes ("-": none)
+ *   <id> call <label> <pid> <hex> <ms>   snow_service_call_timeout; answers the
+ *                                     reply's bytes or the last error. A worker
+ *                                     receiving such a call replies "re:" and
+ *                                     the payload, and prints E <label> CALLED
  *   <id> sendnamed <label> <name> <node|-> <hex>   snow_actor_send_named
  *   <id> sendterm <label> <pid> <etfhex>           snow_actor_send_term
  *   <id> sendbig <label> <pid> <size> a generated payload of size bytes;
@@ -93,6 +97,7 @@
 #define CMD_MAGIC 0x444d43574f4e5301ull /* "\1SNOWCMD" little-endian */
 #define SEQ_MAGIC 0x5145535f574f4e53ull /* "SNOW_SEQ" */
 #define DONE_MAGIC 0x454e4f445f574f4eull
+#define CALL_MAGIC 0x4c4c41435f574f4eull /* "NOW_CALL": service calls between workers */
 #define MAX_LINE 3800
 #define MAX_WORKERS 8192
 #define MAX_LABEL 64
@@ -419,6 +424,17 @@ static void print_event(struct wstate* w, const snow_msg* m) {
       emit("E %s SPAWN_REPLY len=%llu t=%lld", w->label, (unsigned long long)m->len, (long long)t);
       break;
     default: {
+      if (m->len >= 16 && m->tag == CALL_MAGIC) { /* a service call: reply "re:" + payload */
+        snow_pid_t caller = get_u64(m->data + 8);
+        uint8_t rep[1800];
+        size_t pl = (size_t)m->len - 16 > sizeof rep - 3 ? sizeof rep - 3 : (size_t)m->len - 16;
+        memcpy(rep, "re:", 3);
+        memcpy(rep + 3, m->data + 16, pl);
+        int32_t rc = snow_service_reply(caller, rep, 3 + pl);
+        pid_hex(caller, a, sizeof a);
+        emit("E %s CALLED caller=%s rc=%d t=%lld", w->label, a, rc, (long long)t);
+        return;
+      }
       if (m->len == 24 && m->tag == DONE_MAGIC) { /* from an mlink helper */
         struct mlink* ml = &w->ml;
         if (get_u64(m->data + 8) == 0) {
@@ -609,6 +625,24 @@ static void worker_command(struct wstate* w, char* line) {
                                      (uint64_t)al + 1, (uint8_t)atoi(t[5]));
     pid_hex(pid, a, sizeof a);
     emit("R %s ok %s", id, a);
+  } else if (strcmp(cmd, "call") == 0) { /* call <pid> <hex payload> <timeout ms> */
+    NEED(6);
+    uint8_t data[1800];
+    int64_t dl = from_hex(t[4], data, sizeof data);
+    snow_pid_t pid = parse_pid(t[3]);
+    if (dl < 0 || !pid) {
+      emit("R %s err -1 bad arguments", id);
+      return;
+    }
+    const snow_msg* r = snow_service_call_timeout(pid, CALL_MAGIC, data, (uint64_t)dl, atoll(t[5]));
+    if (!r) {
+      int64_t e = snow_service_last_error();
+      emit("R %s err %lld %s", id, (long long)e, e < 0 ? snow_strerror(e) : "server exited");
+      return;
+    }
+    char hex[3700];
+    to_hex(r->data, (size_t)r->len, hex, sizeof hex);
+    emit("R %s ok %s", id, r->len ? hex : "-");
   } else if (strcmp(cmd, "send") == 0 || strcmp(cmd, "sendterm") == 0) {
     NEED(5);
     uint8_t data[1800];

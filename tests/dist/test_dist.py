@@ -426,6 +426,55 @@ def t_host_names(ctx):
           "connect to an unresolvable host: %s (want -7 ENONODE)" % ln.raw)
 
 
+# ---------------------------------------------------------------- service calls
+
+
+def t_service_call(ctx, direction):
+    """snow_service_call to a server on the other node: the server sees the
+    caller as a pid of the caller's node, its reply reaches the call; a call
+    to a dead remote server fails with ENOPROC."""
+    x, y = pair(ctx, direction)
+    pc = x.spawn("c")
+    ps = y.spawn("srv")
+    ln = x.cmd("call", "c", ps, hx("hello"), 10000)
+    check(ln.args and ln.args[0] == hx("re:hello"), "reply to a remote call: %s" % ln.raw)
+    ev = y.event("srv", "CALLED")
+    check(ev.kv.get("rc") == "0", "snow_service_reply on the server: %s" % ev.raw)
+    check(pid_of(ev.kv.get("caller")) == pid_of(pc),
+          "the server saw caller %s, not %s" % (describe_pid(ev.kv.get("caller")), describe_pid(pc)))
+    # Twice more: each reply belongs to its own call.
+    for text in ("second", "third"):
+        ln = x.cmd("call", "c", ps, hx(text), 10000)
+        check(ln.args and ln.args[0] == hx("re:" + text), "reply to call %r: %s" % (text, ln.raw))
+    y.cmd("exit", "srv", "normal")
+    y.event("srv", "DIED")
+    ln = x.cmd("call", "c", ps, hx("nobody"), 10000, ok=False)
+    check(ln.what == "err" and ln.args and ln.args[0] == "-3", "call to a dead remote server: %s (want -3 ENOPROC)" % ln.raw)
+
+
+# ---------------------------------------------------------------- node monitors across a restart
+
+
+def t_node_monitor_survives_restart(ctx):
+    """A node monitor set before snow_node_stop stays active until cancelled:
+    NODEDOWN at the stop, NODEUP when the restarted node reconnects, NODEDOWN
+    again when the peer dies."""
+    a = ctx.node("a")
+    b = ctx.node("b")
+    a.spawn("w")
+    a.cmd("nodemon", "w", b.name)
+    a.cmd("connect", "w", b.name)
+    a.event("w", "NODEUP")
+    a.cmd("nodestop", "w")
+    a.event("w", "NODEDOWN")
+    a.cmd("nodestart", "w", a.name, a.cookie)
+    a.cmd("connect", "w", b.name)
+    up = a.event("w", "NODEUP", desc="NODEUP after the node restarted")
+    check(up.kv.get("node") == b.name, "NODEUP node %s" % up.kv.get("node"))
+    b.kill(signal.SIGKILL)
+    a.event("w", "NODEDOWN", desc="NODEDOWN when the peer dies after the restart")
+
+
 # ---------------------------------------------------------------- remote spawn
 
 
@@ -1267,6 +1316,9 @@ def main():
         runner.add("partition[%s]" % d, t_partition, d, tick)
     runner.add("wrong_cookie", t_wrong_cookie)
     runner.add("host_names", t_host_names)
+    runner.add("node_monitor_survives_restart", t_node_monitor_survives_restart)
+    for d in ("A->B", "B->A"):
+        runner.add("service_call[%s]" % d, t_service_call, d)
     for d in ("A->B", "B->A"):
         runner.add("remote_spawn[%s]" % d, t_remote_spawn, d)
         runner.add("named_send[%s]" % d, t_named_send, d)
