@@ -457,16 +457,40 @@ TEST_CASE(exit_reason_rejects_malformed_reasons_and_sends_nothing) {
   th_end();
 }
 
-TEST_CASE(exit_reason_with_empty_data_is_valid) {
+TEST_CASE(exit_reason_with_empty_text_is_valid) {
   th_start();
   snow_pid_t p = th_spawn_puppet(PUPPET_TRAP);
-  const uint8_t datatags[] = {1, 5, 8};
-  for (size_t i = 0; i < 3; i++) {
+  const uint8_t datatags[] = {1, 5};
+  for (size_t i = 0; i < 2; i++) {
     uint8_t b[9];
     size_t bl = th_reason(b, datatags[i], NULL, 0);
     CHECK_EQ(snow_actor_exit_reason(p, b, bl), 0);
     expect_exit_report(p, th_main, b, bl);
   }
+  th_end();
+}
+
+/* Text reasons must be UTF-8 and a term reason (tag 8) a decodable term:
+ * anything else would reach a peer node as a term it cannot decode. */
+TEST_CASE(exit_reason_rejects_bad_utf8_and_undecodable_terms) {
+  th_start();
+  snow_pid_t p = th_spawn_puppet(PUPPET_TRAP);
+  uint8_t b[32];
+  static const uint8_t bad_utf8[] = {0xff, 0xfe};
+  static const uint8_t overlong[] = {0xc0, 0xaf};
+  static const uint8_t garbage_term[] = {0x99, 0x99};
+  CHECK_EQ(snow_actor_exit_reason(p, b, th_reason(b, SNOW_REASON_CUSTOM, bad_utf8, 2)), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_exit_reason(p, b, th_reason(b, SNOW_REASON_ERROR, overlong, 2)), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_exit_reason(p, b, th_reason(b, SNOW_REASON_TERM, garbage_term, 2)), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_exit_reason(p, b, th_reason(b, SNOW_REASON_TERM, NULL, 0)), SNOW_EINVAL);
+  /* Valid ones still go through: multi-byte UTF-8, a real term. */
+  static const uint8_t utf8[] = {'c', 0xc3, 0xa9};
+  size_t bl = th_reason(b, SNOW_REASON_CUSTOM, utf8, sizeof utf8);
+  CHECK_EQ(snow_actor_exit_reason(p, b, bl), 0);
+  expect_exit_report(p, th_main, b, bl);
+  bl = th_reason(b, SNOW_REASON_TERM, th_etf_atom_foo, sizeof th_etf_atom_foo);
+  CHECK_EQ(snow_actor_exit_reason(p, b, bl), 0);
+  expect_exit_report(p, th_main, b, bl);
   th_end();
 }
 
