@@ -515,6 +515,19 @@ static void reply_rc(const char* id, int64_t rc) {
   else emit("R %s ok %lld", id, (long long)rc);
 }
 
+/* Parses a "<pid hex> <bytes hex>" argument pair; answers the command with
+ * an error and returns -1 when either is bad, else the byte count. */
+static int64_t pid_and_bytes(const char* id, const char* pid_text, const char* hex, snow_pid_t* pid, uint8_t* out,
+                             size_t cap) {
+  int64_t n = from_hex(hex, out, cap);
+  *pid = parse_pid(pid_text);
+  if (n < 0 || !*pid) {
+    emit("R %s err -1 bad arguments", id);
+    return -1;
+  }
+  return n;
+}
+
 /* Runs one command in the worker's own process. */
 static void worker_command(struct wstate* w, char* line) {
   char* t[MAXTOK];
@@ -628,12 +641,9 @@ static void worker_command(struct wstate* w, char* line) {
   } else if (strcmp(cmd, "call") == 0) { /* call <pid> <hex payload> <timeout ms> */
     NEED(6);
     uint8_t data[1800];
-    int64_t dl = from_hex(t[4], data, sizeof data);
-    snow_pid_t pid = parse_pid(t[3]);
-    if (dl < 0 || !pid) {
-      emit("R %s err -1 bad arguments", id);
-      return;
-    }
+    snow_pid_t pid;
+    int64_t dl = pid_and_bytes(id, t[3], t[4], &pid, data, sizeof data);
+    if (dl < 0) return;
     const snow_msg* r = snow_service_call_timeout(pid, CALL_MAGIC, data, (uint64_t)dl, atoll(t[5]));
     if (!r) {
       int64_t e = snow_service_last_error();
@@ -646,12 +656,9 @@ static void worker_command(struct wstate* w, char* line) {
   } else if (strcmp(cmd, "send") == 0 || strcmp(cmd, "sendterm") == 0) {
     NEED(5);
     uint8_t data[1800];
-    int64_t dl = from_hex(t[4], data, sizeof data);
-    snow_pid_t pid = parse_pid(t[3]);
-    if (dl < 0 || !pid) {
-      emit("R %s err -1 bad arguments", id);
-      return;
-    }
+    snow_pid_t pid;
+    int64_t dl = pid_and_bytes(id, t[3], t[4], &pid, data, sizeof data);
+    if (dl < 0) return;
     reply_rc(id, cmd[4] == 't' ? snow_actor_send_term(pid, data, (uint64_t)dl) : snow_actor_send(pid, data, (uint64_t)dl));
   } else if (strcmp(cmd, "sendnamed") == 0) {
     NEED(6);
