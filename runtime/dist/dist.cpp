@@ -1420,26 +1420,9 @@ uint64_t remote_pid(const etf::Term& t) { return t.type == etf::Type::Pid ? pid_
 // libsnowrt peer sends for service calls): only those are decoded here,
 // whatever their size; anything else is handed over as a TERM untouched.
 bool snow_tagged(const uint8_t* b, size_t n) {
-  if (n < 4 || b[0] != etf::kSmallTuple || b[1] != 3) return false;
-  size_t len, off;
-  switch (b[2]) {
-    case etf::kSmallAtomUtf8:
-    case etf::kSmallAtom:
-      len = b[3];
-      off = 4;
-      break;
-    case etf::kAtomUtf8:
-    case etf::kAtom:
-      if (n < 5) return false;
-      len = get_be16(b + 3);
-      off = 5;
-      break;
-    default:
-      return false;
-  }
-  if (n < off + len) return false;
-  std::string_view a(reinterpret_cast<const char*>(b) + off, len);
-  return a == "$snow_call" || a == "$snow_reply";
+  etf::Reader r(b, n);
+  std::string a;
+  return r.u8() == etf::kSmallTuple && r.u8() == 3 && etf::read_atom(r, a) && (a == "$snow_call" || a == "$snow_reply");
 }
 
 void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len) {

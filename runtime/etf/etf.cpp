@@ -10,6 +10,8 @@ bool skip_atom_body(Reader& r, uint8_t tag) {
   return r.bytes(n) != nullptr || n == 0;
 }
 
+}  // namespace
+
 bool read_atom(Reader& r, std::string& out) {
   uint8_t tag = r.u8();
   if (tag != kAtomUtf8 && tag != kSmallAtomUtf8 && tag != kAtom && tag != kSmallAtom) return false;
@@ -20,8 +22,6 @@ bool read_atom(Reader& r, std::string& out) {
   out.assign(reinterpret_cast<const char*>(b), n);
   return true;
 }
-
-}  // namespace
 
 bool skip_term(Reader& r, int depth) {
   if (depth > kMaxDepth) return false;

@@ -131,6 +131,8 @@ class Reader {
   bool ok_ = true;
 };
 
+// Reads one atom (any of the four atom encodings) into out.
+bool read_atom(Reader& r, std::string& out);
 // Validates one term (no version byte) and advances past it.
 bool skip_term(Reader& r, int depth = 0);
 // Validates a whole buffer: optional 131, exactly one term, nothing after.

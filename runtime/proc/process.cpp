@@ -229,27 +229,33 @@ Relations& rel(Process* p) {
 // The lock is a leaf: nothing else is taken while it is held.
 SpinLock& watch_lock(uint64_t pid) { return R.watch[(pid & kIndexMask) % Runtime::kWatchStripes].lock; }
 
-// Registers `watcher` for a DOWN from the local process `target`. false when
-// the target is gone or no longer takes watchers (it exits).
-bool watch(uint64_t target, uint64_t ref, uint64_t watcher) {
+// Runs f on the control block of the live local process `target` under its
+// watch lock; false (f not run) when the target is gone or exiting.
+template <class F>
+bool with_watchable(uint64_t target, F&& f) {
   Anchor* a = anchor_of(target);
   if (!a) return false;
   std::lock_guard<SpinLock> lk(watch_lock(target));
   if (a->pid.load(std::memory_order_acquire) != target) return false;
   Process* p = a->proc.load(std::memory_order_acquire);
   if (!p || p->watchers_closed) return false;
-  if (!p->watchers) p->watchers = new FlatMap64();
-  (*p->watchers)[ref] = watcher;
+  f(p);
   return true;
 }
 
+// Registers `watcher` for a DOWN from the local process `target`. false when
+// the target is gone or no longer takes watchers (it exits).
+bool watch(uint64_t target, uint64_t ref, uint64_t watcher) {
+  return with_watchable(target, [&](Process* p) {
+    if (!p->watchers) p->watchers = new FlatMap64();
+    (*p->watchers)[ref] = watcher;
+  });
+}
+
 void unwatch(uint64_t target, uint64_t ref) {
-  Anchor* a = anchor_of(target);
-  if (!a) return;
-  std::lock_guard<SpinLock> lk(watch_lock(target));
-  if (a->pid.load(std::memory_order_acquire) != target) return;
-  Process* p = a->proc.load(std::memory_order_acquire);
-  if (p && p->watchers && !p->watchers_closed) p->watchers->erase(ref);
+  with_watchable(target, [&](Process* p) {
+    if (p->watchers) p->watchers->erase(ref);
+  });
 }
 
 // The exiting process takes its watcher table; later watchers see it closed.
