@@ -504,9 +504,14 @@ static void seq_receive(const char* label, uint64_t n) {
 
 #define MAXTOK 16
 
+/* strtok_r, not strtok: the reader thread and worker processes on several
+ * scheduler threads tokenize at the same time, and strtok's position is one
+ * static shared by all of them (a worker then parsed the reader's line). */
 static int tokenize(char* line, char** tok) {
   int n = 0;
-  for (char* s = strtok(line, " \t\r\n"); s && n < MAXTOK; s = strtok(NULL, " \t\r\n")) tok[n++] = s;
+  char* pos = NULL;
+  for (char* s = strtok_r(line, " \t\r\n", &pos); s && n < MAXTOK; s = strtok_r(NULL, " \t\r\n", &pos))
+    tok[n++] = s;
   return n;
 }
 
