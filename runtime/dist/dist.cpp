@@ -197,6 +197,19 @@ struct Dist {
   std::map<std::pair<std::string, uint32_t>, NodeEntry*> by_key;
 
   uv_loop_t loop;
+  // Whoever runs the loop holds loop_mu: its own thread, or a spinning
+  // worker (dist_poll_io). Everything "loop thread only" below means "under
+  // loop_mu". loop_open: the loop may be run (set once it is initialised,
+  // cleared under loop_mu when it has ended).
+  std::mutex loop_mu;
+  std::atomic<bool> loop_open{false};
+  // The loop thread waits here while spinning workers take the rounds;
+  // dist_poll_io_done (or a 1 ms timeout, for workers busy running
+  // processes) sends it back to work.
+  std::mutex idle_mu;
+  std::condition_variable idle_cv;
+  bool idle_waiting = false;  // under idle_mu
+  bool idle_poke = false;     // under idle_mu
   uv_async_t async;
   uv_tcp_t listener;
   uv_tcp_t epmd_reg;
@@ -224,7 +237,7 @@ struct Dist {
   bool epmd_spawned = false;
   std::vector<uint8_t> epmd_buf;
   bool stopping = false;
-  int64_t last_traffic_ns = 0;  // loop thread only: last bytes read or command run
+  std::atomic<int64_t> last_traffic_ns{0};  // last bytes read or command run (written under loop_mu)
 
   std::mutex nm_mu;
   std::unordered_map<int64_t, NodeMon> node_mons;
@@ -985,8 +998,8 @@ void close_conn(Conn* c, const char* why) {
 
 // ------------------------------------------------------------------ loop: reading
 
-// Reads land in one buffer owned by the loop thread (only it reads), then
-// are appended to the connection's buffer.
+// Reads land in one buffer owned by whoever runs the loop (under loop_mu),
+// then are appended to the connection's buffer.
 char g_read_chunk[64 * 1024];
 
 void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
@@ -1005,7 +1018,7 @@ void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread == 0 || c->st == St::Dead) return;
   c->last_recv = now_ns();
-  D.last_traffic_ns = c->last_recv;
+  D.last_traffic_ns.store(c->last_recv, std::memory_order_relaxed);
   c->rbuf.insert(c->rbuf.end(), buf->base, buf->base + nread);
   for (;;) {
     if (c->st == St::Dead) return;
@@ -2061,7 +2074,7 @@ void on_cork_timer(uv_timer_t*) {
 }
 
 void on_async(uv_async_t*) {
-  D.last_traffic_ns = now_ns();
+  D.last_traffic_ns.store(now_ns(), std::memory_order_relaxed);
   bool arm;
   {
     std::lock_guard<std::mutex> lk(D.cmd_mu);
@@ -2072,22 +2085,71 @@ void on_async(uv_async_t*) {
   run_commands();
 }
 
-// Like an idle worker, the loop watches its sockets for a short while after
-// traffic before it blocks in epoll: a frame that follows within the window
-// (the next message of a conversation) is read without a wake-up, which
-// costs tens of microseconds when it crosses CPUs. Each round yields the
-// CPU, so on a busy or single CPU the watch costs nothing; a quiet node
-// blocks after the window and uses no CPU.
+// The loop is run in rounds under loop_mu, by its own thread or by an idle
+// worker that is spinning anyway (dist_poll_io): a frame a worker reads
+// makes its target runnable on that worker, which then runs it without a
+// thread switch. Like an idle worker, after traffic the loop thread watches
+// for a short while before it blocks again, yielding the CPU each round so
+// the next frame of a conversation is read without a wake-up, which costs
+// tens of microseconds when it crosses CPUs. While it watches and a worker
+// spins, it leaves the rounds to the worker (reading here would add a
+// thread switch) and waits until the last spinner parks, or 1 ms when the
+// workers are busy running processes. Once the node is quiet it blocks inside uv_run, holding
+// loop_mu (spinning workers then skip their rounds), and uses no CPU.
 void loop_main() {
   const int64_t watch_ns = sched_spin_ns();
+  auto recent_traffic = [&] {
+    return now_ns() - D.last_traffic_ns.load(std::memory_order_relaxed) < watch_ns;
+  };
+  bool watching = false;
   for (;;) {
-    if (!uv_run(&D.loop, UV_RUN_ONCE)) return;
-    while (now_ns() - D.last_traffic_ns < watch_ns) {
-      std::this_thread::yield();
-      if (!uv_run(&D.loop, UV_RUN_NOWAIT)) return;
+    if (watching && sched_spinning_workers() > 0) {
+      // Waiting rather than yielding: on a shared CPU a yielding loop
+      // thread would take turns with the worker that does the reading.
+      std::unique_lock<std::mutex> lk(D.idle_mu);
+      D.idle_waiting = true;
+      D.idle_cv.wait_for(lk, std::chrono::milliseconds(1),
+                         [] { return D.idle_poke || sched_spinning_workers() == 0; });
+      D.idle_waiting = false;
+      D.idle_poke = false;
+      lk.unlock();
+      watching = recent_traffic();
+      continue;
     }
+    {
+      std::lock_guard<std::mutex> lk(D.loop_mu);
+      if (!uv_run(&D.loop, watching ? UV_RUN_NOWAIT : UV_RUN_ONCE)) {
+        D.loop_open.store(false, std::memory_order_release);
+        return;
+      }
+      watching = recent_traffic();
+    }
+    if (watching) std::this_thread::yield();
   }
 }
+
+}  // namespace
+
+void dist_poll_io_done() {
+  if (!D.loop_open.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lk(D.idle_mu);
+  if (!D.idle_waiting) return;
+  D.idle_poke = true;
+  D.idle_cv.notify_one();
+}
+
+void dist_poll_io() {
+  if (!D.loop_open.load(std::memory_order_acquire)) return;
+  std::unique_lock<std::mutex> lk(D.loop_mu, std::try_to_lock);
+  if (!lk.owns_lock() || !D.loop_open.load(std::memory_order_relaxed)) return;
+  uv_run(&D.loop, UV_RUN_NOWAIT);
+  lk.unlock();
+  // Frames the round queued (answers to the peer) leave now, not at the
+  // end of some later time slice.
+  dist_flush_slice();
+}
+
+namespace {
 
 void post(Command c) {
   {
@@ -2192,6 +2254,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
     std::lock_guard<std::mutex> lk(D.cmd_mu);
     D.loop_ready = true;
   }
+  D.loop_open.store(true, std::memory_order_release);
   D.thread = std::thread(loop_main);
   int64_t rc = command_and_wait(CmdType::Start, {}, -1);
   if (rc != 0) {

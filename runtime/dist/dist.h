@@ -8,15 +8,18 @@
 //   never freed, so its 16-bit index is stable: a remote pid handle is
 //   [entry index:16][per-entry id:48]. Creation 0 is the "whatever
 //   incarnation is connected" entry used to address a node by name.
-// - *Connection*: one TCP connection to a node, owned by the loop thread:
+// - *Connection*: one TCP connection to a node, owned by the loop:
 //   resolving the host -> port mapper lookup -> connecting -> handshake ->
 //   up -> closed.
 // - *Records*: per entry, the links and monitors that cross the wire. When
 //   a connection is lost they produce, once, the `noconnection` exit signals
 //   and DOWNs; processes ignore duplicates by their own link/monitor state.
 //
-// Threads: one libuv loop thread owns every socket, timer and connection
-// and never runs process code. Outgoing signals are encoded by the sending
+// Threads: one libuv loop owns every socket, timer and connection and never
+// runs process code. It runs in rounds under a mutex, on its own thread or
+// on an idle worker that is spinning anyway (dist_poll_io), so a frame read
+// by a worker runs its target there without a thread switch (see
+// docs/design/distribution.md, "Who runs the loop"). Outgoing signals are encoded by the sending
 // thread and queued on the target entry's outbox; the sender then writes
 // them straight to an up connection's socket when the loop holds nothing
 // for it (corked until the end of the time slice on worker threads), or
@@ -58,6 +61,13 @@ void dist_set_ticktime(uint32_t ms);
 void dist_deliver(uint64_t pid, Signal* s);
 // Writes what this worker's time slice queued (scheduler hook).
 void dist_flush_slice();
+// Runs one non-blocking round of the distribution loop on the calling worker
+// if no other thread is running it (scheduler hook for spinning workers).
+// Worker threads, outside any process.
+void dist_poll_io();
+// The last spinning worker is about to park: the loop thread takes the
+// rounds back at once (scheduler hook). Worker threads.
+void dist_poll_io_done();
 int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg,
                     uint64_t size);
 bool dist_is_self(std::string_view node);

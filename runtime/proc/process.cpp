@@ -822,7 +822,7 @@ int proc_runtime_start(unsigned workers) {
     if (v >= 1 && v <= 4096) cfg.slots_per_worker = unsigned(v);
   }
   SchedHooks hooks{hook_try_sleep,        hook_reap,          hook_overflow, hook_wait_timeout,
-                   hook_send_after_fire, hook_send_after_drop, hook_quiescent, dist_flush_slice};
+                   hook_send_after_fire, hook_send_after_drop, hook_quiescent, dist_flush_slice, dist_poll_io, dist_poll_io_done};
   R.halting.store(false);
   R.halt_status.store(0);
   int rc = sched_start(cfg, hooks);

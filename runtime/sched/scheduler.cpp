@@ -96,6 +96,7 @@ struct Sched {
   std::atomic<uint64_t> next_slot{0};
   std::atomic<uint64_t> next_foreign_worker{0};
   std::atomic<int> num_parked{0};
+  std::atomic<int> num_spinning{0};  // workers in spin_for_work (a hint)
   std::atomic<int64_t> timers_pending{0};
   std::atomic<int64_t> dedicated_slots{0};
   std::atomic<uint64_t> timer_order{0};
@@ -467,15 +468,24 @@ bool work_for(Worker* w) {
   return false;
 }
 
-bool spin_for_work(Worker* w) {
-  if (g.cfg.spin_ns <= 0) return false;
+bool spin_rounds(Worker* w) {
   int64_t end = now_ns() + g.cfg.spin_ns;
   while (now_ns() < end) {
+    if (g.hooks.poll_io) g.hooks.poll_io();
     if (work_for(w) || g.stopping.load(std::memory_order_relaxed)) return true;
     if (w->next_deadline.load(std::memory_order_relaxed) <= now_ns()) return true;
     std::this_thread::yield();
   }
   return false;
+}
+
+bool spin_for_work(Worker* w) {
+  if (g.cfg.spin_ns <= 0) return false;
+  g.num_spinning.fetch_add(1, std::memory_order_seq_cst);
+  bool found = spin_rounds(w);
+  int left = g.num_spinning.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  if (!found && left == 0 && g.hooks.poll_io_done) g.hooks.poll_io_done();
+  return found;
 }
 
 void park(Worker* w) {
@@ -715,6 +725,8 @@ Task* sched_current_task() {
 }
 
 int64_t sched_spin_ns() { return g.cfg.spin_ns; }
+
+int sched_spinning_workers() { return g.num_spinning.load(std::memory_order_seq_cst); }
 
 bool sched_budget_tick() {
   Worker* w = worker_current();

@@ -94,6 +94,14 @@ struct SchedHooks {
   // After every time slice, on the worker thread (distribution flushes the
   // frames the slice queued, see dist.h). May be null.
   void (*after_slice)();
+  // Called on each round of an idle worker's spin, on the worker thread:
+  // the distribution reads its sockets here when no other thread is doing
+  // so, and frames that arrive make their targets runnable on this worker
+  // without a thread switch. May be null.
+  void (*poll_io)();
+  // Called when the last spinning worker stops spinning to park (no more
+  // poll_io rounds will come from workers for now). May be null.
+  void (*poll_io_done)();
 };
 
 // True on a worker thread (the current code runs a task or the scheduler).
@@ -141,6 +149,10 @@ bool sched_budget_tick();
 // How long an idle worker watches for work before it parks (SNOW_SPIN_US);
 // the distribution loop watches its sockets as long. Any thread.
 int64_t sched_spin_ns();
+
+// How many workers are spinning right now (each polls the poll_io hook on
+// every round). A hint, read without synchronisation. Any thread.
+int sched_spinning_workers();
 
 // Wait timers: arm on the calling worker's heap (or worker 0 from a thread
 // that is not a worker); cancel from any thread. Returns false if it had
