@@ -493,7 +493,7 @@ typedef struct snow_sup_spec {
   uint8_t strategy;                   /* SNOW_SUP_* */
   uint8_t reserved_[3];
   uint32_t max_restarts;              /* intensity: at most this many restarts */
-  uint64_t period_ms;                 /* ... within this period */
+  uint64_t period_ms;                 /* ... within this period (> 0; 0 is an invalid spec) */
   const snow_child_spec* children;    /* for simple_one_for_one: the template */
   uint64_t child_count;
 } snow_sup_spec;
@@ -508,6 +508,12 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
                                                    uint64_t size, int64_t timeout_ms);
 SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size);
 SNOW_API int64_t snow_service_last_error(void);
+/** Starts a supervisor process (any thread). Returns its pid, or 0 for an
+ *  invalid spec (bad strategy or restart type, nonzero reserved bytes,
+ *  period_ms == 0, a simple_one_for_one spec without exactly one template)
+ *  or when the runtime is not started. The other supervisor calls are
+ *  service calls made by this API only: a supervisor ignores plain messages
+ *  shaped like its requests, from this node or another. */
 SNOW_API snow_pid_t snow_supervisor_start(const snow_sup_spec* spec);
 SNOW_API snow_pid_t snow_supervisor_start_child(snow_pid_t sup, const snow_child_spec* child);
 SNOW_API int64_t snow_supervisor_terminate_child(snow_pid_t sup, snow_pid_t child);

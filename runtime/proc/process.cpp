@@ -1112,6 +1112,13 @@ uint32_t proc_msg_kind(Process* p, const snow_msg* m) {
   return SNOW_MSG_USER;
 }
 
+uint64_t proc_local_call_sender(Process* p, const snow_msg* m) {
+  if (!p || !m || !p->last_msg || &p->last_msg->msg != m) return 0;
+  const Signal* s = p->last_msg;
+  if (!(s->flags & kSigServiceCall) || !s->from || pid_is_remote(s->from)) return 0;
+  return s->from;
+}
+
 void proc_sleep(Process* p, int64_t ms) {
   if (ms <= 0) return;
   int64_t deadline = now_ns() + (ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : ms * 1000000);

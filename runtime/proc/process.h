@@ -123,6 +123,12 @@ int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uin
 // Receiving (owner context).
 const snow_msg* proc_receive(Process* self, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx);
 uint32_t proc_msg_kind(Process* self, const snow_msg* m);
+// The caller of a service call made on this node, when `m` is the message
+// this process's last receive returned and it is such a call; 0 for
+// anything else (a plain message shaped like a call, a call from another
+// node). Lets runtime servers (supervisors) refuse requests nobody local
+// made through the API. Owner only.
+uint64_t proc_local_call_sender(Process* self, const snow_msg* m);
 void proc_sleep(Process* self, int64_t ms);
 void proc_reduction_check(Process* self);
 void proc_yield(Process* self);

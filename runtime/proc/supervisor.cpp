@@ -109,7 +109,10 @@ void shutdown_from(SupState* st, size_t first) {
 // Records a restart; false when the intensity is exceeded.
 bool allow_restart(SupState* st) {
   int64_t now = now_ns();
-  int64_t window = int64_t(st->period_ms) * 1000000;
+  // Saturates: a period of more than ~292 years is "forever", not a
+  // negative window that would forget every restart.
+  const uint64_t max_ms = uint64_t(INT64_MAX) / 1000000;
+  int64_t window = st->period_ms > max_ms ? INT64_MAX : int64_t(st->period_ms) * 1000000;
   while (!st->restarts.empty() && now - st->restarts.front() > window) st->restarts.pop_front();
   st->restarts.push_back(now);
   return st->restarts.size() <= st->max_restarts;
@@ -139,6 +142,16 @@ void start_or_fail(SupState* st, Child& c) {
   }
 }
 
+// A temporary child is never restarted, not even when a sibling's exit made
+// the supervisor stop it (Erlang's rule): it leaves the child list. `from`
+// is the first index the restart covers; the exited child there is not
+// temporary (it wanted a restart).
+void drop_stopped_temporaries(SupState* st, size_t from) {
+  for (size_t k = st->children.size(); k-- > from;)
+    if (st->children[k].spec.restart == SNOW_RESTART_TEMPORARY && !st->children[k].pid)
+      st->children.erase(st->children.begin() + long(k));
+}
+
 void on_child_exit(SupState* st, size_t i, const uint8_t* reason) {
   Child& dead = st->children[i];
   dead.pid = 0;
@@ -151,10 +164,12 @@ void on_child_exit(SupState* st, size_t i, const uint8_t* reason) {
     case SNOW_SUP_ONE_FOR_ALL:
       for (size_t k = st->children.size(); k-- > 0;)
         if (k != i) shutdown_child(st->children[k]);
+      drop_stopped_temporaries(st, 0);
       for (Child& c : st->children) start_or_fail(st, c);
       break;
     case SNOW_SUP_REST_FOR_ONE:
       for (size_t k = st->children.size(); k-- > i + 1;) shutdown_child(st->children[k]);
+      drop_stopped_temporaries(st, i);
       for (size_t k = i; k < st->children.size(); ++k) start_or_fail(st, st->children[k]);
       break;
     default:
@@ -256,8 +271,13 @@ void sup_main(const uint8_t* args) {
       }
       continue;
     }
+    // Only calls that a process of this node made through the supervisor
+    // API: a request carries a start function pointer, so a plain message
+    // shaped like one (from any process, or a binary from a peer node) must
+    // never be taken for it.
     if (kind == SNOW_MSG_USER && m->len >= 16 && get_u64(m->data) >= kCallStartChild &&
-        get_u64(m->data) <= kCallCountChildren && get_u64(m->data + 8) != 0) {
+        get_u64(m->data) <= kCallCountChildren && get_u64(m->data + 8) != 0 &&
+        proc_local_call_sender(proc_current(), m) == get_u64(m->data + 8)) {
       handle_call(st, m);
     }
     // Anything else is not for a supervisor: dropped.
@@ -298,6 +318,9 @@ uint64_t sup_start(const snow_sup_spec* spec) {
   for (uint8_t b : spec->reserved_)
     if (b) return 0;
   if (spec->child_count > 100000 || (spec->child_count && !spec->children)) return 0;
+  // As in Erlang, the intensity period must be positive (0 would count no
+  // restart against the limit).
+  if (spec->period_ms == 0) return 0;
   bool simple = spec->strategy == SNOW_SUP_SIMPLE_ONE_FOR_ONE;
   if (simple && spec->child_count != 1) return 0;
   for (uint64_t i = 0; i < spec->child_count; ++i)
