@@ -512,8 +512,9 @@ SNOW_API int64_t snow_service_last_error(void);
  *  invalid spec (bad strategy or restart type, nonzero reserved bytes,
  *  period_ms == 0, a simple_one_for_one spec without exactly one template)
  *  or when the runtime is not started. The other supervisor calls are
- *  service calls made by this API only: a supervisor ignores plain messages
- *  shaped like its requests, from this node or another. */
+ *  service calls; a supervisor takes requests only as service calls from
+ *  processes of this node and drops plain messages shaped like them and
+ *  anything from another node. */
 SNOW_API snow_pid_t snow_supervisor_start(const snow_sup_spec* spec);
 SNOW_API snow_pid_t snow_supervisor_start_child(snow_pid_t sup, const snow_child_spec* child);
 SNOW_API int64_t snow_supervisor_terminate_child(snow_pid_t sup, snow_pid_t child);
