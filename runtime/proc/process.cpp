@@ -135,6 +135,7 @@ struct Runtime {
   std::atomic<int> stop_signal_status{0};
   std::thread stop_watcher;
   Process* main_proc = nullptr;
+  std::thread::id main_thread;  // the thread that started the runtime
   struct sigaction old_int {}, old_term {};
 };
 
@@ -625,8 +626,11 @@ void store_reason(Process* p, const uint8_t* reason, uint64_t len) {
 void exit_thread_process(Process* p) {
   finish_exit(p);
   t_thread_proc = nullptr;
-  if (!p->is_main) R.attached.fetch_sub(1, std::memory_order_acq_rel);
+  bool last_attached = !p->is_main && R.attached.fetch_sub(1, std::memory_order_acq_rel) == 1;
   free_process(p);
+  // The last attached thread was all that kept waiting processes from
+  // counting as deadlocked: run_scheduler re-checks.
+  if (last_attached) post_wakeup();
 }
 
 void main_thread_after_exit(int status);
@@ -837,6 +841,7 @@ int proc_runtime_start(unsigned workers) {
   m->is_main = true;
   publish(m);
   R.main_proc = m;
+  R.main_thread = std::this_thread::get_id();
   t_thread_proc = m;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -916,6 +921,9 @@ void main_thread_after_exit(int status) {
 
 int proc_runtime_run() {
   if (!R.started.load(std::memory_order_acquire)) return SNOW_ENOTSTARTED;
+  // Only the thread that started the runtime waits for its end (another
+  // waiter would return early and leave the main thread's call hanging).
+  if (std::this_thread::get_id() != R.main_thread) return SNOW_EINVAL;
   Process* m = t_thread_proc;
   if (m && m->is_main) {
     store_reason(m, kReasonNormal, 1);

@@ -595,6 +595,16 @@ void worker_main(Worker* w) {
   g.exited_workers.fetch_add(1, std::memory_order_acq_rel);
 }
 
+// A cancelled timer leaves the count. When it was the last one and every
+// worker is already parked (the cancel came from a thread that is not a
+// worker), no worker will park again to report the runtime quiescent:
+// report it here. The hook re-checks, so a false alarm costs a look.
+void timer_uncount() {
+  if (g.timers_pending.fetch_sub(1, std::memory_order_acq_rel) == 1 && g.hooks.quiescent &&
+      g.num_parked.load(std::memory_order_seq_cst) == int(g.workers.size()))
+    g.hooks.quiescent();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public
@@ -757,7 +767,7 @@ bool timer_cancel_wait(Task* t) {
     }
   }
   wt.owner = nullptr;
-  if (removed) g.timers_pending.fetch_sub(1, std::memory_order_acq_rel);
+  if (removed) timer_uncount();
   return removed;
 }
 
@@ -807,7 +817,7 @@ int64_t timer_cancel_send_after(uint64_t ref) {
     }
   }
   if (removed) {
-    g.timers_pending.fetch_sub(1, std::memory_order_acq_rel);
+    timer_uncount();
     g.hooks.send_after_drop(t->payload);
     destroy(t);
   }

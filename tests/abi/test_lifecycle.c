@@ -488,3 +488,81 @@ TEST_CASE(attach_detach_repeatedly_from_several_threads) {
   th_roundtrip_ok();
   th_end();
 }
+
+/* ---------------------------------------------------------------- what ends the wait */
+
+/* Attaches, waits until the main process has exited (run_scheduler has
+ * begun waiting), optionally cancels a timer from outside any process, then
+ * detaches: after that nothing can wake the remaining waiters. */
+struct late_detach {
+  snow_ref_t timer; /* 0: none to cancel */
+};
+
+static void* late_detach_thread(void* arg) {
+  struct late_detach* ld = arg;
+  snow_pid_t me = snow_thread_attach();
+  CHECK(me != 0);
+  snow_ref_t ref = snow_process_monitor(th_main);
+  CHECK(ref != 0);
+  th_wait_down(ref); /* normal, or noproc if it had already gone */
+  CHECK_EQ(snow_thread_detach(), 0);
+  if (ld->timer) CHECK_EQ(snow_timer_cancel(ld->timer), 0);
+  return NULL;
+}
+
+/* Idle workers park at once instead of watching for work first, so they
+ * are parked, their "quiescent" report already given while the thread was
+ * still attached, by the time the thread learns that main has exited: the
+ * detach (or cancel) is what must make run_scheduler look again. */
+static void start_without_spin(void) {
+  CHECK_EQ(setenv("SNOW_SPIN_US", "0", 1), 0);
+  th_start();
+}
+
+TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_attached_thread_detaches) {
+  start_without_spin();
+  uint64_t w[1] = {th_main};
+  snow_pid_t stuck = th_spawn_words(forever_waiter, w, 1);
+  th_wait_user(T_READY, stuck);
+  struct late_detach ld = {0};
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, late_detach_thread, &ld), 0);
+  /* Times out if nothing re-checks after the detach. (Whether the detach
+   * comes after run_scheduler's last look depends on timing here; the
+   * timer case below orders it for certain.) */
+  th_end_natural();
+  expect_term_reason(stuck, SNOW_REASON_SHUTDOWN);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_timer_is_cancelled_from_a_plain_thread) {
+  start_without_spin();
+  uint64_t w[1] = {th_main};
+  snow_pid_t stuck = th_spawn_words(forever_waiter, w, 1);
+  th_wait_user(T_READY, stuck);
+  /* Far beyond the case's timeout: only the cancel can end the wait. */
+  uint8_t msg[8] = {1};
+  struct late_detach ld = {snow_timer_send_after(stuck, 3600 * 1000, msg, 8)};
+  CHECK(ld.timer != 0);
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, late_detach_thread, &ld), 0);
+  th_end_natural();
+  expect_term_reason(stuck, SNOW_REASON_SHUTDOWN);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+static void* run_scheduler_thread(void* arg) {
+  *(int32_t*)arg = snow_rt_run_scheduler();
+  return NULL;
+}
+
+TEST_CASE(run_scheduler_from_another_thread_returns_einval) {
+  th_start();
+  int32_t rc = 1;
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, run_scheduler_thread, &rc), 0);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  CHECK_EQ(rc, SNOW_EINVAL);
+  th_roundtrip_ok(); /* the runtime goes on; main's own call still ends it */
+  th_end();
+}
