@@ -13,49 +13,14 @@ using namespace snow::rt;
 
 namespace {
 
-// Well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF).
-bool utf8_ok(const uint8_t* s, uint64_t n) {
-  uint64_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int more;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      more = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      more = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      more = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i <= uint64_t(more)) return false;
-    for (int k = 1; k <= more; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    i += uint64_t(more) + 1;
-  }
-  return true;
-}
-
 // A reason a caller hands us: well-formed layout, UTF-8 text for error and
-// custom, and a decodable term for tag 8. Anything less would reach a peer
-// as a term it cannot decode and cost the whole connection.
+// custom, and a decodable term for tag 8 (within the nesting a control
+// message may have, see etf.h). Anything less would reach a peer as a term
+// it cannot decode and cost the whole connection.
 bool user_reason_ok(const uint8_t* r, uint64_t len) {
   if (!r || len > SNOW_MAX_MSG_SIZE || reason_validate(r, len) < 0) return false;
-  if (r[0] == SNOW_REASON_ERROR || r[0] == SNOW_REASON_CUSTOM) return utf8_ok(r + 9, len - 9);
-  if (r[0] == SNOW_REASON_TERM) return len > 9 && etf::validate(r + 9, size_t(len - 9));
+  if (r[0] == SNOW_REASON_ERROR || r[0] == SNOW_REASON_CUSTOM) return utf8_count(r + 9, size_t(len - 9)) >= 0;
+  if (r[0] == SNOW_REASON_TERM) return len > 9 && etf::validate_tree(r + 9, size_t(len - 9));
   return true;
 }
 

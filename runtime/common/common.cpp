@@ -8,6 +8,43 @@
 
 namespace snow::rt {
 
+int64_t utf8_count(const uint8_t* s, size_t n) {
+  size_t i = 0;
+  int64_t count = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    ++count;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int more;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      cp = c & 0x07;
+    } else {
+      return -1;
+    }
+    if (n - i <= size_t(more)) return -1;
+    for (int k = 1; k <= more; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return -1;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return -1;
+    i += size_t(more) + 1;
+  }
+  return count;
+}
+
+
 int64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

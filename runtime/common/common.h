@@ -104,6 +104,11 @@ class SpinLock {
   std::atomic<bool> locked_{false};
 };
 
+// Number of code points in well-formed UTF-8 (no overlong forms, surrogates
+// or code points past U+10FFFF), or -1 when the bytes are not that. Any
+// thread.
+int64_t utf8_count(const uint8_t* s, size_t n);
+
 // Little-endian helpers for the fixed message layouts of the ABI.
 inline void put_u64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 inline uint64_t get_u64(const uint8_t* p) {

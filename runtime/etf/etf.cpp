@@ -1,13 +1,26 @@
 #include "runtime/etf/etf.h"
 
+#include "runtime/common/common.h"
+
 namespace snow::rt::etf {
 
 namespace {
 
+// An atom's text as Erlang accepts it: the UTF-8 forms hold well-formed
+// UTF-8 of at most 255 characters, the Latin-1 forms at most 255 bytes
+// (any byte is a Latin-1 character). A peer that gets anything else drops
+// the connection, so neither may pass through us.
+bool atom_text_ok(uint8_t tag, const uint8_t* b, size_t n) {
+  if (tag == kAtom || tag == kSmallAtom) return n <= 255;
+  int64_t chars = utf8_count(b, n);
+  return chars >= 0 && chars <= 255;
+}
+
 bool skip_atom_body(Reader& r, uint8_t tag) {
   size_t n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
   if (!r.ok() || n > 255 * 4) return false;
-  return r.bytes(n) != nullptr || n == 0;
+  const uint8_t* b = r.bytes(n);
+  return r.ok() && atom_text_ok(tag, b, n);
 }
 
 }  // namespace
@@ -18,125 +31,131 @@ bool read_atom(Reader& r, std::string& out) {
   size_t n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
   if (!r.ok() || n > 255 * 4) return false;
   const uint8_t* b = r.bytes(n);
-  if (!r.ok()) return false;
+  if (!r.ok() || !atom_text_ok(tag, b, n)) return false;
   out.assign(reinterpret_cast<const char*>(b), n);
   return true;
 }
 
-bool skip_term(Reader& r, int depth) {
-  if (depth > kMaxDepth) return false;
-  uint8_t tag = r.u8();
-  if (!r.ok()) return false;
-  switch (tag) {
-    case kSmallInteger:
-      r.bytes(1);
-      break;
-    case kInteger:
-      r.bytes(4);
-      break;
-    case kFloat:
-      r.bytes(31);
-      break;
-    case kNewFloat:
-      r.bytes(8);
-      break;
-    case kAtom:
-    case kAtomUtf8:
-    case kSmallAtom:
-    case kSmallAtomUtf8:
-      return skip_atom_body(r, tag);
-    case kPid:
-    case kNewPid: {
-      std::string node;
-      if (!read_atom(r, node)) return false;
-      r.bytes(tag == kPid ? 9 : 12);
-      break;
+// Iterative: `pending` counts the terms still to read, and a compound term
+// adds its elements to it. Nesting costs no stack, so a term nested as
+// deeply as its bytes allow (Erlang accepts any depth) validates on a small
+// process stack; every element takes at least one byte, and element counts
+// are checked against the bytes left, so the loop is bounded by the input.
+bool skip_term(Reader& r) {
+  uint64_t pending = 1;
+  while (pending > 0) {
+    --pending;
+    uint8_t tag = r.u8();
+    if (!r.ok()) return false;
+    switch (tag) {
+      case kSmallInteger:
+        r.bytes(1);
+        break;
+      case kInteger:
+        r.bytes(4);
+        break;
+      case kFloat:
+        r.bytes(31);
+        break;
+      case kNewFloat:
+        r.bytes(8);
+        break;
+      case kAtom:
+      case kAtomUtf8:
+      case kSmallAtom:
+      case kSmallAtomUtf8:
+        if (!skip_atom_body(r, tag)) return false;
+        break;
+      case kPid:
+      case kNewPid: {
+        std::string node;
+        if (!read_atom(r, node)) return false;
+        r.bytes(tag == kPid ? 9 : 12);
+        break;
+      }
+      case kPort:
+      case kNewPort:
+      case kV4Port: {
+        std::string node;
+        if (!read_atom(r, node)) return false;
+        r.bytes(tag == kPort ? 5 : tag == kNewPort ? 8 : 12);
+        break;
+      }
+      case kReference: {
+        std::string node;
+        if (!read_atom(r, node)) return false;
+        r.bytes(5);
+        break;
+      }
+      case kNewReference:
+      case kNewerReference: {
+        uint16_t n = r.u16();
+        if (!r.ok() || n > 5) return false;
+        std::string node;
+        if (!read_atom(r, node)) return false;
+        r.bytes((tag == kNewReference ? 1 : 4) + size_t(n) * 4);
+        break;
+      }
+      case kSmallTuple:
+      case kLargeTuple: {
+        uint32_t n = tag == kSmallTuple ? r.u8() : r.u32();
+        if (!r.ok() || n > r.left()) return false;
+        pending += n;
+        break;
+      }
+      case kMap: {
+        uint32_t n = r.u32();
+        if (!r.ok() || n > r.left() / 2) return false;
+        pending += uint64_t(n) * 2;
+        break;
+      }
+      case kNil:
+        break;
+      case kString: {
+        uint16_t n = r.u16();
+        r.bytes(n);
+        break;
+      }
+      case kList: {
+        uint32_t n = r.u32();
+        if (!r.ok() || n > r.left()) return false;
+        pending += uint64_t(n) + 1;  // the elements, then the tail
+        break;
+      }
+      case kBinary: {
+        uint32_t n = r.u32();
+        r.bytes(n);
+        break;
+      }
+      case kBitBinary: {
+        uint32_t n = r.u32();
+        r.bytes(1);
+        r.bytes(n);
+        break;
+      }
+      case kSmallBig:
+      case kLargeBig: {
+        uint32_t n = tag == kSmallBig ? r.u8() : r.u32();
+        r.bytes(1);
+        r.bytes(n);
+        break;
+      }
+      case kExport:
+        pending += 3;
+        break;
+      case kNewFun: {
+        uint32_t size = r.u32();
+        // Size counts itself; the body must be inside the buffer.
+        if (!r.ok() || size < 4 || size - 4 > r.left()) return false;
+        r.bytes(size - 4);
+        break;
+      }
+      default:
+        return false;
     }
-    case kPort:
-    case kNewPort:
-    case kV4Port: {
-      std::string node;
-      if (!read_atom(r, node)) return false;
-      r.bytes(tag == kPort ? 5 : tag == kNewPort ? 8 : 12);
-      break;
-    }
-    case kReference: {
-      std::string node;
-      if (!read_atom(r, node)) return false;
-      r.bytes(5);
-      break;
-    }
-    case kNewReference:
-    case kNewerReference: {
-      uint16_t n = r.u16();
-      if (!r.ok() || n > 5) return false;
-      std::string node;
-      if (!read_atom(r, node)) return false;
-      r.bytes((tag == kNewReference ? 1 : 4) + size_t(n) * 4);
-      break;
-    }
-    case kSmallTuple:
-    case kLargeTuple: {
-      uint32_t n = tag == kSmallTuple ? r.u8() : r.u32();
-      if (!r.ok() || n > r.left()) return false;
-      for (uint32_t i = 0; i < n; ++i)
-        if (!skip_term(r, depth + 1)) return false;
-      break;
-    }
-    case kMap: {
-      uint32_t n = r.u32();
-      if (!r.ok() || n > r.left() / 2) return false;
-      for (uint64_t i = 0; i < uint64_t(n) * 2; ++i)
-        if (!skip_term(r, depth + 1)) return false;
-      break;
-    }
-    case kNil:
-      break;
-    case kString: {
-      uint16_t n = r.u16();
-      r.bytes(n);
-      break;
-    }
-    case kList: {
-      uint32_t n = r.u32();
-      if (!r.ok() || n > r.left()) return false;
-      for (uint32_t i = 0; i < n; ++i)
-        if (!skip_term(r, depth + 1)) return false;
-      return skip_term(r, depth + 1);  // tail
-    }
-    case kBinary: {
-      uint32_t n = r.u32();
-      r.bytes(n);
-      break;
-    }
-    case kBitBinary: {
-      uint32_t n = r.u32();
-      r.bytes(1);
-      r.bytes(n);
-      break;
-    }
-    case kSmallBig:
-    case kLargeBig: {
-      uint32_t n = tag == kSmallBig ? r.u8() : r.u32();
-      r.bytes(1);
-      r.bytes(n);
-      break;
-    }
-    case kExport:
-      for (int i = 0; i < 3; ++i)
-        if (!skip_term(r, depth + 1)) return false;
-      break;
-    case kNewFun: {
-      uint32_t size = r.u32();
-      // Size counts itself; the body must be inside the buffer.
-      if (!r.ok() || size < 4 || size - 4 > r.left()) return false;
-      r.bytes(size - 4);
-      break;
-    }
-    default:
-      return false;
+    if (!r.ok() || pending > r.left()) return false;
   }
-  return r.ok();
+  return true;
 }
 
 bool validate(const uint8_t* p, size_t n) {
@@ -145,6 +164,14 @@ bool validate(const uint8_t* p, size_t n) {
   if (p[0] == kVersion) r.u8();
   if (!skip_term(r)) return false;
   return r.left() == 0;
+}
+
+bool validate_tree(const uint8_t* p, size_t n) {
+  if (!validate(p, n)) return false;
+  Reader r(p, n);
+  if (p[0] == kVersion) r.u8();
+  Term t;
+  return decode(r, t) && r.left() == 0;
 }
 
 bool decode(Reader& r, Term& t, int depth) {
@@ -196,7 +223,7 @@ bool decode(Reader& r, Term& t, int depth) {
     case kSmallAtomUtf8: {
       size_t n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
       const uint8_t* b = r.bytes(n);
-      if (!r.ok() || n > 255 * 4) return false;
+      if (!r.ok() || n > 255 * 4 || !atom_text_ok(tag, b, n)) return false;
       t.type = Type::Atom;
       t.s.assign(reinterpret_cast<const char*>(b), n);
       break;
@@ -265,7 +292,7 @@ bool decode(Reader& r, Term& t, int depth) {
     default: {
       // Anything else is kept opaque but must still be well formed.
       Reader again(start, size_t(r.pos() - start) + r.left());
-      if (!skip_term(again, depth)) return false;
+      if (!skip_term(again)) return false;
       r.bytes(size_t(again.pos() - start) - 1);
       t.type = Type::Other;
       t.s.assign(reinterpret_cast<const char*>(start), size_t(again.pos() - start));

@@ -9,9 +9,12 @@
 //   validated with skip_term() and passed on as bytes.
 //
 // Safety: pure functions over byte spans, no I/O. Every length is checked
-// against the bytes that remain before anything is allocated or read, and
-// nesting is limited, so a hostile peer can make decoding fail but never
-// crash, loop, or allocate more than a small multiple of the input size.
+// against the bytes that remain before anything is allocated or read, so a
+// hostile peer can make decoding fail but never crash, loop, or allocate
+// more than a small multiple of the input size. skip_term()/validate() take
+// any nesting depth without recursion (payloads are checked with them);
+// decode() recurses and refuses trees nested deeper than kMaxDepth (only
+// control messages and exit reasons are decoded into trees).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +59,7 @@ enum Tag : uint8_t {
   kSmallAtomUtf8 = 119,
 };
 
+// Nesting limit of decode() (not of skip_term/validate).
 constexpr int kMaxDepth = 256;
 
 struct Pid {
@@ -134,9 +138,12 @@ class Reader {
 // Reads one atom (any of the four atom encodings) into out.
 bool read_atom(Reader& r, std::string& out);
 // Validates one term (no version byte) and advances past it.
-bool skip_term(Reader& r, int depth = 0);
+bool skip_term(Reader& r);
 // Validates a whole buffer: optional 131, exactly one term, nothing after.
 bool validate(const uint8_t* p, size_t n);
+// Same, and decode() takes it (nesting within kMaxDepth): for terms that
+// travel inside control messages, such as exit reasons.
+bool validate_tree(const uint8_t* p, size_t n);
 // Decodes one term (no version byte) into out.
 bool decode(Reader& r, Term& out, int depth = 0);
 

@@ -593,9 +593,17 @@ TEST_CASE(send_term_rejects_malformed_external_terms) {
   const uint8_t bad1[] = {131};
   const uint8_t bad2[] = {130, 97, 1};
   const uint8_t bad3[] = {131, 109, 0, 0, 0, 10, 'a'}; /* binary longer than data */
+  /* Atoms an Erlang node refuses (it would drop the connection they came
+   * on): text that is not UTF-8, in both UTF-8 atom forms. */
+  const uint8_t bad4[] = {131, 119, 2, 0xC3, 0x28};
+  const uint8_t bad5[] = {131, 118, 0, 2, 0xC3, 0x28};
+  const uint8_t bad6[] = {131, 104, 2, 97, 1, 119, 3, 0xED, 0xA0, 0x80}; /* {1, <surrogate atom>} */
   CHECK_EQ(snow_actor_send_term(th_main, bad1, sizeof bad1), SNOW_EINVAL);
   CHECK_EQ(snow_actor_send_term(th_main, bad2, sizeof bad2), SNOW_EINVAL);
   CHECK_EQ(snow_actor_send_term(th_main, bad3, sizeof bad3), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_send_term(th_main, bad4, sizeof bad4), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_send_term(th_main, bad5, sizeof bad5), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_send_term(th_main, bad6, sizeof bad6), SNOW_EINVAL);
   CHECK_EQ(snow_actor_send_term(th_main, NULL, 3), SNOW_EINVAL);
   CHECK_EQ(snow_actor_send_term(th_main, bad1, 0), SNOW_EINVAL);
   CHECK(snow_actor_receive(0) == NULL);

@@ -523,6 +523,27 @@ TEST_CASE(msg_kind_of_a_term_message_is_term) {
   th_end();
 }
 
+/* Erlang accepts a term nested to any depth; so must send_term (and a
+ * node receiving one must not drop the connection it came on). */
+TEST_CASE(send_term_takes_a_term_nested_2000_deep) {
+  th_start();
+  enum { DEPTH = 2000 };
+  static uint8_t etf[2 + 2 * DEPTH];
+  etf[0] = 131;
+  for (int i = 0; i < DEPTH; i++) {
+    etf[1 + 2 * i] = 104; /* SMALL_TUPLE_EXT, arity 1 */
+    etf[2 + 2 * i] = 1;
+  }
+  etf[1 + 2 * DEPTH] = 106; /* NIL_EXT */
+  CHECK_EQ(snow_actor_send_term(th_main, etf, sizeof etf), 0);
+  uint32_t k = SNOW_MSG_TERM;
+  const snow_msg* m = snow_actor_receive_match(match_kind, &k, th_wait_ms());
+  CHECK(m != NULL);
+  CHECK_EQ(m->len, sizeof etf);
+  CHECK(memcmp(m->data, etf, sizeof etf) == 0);
+  th_end();
+}
+
 TEST_CASE(msg_kind_of_null_or_foreign_memory_is_user) {
   th_start();
   CHECK_EQ(snow_msg_kind(NULL), SNOW_MSG_USER);

@@ -21,7 +21,8 @@
 %%   <name> <node> | demonitor <label> <ref> | link <label> <pid>
 %%   | unlink <label> <pid> | exit <label> <atom> | error <label> <atom>
 %%   | sendexit <label> <pid> <atom> | send <label> <pid> <hex>
-%%   | sendpidtuple <label> <pid> | sendnamed <label> <name> <node> <hex>
+%%   | sendpidtuple <label> <pid> | senddeep <label> <pid> <depth>
+%%   | sendnamed <label> <name> <node> <hex>
 %%   | rspawn <label> <node> <function> <link 0|1> <newlabel> [monitor]
 %%   | linkraw/monitorraw <label> <node> <id> <serial> <creation> (a pid
 %%     built from its parts) | sendbig <label> <pid> <size> | echo <label>
@@ -174,6 +175,11 @@ run(_, Id, "send", [P, H]) ->
     ok(Id);
 run(_, Id, "sendpidtuple", [P]) ->
     term_of(P) ! {self(), hello, [1, 2, 3]},
+    ok(Id);
+run(_, Id, "senddeep", [P, DepthS]) ->
+    %% {{{...{deep}...}}}: nested as deep as asked
+    Deep = lists:foldl(fun(_, A) -> {A} end, deep, lists:seq(1, list_to_integer(DepthS))),
+    term_of(P) ! Deep,
     ok(Id);
 run(_, Id, "sendnamed", [Name, Node, H]) ->
     {list_to_atom(Name), list_to_atom(Node)} ! unhex(H),

@@ -335,6 +335,14 @@ def t_messages(ctx):
     s.cmd("send", "sw", t.kv["pid"], hx("reply-to-decoded"))
     m = e.event("ew", "MSG")
     check(m.kv.get("data") == hx("reply-to-decoded"), "reply through the decoded pid: %s" % m.raw)
+    # A term nested 1000 deep (Erlang takes any depth) is a TERM message too,
+    # and the connection it came on stays up.
+    e.cmd("senddeep", "ew", ps, 1000)
+    t = s.event("sw", "TERM")
+    check(t.kv.get("etf", "").startswith("83" + "6801" * 500), "deep TERM: %s" % t.raw[:200])  # hex is cut short
+    e.cmd("send", "ew", ps, hx("after-deep"))
+    m = s.event("sw", "MSG")
+    check(m.kv.get("data") == hx("after-deep"), "message after the deep term: %s" % m.raw)
     # snow_actor_send_term: erl receives the term.
     from nodelib import etf_binary_body, etf_tuple, pid_etf_body
     term = etf_tuple(pid_etf_body(ps), etf_binary_body(b"hi"))

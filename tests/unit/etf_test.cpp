@@ -71,17 +71,59 @@ TEST_CASE("claimed lengths beyond the input are rejected without allocating them
   }
 }
 
-TEST_CASE("deep nesting is refused instead of overflowing the stack", "[etf]") {
+TEST_CASE("deep nesting validates without recursion; decoding into a tree is refused past the limit", "[etf]") {
+  // 100,000 nested one-element tuples: Erlang accepts this term, so payload
+  // validation must too (it runs on small process stacks and on the loop).
   std::vector<uint8_t> b;
   for (int i = 0; i < 100000; ++i) {
     b.push_back(etf::kSmallTuple);
     b.push_back(1);
   }
   b.push_back(etf::kNil);
-  REQUIRE_FALSE(etf::validate(b.data(), b.size()));
+  REQUIRE(etf::validate(b.data(), b.size()));
+  REQUIRE_FALSE(etf::validate_tree(b.data(), b.size()));
   bool ok;
   decode_all(b, &ok);
   REQUIRE_FALSE(ok);
+  // Truncated or with an element missing, it is still refused.
+  REQUIRE_FALSE(etf::validate(b.data(), b.size() - 1));
+  b[b.size() - 2] = 2;  // the innermost tuple claims two elements
+  REQUIRE_FALSE(etf::validate(b.data(), b.size()));
+}
+
+TEST_CASE("atoms hold what Erlang accepts: UTF-8 forms well-formed and at most 255 characters", "[etf]") {
+  auto atom = [](uint8_t tag, std::vector<uint8_t> text) {
+    std::vector<uint8_t> b{etf::kVersion, tag};
+    if (tag == etf::kAtomUtf8 || tag == etf::kAtom) b.push_back(uint8_t(text.size() >> 8));
+    b.push_back(uint8_t(text.size()));
+    b.insert(b.end(), text.begin(), text.end());
+    return b;
+  };
+  auto valid = [](const std::vector<uint8_t>& b) {
+    bool ok;
+    (void)decode_all(std::vector<uint8_t>(b.begin() + 1, b.end()), &ok);
+    REQUIRE(etf::validate(b.data(), b.size()) == ok);
+    return ok;
+  };
+  const std::vector<uint8_t> bad_utf8{0xC3, 0x28};    // a lead byte without its continuation
+  const std::vector<uint8_t> surrogate{0xED, 0xA0, 0x80};
+  const std::vector<uint8_t> e_acute{0xC3, 0xA9};     // U+00E9, two bytes
+  for (uint8_t tag : {uint8_t(etf::kSmallAtomUtf8), uint8_t(etf::kAtomUtf8)}) {
+    REQUIRE(valid(atom(tag, {'o', 'k'})));
+    REQUIRE(valid(atom(tag, e_acute)));
+    REQUIRE_FALSE(valid(atom(tag, bad_utf8)));
+    REQUIRE_FALSE(valid(atom(tag, surrogate)));
+  }
+  // 255 two-byte characters (510 bytes) fit; 256 do not.
+  std::vector<uint8_t> long_text;
+  for (int i = 0; i < 255; ++i) long_text.insert(long_text.end(), e_acute.begin(), e_acute.end());
+  REQUIRE(valid(atom(etf::kAtomUtf8, long_text)));
+  long_text.insert(long_text.end(), e_acute.begin(), e_acute.end());
+  REQUIRE_FALSE(valid(atom(etf::kAtomUtf8, long_text)));
+  // The Latin-1 forms take any byte, up to 255 of them.
+  REQUIRE(valid(atom(etf::kSmallAtom, bad_utf8)));
+  REQUIRE(valid(atom(etf::kAtom, std::vector<uint8_t>(255, 0xE9))));
+  REQUIRE_FALSE(valid(atom(etf::kAtom, std::vector<uint8_t>(256, 'a'))));
 }
 
 TEST_CASE("random garbage never crashes the decoder", "[etf]") {
