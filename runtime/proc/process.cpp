@@ -89,7 +89,15 @@ struct Process {
   bool timer_armed = false;
   bool is_main = false;
   bool notified = false;  // finish_exit has started (it must run once)
+  // Attached threads only: who ends the process. The thread CASes
+  // kAttached -> kExiting when it runs the exit; a stopping runtime CASes
+  // kAttached -> kAbandoned for a thread that stayed away through the halt's
+  // grace period, and the thread frees the process the next time it calls
+  // in (release_abandoned). Exactly one side wins.
+  std::atomic<uint8_t> thread_fate{0};
 };
+
+enum : uint8_t { kAttached = 0, kExiting = 1, kAbandoned = 2 };
 
 namespace {
 
@@ -622,8 +630,41 @@ void store_reason(Process* p, const uint8_t* reason, uint64_t len) {
   p->exit_reason_len = len;
 }
 
+// Frees the process of an attached thread that the runtime stopped without
+// (see abandon_attached_threads): its pid is already gone from the table,
+// the counters no longer count it and every process it knew has ended, so
+// nothing is notified; only memory and its anchor slot are given back. On
+// the thread itself.
+void release_abandoned(Process* p) {
+  free_list(p->anchor->queue.close());
+  free_list(p->inbox);
+  free_list(p->mbox_head);
+  if (p->last_msg) signal_free(p->last_msg);
+  delete close_watchers(p);
+  delete p->rel;
+  delete p->name;  // the registry forgot it at the stop
+  if (p->gc) {
+    for (void* b : *p->gc) mem_free(b);
+    delete p->gc;
+  }
+  mem_free(p->args);
+  mem_free(p->exit_reason);
+  delete p->task.parker;
+  Anchor* a = p->anchor;
+  uint64_t pid = p->pid;
+  destroy(p);
+  anchor_free(a, pid);
+}
+
 // Runs the exit of a thread process and frees it; returns to the thread.
 void exit_thread_process(Process* p) {
+  uint8_t fate = kAttached;
+  if (!p->is_main && !p->thread_fate.compare_exchange_strong(fate, kExiting, std::memory_order_acq_rel)) {
+    // The runtime stopped without this process: nothing is left to notify.
+    t_thread_proc = nullptr;
+    release_abandoned(p);
+    return;
+  }
   finish_exit(p);
   t_thread_proc = nullptr;
   bool last_attached = !p->is_main && R.attached.fetch_sub(1, std::memory_order_acq_rel) == 1;
@@ -797,7 +838,14 @@ uint64_t proc_pid(const Process* p) { return p ? p->pid : 0; }
 
 __attribute__((noinline)) Process* proc_current() {
   if (Task* t = sched_current_task()) return as_process(t);
-  return t_thread_proc;
+  Process* p = t_thread_proc;
+  if (p && p->thread_fate.load(std::memory_order_acquire) == kAbandoned) {
+    // The runtime stopped without this thread (abandon_attached_threads).
+    t_thread_proc = nullptr;
+    release_abandoned(p);
+    return nullptr;
+  }
+  return p;
 }
 
 void proc_runtime_poke() { post_wakeup(); }
@@ -866,6 +914,49 @@ void proc_runtime_halt(int status) {
 
 namespace {
 
+// An attached thread whose process got the stop's shutdown while the thread
+// was outside the runtime (busy in its own code) cannot run that exit until
+// it calls in again, maybe never. After the grace period such processes are
+// given up: their pids leave the table (a monitor of one gets noproc), their
+// names are released and the counters forget them, so a restarted runtime
+// starts clean. The thread notices on its next call (proc_current) and
+// frees the process; for it, that call happens outside any process.
+void abandon_attached_threads() {
+  uint32_t n;
+  {
+    std::lock_guard<SpinLock> lk(R.table_mu);
+    n = R.next_unused;
+  }
+  int abandoned = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    Anchor* a = anchor_at(i);
+    if (!a) continue;
+    uint64_t pid = a->pid.load(std::memory_order_acquire);
+    if (pid == 0) continue;
+    {
+      // Under the lock free_process takes before the control block goes.
+      std::lock_guard<SpinLock> lk(watch_lock(pid));
+      Process* p = a->proc.load(std::memory_order_acquire);
+      if (a->pid.load(std::memory_order_acquire) != pid || !p || !p->task.is_thread || p->is_main) continue;
+      uint8_t fate = kAttached;
+      if (!p->thread_fate.compare_exchange_strong(fate, kAbandoned, std::memory_order_acq_rel)) continue;
+      a->pid.store(0, std::memory_order_release);
+    }
+    {
+      std::lock_guard<std::mutex> lk(R.reg_mu);
+      for (auto it = R.names.begin(); it != R.names.end();) {
+        if (it->second == pid) it = R.names.erase(it); else ++it;
+      }
+    }
+    R.attached.fetch_sub(1, std::memory_order_acq_rel);
+    R.alive.fetch_sub(1, std::memory_order_acq_rel);
+    ++abandoned;
+  }
+  if (abandoned)
+    log_line("snowrt: %d attached thread(s) stayed outside the runtime while it stopped; their processes end "
+             "when each thread next calls it", abandoned);
+}
+
 int stop_everything(int status) {
   if (dist_started()) dist_stop();
   if (R.alive.load() > 0) {
@@ -881,6 +972,7 @@ int stop_everything(int status) {
       }
       sem_timedwait(&R.wakeup, &ts);
     }
+    if (R.alive.load() > 0) abandon_attached_threads();
   }
   sched_stop(1000);
   sigaction(SIGINT, &R.old_int, nullptr);
@@ -1008,8 +1100,7 @@ void proc_reply(uint64_t pid, uint64_t ref, const void* data, size_t len) {
 
 uint64_t proc_thread_attach() {
   if (!R.started.load(std::memory_order_acquire)) return 0;
-  if (t_thread_proc) return t_thread_proc->pid;
-  if (sched_current_task()) return proc_current()->pid;
+  if (Process* cur = proc_current()) return cur->pid;
   Process* p = new_process();
   if (!p) return 0;
   p->task.is_thread = true;
@@ -1021,7 +1112,7 @@ uint64_t proc_thread_attach() {
 }
 
 int proc_thread_detach() {
-  Process* p = t_thread_proc;
+  Process* p = sched_current_task() ? nullptr : proc_current();
   if (!p) return SNOW_ENOTPROC;
   if (p->is_main) return SNOW_EINVAL;
   store_reason(p, kReasonNormal, 1);

@@ -566,3 +566,73 @@ TEST_CASE(run_scheduler_from_another_thread_returns_einval) {
   th_roundtrip_ok(); /* the runtime goes on; main's own call still ends it */
   th_end();
 }
+
+/* ---------------------------------------------------------------- a halt while a thread is away */
+
+/* The stages an attached thread and main step through, outside the runtime. */
+static pthread_mutex_t away_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t away_cv = PTHREAD_COND_INITIALIZER;
+static int away_stage;      /* main: 1 = the runtime stopped, 2 = restarted */
+static uint64_t away_flags; /* what the thread saw after the stop */
+
+static void away_wait_stage(int stage) {
+  pthread_mutex_lock(&away_mu);
+  while (away_stage < stage) pthread_cond_wait(&away_cv, &away_mu);
+  pthread_mutex_unlock(&away_mu);
+}
+
+static void away_set_stage(int stage) {
+  pthread_mutex_lock(&away_mu);
+  away_stage = stage;
+  pthread_cond_broadcast(&away_cv);
+  pthread_mutex_unlock(&away_mu);
+}
+
+static void* away_thread(void* arg) {
+  (void)arg;
+  snow_pid_t me = snow_thread_attach();
+  CHECK(me != 0);
+  CHECK_EQ(snow_actor_register("away", 4), 0);
+  CHECK_EQ(th_send2(th_main, T_READY, me), 0);
+  away_wait_stage(1); /* busy in its own code while the runtime stops */
+  away_flags = (snow_actor_self() == 0 ? 1u : 0u) | (snow_actor_receive(0) == NULL ? 2u : 0u) |
+               (snow_thread_detach() == SNOW_ENOTPROC ? 4u : 0u);
+  away_wait_stage(2);
+  snow_pid_t again = snow_thread_attach();
+  CHECK(again != 0 && again != me);
+  CHECK_EQ(th_send2(th_main, T_DONE, again), 0);
+  CHECK_EQ(snow_thread_detach(), 0);
+  return NULL;
+}
+
+TEST_CASE(a_halt_gives_up_on_an_attached_thread_that_stays_away_and_a_restart_starts_clean) {
+  th_start();
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, away_thread, NULL), 0);
+  const snow_msg* m = th_wait_user(T_READY, TH_ANY_PID);
+  snow_pid_t old = th_word(m, 1);
+  th_end(); /* returns once the grace period for the absent thread is over */
+  away_set_stage(1);
+  /* Once it calls in again the thread is not a process any more. */
+  th_start();
+  away_set_stage(2);
+  m = th_wait_user(T_DONE, TH_ANY_PID);
+  snow_pid_t again = th_word(m, 1);
+  CHECK_MSG(away_flags == 7, "after the stop: self 0: %d, receive NULL: %d, detach ENOTPROC: %d",
+            (int)(away_flags & 1), (int)!!(away_flags & 2), (int)!!(away_flags & 4));
+  CHECK(again != old);
+  /* The old process is gone from the new runtime: its name is free, a
+   * monitor of it reports noproc, and only main counts as alive once the
+   * new attachment has detached. */
+  CHECK_EQ_U(snow_actor_whereis("away", 4), 0);
+  snow_ref_t ref = snow_process_monitor(old);
+  CHECK(ref != 0);
+  uint8_t noproc[1] = {SNOW_REASON_NOPROC};
+  th_expect_down(ref, old, noproc, 1);
+  th_sync_dead(again);
+  snow_stats st;
+  CHECK_EQ(snow_rt_stats(&st), 0);
+  CHECK_EQ(st.processes_alive, 1);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  th_end();
+}
