@@ -1098,9 +1098,27 @@ void proc_reply(uint64_t pid, uint64_t ref, const void* data, size_t len) {
   proc_deliver(pid, s);
 }
 
+namespace {
+
+// A thread that ends while still attached is detached on its way out (exit
+// `normal`, as snow_thread_detach would), by a thread-specific-data
+// destructor, which runs on the ending thread. Without it the process would
+// stay alive with nobody to run it, and run_scheduler would wait forever.
+pthread_key_t g_attach_key;
+pthread_once_t g_attach_key_once = PTHREAD_ONCE_INIT;
+
+void detach_on_thread_end(void*) {
+  if (t_thread_proc && !t_thread_proc->is_main) (void)proc_thread_detach();
+}
+
+void make_attach_key() { pthread_key_create(&g_attach_key, detach_on_thread_end); }
+
+}  // namespace
+
 uint64_t proc_thread_attach() {
   if (!R.started.load(std::memory_order_acquire)) return 0;
   if (Process* cur = proc_current()) return cur->pid;
+  pthread_once(&g_attach_key_once, make_attach_key);
   Process* p = new_process();
   if (!p) return 0;
   p->task.is_thread = true;
@@ -1108,6 +1126,8 @@ uint64_t proc_thread_attach() {
   R.attached.fetch_add(1, std::memory_order_acq_rel);
   publish(p);
   t_thread_proc = p;
+  // Any non-null value arms the destructor; it finds the process itself.
+  pthread_setspecific(g_attach_key, p);
   return p->pid;
 }
 

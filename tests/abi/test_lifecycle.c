@@ -636,3 +636,29 @@ TEST_CASE(a_halt_gives_up_on_an_attached_thread_that_stays_away_and_a_restart_st
   CHECK_EQ(pthread_join(t, NULL), 0);
   th_end();
 }
+
+/* Attaches, waits for T_GO, then ends without detaching. */
+static void* forgetful_thread(void* arg) {
+  (void)arg;
+  snow_pid_t me = snow_thread_attach();
+  CHECK(me != 0);
+  CHECK_EQ(th_send2(th_main, T_READY, me), 0);
+  th_wait_user(T_GO, th_main);
+  return NULL;
+}
+
+TEST_CASE(a_thread_that_ends_attached_is_detached_with_normal) {
+  th_start();
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, forgetful_thread, NULL), 0);
+  const snow_msg* m = th_wait_user(T_READY, TH_ANY_PID);
+  snow_pid_t tp = th_word(m, 1);
+  snow_ref_t ref = snow_process_monitor(tp);
+  CHECK(ref != 0);
+  CHECK_EQ(th_send2(tp, T_GO, th_main), 0);
+  uint8_t normal[1] = {SNOW_REASON_NORMAL};
+  th_expect_down(ref, tp, normal, 1);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  /* Nothing attached is left: run_scheduler ends by itself. */
+  th_end_natural();
+}
