@@ -91,11 +91,27 @@ SNOW_API const char* snow_strerror(int64_t code);
  *  tag is the first min(len, 8) payload bytes read little-endian and
  *  zero-padded for user messages, or one of the reserved SNOW_TAG_* values
  *  for system messages (use snow_msg_kind() to tell them apart). */
+/* The payload is a flexible array member (C99 and later). C++ has none, but
+ * GCC and Clang accept one as an extension; its pedantic warning is
+ * silenced here so `-Wpedantic -Werror` C++ code can include this header. */
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wc99-extensions"
+#pragma clang diagnostic ignored "-Wflexible-array-extensions"
+#elif defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#endif
 typedef struct snow_msg {
   uint64_t tag;
   uint64_t len;
   uint8_t data[];
 } snow_msg;
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #define SNOW_TAG_EXIT UINT64_MAX
 #define SNOW_TAG_DOWN (UINT64_MAX - 1)
