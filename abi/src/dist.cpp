@@ -86,6 +86,8 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
                                     const uint8_t* args, uint64_t asize, uint8_t link) {
   if (!node_arg_ok(node, nlen) || !fname || flen == 0 || flen > snow::abi::kMaxNameLen) return 0;
   if (!bytes_ok(args, asize) || asize > SNOW_MAX_MSG_SIZE) return 0;
+  // Another node's spawn request carries the args in one frame.
+  if (asize > kDistMaxMessage && !dist_is_self(sv(node, nlen))) return 0;
   return snow::abi::guarded<snow_pid_t>(0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
 }
 

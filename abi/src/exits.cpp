@@ -6,6 +6,7 @@
 #include "abi/src/abi_util.h"
 #include "runtime/common/common.h"
 #include "runtime/proc/process.h"
+#include "runtime/dist/dist.h"
 #include "runtime/etf/etf.h"
 #include "runtime/proc/reason.h"
 
@@ -65,7 +66,8 @@ SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag) {
 
 SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len) {
   if (pid == 0 || !reason) return SNOW_EINVAL;
-  if (len > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  // A remote target: the reason must fit in one frame a peer accepts.
+  if (len > SNOW_MAX_MSG_SIZE || (pid_is_remote(pid) && len > kDistMaxMessage)) return SNOW_EMSGSIZE;
   if (!user_reason_ok(reason, len)) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   return snow::abi::guarded<int32_t>(0, [&] { return proc_exit_signal(proc_pid(proc_current()), pid, reason, len); });

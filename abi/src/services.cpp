@@ -1,5 +1,6 @@
 // ABI section 7: service calls.
 #include "abi/src/abi_util.h"
+#include "runtime/dist/dist.h"
 #include "runtime/proc/process.h"
 
 using namespace snow::rt;
@@ -14,7 +15,9 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
     proc_service_set_error(p, SNOW_EINVAL);
     return nullptr;
   }
-  if (size > SNOW_MAX_MSG_SIZE) {
+  // A remote server: the request ([tag][caller][payload]) must fit in one
+  // frame a peer accepts.
+  if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(server) && size + 16 > kDistMaxMessage)) {
     proc_service_set_error(p, SNOW_EMSGSIZE);
     return nullptr;
   }
@@ -29,7 +32,7 @@ SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, cons
 
 SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size) {
   if (caller == 0 || !snow::abi::bytes_ok(reply, size)) return SNOW_EINVAL;
-  if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(caller) && size > kDistMaxMessage)) return SNOW_EMSGSIZE;
   Process* p = proc_current();
   if (!p) return SNOW_ENOTPROC;
   return proc_service_reply(p, caller, reply, size);

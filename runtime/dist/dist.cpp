@@ -614,6 +614,33 @@ void count_unreachable(Signal* s, const uint8_t* reason) {
 
 // ------------------------------------------------------------------ API: outgoing signals
 
+namespace {
+
+// An exit reason that would make its frame larger than a peer accepts
+// (a process may exit with a reason of any size up to SNOW_MAX_MSG_SIZE):
+// error and custom text is cut at a character boundary so the frame fits,
+// a term too large becomes error "exit reason too large to send (N
+// bytes)". Sending it whole would make the peer close the connection and
+// fire noconnection for every link and monitor across it. Returns the
+// reason to send (`r` itself when it fits).
+std::pair<const uint8_t*, uint64_t> reason_that_fits(const uint8_t* r, uint64_t len, std::vector<uint8_t>& tmp) {
+  if (len <= kDistMaxMessage) return {r, len};
+  if (r[0] == SNOW_REASON_ERROR || r[0] == SNOW_REASON_CUSTOM) {
+    uint64_t keep = kDistMaxMessage - 9;
+    while (keep > 0 && (r[9 + keep] & 0xC0) == 0x80) --keep;  // not inside a UTF-8 sequence
+    tmp.resize(reason_size(r[0], keep));
+    reason_write(tmp.data(), r[0], std::string_view(reinterpret_cast<const char*>(r + 9), size_t(keep)));
+  } else {
+    char text[96];
+    int n = snprintf(text, sizeof text, "exit reason too large to send (%llu bytes)", (unsigned long long)len);
+    tmp.resize(reason_size(SNOW_REASON_ERROR, uint64_t(n)));
+    reason_write(tmp.data(), SNOW_REASON_ERROR, std::string_view(text, size_t(n)));
+  }
+  return {tmp.data(), tmp.size()};
+}
+
+}  // namespace
+
 void dist_deliver(uint64_t pid, Signal* s) {
   NodeEntry* e = entry_at(pid >> 48);
   if (!e || !D.started.load(std::memory_order_acquire)) {
@@ -678,8 +705,13 @@ void dist_deliver(uint64_t pid, Signal* s) {
       if (from) write_pid(w, from); else write_null_pid(w);
       write_pid(w, pid);
       w.version();
-      if (s->flags & kSigShutdown) w.atom("shutdown");
-      else wire::reason_to_term(w, s->msg.data + 8, s->msg.len - 8, (s->flags & kSigKill) != 0);
+      if (s->flags & kSigShutdown) {
+        w.atom("shutdown");
+      } else {
+        std::vector<uint8_t> tmp;
+        auto [r, rl] = reason_that_fits(s->msg.data + 8, s->msg.len - 8, tmp);
+        wire::reason_to_term(w, r, rl, (s->flags & kSigKill) != 0);
+      }
       if (link) {
         std::lock_guard<std::mutex> lk(e->mu);
         e->links.erase({from, pid});
@@ -717,7 +749,11 @@ void dist_deliver(uint64_t pid, Signal* s) {
       write_pid(w, pid);
       w.raw(pm.ref_term.data(), pm.ref_term.size());
       w.version();
-      wire::reason_to_term(w, s->msg.data + 16, s->msg.len - 16, false);
+      {
+        std::vector<uint8_t> tmp;
+        auto [r, rl] = reason_that_fits(s->msg.data + 16, s->msg.len - 16, tmp);
+        wire::reason_to_term(w, r, rl, false);
+      }
       break;
     }
     case SigKind::Timeout:
@@ -1642,6 +1678,15 @@ void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
   proc_reply(requester, req, b, 9);
 }
 
+// The atom `kill` is the untrappable kill only as an exit/2 reason. A
+// process that exits with reason kill gives its links a plain, trappable
+// exit signal `kill` and its monitors DOWN `kill`: custom "kill" here.
+std::vector<uint8_t> exited_with_kill() {
+  std::vector<uint8_t> r(reason_size(SNOW_REASON_CUSTOM, 4));
+  reason_write(r.data(), SNOW_REASON_CUSTOM, "kill");
+  return r;
+}
+
 // The exit reason of an EXIT/EXIT2/MONITOR_P_EXIT: the payload term after
 // the control tuple (PAYLOAD_ variants) or the tuple's element `index`.
 bool read_reason(bool payload, const uint8_t*& p, const uint8_t* end, const std::vector<etf::Term>& ctl,
@@ -1713,6 +1758,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       if (!read_reason(payload, p, end, it, 3, &reason_bytes, &kill)) return false;
       uint64_t from = remote_pid(it[1]);
       bool link = op == wire::kExit || op == wire::kPayloadExit;
+      if (link && kill) reason_bytes = exited_with_kill();
       if (link) {
         std::lock_guard<std::mutex> lk(e->mu);
         e->links.erase({to, from});
@@ -1800,6 +1846,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       std::vector<uint8_t> reason_bytes;
       bool kill;
       if (!read_reason(payload, p, end, it, 4, &reason_bytes, &kill)) return false;
+      if (kill) reason_bytes = exited_with_kill();
       uint64_t dead = 0;
       {
         std::lock_guard<std::mutex> lk(e->mu);

@@ -610,3 +610,29 @@ TEST_CASE(send_term_rejects_malformed_external_terms) {
   th_roundtrip_ok();
   th_end();
 }
+
+/* A remote target gets everything in one frame, which a peer refuses above
+ * 64 MiB (closing the connection): calls that would build such a frame say
+ * SNOW_EMSGSIZE instead. Bits 63..48 of a handle name another node; no
+ * connection is needed to be refused. */
+TEST_CASE(oversized_payloads_for_another_node_are_refused_with_emsgsize) {
+  th_start();
+  const snow_pid_t remote = ((uint64_t)1 << 48) | 5;
+  const uint64_t big = (uint64_t)65 << 20;
+  uint8_t* r = calloc(1, 9 + big);
+  CHECK(r != NULL);
+  r[0] = SNOW_REASON_ERROR;
+  memcpy(r + 1, &big, 8);
+  memset(r + 9, 'z', big);
+  CHECK_EQ(snow_actor_exit_reason(remote, r, 9 + big), SNOW_EMSGSIZE);
+  CHECK_EQ(snow_actor_send(remote, r, big), SNOW_EMSGSIZE);
+  CHECK(snow_service_call_timeout(remote, 7, r, big, 100) == NULL);
+  CHECK_EQ(snow_service_last_error(), SNOW_EMSGSIZE);
+  CHECK_EQ(snow_service_reply(remote, r, big), SNOW_EMSGSIZE);
+  /* The same reason to a local process is fine (no frame involved). */
+  snow_pid_t p = th_spawn_puppet(PUPPET_TRAP);
+  CHECK_EQ(snow_actor_exit_reason(p, r, 9 + big), 0);
+  free(r);
+  th_roundtrip_ok();
+  th_end();
+}

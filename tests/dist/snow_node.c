@@ -38,6 +38,7 @@
  *   <id> demonitor <label> <ref>      snow_process_demonitor, answers 0/1
  *   <id> crash <label> <text>         answers, then snow_panic(text)
  *   <id> exit <label> <reason> [text] answers, then snow_actor_exit_self
+ *   <id> bigexit <label> <bytes>      answers, then exits with an error of that size
  *   <id> sendexit <label> <pid> <reason> [text]  snow_actor_exit_reason
  *   <id> spin <label> <ms>            answers, busy-waits ms without touching
  *                                     the runtime (signals stay queued), then
@@ -580,6 +581,21 @@ static void worker_command(struct wstate* w, char* line) {
     size_t rl = encode_reason(t[3], n > 4 ? t[4] : NULL, r, sizeof r);
     emit("R %s ok", id);
     snow_actor_exit_self(r, rl);
+  } else if (strcmp(cmd, "bigexit") == 0) {
+    /* bigexit <label> <bytes>: exit with an `error` of that many 'z's (more
+     * than one frame can carry, to check the reason is cut to fit). */
+    NEED(4);
+    uint64_t bytes = strtoull(t[3], NULL, 10);
+    uint8_t* r = snow_gc_alloc_actor(9 + bytes, 1);
+    if (!r) {
+      emit("R %s err -11 out of memory", id);
+      return;
+    }
+    r[0] = SNOW_REASON_ERROR;
+    put_u64(r + 1, bytes);
+    memset(r + 9, 'z', (size_t)bytes);
+    emit("R %s ok", id);
+    snow_actor_exit_self(r, 9 + bytes);
   } else if (strcmp(cmd, "sendexit") == 0) {
     NEED(5);
     uint8_t r[512];

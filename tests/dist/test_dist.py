@@ -22,7 +22,7 @@ disconnect, signal_order (both directions); partition_200ms;
 nodeup_first_nodedown_last; node_stop_start; big_messages; explicit_port;
 duplicate_name; sigterm; bad_input (a raw protocol client); connect_timeout
 and peer_closes_mid_handshake (peers that give up mid-handshake);
-custom_reason_names; send_latency (a busy sender does not hold its messages);
+custom_reason_names; oversized_exit_reason; send_latency (a busy sender does not hold its messages);
 node_monitor_unreachable, node_monitor_connects,
 simultaneous_connect, simultaneous_send, hub_and_leaves (12 nodes),
 reconnect_storm; many_monitors_and_links (10,000 each) and ordering
@@ -1187,6 +1187,32 @@ def t_custom_reason_names(ctx):
         check_reason(ex, "custom", text, "EXIT across nodes for custom %r" % text)
 
 
+def t_oversized_exit_reason(ctx):
+    """A process may exit with a reason larger than one frame can carry (70
+    MiB of error text here): its remote monitor and link still get `error`,
+    with the text cut to fit, and the connection stays up (a frame that big
+    would make the peer close it and fire noconnection everywhere)."""
+    a = ctx.node("a")
+    b = ctx.node("b")
+    a.spawn("w", trap=True)
+    p = b.spawn("p")
+    other = b.spawn("other")
+    a.cmd("nodemon", "w", b.name)
+    a.cmd("monitor", "w", p)
+    a.cmd("link", "w", p)
+    a.cmd("monitor", "w", other)
+    sync(a, "w", b, "p", p)
+    b.cmd("bigexit", "p", 70 << 20)
+    d = a.event("w", "DOWN", timeout=tmo(60))
+    ex = a.event("w", "EXIT", timeout=tmo(60))
+    for ev, what in ((d, "DOWN"), (ex, "EXIT")):
+        check(ev.reason() == "error" and ev.rtext().startswith("zzzz"), "%s: %s" % (what, ev.raw[:200]))
+    a.cmd("send", "w", other, hx("still connected"))
+    b.event("other", "MSG", lambda l: l.kv.get("data") == hx("still connected"))
+    a.expect_none("w", "NODEDOWN")
+    a.expect_none("w", "DOWN", desc="DOWN of the process that is still alive")
+
+
 # ---------------------------------------------------------------- more nodes, more connections
 
 
@@ -1338,6 +1364,7 @@ def main():
     runner.add("connect_timeout", t_connect_timeout)
     runner.add("peer_closes_mid_handshake", t_peer_closes_mid_handshake)
     runner.add("custom_reason_names", t_custom_reason_names)
+    runner.add("oversized_exit_reason", t_oversized_exit_reason)
     runner.add("send_latency", t_send_latency)
     runner.add("node_monitor_unreachable", t_node_monitor_unreachable)
     runner.add("node_monitor_connects", t_node_monitor_connects)

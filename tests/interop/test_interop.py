@@ -246,8 +246,9 @@ def t_erl_monitors_snow(ctx):
 def t_snow_monitors_erl(ctx):
     e, s = nodes(ctx)
     s.spawn("w", trap=True)
+    # exit(kill) is no kill: links get a plain (trappable) `kill`, monitors DOWN `kill`.
     cases = [("exit", "foo", "custom", "foo"), ("kill", None, "killed", None), ("exit", "normal", "normal", None),
-             ("exit", "shutdown", "shutdown", None), ("error", "badarg", "term", None)]
+             ("exit", "shutdown", "shutdown", None), ("error", "badarg", "term", None), ("exit", "kill", "custom", "kill")]
     for i, (how, arg, reason, text) in enumerate(cases):
         label = "e%d" % i
         pe = e.spawn(label)
