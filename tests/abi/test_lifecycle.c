@@ -504,6 +504,7 @@ static void* late_detach_thread(void* arg) {
   CHECK(me != 0);
   snow_ref_t ref = snow_process_monitor(th_main);
   CHECK(ref != 0);
+  CHECK_EQ(th_send2(th_main, T_READY, me), 0); /* attached before main waits */
   th_wait_down(ref); /* normal, or noproc if it had already gone */
   CHECK_EQ(snow_thread_detach(), 0);
   if (ld->timer) CHECK_EQ(snow_timer_cancel(ld->timer), 0);
@@ -527,6 +528,7 @@ TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_attached_thread_detache
   struct late_detach ld = {0};
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, late_detach_thread, &ld), 0);
+  th_wait_user(T_READY, TH_ANY_PID);
   /* Times out if nothing re-checks after the detach. (Whether the detach
    * comes after run_scheduler's last look depends on timing here; the
    * timer case below orders it for certain.) */
@@ -546,6 +548,7 @@ TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_timer_is_cancelled_from
   CHECK(ld.timer != 0);
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, late_detach_thread, &ld), 0);
+  th_wait_user(T_READY, TH_ANY_PID);
   th_end_natural();
   expect_term_reason(stuck, SNOW_REASON_SHUTDOWN);
   CHECK_EQ(pthread_join(t, NULL), 0);
