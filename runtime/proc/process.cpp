@@ -536,6 +536,21 @@ void crash_report(Process* p, const uint8_t* reason) {
   log_line("=CRASH REPORT==== process <0.%u.%u> exited: %s", local_pid_id(p->pid), local_pid_serial(p->pid), desc);
 }
 
+// What a finished process still holds in its mailbox and heap.
+void free_held_memory(Process* p) {
+  free_list(p->mbox_head);
+  p->mbox_head = p->mbox_tail = nullptr;
+  if (p->last_msg) signal_free(p->last_msg);
+  p->last_msg = nullptr;
+  if (p->gc) {
+    for (void* b : *p->gc) mem_free(b);
+    delete p->gc;
+    p->gc = nullptr;
+  }
+  mem_free(p->args);
+  p->args = nullptr;
+}
+
 // Everything an exit does after the terminate callback; runs in the owner
 // context, or on the scheduler context when the stack is unusable.
 void finish_exit(Process* p) {
@@ -591,32 +606,28 @@ void finish_exit(Process* p) {
     delete p->rel;
     p->rel = nullptr;
   }
-  free_list(p->mbox_head);
-  p->mbox_head = p->mbox_tail = nullptr;
-  if (p->last_msg) signal_free(p->last_msg);
-  p->last_msg = nullptr;
-  if (p->gc) {
-    for (void* b : *p->gc) mem_free(b);
-    delete p->gc;
-    p->gc = nullptr;
-  }
-  mem_free(p->args);
-  p->args = nullptr;
+  free_held_memory(p);
 }
 
-void free_process(Process* p) {
-  uint64_t pid = p->pid;
+// The control block itself, its stack binding and its anchor slot (whose pid
+// the caller has already cleared).
+void free_control_block(Process* p) {
   Anchor* a = p->anchor;
-  {
-    // Before the control block goes (see "Local monitors").
-    std::lock_guard<SpinLock> lk(watch_lock(pid));
-    a->pid.store(0, std::memory_order_release);
-  }
+  uint64_t pid = p->pid;
   mem_free(p->exit_reason);
   if (!p->task.is_thread) sched_task_release(&p->task);
   delete p->task.parker;
   destroy(p);
   anchor_free(a, pid);
+}
+
+void free_process(Process* p) {
+  {
+    // Before the control block goes (see "Local monitors").
+    std::lock_guard<SpinLock> lk(watch_lock(p->pid));
+    p->anchor->pid.store(0, std::memory_order_release);
+  }
+  free_control_block(p);
   R.exited.add(1);
   if (R.alive.fetch_sub(1, std::memory_order_acq_rel) == 1) post_wakeup();
 }
@@ -638,22 +649,11 @@ void store_reason(Process* p, const uint8_t* reason, uint64_t len) {
 void release_abandoned(Process* p) {
   free_list(p->anchor->queue.close());
   free_list(p->inbox);
-  free_list(p->mbox_head);
-  if (p->last_msg) signal_free(p->last_msg);
   delete close_watchers(p);
   delete p->rel;
   delete p->name;  // the registry forgot it at the stop
-  if (p->gc) {
-    for (void* b : *p->gc) mem_free(b);
-    delete p->gc;
-  }
-  mem_free(p->args);
-  mem_free(p->exit_reason);
-  delete p->task.parker;
-  Anchor* a = p->anchor;
-  uint64_t pid = p->pid;
-  destroy(p);
-  anchor_free(a, pid);
+  free_held_memory(p);
+  free_control_block(p);
 }
 
 // Runs the exit of a thread process and frees it; returns to the thread.

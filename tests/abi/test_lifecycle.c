@@ -520,38 +520,38 @@ static void start_without_spin(void) {
   th_start();
 }
 
-TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_attached_thread_detaches) {
+/* A process waits forever; a thread attaches (so nothing counts as
+ * deadlocked yet), waits until main is in run_scheduler, then detaches and,
+ * given a timer, cancels it. run_scheduler must still shut the waiter down
+ * (the case times out if nothing makes it look again). */
+static void waiter_outlives_a_late_thread(bool with_timer) {
   start_without_spin();
   uint64_t w[1] = {th_main};
   snow_pid_t stuck = th_spawn_words(forever_waiter, w, 1);
   th_wait_user(T_READY, stuck);
   struct late_detach ld = {0};
+  if (with_timer) {
+    /* Far beyond the case's timeout: only the cancel can end the wait. */
+    uint8_t msg[8] = {1};
+    ld.timer = snow_timer_send_after(stuck, 3600 * 1000, msg, 8);
+    CHECK(ld.timer != 0);
+  }
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, late_detach_thread, &ld), 0);
   th_wait_user(T_READY, TH_ANY_PID);
-  /* Times out if nothing re-checks after the detach. (Whether the detach
-   * comes after run_scheduler's last look depends on timing here; the
-   * timer case below orders it for certain.) */
   th_end_natural();
   expect_term_reason(stuck, SNOW_REASON_SHUTDOWN);
   CHECK_EQ(pthread_join(t, NULL), 0);
 }
 
+/* Whether the detach comes after run_scheduler's last look depends on timing
+ * here; the timer case below orders it for certain. */
+TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_attached_thread_detaches) {
+  waiter_outlives_a_late_thread(false);
+}
+
 TEST_CASE(run_scheduler_shuts_down_waiters_once_the_last_timer_is_cancelled_from_a_plain_thread) {
-  start_without_spin();
-  uint64_t w[1] = {th_main};
-  snow_pid_t stuck = th_spawn_words(forever_waiter, w, 1);
-  th_wait_user(T_READY, stuck);
-  /* Far beyond the case's timeout: only the cancel can end the wait. */
-  uint8_t msg[8] = {1};
-  struct late_detach ld = {snow_timer_send_after(stuck, 3600 * 1000, msg, 8)};
-  CHECK(ld.timer != 0);
-  pthread_t t;
-  CHECK_EQ(pthread_create(&t, NULL, late_detach_thread, &ld), 0);
-  th_wait_user(T_READY, TH_ANY_PID);
-  th_end_natural();
-  expect_term_reason(stuck, SNOW_REASON_SHUTDOWN);
-  CHECK_EQ(pthread_join(t, NULL), 0);
+  waiter_outlives_a_late_thread(true);
 }
 
 static void* run_scheduler_thread(void* arg) {
