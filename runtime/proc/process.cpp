@@ -1249,9 +1249,12 @@ void proc_sleep(Process* p, int64_t ms) {
   disarm(p);
 }
 
-void proc_reduction_check(Process* p) {
-  if (p->anchor->queue.has_pending()) apply_pending(p);
-  if (sched_budget_tick()) proc_yield(p);
+void proc_reduction_check_slow(Process* p) {
+  if (p->task.is_thread) {
+    apply_pending(p);
+    return;
+  }
+  proc_yield(p);
 }
 
 void proc_yield(Process* p) {

@@ -130,7 +130,10 @@ uint32_t proc_msg_kind(Process* self, const snow_msg* m);
 // made through the API. Owner only.
 uint64_t proc_local_call_sender(Process* self, const snow_msg* m);
 void proc_sleep(Process* self, int64_t ms);
-void proc_reduction_check(Process* self);
+// A reduction check whose budget ran out (sched_reductions_left() said
+// no): a process on a worker yields (applying its signals when it resumes),
+// a thread process applies its signals.
+void proc_reduction_check_slow(Process* self);
 void proc_yield(Process* self);
 
 // Links, monitors, exits.
