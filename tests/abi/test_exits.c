@@ -711,23 +711,6 @@ TEST_CASE(terminate_callback_set_with_pid_0_means_self) {
   th_end();
 }
 
-TEST_CASE(terminate_callback_for_another_pid_is_ignored) {
-  th_start();
-  snow_ref_t pref, qref;
-  snow_pid_t p = th_spawn_puppet_mon(0, &pref);
-  snow_pid_t q = th_spawn_puppet_mon(0, &qref);
-  th_puppet_call(p, C_SET_TERM, q, T_TERM_SET);
-  th_puppet_call(p, C_SET_TERM, th_main, T_TERM_SET);
-  th_puppet_call(p, C_SET_TERM, 0x00000000DEADBEEFull, T_TERM_SET);
-  CHECK_EQ(th_send1(q, C_STOP), 0);
-  th_wait_down(qref);
-  CHECK_EQ(th_send1(p, C_STOP), 0);
-  th_wait_down(pref);
-  CHECK_EQ(th_term_count(), 0);
-  CHECK(th_poll_user(T_TERMINATED, TH_ANY_PID) == NULL);
-  th_end();
-}
-
 TEST_CASE(terminate_callback_cleared_with_null_does_not_run) {
   th_start();
   snow_ref_t ref;

@@ -56,7 +56,7 @@
  *                                     snow_node_spawn of fn with args
  *                                     "newlabel[ trap]\0", answers the pid or 0
  *   <id> send <label> <pid> <hex>     snow_actor_send of those bytes ("-": none)
- *   <id> call <label> <pid> <hex> <ms>   snow_service_call_timeout; answers the
+ *   <id> call <label> <pid> <hex> <ms>   snow_service_try_call; answers the
  *                                     reply's bytes or the last error. A worker
  *                                     receiving such a call replies "re:" and
  *                                     the payload, and prints E <label> CALLED
@@ -86,6 +86,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -665,7 +666,8 @@ static void worker_command(struct wstate* w, char* line) {
     snow_pid_t pid;
     int64_t dl = pid_and_bytes(id, t[3], t[4], &pid, data, sizeof data);
     if (dl < 0) return;
-    const snow_msg* r = snow_service_call_timeout(pid, CALL_MAGIC, data, (uint64_t)dl, atoll(t[5]));
+    /* try_call: the worker reports a failure instead of exiting. */
+    const snow_msg* r = snow_service_try_call(pid, CALL_MAGIC, data, (uint64_t)dl, atoll(t[5]));
     if (!r) {
       int64_t e = snow_service_last_error();
       emit("R %s err %lld %s", id, (long long)e, e < 0 ? snow_strerror(e) : "server exited");
@@ -836,11 +838,15 @@ static void* plain_sender(void* arg) {
 
 /* ------------------------------------------------------------------ reader thread */
 
+static sem_t g_reader_attached;
+
 static void* reader_main(void* unused) {
   (void)unused;
   /* Attached: the runtime counts this thread as a process that may still
-   * send, so it does not end idle workers while commands can come. */
+   * send, so it neither ends idle workers nor (with no process left) stops
+   * the node while commands can come. */
   snow_thread_attach();
+  sem_post(&g_reader_attached);
   char* line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -959,8 +965,13 @@ int main(int argc, char** argv) {
   int64_t nl = snow_node_name(name, sizeof name);
   emit("ready %.*s pid=%d", (int)nl, name, (int)getpid());
   pthread_t reader;
+  sem_init(&g_reader_attached, 0, 0);
   pthread_create(&reader, NULL, reader_main, NULL);
   pthread_detach(reader);
+  /* run_scheduler ends the program once no process is alive: the reader
+   * must count before the main process exits. */
+  while (sem_wait(&g_reader_attached) != 0) {
+  }
   int status = snow_rt_run_scheduler();
   emit("bye %d", status);
   return status;
