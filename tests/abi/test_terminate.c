@@ -12,44 +12,29 @@
 
 #include <pthread.h>
 
-static int match_either(const snow_msg* m, void* ctx) {
-  th_match* mm = ctx;
-  return th_match_fn(m, &mm[0]) || th_match_fn(m, &mm[1]);
-}
-
-/* Waits for p's callback message, then its DOWN, both with `reason`. */
-static void expect_callback_then_down(snow_pid_t p, snow_ref_t ref, const uint8_t* reason, size_t rlen) {
-  th_match mm[2] = {th_m_user(T_TERMINATED, p), th_m_down(ref)};
-  const snow_msg* m = snow_actor_receive_match(match_either, mm, th_wait_ms());
-  CHECK_MSG(m != NULL, "neither the callback's message nor the DOWN arrived");
-  CHECK_MSG(snow_msg_kind(m) == SNOW_MSG_USER, "the DOWN arrived without (or before) the terminate callback");
-  CHECK_REASON(m->data + 16, m->len - 16, reason, rlen);
-  th_expect_down(ref, p, reason, rlen);
-  uint8_t got[512];
-  size_t gl;
-  bool state_null = false;
-  CHECK_MSG(th_term_get(p, got, &gl, &state_null), "the callback did not run as the dying process");
-  CHECK(state_null);
-  CHECK_REASON(got, gl, reason, rlen);
-  CHECK_EQ(th_term_count(), 1);
+/* Spawns a monitored puppet whose callback this process (its spawner) sets
+ * right after the spawn, as the Snow compiler does. */
+static snow_pid_t spawn_with_callback_set_by_spawner(snow_ref_t* ref) {
+  snow_pid_t p = th_spawn_puppet_mon(0, ref);
+  snow_actor_set_terminate(p, th_term_cb);
+  return p;
 }
 
 TEST_CASE(callback_set_by_the_spawner_runs_when_the_child_returns) {
   th_start();
   snow_ref_t ref;
-  snow_pid_t p = th_spawn_puppet_mon(0, &ref);
-  snow_actor_set_terminate(p, th_term_cb);
+  snow_pid_t p = spawn_with_callback_set_by_spawner(&ref);
   CHECK_EQ(th_send1(p, C_STOP), 0);
   uint8_t normal[1] = {SNOW_REASON_NORMAL};
-  expect_callback_then_down(p, ref, normal, 1);
+  th_expect_terminated_then_down(p, ref, normal, 1);
+  CHECK_EQ(th_term_count(), 1);
   th_end();
 }
 
 TEST_CASE(callback_set_by_the_spawner_runs_when_the_child_panics) {
   th_start();
   snow_ref_t ref;
-  snow_pid_t p = th_spawn_puppet_mon(0, &ref);
-  snow_actor_set_terminate(p, th_term_cb);
+  snow_pid_t p = spawn_with_callback_set_by_spawner(&ref);
   uint8_t cmd[24];
   th_put_u64(cmd, C_PANIC);
   th_put_u64(cmd + 8, 7);
@@ -57,20 +42,19 @@ TEST_CASE(callback_set_by_the_spawner_runs_when_the_child_panics) {
   CHECK_EQ(snow_actor_send(p, cmd, 20), 0);
   uint8_t r[64];
   size_t rl = th_reason_str(r, SNOW_REASON_ERROR, "puppet.c:7: oops");
-  expect_callback_then_down(p, ref, r, rl);
+  th_expect_terminated_then_down(p, ref, r, rl);
   th_end();
 }
 
 TEST_CASE(callback_set_by_the_spawner_runs_when_the_child_is_killed_in_a_loop) {
   th_start();
   snow_ref_t ref;
-  snow_pid_t p = th_spawn_puppet_mon(0, &ref);
-  snow_actor_set_terminate(p, th_term_cb);
+  snow_pid_t p = spawn_with_callback_set_by_spawner(&ref);
   CHECK_EQ(th_send1(p, C_LOOP), 0);
   th_wait_user(T_LOOPING, p);
   CHECK_EQ(snow_actor_exit(p, SNOW_REASON_KILLED), 0);
   uint8_t killed[1] = {SNOW_REASON_KILLED};
-  expect_callback_then_down(p, ref, killed, 1);
+  th_expect_terminated_then_down(p, ref, killed, 1);
   th_end();
 }
 
@@ -82,7 +66,7 @@ TEST_CASE(callback_set_by_another_process_runs_with_the_exit_signals_reason) {
   th_puppet_call(setter, C_SET_TERM, p, T_TERM_SET);
   CHECK_EQ(snow_actor_exit(p, SNOW_REASON_SHUTDOWN), 0);
   uint8_t shutdown[1] = {SNOW_REASON_SHUTDOWN};
-  expect_callback_then_down(p, ref, shutdown, 1);
+  th_expect_terminated_then_down(p, ref, shutdown, 1);
   th_end();
 }
 
@@ -100,7 +84,7 @@ TEST_CASE(callback_set_from_a_thread_that_is_not_a_process_runs) {
   pthread_join(t, NULL);
   CHECK_EQ(th_send1(p, C_STOP), 0);
   uint8_t normal[1] = {SNOW_REASON_NORMAL};
-  expect_callback_then_down(p, ref, normal, 1);
+  th_expect_terminated_then_down(p, ref, normal, 1);
   th_end();
 }
 
@@ -118,7 +102,7 @@ TEST_CASE(the_last_set_before_the_exit_wins_and_null_clears) {
   snow_actor_set_terminate(p, th_term_cb);
   CHECK_EQ(th_send1(p, C_STOP), 0);
   uint8_t normal[1] = {SNOW_REASON_NORMAL};
-  expect_callback_then_down(p, ref, normal, 1);
+  th_expect_terminated_then_down(p, ref, normal, 1);
   CHECK(th_poll_user(T_MARK, p) == NULL);
 
   snow_pid_t q = th_spawn_puppet_mon(0, &ref);
@@ -182,9 +166,7 @@ TEST_CASE(a_set_racing_with_the_childs_exit_runs_at_most_once_and_before_the_dow
     CHECK(p != 0);
     snow_actor_set_terminate(p, th_term_cb);
     /* Whatever won the race, a callback's message comes before the DOWN. */
-    th_match mm[2] = {th_m_user(T_TERMINATED, p), th_m_down(o.monitor_ref)};
-    const snow_msg* m = snow_actor_receive_match(match_either, mm, th_wait_ms());
-    CHECK(m != NULL);
+    const snow_msg* m = th_wait_either(th_m_user(T_TERMINATED, p), th_m_down(o.monitor_ref));
     if (snow_msg_kind(m) == SNOW_MSG_USER) {
       ran++;
       th_wait_down(o.monitor_ref);
