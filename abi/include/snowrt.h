@@ -574,7 +574,7 @@ typedef struct snow_sup_spec {
  *  exits, and the call returns NULL with the thread no longer attached (see
  *  snow_thread_attach). Outside a process it prints a message and aborts
  *  (there is no process to exit). C and FFI callers that want an error
- *  instead use snow_service_try_call(). */
+ *  instead use snow_service_try_call(). Threads: a process. */
 SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
                                            uint64_t size);
 /** snow_service_call() with a deadline (timeout_ms < 0: none, 0: the reply
@@ -589,16 +589,19 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
  *  lost), SNOW_ETIMEDOUT, SNOW_SERVICE_EXITED + reason tag (it exited with
  *  that reason before replying), SNOW_EINVAL (server 0, payload NULL with
  *  size > 0), SNOW_EMSGSIZE, SNOW_ENOMEM; SNOW_ENOTPROC when not called
- *  from a process (NULL, nothing sent). timeout_ms < 0 waits forever. */
+ *  from a process (NULL, nothing sent). timeout_ms < 0 waits forever.
+ *  Threads: a process (elsewhere NULL). */
 SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
                                                uint64_t size, int64_t timeout_ms);
 /** Called by the server while handling a call: sends the reply to the call
  *  it received last from `caller`. 0; SNOW_EINVAL when the calling process
  *  has no unanswered call from caller (or caller is 0, or reply is NULL
- *  with size > 0); SNOW_EMSGSIZE; SNOW_ENOTPROC outside a process. */
+ *  with size > 0); SNOW_EMSGSIZE; SNOW_ENOTPROC outside a process.
+ *  Threads: a process (the server). */
 SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size);
 /** Why the calling process's last snow_service_try_call() returned NULL
- *  (codes above), 0 after a success; SNOW_ENOTPROC outside a process. */
+ *  (codes above), 0 after a success; SNOW_ENOTPROC outside a process.
+ *  Threads: a process. */
 SNOW_API int64_t snow_service_last_error(void);
 /** Starts a supervisor process (any thread). Returns its pid, or 0 for an
  *  invalid spec (bad strategy or restart type, nonzero reserved bytes,
@@ -637,24 +640,25 @@ SNOW_API int64_t snow_supervisor_count_children(snow_pid_t sup);
 
 /** Spawns a job running fn(env) for the calling process. Returns the job's
  *  pid, or 0 when fn is NULL, the runtime is not started or the caller is
- *  not a process (a job reports to a process). */
+ *  not a process (a job reports to a process). Threads: a process. */
 SNOW_API snow_pid_t snow_job_async(int64_t (*fn)(void* env), void* env);
 /** Waits for the job `job` of the calling process, and for it only (other
  *  messages stay in the mailbox, in order), and returns its SnowResult:
  *  Ok(fn's result), or Err(text of the job's exit reason, see above). A job
  *  is awaited once: an unknown pid, another process's job or a job already
  *  awaited gives Err("noproc") at once. NULL only outside a process (or
- *  when the caller's heap is exhausted). */
+ *  when the caller's heap is exhausted). Threads: a process (the caller). */
 SNOW_API const void* snow_job_await(snow_pid_t job);
-/** snow_job_await() giving up after ms milliseconds (< 0: never): then the
- *  job is killed and the result is Err("timeout"). */
+/** snow_job_await() giving up after ms milliseconds (< 0: never, 0: only
+ *  an already finished job): then the job is killed and the result is
+ *  Err("timeout"). Threads: a process (the caller). */
 SNOW_API const void* snow_job_await_timeout(snow_pid_t job, int64_t ms);
 /** Runs fn(env, element) in one job per element of the SnowList `list`, all
  *  in parallel, and waits for all of them. Returns a new SnowList (len ==
  *  cap == the input's len) whose element i is job i's result; a failed
  *  job's element is 0 and its failure is printed to stderr as a crash
  *  report naming the element. NULL outside a process, for a NULL list or
- *  fn, or when the caller's heap is exhausted. */
+ *  fn, or when the caller's heap is exhausted. Threads: a process. */
 SNOW_API const void* snow_job_map(const void* list, int64_t (*fn)(void* env, int64_t elem), void* env);
 
 #ifdef __cplusplus
