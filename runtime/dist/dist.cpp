@@ -1,6 +1,7 @@
 #include "runtime/dist/dist.h"
 
 #include <spawn.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -13,7 +14,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +27,8 @@
 
 #include "abi/include/snowrt.h"
 #include "runtime/common/common.h"
+#include "runtime/dist/handshake.h"
+#include "runtime/dist/node_table.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
 #include "runtime/proc/process.h"
@@ -38,66 +43,13 @@ namespace {
 
 using etf::Writer;
 
-constexpr uint64_t kHandleMask = (uint64_t(1) << 48) - 1;
 constexpr size_t kMaxFrame = 64u << 20;          // bytes; larger frames close the connection
 constexpr size_t kMaxHandshakeFrame = 4096;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
+// Incoming connections that have not proved the cookie yet, at most.
+constexpr int kMaxUnauthenticated = 128;
 
 // ------------------------------------------------------------------ types
-
-struct Frame {
-  std::vector<uint8_t> bytes;  // 4-byte length prefix included
-  // What to answer locally if the target incarnation turns out to be gone.
-  SigKind kind = SigKind::Message;
-  uint64_t local = 0;
-  uint64_t remote = 0;
-  uint64_t ref = 0;
-};
-
-// Who may write to an up connection's socket. The loop writes through
-// libuv; a sending thread may write a frame straight to the socket (saving
-// the hand-off to the loop) only while libuv holds nothing for it:
-// loop_pending counts writes handed to libuv and not completed, partial
-// says a direct write left a remainder that the loop must write first. Both
-// are read and changed under `mu`, and the loop bumps loop_pending under the
-// same entry mutex that guards the outbox it drains, so frames keep their
-// order whichever thread writes them.
-struct WriteGate {
-  std::mutex mu;
-  int fd = -1;
-  bool open = false;
-  int loop_pending = 0;
-  bool partial = false;
-  std::atomic<int64_t> last_send{0};
-};
-using GatePtr = std::shared_ptr<WriteGate>;
-
-struct PeerMonitor {
-  std::vector<uint8_t> ref_term;  // the peer's reference, verbatim (no version byte)
-  uint64_t watcher = 0;           // remote pid handle
-  uint64_t target = 0;            // local pid
-  std::string name;               // monitored by registered name
-};
-
-struct NodeEntry {
-  uint16_t index = 0;
-  std::string name;
-  uint32_t creation = 0;          // 0: whichever incarnation is connected
-  bool dead_incarnation = false;  // our own name with another creation
-
-  std::mutex mu;  // guards everything below
-  std::vector<Frame*> outbox;
-  bool dirty = false;
-  GatePtr gate;  // the up connection's write gate, when it serves this entry
-  bool cork_listed = false;  // on D.corked: the loop flushes it if no worker does
-  std::unordered_map<uint64_t, uint64_t> to_handle;  // id << 32 | serial -> handle
-  std::vector<uint64_t> from_handle;                 // handle - 1 -> id << 32 | serial
-  std::set<std::pair<uint64_t, uint64_t>> links;     // (local pid, remote pid)
-  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;  // ref -> (local watcher, remote)
-  std::unordered_map<uint64_t, PeerMonitor> peer_monitors;               // our ref -> peer's monitor
-  std::unordered_map<std::string, uint64_t> peer_monitor_by_term;  // the peer's ref term -> our ref
-  std::unordered_map<uint64_t, uint64_t> spawns;  // request ref -> requesting local pid
-};
 
 struct Waiter {
   uint64_t pid = 0, ref = 0;
@@ -159,6 +111,10 @@ struct Conn {
   NodeEntry* entry = nullptr;
   int64_t fail_code = SNOW_ECONNREFUSED;
   bool yielded = false;  // lost a simultaneous connect: no failure reported
+  // Incoming only: answered "alive" for a node we are connected to; the
+  // established connection is replaced once this one proves the cookie.
+  bool replacing = false;
+  bool counted_unauthenticated = false;  // counted in D.unauthenticated
   GatePtr gate = std::make_shared<WriteGate>();
 };
 
@@ -190,11 +146,8 @@ struct Dist {
   std::string cookie;
   uint32_t creation = 0;
   int listen_port = 0;
-
-  std::mutex table_mu;
-  std::atomic<NodeEntry*> table[65536] = {};
-  uint32_t next_index = 1;
-  std::map<std::pair<std::string, uint32_t>, NodeEntry*> by_key;
+  std::string listen_interface = "0.0.0.0";
+  int listen_min = 0, listen_max = 0;  // 0: any port
 
   uv_loop_t loop;
   // Whoever runs the loop holds loop_mu: its own thread, or a spinning
@@ -237,6 +190,12 @@ struct Dist {
   bool epmd_spawned = false;
   std::vector<uint8_t> epmd_buf;
   bool stopping = false;
+  int unauthenticated = 0;  // incoming connections in their handshake (loop only)
+  // Rate limit of the log lines about refused or failed connections from
+  // others (loop only): at most kRefusalLines per kRefusalWindowNs.
+  int64_t refusal_window_start = 0;
+  int refusal_lines = 0;
+  uint64_t refusals_unlogged = 0;
   std::atomic<int64_t> last_traffic_ns{0};  // last bytes read or command run (written under loop_mu)
 
   std::mutex nm_mu;
@@ -252,123 +211,123 @@ struct Dist {
 Dist& D = *new Dist();
 const bool g_trace = getenv("SNOW_DIST_TRACE") != nullptr;
 
+// ------------------------------------------------------------------ logging refusals
+
+constexpr int kRefusalLines = 10;
+constexpr int64_t kRefusalWindowNs = int64_t(10) * 1000 * 1000 * 1000;
+
+// A log line about something any host that reaches our port can cause
+// (handshakes that fail, refused names): at most kRefusalLines every ten
+// seconds, then one line counting what was left out. Loop only.
+void log_refusal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_refusal(const char* fmt, ...) {
+  int64_t now = now_ns();
+  if (now - D.refusal_window_start >= kRefusalWindowNs) {
+    if (D.refusals_unlogged > 0)
+      log_line("snowrt: %llu more refused or failed connection attempts were not logged",
+               static_cast<unsigned long long>(D.refusals_unlogged));
+    D.refusal_window_start = now;
+    D.refusal_lines = 0;
+    D.refusals_unlogged = 0;
+  }
+  if (D.refusal_lines >= kRefusalLines) {
+    ++D.refusals_unlogged;
+    return;
+  }
+  ++D.refusal_lines;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  log_line("%s", line);
+}
+
+// A peer-chosen name made safe to print: bytes outside printable ASCII
+// become '?', and it is cut at 64 characters.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 64)) out.push_back(ch >= 0x20 && ch < 0x7f ? ch : '?');
+  if (s.size() > 64) out += "...";
+  return out;
+}
+
 // ------------------------------------------------------------------ small helpers
-
-uint32_t random_u32() {
-  uint32_t v = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) v = uint32_t(now_ns() ^ getpid());
-  return v;
-}
-
-void digest(const std::string& cookie, uint32_t challenge, uint8_t out[16]) {
-  std::string s = cookie + std::to_string(challenge);
-  unsigned int n = 16;
-  EVP_Digest(s.data(), s.size(), out, &n, EVP_md5(), nullptr);
-}
 
 void put_be16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(uint8_t(v >> 8));
   b.push_back(uint8_t(v));
 }
-void put_be32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
-}
-void put_be64(std::vector<uint8_t>& b, uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
-}
 uint32_t get_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 uint16_t get_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 
-// Splits "name@host[:port]" into the node name and the port (0: none).
-bool parse_node(std::string_view full, std::string* name, std::string* host, int* port) {
-  if (full.empty() || full.size() > 255) return false;
-  size_t at = full.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= full.size()) return false;
-  if (full.find('@', at + 1) != std::string_view::npos) return false;
-  for (size_t i = 0; i < at; ++i) {
-    char c = full[i];
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+// A node name as it may appear on the wire (a pid's node, a handshake
+// name): "alive@host" with the alive part and the host made of letters,
+// digits, '_', '-' and (host only) '.'. Stricter than what a user may pass
+// to connect (no ":port"), so nothing a peer sends can point us at a port
+// or at a name that parse_node would read differently.
+bool valid_wire_node(std::string_view n) {
+  if (n.empty() || n.size() > 255) return false;
+  size_t at = n.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= n.size()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(n[i]);
+    bool ok = isalnum(c) || c == '_' || c == '-' || (i > at && c == '.');
+    if (!ok && i != at) return false;
   }
-  std::string_view rest = full.substr(at + 1);
+  return true;
+}
+
+// Splits "name@host[:port]" (what a user may pass to connect) into the
+// node name and the port (0: none). The name must be a valid wire node
+// name (valid_wire_node).
+bool parse_node(std::string_view full, std::string* name, std::string* host, int* port) {
   int p = 0;
-  size_t colon = rest.rfind(':');
-  if (colon != std::string_view::npos) {
-    std::string_view ps = rest.substr(colon + 1);
+  size_t at = full.find('@');
+  size_t colon = full.rfind(':');
+  if (at != std::string_view::npos && colon != std::string_view::npos && colon > at) {
+    std::string_view ps = full.substr(colon + 1);
     if (ps.empty() || ps.size() > 5) return false;
     for (char c : ps) {
       if (c < '0' || c > '9') return false;
       p = p * 10 + (c - '0');
     }
     if (p <= 0 || p > 65535) return false;
-    rest = rest.substr(0, colon);
+    full = full.substr(0, colon);
   }
-  if (rest.empty()) return false;
-  for (char c : rest)
-    if (c == '/' || c == ' ' || c == '@') return false;
-  *host = std::string(rest);
-  *name = std::string(full.substr(0, at + 1)) + *host;
+  if (!valid_wire_node(full)) return false;
+  *name = std::string(full);
+  *host = std::string(full.substr(at + 1));
   *port = p;
   return true;
 }
 
-// ------------------------------------------------------------------ node table
+// ------------------------------------------------------------------ pids on the wire
 
-NodeEntry* entry_at(uint64_t index) {
-  if (index == 0 || index >= 65536) return nullptr;
-  return D.table[index].load(std::memory_order_acquire);
+// A pid from the wire as a local pid or a remote handle marked for `use`
+// (see node_table.h); 0 when the pid names no valid node or the node table
+// is full. Our own pids of another creation are processes of an earlier
+// incarnation: handles that behave as dead processes.
+uint64_t pid_from_wire(const etf::Pid& p, PidUse use = PidUse::Internal) {
+  if (p.node == D.name && p.creation == D.creation) return local_pid_make(p.id, p.serial);
+  if (!valid_wire_node(p.node)) return 0;
+  bool ours = p.node == D.name;
+  NodeEntry* e = entry_get(p.node, p.creation, false, ours);
+  if (!e) return 0;
+  uint64_t h = handle_get(e, p.id, p.serial, ours ? PidUse::Dead : use);
+  entry_unpin(e);
+  return h;
 }
 
-NodeEntry* entry_for(const std::string& name, uint32_t creation) {
-  std::lock_guard<std::mutex> lk(D.table_mu);
-  auto it = D.by_key.find({name, creation});
-  if (it != D.by_key.end()) return it->second;
-  if (D.next_index >= 65536) return nullptr;
-  auto* e = new NodeEntry();
-  e->index = uint16_t(D.next_index++);
-  e->name = name;
-  e->creation = creation;
-  e->dead_incarnation = name == D.name;
-  D.by_key[{name, creation}] = e;
-  D.table[e->index].store(e, std::memory_order_release);
-  return e;
-}
-
-uint64_t handle_for(NodeEntry* e, uint32_t id, uint32_t serial) {
-  uint64_t key = uint64_t(id) << 32 | serial;
-  std::lock_guard<std::mutex> lk(e->mu);
-  auto it = e->to_handle.find(key);
-  if (it != e->to_handle.end()) return uint64_t(e->index) << 48 | it->second;
-  e->from_handle.push_back(key);
-  uint64_t h = e->from_handle.size();
-  e->to_handle[key] = h;
-  return uint64_t(e->index) << 48 | h;
-}
-
-uint64_t pid_from_wire(const etf::Pid& p) {
-  if (p.node == D.name) {
-    if (p.creation == D.creation) {
-      uint64_t pid = local_pid_make(p.id, p.serial);
-      if (pid) return pid;
-    }
-    NodeEntry* dead = entry_for(D.name, p.creation);
-    return dead ? handle_for(dead, p.id, p.serial) : 0;
-  }
-  NodeEntry* e = entry_for(p.node, p.creation);
-  return e ? handle_for(e, p.id, p.serial) : 0;
-}
-
+// The wire form of a local pid or a known handle.
 bool pid_to_wire(uint64_t pid, etf::Pid* out) {
   if (!pid_is_remote(pid)) {
     *out = etf::Pid{D.name, local_pid_id(pid), local_pid_serial(pid), D.creation};
     return true;
   }
-  NodeEntry* e = entry_at(pid >> 48);
-  if (!e) return false;
-  uint64_t h = pid & kHandleMask;
-  std::lock_guard<std::mutex> lk(e->mu);
-  if (h == 0 || h > e->from_handle.size()) return false;
-  uint64_t key = e->from_handle[h - 1];
-  *out = etf::Pid{e->name, uint32_t(key >> 32), uint32_t(key), e->creation};
+  RemoteIdentity r;
+  if (!handle_read(pid, &r)) return false;
+  *out = etf::Pid{std::move(r.node), r.id, r.serial, r.creation};
   return true;
 }
 
@@ -549,17 +508,61 @@ void flush_entry_now(NodeEntry* e) {
   if (!empty) hand_to_loop(e);
 }
 
-void enqueue_frame(NodeEntry* e, Frame* f) {
+// A link or monitor record that changes together with a queued frame, in
+// the same critical section, so the records and the wire always agree.
+struct RecordChange {
+  enum Op : uint8_t { None, LinkAdd, LinkErase, MonitorAdd, MonitorErase } op = None;
+  uint64_t local = 0, remote = 0, ref = 0;
+};
+
+void apply_record_locked(NodeEntry* e, const RecordChange& rc) {
+  switch (rc.op) {
+    case RecordChange::None:
+      break;
+    case RecordChange::LinkAdd:
+      e->links.insert({rc.local, rc.remote});
+      break;
+    case RecordChange::LinkErase:
+      e->links.erase({rc.local, rc.remote});
+      break;
+    case RecordChange::MonitorAdd:
+      e->monitors[rc.ref] = {rc.local, rc.remote};
+      break;
+    case RecordChange::MonitorErase:
+      e->monitors.erase(rc.ref);
+      break;
+  }
+}
+
+// Any generation: the caller keeps the entry in use (its connection, or a
+// pin), so it cannot have been recycled.
+constexpr uint32_t kAnyGeneration = 0;
+
+// Queues a frame on the entry's outbox. `generation` is the entry's as the
+// caller read it with the target handle: if the row was recycled since,
+// the target is gone and the frame is answered locally as undeliverable.
+void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation = kAnyGeneration, RecordChange rc = {}) {
   bool cork = sched_on_worker();
   size_t bytes = 0;
   {
     std::lock_guard<std::mutex> lk(e->mu);
-    e->outbox.push_back(f);
-    if (e->dirty) {
-      cork = false;  // the loop owns this outbox now; it will write the frame
-    } else if (cork) {
-      for (Frame* x : e->outbox) bytes += x->bytes.size();
+    if (generation != kAnyGeneration && (e->generation != generation || !e->in_use)) {
+      cork = false;
+      bytes = SIZE_MAX;
+    } else {
+      apply_record_locked(e, rc);
+      e->outbox.push_back(f);
+      if (e->dirty) {
+        cork = false;  // the loop owns this outbox now; it will write the frame
+      } else if (cork) {
+        for (Frame* x : e->outbox) bytes += x->bytes.size();
+      }
     }
+  }
+  if (bytes == SIZE_MAX) {
+    answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+    delete f;
+    return;
   }
   if (cork && bytes < kCorkBytes) {
     bool listed = false;
@@ -642,20 +645,24 @@ std::pair<const uint8_t*, uint64_t> reason_that_fits(const uint8_t* r, uint64_t 
 }  // namespace
 
 void dist_deliver(uint64_t pid, Signal* s) {
-  NodeEntry* e = entry_at(pid >> 48);
-  if (!e || !D.started.load(std::memory_order_acquire)) {
-    count_unreachable(s, e ? kNoconnection : kNoproc);
+  if (!D.started.load(std::memory_order_acquire)) {
+    count_unreachable(s, kNoconnection);
     return;
   }
-  if (e->dead_incarnation) {
+  RemoteIdentity target;
+  if (!handle_read(pid, &target) || target.dead_incarnation) {
+    // An unknown handle names no live process (see node_table.h).
     count_unreachable(s, kNoproc);
     return;
   }
+  NodeEntry* e = target.entry;
+  etf::Pid to{std::move(target.node), target.id, target.serial, target.creation};
   Writer w;
   frame_begin(w);
   uint64_t from = s->from;
   SigKind kind = s->kind;
   uint64_t ref = s->ref;
+  RecordChange rc;
   switch (kind) {
     case SigKind::Message:
     case SigKind::ServiceReply:
@@ -668,18 +675,15 @@ void dist_deliver(uint64_t pid, Signal* s) {
         w.integer(wire::kSend);
         w.atom("");
       }
-      write_pid(w, pid);
+      w.pid(to);
       write_payload(w, s);
       break;
     case SigKind::Link:
       w.tuple(3);
       w.integer(wire::kLink);
       write_pid(w, from);
-      write_pid(w, pid);
-      {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->links.insert({from, pid});
-      }
+      w.pid(to);
+      rc = {RecordChange::LinkAdd, from, pid, 0};
       break;
     case SigKind::Unlink:
     case SigKind::UnlinkAck:
@@ -691,11 +695,8 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.integer(kind == SigKind::Unlink ? wire::kUnlinkIdOp : wire::kUnlinkIdAck);
       w.unsigned_integer(ref);
       write_pid(w, from);
-      write_pid(w, pid);
-      if (kind == SigKind::UnlinkAck) {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->links.erase({from, pid});
-      }
+      w.pid(to);
+      if (kind == SigKind::UnlinkAck) rc = {RecordChange::LinkErase, from, pid, 0};
       break;
     case SigKind::LinkExit:
     case SigKind::Exit: {
@@ -703,7 +704,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.tuple(3);
       w.integer(link ? wire::kPayloadExit : wire::kPayloadExit2);
       if (from) write_pid(w, from); else write_null_pid(w);
-      write_pid(w, pid);
+      w.pid(to);
       w.version();
       if (s->flags & kSigShutdown) {
         w.atom("shutdown");
@@ -712,10 +713,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
         auto [r, rl] = reason_that_fits(s->msg.data + 8, s->msg.len - 8, tmp);
         wire::reason_to_term(w, r, rl, (s->flags & kSigKill) != 0);
       }
-      if (link) {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->links.erase({from, pid});
-      }
+      if (link) rc = {RecordChange::LinkErase, from, pid, 0};
       break;
     }
     case SigKind::Monitor:
@@ -724,17 +722,16 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.tuple(4);
       w.integer(on ? wire::kMonitorP : wire::kDemonitorP);
       write_pid(w, from);
-      write_pid(w, pid);
+      w.pid(to);
       write_our_ref(w, ref);
-      std::lock_guard<std::mutex> lk(e->mu);
-      if (on) e->monitors[ref] = {from, pid}; else e->monitors.erase(ref);
+      rc = {on ? RecordChange::MonitorAdd : RecordChange::MonitorErase, from, pid, ref};
       break;
     }
     case SigKind::Down: {
       PeerMonitor pm;
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        auto it = e->peer_monitors.find(ref);
+        auto it = e->generation == target.generation ? e->peer_monitors.find(ref) : e->peer_monitors.end();
         if (it == e->peer_monitors.end()) {
           signal_free(s);
           return;
@@ -746,7 +743,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.tuple(4);
       w.integer(wire::kPayloadMonitorPExit);
       if (!pm.name.empty()) w.atom(pm.name); else write_pid(w, from);
-      write_pid(w, pid);
+      w.pid(to);
       w.raw(pm.ref_term.data(), pm.ref_term.size());
       w.version();
       {
@@ -761,9 +758,9 @@ void dist_deliver(uint64_t pid, Signal* s) {
       return;
   }
   Frame* f = frame_finish(w, kind, from, pid, ref);
-  if (g_trace) log_line("snowrt dist: -> %s signal kind %d (%zu bytes)", e->name.c_str(), int(kind), f->bytes.size());
+  if (g_trace) log_line("snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(kind), f->bytes.size());
   signal_free(s);
-  enqueue_frame(e, f);
+  enqueue_frame(e, f, target.generation, rc);
 }
 
 namespace {
@@ -815,13 +812,6 @@ void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted = false) {
   }
 }
 
-void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
-  std::vector<uint8_t> b;
-  put_be16(b, uint16_t(body.size()));
-  b.insert(b.end(), body.begin(), body.end());
-  write_raw(c, std::move(b));
-}
-
 void start_outgoing(const std::string& name);
 
 // Entries are created by any thread; the loop learns of them here, so node
@@ -833,11 +823,18 @@ void adopt_entry(NodeEntry* e) {
   ps.entries.push_back(e);
 }
 
+// Whether an up connection serves the entry: any incarnation for the
+// by-name entry, its own incarnation otherwise.
+bool serves(const Conn* c, const NodeEntry* e) {
+  return c && c->st == St::Up && (e->by_name || e->creation == c->peer_creation);
+}
+
 // Sends what the entry has queued, or holds it until a connection is up.
 void flush_entry(NodeEntry* e) {
   adopt_entry(e);
-  Conn* up = D.peers[e->name].conn;
-  if (up && (up->st != St::Up || (e->creation != 0 && e->creation != up->peer_creation))) up = nullptr;
+  PeerState& ps = D.peers[e->name];
+  Conn* c = ps.conn;
+  Conn* up = serves(c, e) ? c : nullptr;
   std::vector<Frame*> frames;
   {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -862,18 +859,16 @@ void flush_entry(NodeEntry* e) {
     }
     return;
   }
-  PeerState& ps = D.peers[e->name];
-  Conn* c = ps.conn;
+  if (up) {
+    write_frames(up, frames);
+    return;
+  }
   if (c && c->st == St::Up) {
-    if (e->creation != 0 && e->creation != c->peer_creation) {
-      // A pid of an incarnation that is gone: those processes do not exist.
-      for (Frame* f : frames) {
-        answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
-        delete f;
-      }
-      return;
+    // A pid of an incarnation that is gone: those processes do not exist.
+    for (Frame* f : frames) {
+      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+      delete f;
     }
-    write_frames(c, frames);
     return;
   }
   {
@@ -928,11 +923,14 @@ void complete(const WaiterPtr& w, int64_t result, uint64_t value) {
 
 // The node is unreachable or its connection is gone: every link and monitor
 // across it fires with noconnection, once; pending spawns fail; queued
-// frames are dropped. `creation` limits it to that incarnation (0: all).
-void fail_node(const std::string& name, uint32_t creation) {
-  PeerState& ps = D.peers[name];
-  for (NodeEntry* e : ps.entries) {
-    if (creation != 0 && e->creation != 0 && e->creation != creation) continue;
+// frames are dropped. `creation` limits it to that incarnation and the
+// by-name entry (nullptr: every entry of the name). The remote processes
+// named in the notices may well be alive (a partition): their handles are
+// exposed, so they stay valid if the same incarnation reconnects.
+void fail_node(const std::string& name, const uint32_t* creation) {
+  auto pit = D.peers.find(name);
+  if (pit == D.peers.end()) return;
+  for (NodeEntry* e : pit->second.entries) {
     std::vector<Frame*> frames;
     std::set<std::pair<uint64_t, uint64_t>> links;
     std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;
@@ -940,6 +938,7 @@ void fail_node(const std::string& name, uint32_t creation) {
     std::unordered_map<uint64_t, uint64_t> spawns;
     {
       std::lock_guard<std::mutex> lk(e->mu);
+      if (creation && !e->by_name && e->creation != *creation) continue;
       frames.swap(e->outbox);
       e->dirty = false;
       links.swap(e->links);
@@ -947,6 +946,12 @@ void fail_node(const std::string& name, uint32_t creation) {
       peer_monitors.swap(e->peer_monitors);
       e->peer_monitor_by_term.clear();
       spawns.swap(e->spawns);
+      auto expose = [e](uint64_t remote) {
+        auto it = e->pids.find(remote & kHandleNumberMask);
+        if ((remote >> 48) == e->index && it != e->pids.end()) it->second.exposed = true;
+      };
+      for (auto& [local, remote] : links) expose(remote);
+      for (auto& [ref, lr] : monitors) expose(lr.second);
     }
     for (Frame* f : frames) {
       // Links and monitors among these are in the records too; the
@@ -966,33 +971,67 @@ void fail_node(const std::string& name, uint32_t creation) {
   }
 }
 
+bool has_queued_frames(const PeerState& ps) {
+  for (NodeEntry* e : ps.entries) {
+    std::lock_guard<std::mutex> lk(e->mu);
+    if (!e->outbox.empty()) return true;
+  }
+  return false;
+}
+
 void node_lost(Conn* c) {
   PeerState& ps = D.peers[c->peer];
   bool was_up = ps.up;
   if (!was_up && c->yielded) return;  // lost a simultaneous connect: the other one carries on
+  if (!was_up && !c->initiator) {
+    // An incoming connection that never authenticated (maybe not the node
+    // it claimed to be) fails nothing of ours: traffic waiting for that
+    // node gets an attempt of our own instead.
+    if (!ps.waiters.empty() || has_queued_frames(ps)) start_outgoing(c->peer);
+    return;
+  }
   ps.up = false;
   if (was_up) publish_connected();
-  fail_node(c->peer, c->peer_creation);
+  if (was_up) fail_node(c->peer, &c->peer_creation); else fail_node(c->peer, nullptr);
   if (was_up) {
     notify_node(c->peer, false);
-  } else if (!c->yielded) {
+  } else {
     for (auto& w : ps.waiters) complete(w, c->fail_code, 0);
     ps.waiters.clear();
     notify_node(c->peer, false);
   }
 }
 
-void node_up(Conn* c) {
+// The peer passed the handshake. false when it cannot be served (the node
+// table is full): the caller closes the connection.
+bool node_up(Conn* c) {
+  NodeEntry* e = entry_get(c->peer, c->peer_creation, false, false);
+  if (!e) {
+    log_line("snowrt: node table full (65,535 node incarnations referenced): refusing %s", c->peer.c_str());
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    ++e->conns;
+    --e->pins;
+  }
+  c->entry = e;
   PeerState& ps = D.peers[c->peer];
   ps.up = true;
-  c->entry = entry_for(c->peer, c->peer_creation);
-  adopt_entry(c->entry);
+  adopt_entry(e);
+  // Every process of an earlier incarnation of this node is gone.
+  for (NodeEntry* old : ps.entries) {
+    if (old == e) continue;
+    std::lock_guard<std::mutex> lk(old->mu);
+    if (!old->by_name && old->creation != c->peer_creation) handles_all_dead_locked(old);
+  }
   publish_connected();
   // NODEUP goes out before any frame from the node is read.
   notify_node(c->peer, true);
   for (auto& w : ps.waiters) complete(w, 0, 0);
   ps.waiters.clear();
-  for (NodeEntry* e : ps.entries) flush_entry(e);
+  for (NodeEntry* x : ps.entries) flush_entry(x);
+  return true;
 }
 
 // ------------------------------------------------------------------ loop: closing
@@ -1006,22 +1045,36 @@ void close_conn(Conn* c, const char* why) {
   if (c->st == St::Dead) return;
   St was = c->st;
   c->st = St::Dead;
+  if (c->counted_unauthenticated) {
+    --D.unauthenticated;
+    c->counted_unauthenticated = false;
+  }
   {
     // No direct write may touch the descriptor from here: it is about to be
     // closed and its number reused.
     std::lock_guard<std::mutex> gl(c->gate->mu);
     c->gate->open = false;
   }
-  if (why && was == St::Up) log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
-  else if (why && was != St::Up && !c->yielded && !D.stopping)
-    log_line("snowrt: connection attempt %s%s failed: %s", c->initiator ? "to " : "from ",
-             c->peer.empty() ? "unknown node" : c->peer.c_str(), why);
-  if (!c->peer.empty()) {
-    auto it = D.peers.find(c->peer);
-    if (it != D.peers.end() && it->second.conn == c) {
-      it->second.conn = nullptr;
-      node_lost(c);
-    }
+  if (why && was == St::Up) {
+    log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
+  } else if (why && !c->yielded && !D.stopping) {
+    // Failed attempts from others are rate limited: anyone who can reach
+    // the port can make them.
+    if (c->initiator)
+      log_line("snowrt: connection attempt to %s failed: %s", c->peer.c_str(), why);
+    else
+      log_refusal("snowrt: connection attempt from %s failed: %s",
+                  c->peer.empty() ? "unknown node" : printable(c->peer).c_str(), why);
+  }
+  auto it = D.peers.find(c->peer);
+  if (it != D.peers.end() && it->second.conn == c) {
+    it->second.conn = nullptr;
+    node_lost(c);
+  }
+  if (NodeEntry* e = c->entry) {
+    std::lock_guard<std::mutex> lk(e->mu);
+    --e->conns;
+    c->entry = nullptr;
   }
   // A resolution still queued is dropped; one already running finishes
   // and its callback releases the connection.
@@ -1030,6 +1083,39 @@ void close_conn(Conn* c, const char* why) {
   if (c->epmd_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
   if (c->timer_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), on_handle_closed);
   c->tcp_open = c->epmd_open = c->timer_open = false;
+}
+
+// ------------------------------------------------------------------ loop: reclaiming
+
+// Sweeps an entry's handles when it has grown enough since its last sweep
+// (amortised O(1) per handle). Between frames only (see node_table.h).
+void sweep_entry_if_due(NodeEntry* e) {
+  if (!e) return;
+  std::lock_guard<std::mutex> lk(e->mu);
+  if (handles_sweep_due_locked(e)) handles_sweep_locked(e);
+}
+
+// Every entry's handles are swept, entries nothing refers to give their
+// rows back, and peer rows with nothing left are dropped. On each tick.
+void sweep_node_table() {
+  for (NodeEntry* e : entries_in_use()) {
+    std::string name;
+    {
+      std::lock_guard<std::mutex> lk(e->mu);
+      if (!e->in_use) continue;
+      handles_sweep_locked(e);
+      name = e->name;
+    }
+    if (!entry_recycle_if_idle(e)) continue;
+    auto it = D.peers.find(name);
+    if (it == D.peers.end()) continue;
+    auto& list = it->second.entries;
+    list.erase(std::remove(list.begin(), list.end(), e), list.end());
+  }
+  for (auto it = D.peers.begin(); it != D.peers.end();) {
+    PeerState& ps = it->second;
+    if (!ps.conn && !ps.up && ps.waiters.empty() && ps.entries.empty()) it = D.peers.erase(it); else ++it;
+  }
 }
 
 // ------------------------------------------------------------------ loop: reading
@@ -1046,16 +1132,16 @@ void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
 bool handle_handshake(Conn* c, const uint8_t* m, size_t n);
 bool handle_frame(Conn* c, const uint8_t* m, size_t n);
 
-void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  Conn* c = static_cast<Conn*>(s->data);
-  if (nread < 0) {
-    close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
-    return;
-  }
-  if (nread == 0 || c->st == St::Dead) return;
+// Processes what a connection's peer sent: handshake messages ([u16
+// length][body]) until the connection is up, then frames ([u32
+// length][body], 0 = tick). The input stays bounded: a frame may not
+// exceed kMaxFrame (kMaxHandshakeFrame before authentication) and its
+// bytes are kept only until it is complete.
+void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
+  if (c->st == St::Dead) return;
   c->last_recv = now_ns();
   D.last_traffic_ns.store(c->last_recv, std::memory_order_relaxed);
-  c->rbuf.insert(c->rbuf.end(), buf->base, buf->base + nread);
+  c->rbuf.insert(c->rbuf.end(), bytes, bytes + n);
   for (;;) {
     if (c->st == St::Dead) return;
     size_t avail = c->rbuf.size() - c->rstart;
@@ -1083,45 +1169,62 @@ void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     c->rbuf.erase(c->rbuf.begin(), c->rbuf.begin() + long(c->rstart));
     c->rstart = 0;
   }
+  if (c->st == St::Up) sweep_entry_if_due(c->entry);
+}
+
+void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Conn* c = static_cast<Conn*>(s->data);
+  if (nread < 0) {
+    close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
+    return;
+  }
+  if (nread > 0) conn_feed(c, reinterpret_cast<const uint8_t*>(buf->base), size_t(nread));
 }
 
 // ------------------------------------------------------------------ handshake
 
-std::vector<uint8_t> name_message(char tag, uint32_t challenge, bool with_challenge) {
+void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
   std::vector<uint8_t> b;
-  b.push_back(uint8_t(tag));
-  put_be64(b, wire::kOurFlags);
-  if (with_challenge) put_be32(b, challenge);
-  put_be32(b, D.creation);
-  put_be16(b, uint16_t(D.name.size()));
-  b.insert(b.end(), D.name.begin(), D.name.end());
-  return b;
+  put_be16(b, uint16_t(body.size()));
+  b.insert(b.end(), body.begin(), body.end());
+  write_raw(c, std::move(b));
 }
 
-void send_status(Conn* c, const char* status) {
-  std::vector<uint8_t> b{uint8_t('s')};
-  b.insert(b.end(), status, status + strlen(status));
-  send_handshake(c, b);
-}
+void send_status(Conn* c, const char* status) { send_handshake(c, hs::encode_status(status)); }
 
 void send_challenge(Conn* c) {
-  c->my_challenge = random_u32();
-  send_handshake(c, name_message('N', c->my_challenge, true));
+  c->my_challenge = hs::new_challenge();
+  send_handshake(c, hs::encode_challenge(wire::kOurFlags, c->my_challenge, D.creation, D.name));
   c->st = St::AwaitReply;
 }
 
 bool flags_ok(Conn* c) {
   if ((c->peer_flags & wire::kRequiredFlags) != wire::kRequiredFlags) {
-    log_line("snowrt: node %s lacks mandatory distribution flags", c->peer.c_str());
+    log_refusal("snowrt: node %s lacks mandatory distribution flags", c->peer.c_str());
     return false;
   }
   return true;
 }
 
-void go_up(Conn* c) {
+// The peer proved the cookie. false when the node cannot take it (the
+// caller closes the connection).
+bool go_up(Conn* c) {
+  if (c->replacing) {
+    // An incoming connection from a node we are connected to: the node
+    // restarted (or lost the old connection) and proved the cookie, so the
+    // old connection is the stale one.
+    PeerState& ps = D.peers[c->peer];
+    if (ps.conn) close_conn(ps.conn, "replaced by a new connection from the same node");
+    ps.conn = c;
+    c->replacing = false;
+  }
+  if (c->counted_unauthenticated) {
+    --D.unauthenticated;
+    c->counted_unauthenticated = false;
+  }
   c->st = St::Up;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  {
+  if (c->tcp_open) {
     std::lock_guard<std::mutex> gl(c->gate->mu);
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
@@ -1129,20 +1232,23 @@ void go_up(Conn* c) {
       c->gate->open = true;
     }
   }
-  node_up(c);
+  return node_up(c);
 }
 
-bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
-  if (n == 0) return false;
+// Connecting side: we sent our name; the peer answers with a status, then
+// its challenge, then (after our reply) its ack.
+bool handshake_as_initiator(Conn* c, const uint8_t* m, size_t n) {
   switch (c->st) {
     case St::AwaitStatus: {
-      if (m[0] != 's') return false;
-      std::string status(reinterpret_cast<const char*>(m + 1), n - 1);
+      std::string status;
+      if (!hs::parse_status(m, n, &status)) return false;
       if (status == "ok" || status == "ok_simultaneous") {
         c->st = St::AwaitChallenge;
         return true;
       }
       if (status == "alive") {
+        // The peer still has a connection from our earlier incarnation
+        // (or from us: it is gone on our side): replace it.
         send_status(c, "true");
         c->st = St::AwaitChallenge;
         return true;
@@ -1158,63 +1264,70 @@ bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
       return false;
     }
     case St::AwaitChallenge: {
-      if (m[0] != 'N' || n < 19) return false;
-      c->peer_flags = uint64_t(get_be32(m + 1)) << 32 | get_be32(m + 5);
-      uint32_t challenge = get_be32(m + 9);
-      c->peer_creation = get_be32(m + 13);
-      uint16_t nlen = get_be16(m + 17);
-      if (size_t(19) + nlen > n) return false;
-      std::string name(reinterpret_cast<const char*>(m + 19), nlen);
-      if (name != c->peer) {
-        log_line("snowrt: connected to %s but it says it is %s", c->peer.c_str(), name.c_str());
+      hs::Challenge ch;
+      if (!hs::parse_challenge(m, n, &ch)) return false;
+      if (ch.node != c->peer) {
+        log_refusal("snowrt: connected to %s but it says it is %s", c->peer.c_str(), ch.node.c_str());
         return false;
       }
+      c->peer_flags = ch.flags;
+      c->peer_creation = ch.creation;
       if (!flags_ok(c)) return false;
-      c->my_challenge = random_u32();
-      std::vector<uint8_t> b{uint8_t('r')};
-      put_be32(b, c->my_challenge);
+      c->my_challenge = hs::new_challenge();
       uint8_t d[16];
-      digest(D.cookie, challenge, d);
-      b.insert(b.end(), d, d + 16);
-      send_handshake(c, b);
+      hs::digest(D.cookie, ch.challenge, d);
+      send_handshake(c, hs::encode_reply(c->my_challenge, d));
       c->st = St::AwaitAck;
       c->fail_code = SNOW_EAUTH;  // a close from here on means the cookie was refused
       return true;
     }
     case St::AwaitAck: {
-      if (m[0] != 'a' || n < 17) return false;
       uint8_t d[16];
-      digest(D.cookie, c->my_challenge, d);
-      if (memcmp(d, m + 1, 16) != 0) {
-        log_line("snowrt: node %s answered with the wrong cookie", c->peer.c_str());
+      if (!hs::parse_ack(m, n, d)) return false;
+      if (!hs::digest_matches(D.cookie, c->my_challenge, d)) {
+        log_refusal("snowrt: node %s answered with the wrong cookie", c->peer.c_str());
         c->fail_code = SNOW_EAUTH;
         return false;
       }
-      go_up(c);
-      return true;
+      return go_up(c);
     }
+    default:
+      return false;
+  }
+}
+
+// Accepting side: the peer sends its name; we answer with a status and our
+// challenge, check its reply and send our ack. Nothing here keeps state
+// beyond this connection until the peer has proved the cookie (the peer
+// table row for its name, made for the simultaneous-connect rule, goes
+// when the connection does).
+bool handshake_as_acceptor(Conn* c, const uint8_t* m, size_t n) {
+  switch (c->st) {
     case St::AwaitName: {
-      if (m[0] != 'N' || n < 15) {
-        if (m[0] == 'n') log_line("snowrt: refusing a version 5 handshake (OTP 23+ needed)");
+      hs::Name nm;
+      if (!hs::parse_name(m, n, &nm)) {
+        if (n > 0 && m[0] == 'n') log_refusal("snowrt: refusing a version 5 handshake (OTP 23+ needed)");
         return false;
       }
-      c->peer_flags = uint64_t(get_be32(m + 1)) << 32 | get_be32(m + 5);
-      c->peer_creation = get_be32(m + 9);
-      uint16_t nlen = get_be16(m + 13);
-      if (size_t(15) + nlen > n || nlen == 0) return false;
-      c->peer.assign(reinterpret_cast<const char*>(m + 15), nlen);
-      std::string pn, ph;
-      int pp;
-      if (!parse_node(c->peer, &pn, &ph, &pp) || pn != c->peer || c->peer == D.name) return false;
-      if (!flags_ok(c)) {
-        c->peer.clear();
+      if (!valid_wire_node(nm.node) || nm.node == D.name) {
+        log_refusal("snowrt: refusing a connection from a node named '%s'", printable(nm.node).c_str());
+        return false;
+      }
+      c->peer_flags = nm.flags;
+      c->peer_creation = nm.creation;
+      if ((nm.flags & wire::kRequiredFlags) != wire::kRequiredFlags) {
+        log_refusal("snowrt: node %s lacks mandatory distribution flags", nm.node.c_str());
         send_status(c, "not_allowed");
         return false;
       }
-      PeerState& ps = D.peers[c->peer];
-      if (ps.entries.empty()) ps.entries.push_back(entry_for(c->peer, 0));
-      Conn* other = ps.conn;
+      auto it = D.peers.find(nm.node);
+      Conn* other = it == D.peers.end() ? nullptr : it->second.conn;
+      c->peer = nm.node;
       if (other && other->st == St::Up) {
+        // We are connected to that node. Either it restarted and the old
+        // connection is dead without our knowing, or this is someone else
+        // using its name: the established connection stays until this one
+        // proves the cookie (go_up).
         send_status(c, "alive");
         c->st = St::AwaitAliveAnswer;
         return true;
@@ -1227,45 +1340,43 @@ bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
           return true;
         }
         other->yielded = true;
-        ps.conn = nullptr;
+        it->second.conn = nullptr;
         close_conn(other, nullptr);
         send_status(c, "ok_simultaneous");
       } else {
         send_status(c, "ok");
       }
-      ps.conn = c;
+      D.peers[c->peer].conn = c;
       send_challenge(c);
       return true;
     }
     case St::AwaitAliveAnswer: {
-      if (m[0] != 's') return false;
-      std::string answer(reinterpret_cast<const char*>(m + 1), n - 1);
-      if (answer != "true") return false;
-      PeerState& ps = D.peers[c->peer];
-      if (ps.conn) close_conn(ps.conn, "replaced by a new connection from the same node");
-      ps.conn = c;
+      std::string answer;
+      if (!hs::parse_status(m, n, &answer) || answer != "true") return false;
+      c->replacing = true;
       send_challenge(c);
       return true;
     }
     case St::AwaitReply: {
-      if (m[0] != 'r' || n < 21) return false;
-      uint32_t their = get_be32(m + 1);
-      uint8_t d[16];
-      digest(D.cookie, c->my_challenge, d);
-      if (memcmp(d, m + 5, 16) != 0) {
-        log_line("snowrt: node %s presented the wrong cookie", c->peer.c_str());
+      hs::Reply r;
+      if (!hs::parse_reply(m, n, &r)) return false;
+      if (!hs::digest_matches(D.cookie, c->my_challenge, r.digest)) {
+        log_refusal("snowrt: node %s presented the wrong cookie", c->peer.c_str());
         return false;
       }
-      std::vector<uint8_t> b{uint8_t('a')};
-      digest(D.cookie, their, d);
-      b.insert(b.end(), d, d + 16);
-      send_handshake(c, b);
-      go_up(c);
-      return true;
+      uint8_t d[16];
+      hs::digest(D.cookie, r.challenge, d);
+      send_handshake(c, hs::encode_ack(d));
+      return go_up(c);
     }
     default:
       return false;
   }
+}
+
+bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
+  if (n == 0) return false;
+  return c->initiator ? handshake_as_initiator(c, m, n) : handshake_as_acceptor(c, m, n);
 }
 
 void on_timeout(uv_timer_t* t) {
@@ -1299,7 +1410,7 @@ void on_connected(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitStatus;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
-  send_handshake(c, name_message('N', 0, false));
+  send_handshake(c, hs::encode_name(wire::kOurFlags, D.creation, D.name));
 }
 
 void connect_port(Conn* c) {
@@ -1400,7 +1511,6 @@ void start_outgoing(const std::string& name) {
   if (D.stopping) return;
   PeerState& ps = D.peers[name];
   if (ps.conn) return;
-  if (ps.entries.empty()) ps.entries.push_back(entry_for(name, 0));
   auto* c = new Conn();
   c->initiator = true;
   c->peer = name;
@@ -1437,6 +1547,16 @@ void on_incoming(uv_stream_t* server, int status) {
     close_conn(c, nullptr);
     return;
   }
+  if (D.unauthenticated >= kMaxUnauthenticated) {
+    // Each connection that has not proved the cookie holds a socket and up
+    // to a handshake message of buffer until it times out: their number is
+    // bounded so that no peer without the cookie can hold more.
+    log_refusal("snowrt: %d connections are still in their handshake: refusing another", kMaxUnauthenticated);
+    close_conn(c, nullptr);
+    return;
+  }
+  ++D.unauthenticated;
+  c->counted_unauthenticated = true;
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitName;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
@@ -1896,6 +2016,7 @@ void on_tick(uv_timer_t*) {
     write_raw(c, std::vector<uint8_t>(4, 0), true);
   }
   for (Conn* c : dead) close_conn(c, "no tick from the node (silent or partitioned)");
+  sweep_node_table();
 }
 
 void arm_ticks() {
@@ -1962,7 +2083,7 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
     // Work without a port mapper: peers must use name@host:port.
     log_line("snowrt: no port mapper: node %s reachable only as %s:%d", D.name.c_str(), D.name.c_str(),
              D.listen_port);
-    D.creation = random_u32() | 1;
+    D.creation = hs::new_challenge() | 1;
     finish_start(0);
     return;
   }
@@ -1996,22 +2117,53 @@ void epmd_register() {
   }
 }
 
+// A listening socket on `ip`, on the first port of [lo, hi] that is free
+// (lo == hi == 0: any port). Returns the descriptor or -errno.
+int open_listen_socket(in_addr ip, int lo, int hi, int* port_out) {
+  int last_error = EADDRINUSE;
+  for (int port = lo; port <= hi; ++port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr = ip;
+    addr.sin_port = htons(uint16_t(port));
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 128) == 0) {
+      socklen_t len = sizeof addr;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      *port_out = ntohs(addr.sin_port);
+      return fd;
+    }
+    last_error = errno;
+    ::close(fd);
+  }
+  return -last_error;
+}
+
 void do_start(const WaiterPtr& w) {
   D.start_waiter = w;
-  uv_tcp_init(&D.loop, &D.listener);
-  sockaddr_in addr;
-  uv_ip4_addr("0.0.0.0", D.listen_port, &addr);
-  int rc = uv_tcp_bind(&D.listener, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&D.listener), 128, on_incoming);
+  in_addr ip{};
+  inet_pton(AF_INET, D.listen_interface.c_str(), &ip);  // checked in dist_start
+  int lo = D.listen_min, hi = D.listen_max;
+  if (D.listen_port) lo = hi = D.listen_port;  // name@host:port
+  int port = 0;
+  int fd = open_listen_socket(ip, lo, hi, &port);
+  int rc = fd < 0 ? fd : 0;
+  if (rc == 0) {
+    uv_tcp_init(&D.loop, &D.listener);
+    rc = uv_tcp_open(&D.listener, fd);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&D.listener), 128, on_incoming);
+    if (rc != 0) uv_close(reinterpret_cast<uv_handle_t*>(&D.listener), nullptr);
+  }
   if (rc != 0) {
-    log_line("snowrt: cannot listen on port %d: %s", D.listen_port, uv_strerror(rc));
+    log_line("snowrt: cannot listen on %s port %d%s%d: %s", D.listen_interface.c_str(), lo, lo == hi ? "" : "-",
+             hi, strerror(-rc));
     finish_start(SNOW_EINVAL);
     return;
   }
-  sockaddr_storage sa;
-  int len = sizeof sa;
-  uv_tcp_getsockname(&D.listener, reinterpret_cast<sockaddr*>(&sa), &len);
-  D.listen_port = ntohs(reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
+  D.listen_port = port;
   uv_timer_init(&D.loop, &D.tick_timer);
   uv_timer_init(&D.loop, &D.epmd_retry);
   arm_ticks();
@@ -2271,6 +2423,51 @@ void dist_flush_slice() {
   for (int i = 0; i < n; ++i) flush_entry_now(t_corked[i]);
 }
 
+namespace {
+
+// Where the listener goes, like Erlang's kernel parameters
+// inet_dist_use_interface and inet_dist_listen_min/max:
+// SNOW_DIST_USE_INTERFACE (an IPv4 address; default 0.0.0.0, every
+// interface, as erl) and SNOW_DIST_LISTEN_MIN/MAX (a port range; default:
+// any port). false (and a log line) when a setting is malformed.
+bool read_listen_settings() {
+  D.listen_interface = "0.0.0.0";
+  D.listen_min = D.listen_max = 0;
+  if (const char* a = getenv("SNOW_DIST_USE_INTERFACE"); a && *a) {
+    in_addr ip;
+    if (inet_pton(AF_INET, a, &ip) != 1) {
+      log_line("snowrt: SNOW_DIST_USE_INTERFACE=%s is not an IPv4 address", a);
+      return false;
+    }
+    D.listen_interface = a;
+  }
+  auto port_of = [](const char* var, int* out) {
+    const char* v = getenv(var);
+    if (!v || !*v) return true;
+    char* end;
+    long p = strtol(v, &end, 10);
+    if (*end != 0 || p < 1 || p > 65535) {
+      log_line("snowrt: %s=%s is not a port number", var, v);
+      return false;
+    }
+    *out = int(p);
+    return true;
+  };
+  int lo = 0, hi = 0;
+  if (!port_of("SNOW_DIST_LISTEN_MIN", &lo) || !port_of("SNOW_DIST_LISTEN_MAX", &hi)) return false;
+  if (lo && !hi) hi = lo;
+  if (hi && !lo) lo = hi;
+  if (lo > hi) {
+    log_line("snowrt: SNOW_DIST_LISTEN_MIN (%d) is above SNOW_DIST_LISTEN_MAX (%d)", lo, hi);
+    return false;
+  }
+  D.listen_min = lo;
+  D.listen_max = hi;
+  return true;
+}
+
+}  // namespace
+
 int64_t dist_start(std::string_view full, std::string_view cookie) {
   {
     // A peer that closes while we write must not kill this OS process
@@ -2284,6 +2481,10 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (D.started.exchange(true)) return SNOW_EALREADY;
+  if (!read_listen_settings()) {
+    D.started.store(false);
+    return SNOW_EINVAL;
+  }
   D.name = name;
   D.cookie = std::string(cookie);
   D.listen_port = port;
@@ -2367,7 +2568,7 @@ int dist_send_named(uint64_t from, std::string_view rname, std::string_view node
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
-  NodeEntry* e = entry_for(name, 0);
+  NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return SNOW_ENOMEM;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
   Writer w;
@@ -2380,6 +2581,7 @@ int dist_send_named(uint64_t from, std::string_view rname, std::string_view node
   w.version();
   w.binary(msg, size_t(size));
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  entry_unpin(e);
   return 0;
 }
 
@@ -2450,7 +2652,7 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return 0;
-  NodeEntry* e = entry_for(name, 0);
+  NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return 0;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
   uint64_t req = new_ref();
@@ -2481,6 +2683,7 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
     e->spawns[req] = me;
   }
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  entry_unpin(e);
   return req;
 }
 
