@@ -115,6 +115,8 @@ struct Conn {
   // established connection is replaced once this one proves the cookie.
   bool replacing = false;
   bool counted_unauthenticated = false;  // counted in D.unauthenticated
+  // No socket: what we write is dropped (dist_test_feed drives it).
+  bool test_transport = false;
   GatePtr gate = std::make_shared<WriteGate>();
 };
 
@@ -126,12 +128,13 @@ struct WriteReq {
   GatePtr gate;                // counted in gate->loop_pending when set
 };
 
-enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime };
+enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime, TestFeed };
 struct Command {
   CmdType type;
   std::string node;
   WaiterPtr waiter;
   int64_t id = 0;
+  const TestFeed* feed = nullptr;
 };
 
 struct NodeMon {
@@ -790,6 +793,10 @@ void write_frames(Conn* c, std::vector<Frame*>& frames) {
   for (Frame* f : wr->frames)
     wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
   c->last_send = now_ns();
+  if (c->test_transport) {
+    on_written(&wr->req, 0);
+    return;
+  }
   int rc = uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
                     on_written);
   if (rc != 0) {
@@ -806,6 +813,10 @@ void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted = false) {
   wr->owned = std::move(bytes);
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   c->last_send = now_ns();
+  if (c->test_transport) {
+    on_written(&wr->req, 0);
+    return;
+  }
   if (uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), 1, on_written) != 0) {
     on_written(&wr->req, -1);
     close_conn(c, "write failed");
@@ -2187,6 +2198,51 @@ void close_everything() {
   publish_connected();
 }
 
+// The connection reader on bytes as if a peer had sent them (see
+// dist_test_feed in dist.h).
+void run_test_feed(const TestFeed& f) {
+  auto* c = new Conn();
+  c->test_transport = true;
+  c->last_recv = c->last_send = now_ns();
+  auto feed = [&](const uint8_t* p, size_t n) {
+    size_t step = f.chunk ? f.chunk : n;
+    for (size_t at = 0; at < n && c->st != St::Dead; at += step) conn_feed(c, p + at, std::min(step, n - at));
+  };
+  auto framed = [](const std::vector<uint8_t>& body) {
+    std::vector<uint8_t> b;
+    put_be16(b, uint16_t(body.size()));
+    b.insert(b.end(), body.begin(), body.end());
+    return b;
+  };
+  if (f.start == TestConnStart::Outgoing) {
+    c->initiator = true;
+    c->peer = f.peer;
+    PeerState& ps = D.peers[f.peer];
+    if (ps.conn) close_conn(ps.conn, nullptr);
+    ps.conn = c;
+    c->st = St::AwaitStatus;
+  } else {
+    ++D.unauthenticated;
+    c->counted_unauthenticated = true;
+    c->st = St::AwaitName;
+  }
+  if (f.start == TestConnStart::Up) {
+    // The handshake of a peer that knows the cookie.
+    auto name = framed(hs::encode_name(wire::kOurFlags, f.peer_creation, f.peer));
+    conn_feed(c, name.data(), name.size());
+    if (c->st == St::AwaitReply) {
+      uint8_t d[16];
+      hs::digest(D.cookie, c->my_challenge, d);
+      auto reply = framed(hs::encode_reply(1, d));
+      conn_feed(c, reply.data(), reply.size());
+    }
+  }
+  feed(f.bytes, f.n);
+  close_conn(c, nullptr);
+  delete c;
+  if (f.sweep) sweep_node_table();
+}
+
 void walk_close(uv_handle_t* h, void*) {
   if (!uv_is_closing(h)) uv_close(h, nullptr);
 }
@@ -2243,6 +2299,10 @@ void run_commands() {
       }
       case CmdType::Ticktime:
         arm_ticks();
+        break;
+      case CmdType::TestFeed:
+        run_test_feed(*c.feed);
+        complete(c.waiter, 0, 0);
         break;
       case CmdType::Stop:
         close_everything();
@@ -2415,6 +2475,16 @@ bool node_arg(std::string_view node, bool* self) {
 // ------------------------------------------------------------------ API
 
 bool dist_started() { return D.started.load(std::memory_order_acquire); }
+
+int64_t dist_test_feed(const TestFeed& f) {
+  if (!dist_started()) return SNOW_ENOTSTARTED;
+  auto w = std::make_shared<Waiter>();
+  Command c{CmdType::TestFeed, {}, w, 0, &f};
+  post(std::move(c));
+  std::unique_lock<std::mutex> lk(w->m);
+  w->cv.wait(lk, [&] { return w->done; });
+  return w->result;
+}
 
 void dist_flush_slice() {
   int n = t_ncorked;
