@@ -27,6 +27,7 @@
 
 #include "abi/include/snowrt.h"
 #include "runtime/common/common.h"
+#include "runtime/dist/epmd.h"
 #include "runtime/dist/handshake.h"
 #include "runtime/dist/node_table.h"
 #include "runtime/dist/wire.h"
@@ -1436,23 +1437,26 @@ void connect_port(Conn* c) {
   }
 }
 
-// EPMD PORT_PLEASE2 lookup on the peer's host.
+// EPMD PORT_PLEASE2 lookup on the peer's host. The reply buffer is bounded:
+// everything the lookup needs is in its first bytes.
 void on_epmd_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Conn* c = static_cast<Conn*>(s->data);
   if (c->st != St::EpmdLookup) return;
-  if (nread > 0) c->ebuf.insert(c->ebuf.end(), buf->base, buf->base + nread);
-  bool done = nread < 0 || (c->ebuf.size() >= 2 && c->ebuf[1] != 0) || c->ebuf.size() >= 4;
-  if (!done) return;
+  if (nread > 0) c->ebuf.insert(c->ebuf.end(), buf->base, buf->base + std::min<ssize_t>(nread, 64));
+  uint16_t port = 0;
+  epmd::Reply r = epmd::parse_port2_resp(c->ebuf.data(), c->ebuf.size(), &port);
+  if (r == epmd::Reply::NeedMore && nread >= 0) return;
   uv_read_stop(s);
-  if (c->ebuf.size() >= 4 && c->ebuf[0] == 119 && c->ebuf[1] == 0) {
-    c->port = get_be16(c->ebuf.data() + 2);
+  if (r == epmd::Reply::Ok) {
+    c->port = port;
     c->epmd_open = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
     connect_port(c);
     return;
   }
   c->fail_code = SNOW_ENONODE;
-  close_conn(c, "node not registered with the port mapper");
+  close_conn(c, r == epmd::Reply::Refused ? "node not registered with the port mapper"
+                                          : "unexpected reply from the port mapper");
 }
 
 void on_epmd_written(uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); }
@@ -1465,11 +1469,8 @@ void on_epmd_connected(uv_connect_t* req, int status) {
     close_conn(c, "no port mapper on the node's host");
     return;
   }
-  std::string alive = c->peer.substr(0, c->peer.find('@'));
   auto* wr = new WriteReq();
-  put_be16(wr->owned, uint16_t(alive.size() + 1));
-  wr->owned.push_back(122);
-  wr->owned.insert(wr->owned.end(), alive.begin(), alive.end());
+  wr->owned = epmd::encode_port_please2_req(std::string_view(c->peer).substr(0, c->peer.find('@')));
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->epmd), wr->bufs.data(), 1, on_epmd_written);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->epmd), on_alloc, on_epmd_read);
@@ -1483,7 +1484,7 @@ void lookup_and_connect(Conn* c) {
     return;
   }
   sockaddr_in addr = c->addr;
-  addr.sin_port = htons(4369);
+  addr.sin_port = htons(epmd::kPort);
   c->st = St::EpmdLookup;
   uv_tcp_init(&D.loop, &c->epmd);
   c->epmd.data = c;
@@ -2050,21 +2051,27 @@ void epmd_register();
 void on_epmd_retry(uv_timer_t*) { epmd_register(); }
 
 void epmd_reg_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  if (nread > 0) D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + nread);
-  if (D.start_waiter && D.epmd_buf.size() >= 2) {
-    uint8_t kind = D.epmd_buf[0], result = D.epmd_buf[1];
-    if (result != 0) {
-      finish_start(SNOW_EEXIST);  // the name is taken on this host
-      return;
+  if (D.start_waiter && nread > 0 && D.epmd_buf.size() < 16)
+    D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + std::min<ssize_t>(nread, 16));
+  if (D.start_waiter) {
+    uint32_t creation = 0;
+    switch (epmd::parse_alive2_resp(D.epmd_buf.data(), D.epmd_buf.size(), &creation)) {
+      case epmd::Reply::NeedMore:
+        if (nread >= 0) return;
+        finish_start(SNOW_ECONNREFUSED);
+        return;
+      case epmd::Reply::Ok:
+        D.creation = creation;
+        finish_start(0);
+        return;
+      case epmd::Reply::Refused:
+        finish_start(SNOW_EEXIST);  // the name is taken on this host
+        return;
+      case epmd::Reply::Malformed:
+        log_line("snowrt: unexpected reply from the port mapper");
+        finish_start(SNOW_ECONNREFUSED);
+        return;
     }
-    if (kind == 118 && D.epmd_buf.size() >= 6) {
-      D.creation = get_be32(D.epmd_buf.data() + 2);
-      finish_start(0);
-    } else if (kind == 121 && D.epmd_buf.size() >= 4) {
-      D.creation = get_be16(D.epmd_buf.data() + 2);
-      finish_start(0);
-    }
-    return;
   }
   if (nread < 0 && !D.stopping) log_line("snowrt: the port mapper closed our registration");
   (void)s;
@@ -2098,20 +2105,8 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
     finish_start(0);
     return;
   }
-  std::string alive = D.name.substr(0, D.name.find('@'));
   auto* wr = new WriteReq();
-  std::vector<uint8_t> body;
-  body.push_back(120);
-  put_be16(body, uint16_t(D.listen_port));
-  body.push_back(77);  // normal node
-  body.push_back(0);   // TCP/IPv4
-  put_be16(body, 6);
-  put_be16(body, 6);
-  put_be16(body, uint16_t(alive.size()));
-  body.insert(body.end(), alive.begin(), alive.end());
-  put_be16(body, 0);
-  put_be16(wr->owned, uint16_t(body.size()));
-  wr->owned.insert(wr->owned.end(), body.begin(), body.end());
+  wr->owned = epmd::encode_alive2_req(uint16_t(D.listen_port), std::string_view(D.name).substr(0, D.name.find('@')));
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&D.epmd_reg), wr->bufs.data(), 1, on_epmd_written);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&D.epmd_reg), on_alloc, epmd_reg_read);
@@ -2120,7 +2115,7 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
 void epmd_register() {
   uv_tcp_init(&D.loop, &D.epmd_reg);
   sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", 4369, &addr);
+  uv_ip4_addr("127.0.0.1", epmd::kPort, &addr);
   auto* req = new uv_connect_t();
   if (uv_tcp_connect(req, &D.epmd_reg, reinterpret_cast<const sockaddr*>(&addr), epmd_reg_connected) != 0) {
     delete req;
