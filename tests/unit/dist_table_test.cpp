@@ -89,6 +89,25 @@ void feed(TestConnStart start, const Bytes& bytes, bool sweep = false, const std
   REQUIRE(dist_test_feed(f) == 0);
 }
 
+// What each row holds, for failure messages.
+std::string table_summary() {
+  std::string out;
+  for (NodeEntry* e : entries_in_use()) {
+    std::lock_guard<std::mutex> lk(e->mu);
+    size_t young = 0, exposed = 0, dead = 0;
+    for (auto& [number, p] : e->pids) {
+      young += p.young;
+      exposed += p.exposed;
+      dead += p.dead;
+    }
+    out += e->name + " creation " + std::to_string(e->creation) + ": " + std::to_string(e->pids.size()) +
+           " pids (young " + std::to_string(young) + ", exposed " + std::to_string(exposed) + ", dead " +
+           std::to_string(dead) + "), " + std::to_string(e->links.size()) + " links, " +
+           std::to_string(e->monitors.size() + e->peer_monitors.size()) + " monitors; ";
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("handshake names from peers without the cookie take no node table rows", "[dist]") {
@@ -144,6 +163,7 @@ TEST_CASE("handles of remote processes that linked and exited are reclaimed", "[
   // Two sweeps: handles decoded since the last sweep survive one.
   feed(TestConnStart::Incoming, {}, true);
   feed(TestConnStart::Incoming, {}, true);
+  INFO(table_summary());
   CHECK(node_table_counts().pids < 16);
 }
 
