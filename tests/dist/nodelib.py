@@ -208,6 +208,14 @@ def proc_fd_count(pid):
         return None
 
 
+def sanitized(binary):
+    """Whether a node binary is built with ASan or TSan (their RSS says
+    little: freed memory waits in a quarantine)."""
+    with open(binary, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING"}
 
@@ -532,6 +540,12 @@ class Proc:
 
     def alive(self):
         return self.p.poll() is None and not self.eof
+
+    def drop_consumed(self):
+        """Forgets lines already consumed, so waits stay cheap in a long
+        run (history() then covers only what was not consumed)."""
+        with self.cond:
+            self.lines = [ln for ln in self.lines if not ln.used]
 
     # -- signals
 

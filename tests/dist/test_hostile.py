@@ -36,6 +36,9 @@ Cases (finding in brackets):
   listen_port_range_is_respected [9]
   default_listener_is_all_interfaces [9, erl's default]
   failed_handshake_log_is_rate_limited [9]
+  unauthenticated_attempts_give_node_monitors_nothing [found with the soak:
+      a failed handshake of a node that never came up gives NODEDOWN to
+      every snow_node_monitor_all process]
 """
 
 import hashlib
@@ -52,7 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from nodelib import (RAW_FLAGS, SCALE, EpmdRegistration, Fail, RawPeer, Runner, Skip, check,  # noqa: E402
                      epmd_port, etf_atom_body, etf_binary_body, etf_pid_body, pid_etf_body, proc_fd_count,
-                     proc_rss_kb, proc_tcp_sockets, tmo)
+                     proc_rss_kb, proc_tcp_sockets, sanitized, tmo)
 
 # The node table has 65,535 usable entries: the floods must cross it.
 TABLE_LIMIT = 65535
@@ -339,13 +342,6 @@ class Flood:
             t.join()
         self.seconds = time.monotonic() - t0
         return self
-
-
-def sanitized(binary):
-    """Whether a node binary is built with ASan or TSan."""
-    with open(binary, "rb") as f:
-        data = f.read()
-    return b"__asan_init" in data or b"__tsan_init" in data
 
 
 def recv_exact(s, n):
@@ -847,16 +843,9 @@ def t_default_listener(ctx):
     check(connects("127.0.0.2", port), "the default listener refused 127.0.0.2")
 
 
-def t_log_rate_limited(ctx):
-    """2,000 failed unauthenticated handshakes (wrong digests, closes
-    mid-handshake) produce at most 20 log lines plus one per second of
-    flood on the node's stderr."""
-    v = ctx.node("v")
-    v.spawn("sink")
-    port = epmd_port(v.name)
-    prefix = "l%dt%d" % (os.getpid(), ctx.index)
-    before = len(stderr_lines(v))
-
+def failing_attempt(prefix):
+    """A handshake attempt under a new name that fails: after the challenge,
+    every other attempt closes, the others send a wrong digest."""
     def attempt(s, i):
         s.sendall(hs(name_message("%s_%d@127.0.0.1" % (prefix, i), 9)))
         status = recv_hs(s)
@@ -869,8 +858,19 @@ def t_log_rate_limited(ctx):
                 s.recv(100)  # the node closes
             except OSError:
                 pass
+    return attempt
+
+
+def t_log_rate_limited(ctx):
+    """2,000 failed unauthenticated handshakes (wrong digests, closes
+    mid-handshake) produce at most 20 log lines plus one per second of
+    flood on the node's stderr."""
+    v = ctx.node("v")
+    v.spawn("sink")
+    port = epmd_port(v.name)
+    before = len(stderr_lines(v))
     n = 2000
-    fl = Flood(v, port, n, attempt, concurrency=8).run()
+    fl = Flood(v, port, n, failing_attempt("l%dt%d" % (os.getpid(), ctx.index)), concurrency=8).run()
     check(fl.done == n, "%d of %d attempts (first error %s)" % (fl.done, n, fl.first_error))
     check_alive(v, "after %d failed handshakes" % n)
     v.barrier("sink")
@@ -881,6 +881,27 @@ def t_log_rate_limited(ctx):
     ctx.note("%d attempts in %.1fs: %d log lines" % (n, fl.seconds, len(lines)))
     check(len(lines) <= bound, "%d failed handshakes wrote %d log lines (bound %d), e.g. %r" %
           (n, len(lines), bound, lines[:2]))
+
+
+# ---------------------------------------------------------------- node monitors
+
+
+def t_unauth_no_nodedown(ctx):
+    """Handshake attempts that never authenticate are not nodes going down:
+    a process monitoring all nodes (snow_node_monitor_all, "like
+    net_kernel:monitor_nodes") gets neither NODEUP nor NODEDOWN for them, so
+    a peer without the cookie cannot fill its mailbox either."""
+    v = ctx.node("v")
+    v.spawn("all")
+    v.cmd("nodemonall", "all", 1)
+    port = epmd_port(v.name)
+    n = 50
+    fl = Flood(v, port, n, failing_attempt("u%dt%d" % (os.getpid(), ctx.index)), concurrency=4).run()
+    check(fl.done == n, "%d of %d attempts (first error %s)" % (fl.done, n, fl.first_error))
+    wait_fds_settle(v, proc_fd_count(v.pid), 0)
+    v.expect_none("all", "NODEUP", window=0.5, desc="NODEUP for a node that never authenticated")
+    v.expect_none("all", "NODEDOWN", window=0.1, desc="NODEDOWN for a node that never authenticated (%d)" %
+                  len(v.pending("all", "NODEDOWN")))
 
 
 def main():
@@ -905,6 +926,7 @@ def main():
     runner.add("listen_port_range_is_respected", t_port_range)
     runner.add("default_listener_is_all_interfaces", t_default_listener)
     runner.add("failed_handshake_log_is_rate_limited", t_log_rate_limited)
+    runner.add("unauthenticated_attempts_give_node_monitors_nothing", t_unauth_no_nodedown)
     return runner.run(args)
 
 
