@@ -428,7 +428,7 @@ class Proc:
         if env:
             e.update(env)
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=e,
-                                  bufsize=0)
+                                  bufsize=0, start_new_session=ctx.new_sessions)
         self.pid = self.p.pid
         ctx.procs.append(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -639,6 +639,11 @@ class Ctx:
         self.procs = []
         self.logdir = runner.logdir
         self.notes = []
+        # Nodes in sessions of their own: a node the test SIGSTOPs is not
+        # sent SIGHUP when the driver's process group becomes orphaned (its
+        # parent shell exits), as happens to a long run started in the
+        # background. The driver then must stop them itself, by pid.
+        self.new_sessions = False
 
     def uname(self, short):
         """A node short name unique to this driver run and test."""

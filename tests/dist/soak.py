@@ -432,6 +432,7 @@ def main():
     os.environ["ERL_AFLAGS"] = (os.environ.get("ERL_AFLAGS", "") + " -kernel net_ticktime 2").strip()
     runner = Runner("soak", os.path.abspath(sys.argv[1]))
     ctx = Ctx(runner, 0, runner.binary)
+    ctx.new_sessions = True  # a stopped victim must outlive a parent shell that exits (see nodelib.Ctx)
     print("soak: %.1f min, %d links and %d monitors each way per victim, tick %d ms, victims: 2 snow_node%s" %
           (minutes, N, N, TICK_MS, " + erl" if use_erl else " (no erl)"), flush=True)
     soak = None
