@@ -983,6 +983,9 @@ void fail_node(const std::string& name, const uint32_t* creation) {
   }
 }
 
+// A peer row with nothing in it: no connection, waiter or entry.
+bool peer_row_empty(const PeerState& ps) { return !ps.conn && !ps.up && ps.waiters.empty() && ps.entries.empty(); }
+
 bool has_queued_frames(const PeerState& ps) {
   for (NodeEntry* e : ps.entries) {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -1082,6 +1085,10 @@ void close_conn(Conn* c, const char* why) {
   if (it != D.peers.end() && it->second.conn == c) {
     it->second.conn = nullptr;
     node_lost(c);
+    // A peer row that only this connection kept (a handshake that never
+    // authenticated, for a node we know nothing else of) goes with it.
+    it = D.peers.find(c->peer);
+    if (it != D.peers.end() && peer_row_empty(it->second)) D.peers.erase(it);
   }
   if (NodeEntry* e = c->entry) {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -1125,8 +1132,7 @@ void sweep_node_table() {
     list.erase(std::remove(list.begin(), list.end(), e), list.end());
   }
   for (auto it = D.peers.begin(); it != D.peers.end();) {
-    PeerState& ps = it->second;
-    if (!ps.conn && !ps.up && ps.waiters.empty() && ps.entries.empty()) it = D.peers.erase(it); else ++it;
+    if (peer_row_empty(it->second)) it = D.peers.erase(it); else ++it;
   }
 }
 
@@ -1225,9 +1231,8 @@ bool go_up(Conn* c) {
     // An incoming connection from a node we are connected to: the node
     // restarted (or lost the old connection) and proved the cookie, so the
     // old connection is the stale one.
-    PeerState& ps = D.peers[c->peer];
-    if (ps.conn) close_conn(ps.conn, "replaced by a new connection from the same node");
-    ps.conn = c;
+    if (Conn* old = D.peers[c->peer].conn) close_conn(old, "replaced by a new connection from the same node");
+    D.peers[c->peer].conn = c;
     c->replacing = false;
   }
   if (c->counted_unauthenticated) {
