@@ -1,5 +1,5 @@
 ; snowrt.ll: LLVM IR declarations of the whole libsnowrt C ABI (contract
-; version 1, abi/include/snowrt.h), for code generators and hand-written IR.
+; version 2, abi/include/snowrt.h), for code generators and hand-written IR.
 ;
 ; Textual LLVM 14 IR with typed pointers (llvm-14 rejects `ptr` unless
 ; -opaque-pointers is given, so every pointer here is i8*; LLVM 15+ reads
@@ -33,11 +33,16 @@
 
 ; { u64 tag, u64 len, u8 data[] }
 %snow_msg = type { i64, i64, [0 x i8] }
-; { u8 link, u8 monitor, u8 priority, u8 reserved_[5], u64 monitor_ref, u64 stack_size }
-%snow_spawn_opts = type { i8, i8, i8, [5 x i8], i64, i64 }
+; Extensible structs (v2): fixed size, trailing reserved words that must be
+; zero (spawn options) or are written as zero (stats); a later version gives
+; a reserved word a meaning whose zero value keeps the old behaviour.
+; { u8 link, u8 monitor, u8 priority, u8 reserved_[5], u64 monitor_ref, u64 stack_size,
+;   terminate callback, u64 reserved_words_[4] }: 64 bytes, zero it first
+%snow_spawn_opts = type { i8, i8, i8, [5 x i8], i64, i64, i8*, [4 x i64] }
 ; { processes_alive, processes_spawned, processes_exited, messages_sent,
-;   nodes_connected, schedulers, timers_pending, stacks_resident }: all u64
-%snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64 }
+;   nodes_connected, schedulers, timers_pending, stacks_resident,
+;   node_entries, remote_pids, reserved_[6] }: all u64, 128 bytes
+%snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, [6 x i64] }
 ; { start, args, args_size, u8 restart, u8 reserved_[7], i64 shutdown_ms,
 ;   node, node_len, function, function_len }
 %snow_child_spec = type { i8*, i8*, i64, i8, [7 x i8], i64, i8*, i64, i8*, i64 }
@@ -187,9 +192,13 @@ declare i32 @snow_rt_stats(i8*)
 ; ---------------------------------------------------------------------------
 
 ; const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size)
+; Never NULL in a process: a failed call exits the caller (v2).
 declare i8* @snow_service_call(i64, i64, i8*, i64)
 ; const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size, int64_t timeout_ms)
 declare i8* @snow_service_call_timeout(i64, i64, i8*, i64, i64)
+; const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size, int64_t timeout_ms)
+; NULL on failure, with snow_service_last_error (v2).
+declare i8* @snow_service_try_call(i64, i64, i8*, i64, i64)
 ; int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size)
 declare i32 @snow_service_reply(i64, i8*, i64)
 ; int64_t snow_service_last_error(void)
@@ -202,3 +211,17 @@ declare i64 @snow_supervisor_start_child(i64, i8*)
 declare i64 @snow_supervisor_terminate_child(i64, i64)
 ; int64_t snow_supervisor_count_children(snow_pid_t sup)
 declare i64 @snow_supervisor_count_children(i64)
+
+; ---------------------------------------------------------------------------
+; 7. Jobs (v2): SnowResult {i8 tag (0 Ok, 1 Err), i64 value @8}, SnowList
+; [i64 len][i64 cap][i64 x len], SnowString [i64 len][bytes]
+; ---------------------------------------------------------------------------
+
+; snow_pid_t snow_job_async(int64_t (*fn)(void* env), void* env)
+declare i64 @snow_job_async(i8*, i8*)
+; const void* snow_job_await(snow_pid_t job)
+declare i8* @snow_job_await(i64)
+; const void* snow_job_await_timeout(snow_pid_t job, int64_t ms)
+declare i8* @snow_job_await_timeout(i64, i64)
+; const void* snow_job_map(const void* list, int64_t (*fn)(void* env, int64_t elem), void* env)
+declare i8* @snow_job_map(i8*, i8*, i8*)

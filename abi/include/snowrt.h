@@ -1,5 +1,5 @@
 /*
- * snowrt.h: the public C ABI of libsnowrt, contract version 1.
+ * snowrt.h: the public C ABI of libsnowrt, contract version 2.
  *
  * libsnowrt gives C programs, LLVM-generated code and FFI callers Erlang
  * semantics: lightweight processes on an M:N scheduler, mailboxes, links,
@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 /** The version of this contract; snow_rt_abi_version() returns it. */
-#define SNOW_ABI_VERSION 1u
+#define SNOW_ABI_VERSION 2u
 
 typedef uint64_t snow_pid_t;
 typedef uint64_t snow_ref_t;
@@ -153,7 +153,19 @@ enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
  *  failed spawn beyond it). */
 #define SNOW_MAX_MSG_SIZE ((uint64_t)1 << 31)
 
-/** Options for snow_actor_spawn_opts(). Zero-initialise, then set fields. */
+/* Growth of the extensible structs (snow_spawn_opts, snow_stats): each has
+ * a fixed size and ends in reserved words. A later contract version gives a
+ * reserved word a meaning whose zero value is the behaviour of the version
+ * before, so a caller built against an older header, which zeroes the whole
+ * struct, keeps its old behaviour. The runtime refuses spawn options whose
+ * reserved words are not zero (a caller built against a newer header never
+ * has a field it relies on silently ignored), and snow_rt_stats() writes the
+ * whole struct, reserved words as zero. No size field: an out-struct with a
+ * stale or uninitialised size could make the runtime write past the caller's
+ * memory, and zero-initialising is already the rule. See docs/abi.md. */
+
+/** Options for snow_actor_spawn_opts(). Zero-initialise, then set fields
+ *  (64 bytes). */
 typedef struct snow_spawn_opts {
   uint8_t link;            /* non-zero: link caller and child atomically */
   uint8_t monitor;         /* non-zero: caller monitors the child atomically */
@@ -161,9 +173,14 @@ typedef struct snow_spawn_opts {
   uint8_t reserved_[5];    /* must be zero */
   snow_ref_t monitor_ref;  /* out: the monitor's ref when monitor != 0 */
   uint64_t stack_size;     /* bytes; 0 = default (SNOW_STACK_SIZE). See docs. */
+  /* The child's terminate callback (see snow_actor_set_terminate), in
+   * place before the child runs, so it covers even an instant exit.
+   * NULL: none. (v2) */
+  void (*terminate)(const uint8_t* state, const uint8_t* reason);
+  uint64_t reserved_words_[4]; /* must be zero; see "Growth" above */
 } snow_spawn_opts;
 
-/** Runtime counters (snow_rt_stats). */
+/** Runtime counters (snow_rt_stats), 128 bytes. */
 typedef struct snow_stats {
   uint64_t processes_alive;   /* processes that have not finished exiting */
   uint64_t processes_spawned; /* since start, attached threads included */
@@ -173,6 +190,9 @@ typedef struct snow_stats {
   uint64_t schedulers;        /* worker threads */
   uint64_t timers_pending;    /* timers armed and not yet fired or cancelled */
   uint64_t stacks_resident;   /* execution stack slots mapped (shared + dedicated) */
+  uint64_t node_entries;      /* node-table entries in use (v2; reported as 0 for now) */
+  uint64_t remote_pids;       /* remote pid handles held (v2; reported as 0 for now) */
+  uint64_t reserved_[6];      /* written as 0; see "Growth" above */
 } snow_stats;
 
 /* ------------------------------------------------------------------------
@@ -191,13 +211,17 @@ SNOW_API void snow_rt_init(void);
 SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
 
 /** Called by the main thread after its work. The main process exits with
- *  `normal`; then it waits until every process has exited (and a started
- *  node was stopped: peers may still spawn here) or snow_rt_halt() is
- *  called, stops the workers and returns the exit status (0 normally, the
- *  halt status otherwise). When no node is started, no thread is
- *  attached and every remaining process waits with no timer pending, they
- *  are exited with reason `shutdown` and it returns 0. Returns
- *  SNOW_ENOTSTARTED if the runtime is not started. After it returns, the
+ *  `normal`; then it waits until every process has exited or snow_rt_halt()
+ *  is called, stops the workers and returns the exit status (0 normally,
+ *  the halt status otherwise). A started node does not keep the program
+ *  alive by itself (v2): once no process is alive, the node is stopped
+ *  cleanly (peers see NODEDOWN) and it returns 0; a process waiting for
+ *  messages (a server) keeps it, and the node, running, and processes that
+ *  peers spawn here count while they live. When no node is started, no
+ *  thread is attached and every remaining process waits with no timer
+ *  pending, they are exited with reason `shutdown` and it returns 0.
+ *  Returns SNOW_ENOTSTARTED if the runtime is not started, SNOW_EINVAL on
+ *  a thread other than the one that started it. After it returns, the
  *  runtime may be started again with snow_rt_init_actor(). */
 SNOW_API int32_t snow_rt_run_scheduler(void);
 
@@ -238,10 +262,11 @@ SNOW_API snow_pid_t snow_actor_spawn(void (*fn)(const uint8_t* args), const uint
                                      uint64_t size, uint8_t priority);
 
 /** Like snow_actor_spawn(), with options. Link and monitor need a calling
- *  process and are set up before the child runs its first instruction (an
- *  exit of the child can never be missed). Returns 0 on the same failures,
- *  and when link/monitor is asked for outside a process or opts has non-zero
- *  reserved bytes. opts may be NULL (plain spawn). */
+ *  process; they and the terminate callback are set up before the child
+ *  runs its first instruction (an exit of the child can never be missed).
+ *  Returns 0 on the same failures, and when link/monitor is asked for
+ *  outside a process or opts has non-zero reserved bytes or words. opts may
+ *  be NULL (plain spawn). Any thread. */
 SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t* args), const uint8_t* args,
                                           uint64_t size, snow_spawn_opts* opts);
 
@@ -357,10 +382,19 @@ SNOW_NORETURN SNOW_API void snow_actor_exit_self(const uint8_t* reason, uint64_t
 SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen,
                                        uint32_t line);
 
-/** Sets a callback run on the dying process's own context, before its links
- *  and monitors fire, with state == NULL and the encoded reason. Only the
- *  calling process may set its own callback (pid == 0 or its own pid);
- *  anything else is ignored. cb == NULL clears it. */
+/** Sets the terminate callback of the local process `pid` (0: the calling
+ *  process). The callback runs once, on the dying process's own context,
+ *  before its links and monitors fire, with state == NULL and the encoded
+ *  exit reason, whatever the reason (return, exit_self, panic, an exit
+ *  signal, a kill, a halt); a process that dies of a stack overflow cannot
+ *  run it. (v2) Any process or thread may set it for a live process of
+ *  this node, e.g. the spawner right after snow_actor_spawn(): it takes
+ *  effect if it happens before the process takes its callback on the way
+ *  out (the first step of its exit); later, and on a dead, unknown or
+ *  remote pid, it has no effect. A process that may exit before the
+ *  spawner's call gets its callback through snow_spawn_opts.terminate
+ *  instead. The last set before the exit wins; cb == NULL clears it. Any
+ *  thread. */
 SNOW_API void snow_actor_set_terminate(snow_pid_t pid,
                                        void (*cb)(const uint8_t* state, const uint8_t* reason));
 
@@ -439,7 +473,13 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
 /** Writes pid in the external term format (131 first) to buf; returns the
  *  length, SNOW_EMSGSIZE if cap is too small, SNOW_EINVAL for pid 0 or an
  *  unknown remote handle. Local pids carry this node's name (nonode@nohost
- *  when not started). Any thread. */
+ *  when not started). Any thread.
+ *  Pids cross nodes as terms: a snow_pid_t value is meaningful only on the
+ *  node (and in the run of the program) that made it. Encode a pid with
+ *  this function and decode it on the other side with
+ *  snow_term_decode_pid(); sent as raw 8 bytes, a pid names no process
+ *  there (sends are dropped, links and monitors get noproc), barring a
+ *  collision of about live/2^48 per value (docs/abi.md, "Pids"). */
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap);
 /** The pid held by a term that is a pid, or a tuple whose first element is
  *  a pid (with or without the 131 version byte), as a handle; 0 otherwise.
@@ -515,14 +555,53 @@ typedef struct snow_sup_spec {
 } snow_sup_spec;
 
 /** snow_service_last_error() value when the server exited with reason tag T
- *  (other than noproc/noconnection) before replying: SNOW_SERVICE_EXITED + T. */
+ *  (other than noproc/noconnection) before replying: SNOW_SERVICE_EXITED + T
+ *  (positive, so it never collides with a SNOW_E* code). */
 #define SNOW_SERVICE_EXITED 0x100
 
+/** A service call (gen_server:call): delivers a user message with data
+ *  [u64 tag][u64 caller pid][payload] (message tag `tag`) to `server`,
+ *  local or remote, and parks the calling process until the reply to this
+ *  call (a late reply to an earlier call is never taken for it; other
+ *  messages keep their order). Returns the reply in the receive layout
+ *  (valid until the next receive). (v2) Never returns NULL to a process:
+ *  when the server is dead or unknown (and for server 0) the calling
+ *  process exits with `noproc`; when the server's node is lost,
+ *  `noconnection`; when the server exits before replying, the server's
+ *  reason (even `normal`); for a bad payload, error "service call: <what>";
+ *  a crash report goes to stderr. Links, monitors and supervisors then
+ *  handle it. The one NULL: on an attached foreign thread the process
+ *  exits, and the call returns NULL with the thread no longer attached (see
+ *  snow_thread_attach). Outside a process it prints a message and aborts
+ *  (there is no process to exit). C and FFI callers that want an error
+ *  instead use snow_service_try_call(). Threads: a process. */
 SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
                                            uint64_t size);
+/** snow_service_call() with a deadline (timeout_ms < 0: none, 0: the reply
+ *  must already be there). When it passes the calling process exits with
+ *  the custom reason "timeout" (tag 5, text "timeout": the atom `timeout`
+ *  for Erlang peers). (v2) */
 SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t tag, const uint8_t* payload,
                                                    uint64_t size, int64_t timeout_ms);
+/** The same call for C and FFI callers (v2): returns NULL instead of
+ *  exiting, and snow_service_last_error() tells why: SNOW_ENOPROC (server
+ *  dead or unknown, or it exited with noproc), SNOW_ENONODE (its node was
+ *  lost), SNOW_ETIMEDOUT, SNOW_SERVICE_EXITED + reason tag (it exited with
+ *  that reason before replying), SNOW_EINVAL (server 0, payload NULL with
+ *  size > 0), SNOW_EMSGSIZE, SNOW_ENOMEM; SNOW_ENOTPROC when not called
+ *  from a process (NULL, nothing sent). timeout_ms < 0 waits forever.
+ *  Threads: a process (elsewhere NULL). */
+SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
+                                               uint64_t size, int64_t timeout_ms);
+/** Called by the server while handling a call: sends the reply to the call
+ *  it received last from `caller`. 0; SNOW_EINVAL when the calling process
+ *  has no unanswered call from caller (or caller is 0, or reply is NULL
+ *  with size > 0); SNOW_EMSGSIZE; SNOW_ENOTPROC outside a process.
+ *  Threads: a process (the server). */
 SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size);
+/** Why the calling process's last snow_service_try_call() returned NULL
+ *  (codes above), 0 after a success; SNOW_ENOTPROC outside a process.
+ *  Threads: a process. */
 SNOW_API int64_t snow_service_last_error(void);
 /** Starts a supervisor process (any thread). Returns its pid, or 0 for an
  *  invalid spec (bad strategy or restart type, nonzero reserved bytes,
@@ -535,6 +614,52 @@ SNOW_API snow_pid_t snow_supervisor_start(const snow_sup_spec* spec);
 SNOW_API snow_pid_t snow_supervisor_start_child(snow_pid_t sup, const snow_child_spec* child);
 SNOW_API int64_t snow_supervisor_terminate_child(snow_pid_t sup, snow_pid_t child);
 SNOW_API int64_t snow_supervisor_count_children(snow_pid_t sup);
+
+/* ------------------------------------------------------------------------
+ * 7. Jobs (v2, Snow's Job module)
+ *
+ * A job is a process that runs fn(env) and reports its int64 result to the
+ * process that started it, and only to it. The caller is not linked: a
+ * job's crash never kills it, and no message reaches its mailbox (a job's
+ * result and end are bookkeeping that only await reads; the caller's
+ * receives never see them). A job whose caller exits is killed. Results
+ * use Snow's layouts, allocated with the caller's heap allocator
+ * (snow_gc_alloc_actor):
+ *   SnowResult: 16 bytes, u8 tag at 0 (0 Ok, 1 Err), 8-byte value at 8;
+ *               an Err's value is a SnowString* with the reason as text
+ *   SnowString: [u64 len][len bytes of UTF-8]
+ *   SnowList:   [u64 len][u64 cap][u64 element x len]
+ * Err texts: the error text for a crash (snow_panic's "file:line: msg"),
+ * the custom text for a custom reason, and "killed", "shutdown",
+ * "noconnection", "noproc", "normal" (it ended without a result), "timeout"
+ * (await_timeout), or "term (N bytes of external term format)" for the
+ * reason atoms and tags of the same names. `env` and anything the result
+ * points to cross between processes the way a message carries an address
+ * (see snow_gc_alloc_actor).
+ * ------------------------------------------------------------------------ */
+
+/** Spawns a job running fn(env) for the calling process. Returns the job's
+ *  pid, or 0 when fn is NULL, the runtime is not started or the caller is
+ *  not a process (a job reports to a process). Threads: a process. */
+SNOW_API snow_pid_t snow_job_async(int64_t (*fn)(void* env), void* env);
+/** Waits for the job `job` of the calling process, and for it only (other
+ *  messages stay in the mailbox, in order), and returns its SnowResult:
+ *  Ok(fn's result), or Err(text of the job's exit reason, see above). A job
+ *  is awaited once: an unknown pid, another process's job or a job already
+ *  awaited gives Err("noproc") at once. NULL only outside a process (or
+ *  when the caller's heap is exhausted). Threads: a process (the caller). */
+SNOW_API const void* snow_job_await(snow_pid_t job);
+/** snow_job_await() giving up after ms milliseconds (< 0: never, 0: only
+ *  an already finished job): then the job is killed and the result is
+ *  Err("timeout"). Threads: a process (the caller). */
+SNOW_API const void* snow_job_await_timeout(snow_pid_t job, int64_t ms);
+/** Runs fn(env, element) in one job per element of the SnowList `list`, all
+ *  in parallel, and waits for all of them. Returns a new SnowList (len ==
+ *  cap == the input's len) whose element i is job i's result; a failed
+ *  job's element is 0 and its failure is printed to stderr as a crash
+ *  report naming the element. NULL outside a process, for a NULL list or
+ *  fn, or when the caller's heap is exhausted. Threads: a process. */
+SNOW_API const void* snow_job_map(const void* list, int64_t (*fn)(void* env, int64_t elem), void* env);
 
 #ifdef __cplusplus
 }

@@ -116,10 +116,8 @@ SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint6
 }
 
 SNOW_API void snow_actor_set_terminate(snow_pid_t pid, void (*cb)(const uint8_t*, const uint8_t*)) {
-  Process* p = proc_current();
-  if (!p) return;
-  if (pid != 0 && pid != proc_pid(p)) return;
-  proc_set_terminate(p, cb);
+  if (!proc_runtime_started()) return;
+  proc_set_terminate(proc_current(), pid, cb);
 }
 
 SNOW_API snow_ref_t snow_process_monitor(snow_pid_t pid) {

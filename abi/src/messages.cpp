@@ -40,9 +40,14 @@ SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t*), const uint
   r.args = args;
   r.size = size;
   if (o) {
+    // Reserved bytes and words must be zero: a caller built against a later
+    // header that uses one of them must not have it silently ignored.
     for (uint8_t b : o->reserved_)
       if (b != 0) return 0;
+    for (uint64_t w : o->reserved_words_)
+      if (w != 0) return 0;
     if (o->stack_size > (uint64_t(1) << 30)) return 0;
+    r.terminate = o->terminate;
     r.priority = o->priority <= SNOW_PRIO_LOW ? o->priority : uint8_t(SNOW_PRIO_NORMAL);
     r.stack_size = o->stack_size;
     r.link = o->link != 0;

@@ -758,6 +758,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
       break;
     }
     case SigKind::Timeout:
+    case SigKind::JobResult:  // jobs are local: never addressed to a remote pid
       signal_free(s);
       return;
   }

@@ -3,8 +3,10 @@
 #include <semaphore.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include "runtime/common/common.h"
 #include "runtime/common/flat_map.h"
 #include "runtime/dist/dist.h"
+#include "runtime/proc/jobs.h"
 #include "runtime/proc/reason.h"
 #include "runtime/proc/signal_queue.h"
 #include "runtime/sched/scheduler.h"
@@ -68,6 +71,7 @@ struct Process {
   Signal* last_msg = nullptr;    // returned by the last receive
   Signal* offering = nullptr;    // being offered to a receive_match callback
   Relations* rel = nullptr;
+  JobTable* jobs = nullptr;  // jobs this process started (jobs.h)
   // Local watchers (ref -> watcher pid), written by the watchers themselves
   // under watch_lock(pid); closed when the exit begins notifying. See
   // "Local monitors" below.
@@ -75,7 +79,9 @@ struct Process {
   bool watchers_closed = false;
   void (*fn)(const uint8_t*) = nullptr;
   uint8_t* args = nullptr;
-  void (*terminate)(const uint8_t*, const uint8_t*) = nullptr;
+  // The terminate callback: 0 none, kTerminateTaken once the exit took it,
+  // else the callback. Any thread may set it (see "Terminate callbacks").
+  std::atomic<uintptr_t> terminate{0};
   std::vector<void*>* gc = nullptr;
   std::string* name = nullptr;
   uint8_t* exit_reason = nullptr;
@@ -99,6 +105,9 @@ struct Process {
 
 enum : uint8_t { kAttached = 0, kExiting = 1, kAbandoned = 2 };
 
+// No function lives at address 1.
+constexpr uintptr_t kTerminateTaken = 1;
+
 namespace {
 
 struct Runtime {
@@ -114,6 +123,13 @@ struct Runtime {
   uint32_t free_tail = UINT32_MAX;
   uint32_t free_count = 0;
   uint32_t next_unused = 0;
+  // This incarnation's pid randomness (see "Pid" in process.h), drawn at
+  // the first start in this OS process and kept across restarts (anchors
+  // and their generations outlive a restart). index_mask is written before
+  // the first start publishes `started`; readers load it relaxed.
+  bool pid_salt_drawn = false;
+  std::atomic<uint32_t> index_mask{0};
+  uint64_t generation_seed = 0;
 
   std::mutex reg_mu;
   std::unordered_map<std::string, uint64_t> names;
@@ -162,9 +178,37 @@ Anchor* anchor_at(uint64_t index) {
   return c ? &c[index & (kChunkSize - 1)] : nullptr;
 }
 
+// The anchor index a local pid's index field stands for.
+uint32_t anchor_index(uint64_t pid) {
+  return uint32_t(pid & kIndexMask) ^ R.index_mask.load(std::memory_order_relaxed);
+}
+
 Anchor* anchor_of(uint64_t pid) {
   if (pid == 0 || (pid >> 48) != 0) return nullptr;
-  return anchor_at(pid & kIndexMask);
+  return anchor_at(anchor_index(pid));
+}
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Draws this OS process's pid randomness, once (before the first start
+// makes any pid).
+void draw_pid_salt() {
+  if (R.pid_salt_drawn) return;
+  uint64_t seed[2] = {0, 0};
+  if (getrandom(seed, sizeof seed, 0) != ssize_t(sizeof seed)) {
+    // No entropy source: the clock and the OS pid still differ between
+    // incarnations on one host.
+    seed[0] = uint64_t(now_ns()) ^ (uint64_t(getpid()) << 32);
+    seed[1] = splitmix64(seed[0] ^ uint64_t(reinterpret_cast<uintptr_t>(&seed)));
+  }
+  R.index_mask.store(uint32_t(splitmix64(seed[0]) & kIndexMask), std::memory_order_relaxed);
+  R.generation_seed = seed[1];
+  R.pid_salt_drawn = true;
 }
 
 // Takes a free anchor and gives it the next generation. Returns nullptr when
@@ -187,13 +231,16 @@ Anchor* anchor_alloc(uint64_t* pid_out) {
         --R.next_unused;
         return nullptr;
       }
+      // Each anchor's generations start at a random point (see "Pid").
+      for (uint32_t i = 0; i < kChunkSize; ++i)
+        c[i].generation = uint32_t(splitmix64(R.generation_seed ^ (idx + i)) & kGenMask);
       R.chunks[idx >> kChunkBits].store(c, std::memory_order_release);
     }
   }
   Anchor* a = anchor_at(idx);
   a->generation = (a->generation + 1) & kGenMask;
   if (a->generation == 0) a->generation = 1;
-  *pid_out = (uint64_t(a->generation) << kIndexBits) | idx;
+  *pid_out = (uint64_t(a->generation) << kIndexBits) | (idx ^ R.index_mask.load(std::memory_order_relaxed));
   return a;
 }
 
@@ -201,7 +248,7 @@ void anchor_free(Anchor* a, uint64_t pid) {
   a->proc.store(nullptr, std::memory_order_relaxed);
   a->pid.store(0, std::memory_order_release);
   std::lock_guard<SpinLock> lk(R.table_mu);
-  uint32_t idx = uint32_t(pid & kIndexMask);
+  uint32_t idx = anchor_index(pid);
   a->next_free = UINT32_MAX;
   if (R.free_tail == UINT32_MAX) R.free_head = idx; else anchor_at(R.free_tail)->next_free = idx;
   R.free_tail = idx;
@@ -238,18 +285,28 @@ Relations& rel(Process* p) {
 // The lock is a leaf: nothing else is taken while it is held.
 SpinLock& watch_lock(uint64_t pid) { return R.watch[(pid & kIndexMask) % Runtime::kWatchStripes].lock; }
 
-// Runs f on the control block of the live local process `target` under its
-// watch lock; false (f not run) when the target is gone or exiting.
+// Runs f on the control block of the local process `target` under its
+// watch lock, while the anchor still names it (so the block cannot be
+// freed meanwhile); returns f's result, false when the target is gone.
 template <class F>
-bool with_watchable(uint64_t target, F&& f) {
+bool with_control_block(uint64_t target, F&& f) {
   Anchor* a = anchor_of(target);
   if (!a) return false;
   std::lock_guard<SpinLock> lk(watch_lock(target));
   if (a->pid.load(std::memory_order_acquire) != target) return false;
   Process* p = a->proc.load(std::memory_order_acquire);
-  if (!p || p->watchers_closed) return false;
-  f(p);
-  return true;
+  return p && f(p);
+}
+
+// Runs f on the control block of the live local process `target` under its
+// watch lock; false (f not run) when the target is gone or exiting.
+template <class F>
+bool with_watchable(uint64_t target, F&& f) {
+  return with_control_block(target, [&](Process* p) {
+    if (p->watchers_closed) return false;
+    f(p);
+    return true;
+  });
 }
 
 // Registers `watcher` for a DOWN from the local process `target`. false when
@@ -274,6 +331,32 @@ FlatMap64* close_watchers(Process* p) {
   FlatMap64* w = p->watchers;
   p->watchers = nullptr;
   return w;
+}
+
+// ---------------------------------------------------------------- terminate callbacks
+
+// Terminate callbacks: any thread may set the callback of a live local
+// process (the Snow compiler sets it from the spawner, right after the
+// spawn; a spawn option sets it before the child exists). The slot is one
+// atomic word in the control block:
+//  - a setter that is not the process finds the block with
+//    with_control_block (the watch lock that free_process takes before the
+//    block goes, so the block cannot be freed under it) and CASes its
+//    callback in unless the slot holds kTerminateTaken;
+//  - the exiting process takes the slot with one exchange to
+//    kTerminateTaken in begin_exit, on its own context, before its links
+//    and monitors fire, and runs what it took.
+// The exchange is the linearisation point: a set whose CAS precedes it in
+// the slot's modification order is run by the exit (the last such set
+// wins); a set after it finds kTerminateTaken and has no effect, as on a
+// dead pid. Each value is taken by one exchange, so a callback runs at most
+// once. Nothing on the send, receive or scheduling paths touches the slot.
+void set_terminate_slot(Process* p, TerminateFn cb) {
+  uintptr_t cur = p->terminate.load(std::memory_order_relaxed);
+  while (cur != kTerminateTaken &&
+         !p->terminate.compare_exchange_weak(cur, reinterpret_cast<uintptr_t>(cb), std::memory_order_acq_rel,
+                                             std::memory_order_relaxed)) {
+  }
 }
 
 // ---------------------------------------------------------------- signals
@@ -409,10 +492,14 @@ void apply(Process* p, Signal* s) {
       exit_now(p, p->exit_reason, p->exit_reason_len);
     }
     case SigKind::Down:
+      if (p->jobs && jobs_take_signal(p, s)) return;
       if (p->rel && p->rel->monitors.erase(s->ref)) {
         mbox_append(p, s);
         return;
       }
+      break;
+    case SigKind::JobResult:
+      if (p->jobs && jobs_take_signal(p, s)) return;
       break;
     case SigKind::Timeout:
       if (s->ref == p->wait_seq) p->timed_out = true;
@@ -521,6 +608,11 @@ void disarm(Process* p) {
   p->timed_out = false;
 }
 
+// The absolute deadline `ms` (> 0) milliseconds from now, saturating.
+int64_t deadline_after(int64_t ms) {
+  return now_ns() + (ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : ms * 1000000);
+}
+
 bool deadline_passed(Process* p, int64_t deadline) {
   if (p->timed_out) return true;
   return deadline != INT64_MAX && now_ns() >= deadline;
@@ -570,6 +662,8 @@ void finish_exit(Process* p) {
     apply_while_exiting(p, rest);
     rest = n;
   }
+  // Jobs die with their caller (no result can reach it any more).
+  if (p->jobs) jobs_end(p, true);
   registry_release(p);
   const uint8_t* reason = p->exit_reason ? p->exit_reason : kReasonNormal;
   uint64_t rlen = p->exit_reason ? p->exit_reason_len : 1;
@@ -651,6 +745,7 @@ void release_abandoned(Process* p) {
   free_list(p->inbox);
   delete close_watchers(p);
   delete p->rel;
+  if (p->jobs) jobs_end(p, false);  // every job ended with the runtime
   delete p->name;  // the registry forgot it at the stop
   free_held_memory(p);
   free_control_block(p);
@@ -681,10 +776,8 @@ void main_thread_after_exit(int status);
 void begin_exit(Process* p) {
   if (p->exiting) return;
   p->exiting = true;
-  if (auto cb = p->terminate) {
-    p->terminate = nullptr;
-    cb(nullptr, p->exit_reason);
-  }
+  uintptr_t cb = p->terminate.exchange(kTerminateTaken, std::memory_order_acq_rel);
+  if (cb != 0 && cb != kTerminateTaken) reinterpret_cast<TerminateFn>(cb)(nullptr, p->exit_reason);
 }
 
 [[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len) {
@@ -723,6 +816,8 @@ void hook_overflow(Task* t) {
   reason_write(r.data(), SNOW_REASON_ERROR, std::string_view(msg, size_t(n)));
   store_reason(p, r.data(), r.size());
   p->exiting = true;
+  // The stack is unusable: the callback cannot run; later sets see it taken.
+  p->terminate.store(kTerminateTaken, std::memory_order_release);
   crash_report(p, p->exit_reason);
   finish_exit(p);
 }
@@ -877,6 +972,7 @@ int proc_runtime_start(unsigned workers) {
                    hook_send_after_fire, hook_send_after_drop, hook_quiescent, dist_flush_slice, dist_poll_io, dist_poll_io_done};
   R.halting.store(false);
   R.halt_status.store(0);
+  draw_pid_salt();
   int rc = sched_start(cfg, hooks);
   if (rc < 0) return rc;
   Process* m = new_process();
@@ -990,9 +1086,12 @@ int stop_everything(int status) {
 int wait_for_end() {
   for (;;) {
     if (R.halting.load(std::memory_order_acquire)) return stop_everything(R.halt_status.load());
-    // A started node counts as alive (like net_kernel): peers may still
-    // spawn here. It ends with snow_node_stop or a halt.
-    if (R.alive.load(std::memory_order_acquire) == 0 && !dist_started()) return stop_everything(0);
+    // A started node does not keep the program alive by itself (ABI v2):
+    // once no process is left, stop_everything stops it and peers see it
+    // go. Until then a waiting process (a server) keeps both running, and
+    // processes peers spawn here count like any other; one arriving while
+    // the node stops is shut down with the rest.
+    if (R.alive.load(std::memory_order_acquire) == 0) return stop_everything(0);
     if (quiescent_now()) {
       // Let the workers confirm: quiescent() fires when the last one parks.
       // Re-check after a shutdown round; exits wake everyone up again.
@@ -1039,6 +1138,7 @@ uint64_t proc_spawn(const SpawnRequest& r) {
     std::memcpy(p->args, r.args, r.size);
   }
   p->fn = r.fn;
+  p->terminate.store(reinterpret_cast<uintptr_t>(r.terminate), std::memory_order_relaxed);
   p->task.entry = task_entry;
   p->task.priority = r.priority <= SNOW_PRIO_LOW ? r.priority : uint8_t(SNOW_PRIO_NORMAL);
   if (!sched_task_init(&p->task, r.stack_size)) {
@@ -1061,6 +1161,10 @@ uint64_t proc_spawn(const SpawnRequest& r) {
     p->watchers = new FlatMap64();  // not published yet: no lock needed
     (*p->watchers)[ref] = r.parent->pid;
     if (r.monitor_ref_out) *r.monitor_ref_out = ref;
+  }
+  if (r.parent && r.job_ref) {
+    if (!p->watchers) p->watchers = new FlatMap64();
+    (*p->watchers)[r.job_ref] = r.parent->pid;
   }
   uint64_t pid = p->pid;
   if (r.before_start) r.before_start(pid, r.before_start_ctx);
@@ -1186,8 +1290,7 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
     signal_free(p->last_msg);
     p->last_msg = nullptr;
   }
-  int64_t deadline = INT64_MAX;
-  if (timeout_ms > 0) deadline = now_ns() + (timeout_ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : timeout_ms * 1000000);
+  int64_t deadline = timeout_ms > 0 ? deadline_after(timeout_ms) : INT64_MAX;
   Signal* prev = nullptr;  // last message this call examined and rejected
   for (;;) {
     apply_pending(p);
@@ -1240,7 +1343,7 @@ uint64_t proc_local_call_sender(Process* p, const snow_msg* m) {
 
 void proc_sleep(Process* p, int64_t ms) {
   if (ms <= 0) return;
-  int64_t deadline = now_ns() + (ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : ms * 1000000);
+  int64_t deadline = deadline_after(ms);
   for (;;) {
     apply_pending(p);
     if (deadline_passed(p, deadline)) break;
@@ -1248,6 +1351,20 @@ void proc_sleep(Process* p, int64_t ms) {
   }
   disarm(p);
 }
+
+bool proc_wait_until(Process* p, int64_t timeout_ms, bool (*ready)(void*), void* ctx) {
+  int64_t deadline = timeout_ms > 0 ? deadline_after(timeout_ms) : INT64_MAX;
+  bool ok;
+  for (;;) {
+    apply_pending(p);
+    if ((ok = ready(ctx)) || timeout_ms == 0 || deadline_passed(p, deadline)) break;
+    park(p, deadline);
+  }
+  disarm(p);
+  return ok;
+}
+
+JobTable*& proc_jobs(Process* p) { return p->jobs; }
 
 void proc_reduction_check(Process* p) {
   if (p->anchor->queue.has_pending()) apply_pending(p);
@@ -1319,7 +1436,17 @@ void proc_exit_self(Process* p, const uint8_t* reason, uint64_t len) {
   abort();
 }
 
-void proc_set_terminate(Process* p, void (*cb)(const uint8_t*, const uint8_t*)) { p->terminate = cb; }
+void proc_set_terminate(Process* self, uint64_t pid, TerminateFn cb) {
+  if (self && (pid == 0 || pid == self->pid)) {
+    set_terminate_slot(self, cb);
+    return;
+  }
+  if (pid == 0 || pid_is_remote(pid)) return;
+  with_control_block(pid, [&](Process* p) {
+    set_terminate_slot(p, cb);
+    return true;
+  });
+}
 
 uint64_t proc_monitor(Process* p, uint64_t pid) {
   uint64_t ref = new_ref();
@@ -1444,22 +1571,62 @@ int match_call(const snow_msg* m, void* ctx) {
   if (s->kind == SigKind::Down && s->ref == c->monitor_ref) return 1;
   return 0;
 }
+
+// Ends a failed service call: records `code` for snow_service_last_error,
+// or (CallFailure::ExitCaller) exits the caller, as gen_server:call does,
+// with `reason` (the server's, from its DOWN) or, when reason is null, the
+// one `code` stands for: noproc, noconnection, custom "timeout", or error
+// "service call: <what>". A crash report says why.
+const snow_msg* service_call_failed(Process* p, uint64_t server, int64_t code, const uint8_t* reason, uint64_t rlen,
+                                    CallFailure how) {
+  p->call_error = code;
+  if (how == CallFailure::ReturnNull) return nullptr;
+  static const char kPrefix[] = "service call: ";
+  uint8_t own[9 + sizeof kPrefix + 64];
+  if (!reason) {
+    if (code == SNOW_ENOPROC || code == SNOW_ENONODE) {
+      own[0] = code == SNOW_ENOPROC ? SNOW_REASON_NOPROC : SNOW_REASON_NOCONNECTION;
+      rlen = 1;
+    } else if (code == SNOW_ETIMEDOUT) {
+      reason_write(own, SNOW_REASON_CUSTOM, "timeout");
+      rlen = reason_size(SNOW_REASON_CUSTOM, 7);
+    } else {
+      char text[sizeof kPrefix + 64];
+      int n = snprintf(text, sizeof text, "%s%s", kPrefix, snow_strerror(code));
+      size_t tn = n < 0 ? 0 : std::min(size_t(n), sizeof text - 1);
+      reason_write(own, SNOW_REASON_ERROR, std::string_view(text, tn));
+      rlen = reason_size(SNOW_REASON_ERROR, tn);
+    }
+    reason = own;
+  }
+  char desc[512];
+  reason_describe(reason, desc, sizeof desc);
+  if (pid_is_remote(server)) {
+    log_line("=CRASH REPORT==== process <0.%u.%u> exited: service call to remote pid 0x%llx failed: %s",
+             local_pid_id(p->pid), local_pid_serial(p->pid), static_cast<unsigned long long>(server), desc);
+  } else {
+    log_line("=CRASH REPORT==== process <0.%u.%u> exited: service call to <0.%u.%u> failed: %s", local_pid_id(p->pid),
+             local_pid_serial(p->pid), local_pid_id(server), local_pid_serial(server), desc);
+  }
+  exit_now(p, reason, rlen);  // copies the reason before anything frees it
+}
+
 }  // namespace
 
+const snow_msg* proc_service_call_refused(Process* p, uint64_t server, int64_t code, CallFailure how) {
+  return service_call_failed(p, server, code, nullptr, 0, how);
+}
+
 const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, const uint8_t* payload,
-                                  uint64_t size, int64_t timeout_ms) {
+                                  uint64_t size, int64_t timeout_ms, CallFailure how) {
   p->call_error = 0;
   uint64_t mref = proc_monitor(p, server);
-  if (!mref) {
-    p->call_error = SNOW_ENOMEM;
-    return nullptr;
-  }
+  if (!mref) return service_call_failed(p, server, SNOW_ENOMEM, nullptr, 0, how);
   uint64_t cref = new_ref();
   Signal* s = signal_alloc(SigKind::Message, server, p->pid, 16 + size);
   if (!s) {
     proc_demonitor(p, mref, true);
-    p->call_error = SNOW_ENOMEM;
-    return nullptr;
+    return service_call_failed(p, server, SNOW_ENOMEM, nullptr, 0, how);
   }
   put_u64(s->msg.data, tag);
   put_u64(s->msg.data + 8, p->pid);
@@ -1475,16 +1642,15 @@ const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, con
   p->call_ref = 0;  // a reply arriving from now on is dropped
   if (!m) {
     proc_demonitor(p, mref, true);
-    p->call_error = SNOW_ETIMEDOUT;
-    return nullptr;
+    return service_call_failed(p, server, SNOW_ETIMEDOUT, nullptr, 0, how);
   }
   Signal* got = signal_of_msg(m);
   if (got->kind == SigKind::Down) {
     const uint8_t* reason = m->data + 16;
-    if (reason[0] == SNOW_REASON_NOPROC) p->call_error = SNOW_ENOPROC;
-    else if (reason[0] == SNOW_REASON_NOCONNECTION) p->call_error = SNOW_ENONODE;
-    else p->call_error = SNOW_SERVICE_EXITED + reason[0];
-    return nullptr;
+    int64_t code = reason[0] == SNOW_REASON_NOPROC          ? int64_t(SNOW_ENOPROC)
+                   : reason[0] == SNOW_REASON_NOCONNECTION ? int64_t(SNOW_ENONODE)
+                                                            : SNOW_SERVICE_EXITED + reason[0];
+    return service_call_failed(p, server, code, reason, m->len - 16, how);
   }
   proc_demonitor(p, mref, true);
   got->msg_kind = SNOW_MSG_USER;
@@ -1510,7 +1676,6 @@ int proc_service_reply(Process* p, uint64_t caller, const uint8_t* reply, uint64
 }
 
 int64_t proc_service_last_error(Process* p) { return p->call_error; }
-void proc_service_set_error(Process* p, int64_t code) { p->call_error = code; }
 
 void proc_stats(snow_stats* out) {
   *out = snow_stats{};
@@ -1522,6 +1687,9 @@ void proc_stats(snow_stats* out) {
   out->schedulers = sched_worker_count();
   out->timers_pending = uint64_t(timers_pending());
   out->stacks_resident = uint64_t(sched_running() ? sched_stacks_resident() : 0);
+  // node_entries and remote_pids stay 0 until the distribution layer counts
+  // them (the lead's pending node-table and remote-handle reclamation work);
+  // the reserved words stay 0 (snow_stats{} above).
 }
 
 }  // namespace snow::rt

@@ -13,8 +13,15 @@
 //   while the runtime exists, so any thread may look one up by pid and push
 //   without a reference count; control blocks are freed at exit.
 // - *Pid*: bits 63..48 node index (0 = this node), 47..24 generation,
-//   23..0 anchor index. A recycled anchor gets a new generation, so an old pid
-//   never names a new process (it would take 16M reuses of one slot).
+//   23..0 index field = anchor index XOR this runtime's index mask. A
+//   recycled anchor gets the next generation, so an old pid never names a
+//   new process (it would take 16M reuses of one slot). The index mask and
+//   every anchor's first generation are random, drawn once per OS process
+//   when the runtime first starts (an *incarnation*): a raw pid value from
+//   another node, or from an earlier run of the same program, names a
+//   process here only if its index field lands on a live anchor (at most
+//   live/2^24) and that anchor's generation matches (2^-24), so about
+//   live/2^48 per foreign value (docs/design/processes.md, "Pid values").
 // - *Dead target*: a signal whose target pid is not the anchor's current
 //   process (it exited, or the slot was reused). Links and monitors aimed at
 //   a dead target are answered with exit `noproc` / DOWN `noproc`; anything
@@ -45,6 +52,7 @@
 namespace snow::rt {
 
 struct Process;
+struct JobTable;
 
 // Runtime start/stop (called by the ABI lifecycle functions).
 int proc_runtime_start(unsigned workers);
@@ -61,6 +69,9 @@ bool proc_runtime_started();
 Process* proc_current();
 uint64_t proc_pid(const Process* p);
 
+// A terminate callback: (state, encoded reason); state is always NULL.
+using TerminateFn = void (*)(const uint8_t*, const uint8_t*);
+
 // Spawning. Any thread (link/monitor need `parent`). 0 on failure.
 struct SpawnRequest {
   void (*fn)(const uint8_t*) = nullptr;
@@ -72,6 +83,11 @@ struct SpawnRequest {
   bool link = false;
   bool monitor = false;
   uint64_t* monitor_ref_out = nullptr;
+  // Set before the child can run, so it covers even an instant exit.
+  TerminateFn terminate = nullptr;
+  // Non-zero: `parent` watches the child as a job under this ref; its DOWN
+  // goes to the parent's job table (jobs.h), never to its mailbox.
+  uint64_t job_ref = 0;
   // Remote parent (distribution spawn requests): link to / monitored by a
   // remote pid, set up before the child runs.
   uint64_t remote_link = 0;
@@ -102,7 +118,9 @@ void proc_expect_reply(Process* self, uint64_t ref);
 bool proc_wait_reply(Process* self, uint64_t ref, int64_t timeout_ms, void* out, size_t len);
 void proc_reply(uint64_t pid, uint64_t ref, const void* data, size_t len);
 
-// Pid layout helpers for the wire (id and serial of a local pid).
+// Pid layout helpers for the wire (id and serial of a local pid): the id
+// is the index field, the serial the generation, 24 bits each, so a local
+// pid round-trips through an Erlang pid exactly.
 inline uint32_t local_pid_id(uint64_t pid) { return uint32_t(pid & 0xFFFFFF); }
 inline uint32_t local_pid_serial(uint64_t pid) { return uint32_t((pid >> 24) & 0xFFFFFF); }
 inline uint64_t local_pid_make(uint32_t id, uint32_t serial) {
@@ -130,6 +148,13 @@ uint32_t proc_msg_kind(Process* self, const snow_msg* m);
 // made through the API. Owner only.
 uint64_t proc_local_call_sender(Process* self, const snow_msg* m);
 void proc_sleep(Process* self, int64_t ms);
+// Parks the calling process, applying its signals as they arrive, until
+// ready(ctx) holds or timeout_ms passes (< 0: no limit, 0: one check).
+// Returns ready's last answer. Owner context.
+bool proc_wait_until(Process* self, int64_t timeout_ms, bool (*ready)(void*), void* ctx);
+// The jobs this process started (jobs.h): null until its first job. Owner
+// context only.
+JobTable*& proc_jobs(Process* self);
 void proc_reduction_check(Process* self);
 void proc_yield(Process* self);
 
@@ -140,7 +165,11 @@ bool proc_set_trap_exit(Process* self, bool on);
 // Exit signal from `from` (0: not a process) with an encoded, valid reason.
 int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t len);
 [[noreturn]] void proc_exit_self(Process* self, const uint8_t* reason, uint64_t len);
-void proc_set_terminate(Process* self, void (*cb)(const uint8_t*, const uint8_t*));
+// Sets the terminate callback of the local process `pid` (0: `self`, the
+// calling process, which may be null) if it has not yet taken its callback
+// on the way out; no effect on a dead, unknown or remote pid. cb NULL
+// clears it. Any thread (see "Terminate callbacks" in process.cpp).
+void proc_set_terminate(Process* self, uint64_t pid, TerminateFn cb);
 uint64_t proc_monitor(Process* self, uint64_t pid);
 int64_t proc_demonitor(Process* self, uint64_t ref, bool flush);
 
@@ -158,12 +187,21 @@ uint64_t proc_whereis(std::string_view name);
 // Per-process heap.
 void* proc_gc_alloc(Process* self, uint64_t size, uint64_t align);
 
-// Service calls (ABI section 7).
+// Service calls (ABI section 7). A failed call either returns NULL with
+// the error recorded for proc_service_last_error (snow_service_try_call),
+// or exits the caller with the failure's reason, as gen_server:call does
+// (snow_service_call): noproc, noconnection, the server's exit reason,
+// custom "timeout", or error "service call: <what>" for a refused call.
+// The exit does not return (an attached thread's process ends with
+// ThreadProcessEnded).
+enum class CallFailure : uint8_t { ReturnNull, ExitCaller };
 const snow_msg* proc_service_call(Process* self, uint64_t server, uint64_t tag, const uint8_t* payload,
-                                  uint64_t size, int64_t timeout_ms);
+                                  uint64_t size, int64_t timeout_ms, CallFailure how);
+// A call refused before anything was sent (code SNOW_EINVAL, SNOW_EMSGSIZE,
+// or SNOW_ENOPROC for server 0): fails it the same way.
+const snow_msg* proc_service_call_refused(Process* self, uint64_t server, int64_t code, CallFailure how);
 int proc_service_reply(Process* self, uint64_t caller, const uint8_t* reply, uint64_t size);
 int64_t proc_service_last_error(Process* self);
-void proc_service_set_error(Process* self, int64_t code);
 
 void proc_stats(snow_stats* out);
 

@@ -3,7 +3,7 @@
 // Vocabulary:
 // - A *signal* is one heap block sent to one process: a user message, or a
 //   link, unlink, monitor, demonitor, exit, link-exit or down signal, a wait
-//   timeout, or a node up/down notice. Every signal names its target pid, so
+//   timeout, a node up/down notice, a service reply or a job's result. Every signal names its target pid, so
 //   a signal that lands in a recycled process slot is recognised as aimed
 //   at a dead process (see process.h).
 // - Signals that become mailbox messages (user messages, trapped EXITs,
@@ -33,6 +33,7 @@ enum class SigKind : uint8_t {
   Down,        // a monitored process died: msg.data = [ref][pid][reason]
   Timeout,     // wait timer fired: ref = wait sequence
   ServiceReply,  // reply to a service call: ref = call ref, msg = reply
+  JobResult,     // a job's result for its caller: ref = job ref, msg.data = [i64 value]
 };
 
 constexpr uint8_t kSigKill = 1;       // Exit: the untrappable kill

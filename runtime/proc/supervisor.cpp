@@ -292,7 +292,9 @@ bool is_supervisor(uint64_t pid) {
 int64_t call(uint64_t sup, uint64_t kind, const void* payload, uint64_t len) {
   if (!is_supervisor(sup)) return SNOW_ENOPROC;
   if (snow_actor_self() == 0) return SNOW_ENOTPROC;
-  const snow_msg* r = snow_service_call(sup, kind, static_cast<const uint8_t*>(payload), len);
+  // try_call: a supervisor that dies meanwhile is an error code for the
+  // caller of the supervisor API, not the caller's exit.
+  const snow_msg* r = snow_service_try_call(sup, kind, static_cast<const uint8_t*>(payload), len, -1);
   if (!r) {
     int64_t e = snow_service_last_error();
     return e < 0 ? e : int64_t(SNOW_ENOPROC);

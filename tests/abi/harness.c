@@ -594,6 +594,34 @@ void th__expect_down(const char* file, int line, snow_ref_t ref, snow_pid_t pid,
   th_check_reason(file, line, "of DOWN", g, gl, reason, rlen);
 }
 
+static int th_match_either(const snow_msg* m, void* ctx) {
+  th_match* mm = ctx;
+  return th_match_fn(m, &mm[0]) || th_match_fn(m, &mm[1]);
+}
+
+const snow_msg* th__wait_either(const char* file, int line, th_match a, th_match b) {
+  th_match mm[2] = {a, b};
+  const snow_msg* m = snow_actor_receive_match(th_match_either, mm, th_wait_ms());
+  if (!m) th_fail(file, line, "neither awaited message arrived within %lld ms", (long long)th_wait_ms());
+  return m;
+}
+
+void th__expect_terminated_then_down(const char* file, int line, snow_pid_t p, snow_ref_t ref,
+                                     const uint8_t* reason, size_t rlen) {
+  const snow_msg* m = th__wait_either(file, line, th_m_user(T_TERMINATED, p), th_m_down(ref));
+  if (snow_msg_kind(m) != SNOW_MSG_USER)
+    th_fail(file, line, "the DOWN arrived without (or before) the terminate callback's message");
+  th_check_reason(file, line, "seen by the terminate callback", m->data + 16, (size_t)m->len - 16, reason, rlen);
+  th__expect_down(file, line, ref, p, reason, rlen);
+  uint8_t got[512];
+  size_t gl;
+  bool state_null = false;
+  if (!th_term_get(p, got, &gl, &state_null))
+    th_fail(file, line, "the terminate callback did not run as process 0x%llx", (unsigned long long)p);
+  if (!state_null) th_fail(file, line, "the terminate callback got a non-NULL state");
+  th_check_reason(file, line, "recorded by the terminate callback", got, gl, reason, rlen);
+}
+
 void th__sync_dead(const char* file, int line, snow_pid_t pid) {
   snow_ref_t ref = snow_process_monitor(pid);
   if (!ref) th_fail(file, line, "snow_process_monitor(0x%llx) = 0", (unsigned long long)pid);

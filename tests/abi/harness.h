@@ -209,6 +209,16 @@ void th__expect_down(const char* file, int line, snow_ref_t ref, snow_pid_t pid,
                      const uint8_t* reason, size_t rlen);
 #define th_expect_down(ref, pid, reason, rlen) \
   th__expect_down(__FILE__, __LINE__, (ref), (pid), (reason), (rlen))
+/* Waits for the first message, in mailbox order, that matches a or b. */
+const snow_msg* th__wait_either(const char* file, int line, th_match a, th_match b);
+#define th_wait_either(a, b) th__wait_either(__FILE__, __LINE__, (a), (b))
+/* p's terminate callback (th_term_cb) ran as p with state NULL and `reason`,
+ * and its report arrived before p's DOWN(ref) with the same reason (it ran
+ * before the monitors fired); consumes both. */
+void th__expect_terminated_then_down(const char* file, int line, snow_pid_t p, snow_ref_t ref,
+                                     const uint8_t* reason, size_t rlen);
+#define th_expect_terminated_then_down(p, ref, reason, rlen) \
+  th__expect_terminated_then_down(__FILE__, __LINE__, (p), (ref), (reason), (rlen))
 /* Monitors pid (dead or dying) and waits for the DOWN of that new monitor.
  * Used as a fence: once it returns, pid has finished exiting. */
 void th__sync_dead(const char* file, int line, snow_pid_t pid);

@@ -145,7 +145,6 @@ TEST_CASE(set_terminate_for_bad_pids_is_ignored) {
   th_start();
   for (size_t i = 0; i < NBAD; i++) snow_actor_set_terminate(k_bad_pids[i], th_term_cb);
   snow_pid_t p = th_spawn_puppet(0);
-  snow_actor_set_terminate(p, th_term_cb); /* another process: ignored */
   snow_ref_t ref = snow_process_monitor(p);
   CHECK_EQ(th_send1(p, C_STOP), 0);
   th_wait_down(ref);
@@ -420,8 +419,7 @@ static void* foreign_calls(void* arg) {
   r->set_trap = snow_actor_set_trap_exit(true);
   r->self = snow_actor_self();
   r->detach = snow_thread_detach();
-  snow_actor_set_terminate(0, th_term_cb);
-  snow_actor_set_terminate(th_main, th_term_cb);
+  snow_actor_set_terminate(0, th_term_cb); /* no calling process: no effect */
   snow_reduction_check();
   snow_actor_yield();
   /* Allowed from any thread: */
@@ -626,7 +624,7 @@ TEST_CASE(oversized_payloads_for_another_node_are_refused_with_emsgsize) {
   memset(r + 9, 'z', big);
   CHECK_EQ(snow_actor_exit_reason(remote, r, 9 + big), SNOW_EMSGSIZE);
   CHECK_EQ(snow_actor_send(remote, r, big), SNOW_EMSGSIZE);
-  CHECK(snow_service_call_timeout(remote, 7, r, big, 100) == NULL);
+  CHECK(snow_service_try_call(remote, 7, r, big, 100) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_EMSGSIZE);
   CHECK_EQ(snow_service_reply(remote, r, big), SNOW_EMSGSIZE);
   /* The same reason to a local process is fine (no frame involved). */

@@ -133,11 +133,6 @@ static void linked_death(uint8_t tag, bool trapping) {
 
 /* ------------------------------------------------------------ M7: exit_self */
 
-static int match_either(const snow_msg* m, void* ctx) {
-  th_match* mm = ctx;
-  return th_match_fn(m, &mm[0]) || th_match_fn(m, &mm[1]);
-}
-
 static void exit_self_with(uint8_t tag) {
   th_start();
   snow_ref_t ref;
@@ -146,18 +141,7 @@ static void exit_self_with(uint8_t tag) {
   size_t rl = reason_with_data(r, tag);
   th_puppet_exit_self(p, r, rl);
   /* From p, the terminate callback's message comes before the DOWN. */
-  th_match mm[2] = {th_m_user(T_TERMINATED, p), th_m_down(ref)};
-  const snow_msg* m = snow_actor_receive_match(match_either, mm, th_wait_ms());
-  CHECK(m != NULL);
-  CHECK_MSG(snow_msg_kind(m) == SNOW_MSG_USER, "DOWN arrived before the terminate callback's message");
-  CHECK_REASON(m->data + 16, m->len - 16, r, rl);
-  th_expect_down(ref, p, r, rl);
-  uint8_t got[512];
-  size_t gl;
-  bool state_null;
-  CHECK(th_term_get(p, got, &gl, &state_null));
-  CHECK(state_null);
-  CHECK_REASON(got, gl, r, rl);
+  th_expect_terminated_then_down(p, ref, r, rl);
   th_end();
 }
 
@@ -708,23 +692,6 @@ TEST_CASE(terminate_callback_set_with_pid_0_means_self) {
   CHECK_EQ(th_send1(p, C_STOP), 0);
   th_wait_down(ref);
   CHECK(th_term_get(p, NULL, NULL, NULL));
-  th_end();
-}
-
-TEST_CASE(terminate_callback_for_another_pid_is_ignored) {
-  th_start();
-  snow_ref_t pref, qref;
-  snow_pid_t p = th_spawn_puppet_mon(0, &pref);
-  snow_pid_t q = th_spawn_puppet_mon(0, &qref);
-  th_puppet_call(p, C_SET_TERM, q, T_TERM_SET);
-  th_puppet_call(p, C_SET_TERM, th_main, T_TERM_SET);
-  th_puppet_call(p, C_SET_TERM, 0x00000000DEADBEEFull, T_TERM_SET);
-  CHECK_EQ(th_send1(q, C_STOP), 0);
-  th_wait_down(qref);
-  CHECK_EQ(th_send1(p, C_STOP), 0);
-  th_wait_down(pref);
-  CHECK_EQ(th_term_count(), 0);
-  CHECK(th_poll_user(T_TERMINATED, TH_ANY_PID) == NULL);
   th_end();
 }
 

@@ -44,9 +44,9 @@ TEST_CASE(init_actor_twice_returns_ealready) {
   th_end();
 }
 
-TEST_CASE(abi_version_is_1_before_and_after_start) {
-  CHECK_EQ(SNOW_ABI_VERSION, 1);
-  CHECK_EQ(snow_rt_abi_version(), 1);
+TEST_CASE(abi_version_is_2_before_and_after_start) {
+  CHECK_EQ(SNOW_ABI_VERSION, 2);
+  CHECK_EQ(snow_rt_abi_version(), 2);
   th_start();
   CHECK_EQ(snow_rt_abi_version(), SNOW_ABI_VERSION);
   th_end();

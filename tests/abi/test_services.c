@@ -1,5 +1,9 @@
 /* ABI.md section 7: service calls (snow_service_call, snow_service_call_timeout,
- * snow_service_reply, snow_service_last_error).
+ * snow_service_try_call, snow_service_reply, snow_service_last_error).
+ *
+ * A failed snow_service_call / _timeout exits the calling process (v2), so
+ * those failures are observed from a separate caller process (caller_main)
+ * through its DOWN; snow_service_try_call returns NULL and tells why.
  *
  * The test server (server() below) answers calls whose payload is
  * [u64 command][u64 argument][...]; the request it receives is
@@ -12,7 +16,10 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SVC_TAG 0x5E77ull
 
@@ -97,21 +104,41 @@ static snow_pid_t spawn_server(void) {
   return p;
 }
 
-/* Calls srv with payload [cmd][arg][extra...]. timeout_ms == INT64_MIN: the
- * call without a timeout. */
-static const snow_msg* call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra,
-                              size_t elen, int64_t timeout_ms) {
+enum call_kind { K_CALL, K_CALL_TIMEOUT, K_TRY_CALL };
+
+/* Calls srv with payload [cmd][arg][extra...] through `kind`. */
+static const snow_msg* call_k(enum call_kind kind, snow_pid_t srv, uint64_t cmd, uint64_t arg,
+                              const uint8_t* extra, size_t elen, int64_t timeout_ms) {
   uint8_t buf[16 + 64];
   CHECK(elen <= 64);
   th_put_u64(buf, cmd);
   th_put_u64(buf + 8, arg);
   if (elen) memcpy(buf + 16, extra, elen);
-  if (timeout_ms == INT64_MIN) return snow_service_call(srv, SVC_TAG, buf, 16 + elen);
-  return snow_service_call_timeout(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
+  switch (kind) {
+    case K_CALL: return snow_service_call(srv, SVC_TAG, buf, 16 + elen);
+    case K_CALL_TIMEOUT: return snow_service_call_timeout(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
+    default: return snow_service_try_call(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
+  }
+}
+
+/* A call expected to succeed (snow_service_call_timeout with a deadline). */
+static const snow_msg* call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra,
+                              size_t elen, int64_t timeout_ms) {
+  return call_k(K_CALL_TIMEOUT, srv, cmd, arg, extra, elen, timeout_ms);
 }
 
 static const snow_msg* call(snow_pid_t srv, uint64_t cmd, uint64_t arg) {
-  return call_x(srv, cmd, arg, NULL, 0, INT64_MIN);
+  return call_k(K_CALL, srv, cmd, arg, NULL, 0, -1);
+}
+
+/* snow_service_try_call (timeout_ms < 0: none). */
+static const snow_msg* try_call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra,
+                                  size_t elen, int64_t timeout_ms) {
+  return call_k(K_TRY_CALL, srv, cmd, arg, extra, elen, timeout_ms);
+}
+
+static const snow_msg* try_call(snow_pid_t srv, uint64_t cmd, uint64_t arg) {
+  return try_call_x(srv, cmd, arg, NULL, 0, -1);
 }
 
 static snow_pid_t dead_pid(void) {
@@ -198,12 +225,12 @@ TEST_CASE(three_calls_in_a_row_each_get_their_own_reply) {
 TEST_CASE(last_error_is_0_after_a_successful_call) {
   th_start();
   snow_pid_t srv = spawn_server();
-  CHECK(call(dead_pid(), S_ECHO, 1) == NULL);
+  CHECK(try_call(dead_pid(), S_ECHO, 1) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_ENOPROC);
-  CHECK(call(srv, S_ECHO, 2) != NULL);
+  CHECK(try_call(srv, S_ECHO, 2) != NULL);
   CHECK_EQ(snow_service_last_error(), 0);
-  /* Also after a timeout. */
-  CHECK(call_x(srv, S_HOLD, 3, NULL, 0, 20) == NULL);
+  /* Also after a timeout, and with the exiting form. */
+  CHECK(try_call_x(srv, S_HOLD, 3, NULL, 0, 20) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_ETIMEDOUT);
   CHECK_EQ(th_send2(srv, T_GO, th_main), 0);
   th_wait_user(T_DONE, srv);
@@ -214,35 +241,35 @@ TEST_CASE(last_error_is_0_after_a_successful_call) {
 
 /* ----------------------------------------------------- server not there */
 
-TEST_CASE(call_to_a_dead_pid_returns_null_with_enoproc) {
+TEST_CASE(try_call_to_a_dead_pid_returns_null_with_enoproc) {
   th_start();
   snow_pid_t d = dead_pid();
-  CHECK(call(d, S_ECHO, 1) == NULL);
+  CHECK(try_call(d, S_ECHO, 1) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_ENOPROC);
   /* A pid that never existed. */
-  CHECK(call(0x00000000DEADBEEFull, S_ECHO, 1) == NULL);
+  CHECK(try_call(0x00000000DEADBEEFull, S_ECHO, 1) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_ENOPROC);
   /* The call's own monitor leaves nothing behind. */
   expect_mailbox(NULL, 0);
   th_end();
 }
 
-TEST_CASE(call_to_server_0_returns_null_with_einval) {
+TEST_CASE(try_call_to_server_0_returns_null_with_einval) {
   th_start();
-  CHECK(call(0, S_ECHO, 1) == NULL);
+  CHECK(try_call(0, S_ECHO, 1) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_EINVAL);
-  CHECK(call_x(0, S_ECHO, 1, NULL, 0, 100) == NULL);
+  CHECK(try_call_x(0, S_ECHO, 1, NULL, 0, 100) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_EINVAL);
   expect_mailbox(NULL, 0);
   th_end();
 }
 
-TEST_CASE(call_with_a_null_payload_and_a_size_returns_null_with_einval) {
+TEST_CASE(try_call_with_a_null_payload_and_a_size_returns_null_with_einval) {
   th_start();
   snow_pid_t srv = spawn_server();
-  CHECK(snow_service_call(srv, SVC_TAG, NULL, 16) == NULL);
+  CHECK(snow_service_try_call(srv, SVC_TAG, NULL, 16, -1) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_EINVAL);
-  CHECK(snow_service_call_timeout(srv, SVC_TAG, NULL, 16, 100) == NULL);
+  CHECK(snow_service_try_call(srv, SVC_TAG, NULL, 16, 100) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_EINVAL);
   th_end();
 }
@@ -250,12 +277,12 @@ TEST_CASE(call_with_a_null_payload_and_a_size_returns_null_with_einval) {
 static void* call_from_thread(void* arg) {
   int64_t* out = arg;
   uint8_t buf[16] = {0};
-  out[0] = snow_service_call_timeout((snow_pid_t)out[0], SVC_TAG, buf, 16, 100) != NULL;
+  out[0] = snow_service_try_call((snow_pid_t)out[0], SVC_TAG, buf, 16, 100) != NULL;
   out[1] = snow_service_last_error();
   return NULL;
 }
 
-TEST_CASE(call_from_a_thread_that_is_not_a_process_returns_null) {
+TEST_CASE(try_call_from_a_thread_that_is_not_a_process_returns_null) {
   th_start();
   snow_pid_t srv = spawn_server();
   pthread_t t;
@@ -269,7 +296,7 @@ TEST_CASE(call_from_a_thread_that_is_not_a_process_returns_null) {
 
 /* ------------------------------------------------- server dies mid-call */
 
-TEST_CASE(call_to_a_server_that_dies_while_handling_it_returns_null_and_its_exit_reason) {
+TEST_CASE(try_call_to_a_server_that_dies_while_handling_it_returns_null_and_its_exit_reason) {
   th_start();
   struct {
     uint8_t tag;
@@ -295,7 +322,7 @@ TEST_CASE(call_to_a_server_that_dies_while_handling_it_returns_null_and_its_exit
       default: rl = th_reason_for_tag(r, cases[i].tag); break;
     }
     snow_pid_t srv = spawn_server();
-    const snow_msg* m = call_x(srv, S_EXIT, 0, r, rl, INT64_MIN);
+    const snow_msg* m = try_call_x(srv, S_EXIT, 0, r, rl, -1);
     int64_t e = snow_service_last_error();
     CHECK_MSG(m == NULL, "server exiting with %s: the call returned a message",
               th_reason_name(cases[i].tag));
@@ -307,10 +334,10 @@ TEST_CASE(call_to_a_server_that_dies_while_handling_it_returns_null_and_its_exit
   th_end();
 }
 
-TEST_CASE(call_to_a_server_killed_while_handling_it_returns_null_with_exited_killed) {
+TEST_CASE(try_call_to_a_server_killed_while_handling_it_returns_null_with_exited_killed) {
   th_start();
   snow_pid_t srv = spawn_server();
-  CHECK(call(srv, S_KILL_SELF, 0) == NULL);
+  CHECK(try_call(srv, S_KILL_SELF, 0) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_SERVICE_EXITED + SNOW_REASON_KILLED);
   CHECK_EQ(snow_service_last_error(), 0x102);
   th_end();
@@ -323,7 +350,7 @@ TEST_CASE(a_failed_call_leaves_no_down_of_its_own_but_keeps_the_callers_monitor)
   CHECK(mine != 0);
   uint8_t r[64];
   size_t rl = th_reason_str(r, SNOW_REASON_ERROR, "crash");
-  CHECK(call_x(srv, S_EXIT, 0, r, rl, INT64_MIN) == NULL);
+  CHECK(try_call_x(srv, S_EXIT, 0, r, rl, -1) == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_SERVICE_EXITED + SNOW_REASON_ERROR);
   /* The caller's own monitor still fires, once, with the real reason. */
   th_expect_down(mine, srv, r, rl);
@@ -333,11 +360,11 @@ TEST_CASE(a_failed_call_leaves_no_down_of_its_own_but_keeps_the_callers_monitor)
 
 /* --------------------------------------------------------------- timeouts */
 
-TEST_CASE(call_timeout_expiry_returns_null_with_etimedout_on_time) {
+TEST_CASE(try_call_timeout_expiry_returns_null_with_etimedout_on_time) {
   th_start();
   snow_pid_t srv = spawn_server();
   int64_t t0 = th_now_us();
-  const snow_msg* m = call_x(srv, S_HOLD, 1, NULL, 0, 100);
+  const snow_msg* m = try_call_x(srv, S_HOLD, 1, NULL, 0, 100);
   int64_t dt_ms = (th_now_us() - t0) / 1000;
   CHECK(m == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_ETIMEDOUT);
@@ -352,7 +379,7 @@ TEST_CASE(a_late_reply_to_a_timed_out_call_is_never_returned_by_a_later_call_nor
   snow_pid_t srv = spawn_server();
   CHECK_EQ(th_send2(th_main, T_SEQ, 1), 0); /* an unrelated message: must survive */
   for (uint64_t i = 0; i < 10; i++) {
-    const snow_msg* m = call_x(srv, S_HOLD, 1000 + i, NULL, 0, 20);
+    const snow_msg* m = try_call_x(srv, S_HOLD, 1000 + i, NULL, 0, 20);
     CHECK(m == NULL);
     CHECK_EQ(snow_service_last_error(), SNOW_ETIMEDOUT);
     /* The server now replies to the timed-out call; that late reply races
@@ -443,4 +470,203 @@ TEST_CASE(a_second_reply_to_the_same_call_and_a_reply_to_caller_0_return_einval)
   /* The refused second reply did not arrive as a message either. */
   expect_mailbox(NULL, 0);
   th_end();
+}
+
+/* ------------------------------------ a failed call exits its caller (v2) */
+
+/* args [parent][server][kind][cmd][arg][timeout_ms][reason...]: makes one
+ * call of that kind with payload [cmd][arg][reason...]; if it returns, sends
+ * the parent [T_DONE][self][reply word 1 or ~0 for NULL], then waits for
+ * C_STOP (so a DOWN seen by the parent comes from the call itself). */
+static void caller_main(const uint8_t* args) {
+  snow_pid_t parent = th_arg(args, 0);
+  snow_pid_t srv = th_arg(args, 1);
+  enum call_kind kind = (enum call_kind)th_arg(args, 2);
+  uint64_t cmd = th_arg(args, 3), arg = th_arg(args, 4);
+  int64_t timeout_ms = (int64_t)th_arg(args, 5);
+  uint64_t rlen = th_arg(args, 6);
+  const snow_msg* r = call_k(kind, srv, cmd, arg, args + 56, (size_t)rlen, timeout_ms);
+  th_send3(parent, T_DONE, snow_actor_self(), r ? th_word(r, 1) : ~(uint64_t)0);
+  th_wait_user(C_STOP, TH_ANY_PID);
+}
+
+/* Spawns caller_main monitored; returns its pid and writes the ref. */
+static snow_pid_t spawn_caller(snow_ref_t* ref, snow_pid_t srv, enum call_kind kind, uint64_t cmd,
+                               uint64_t arg, int64_t timeout_ms, const uint8_t* extra, size_t elen) {
+  uint8_t buf[56 + 64];
+  CHECK(elen <= 64);
+  uint64_t w[7] = {th_main, srv, kind, cmd, arg, (uint64_t)timeout_ms, elen};
+  for (int i = 0; i < 7; i++) th_put_u64(buf + 8 * i, w[i]);
+  if (elen) memcpy(buf + 56, extra, elen);
+  snow_spawn_opts o;
+  memset(&o, 0, sizeof o);
+  o.monitor = 1;
+  snow_pid_t p = snow_actor_spawn_opts(caller_main, buf, 56 + elen, &o);
+  CHECK(p != 0);
+  *ref = o.monitor_ref;
+  return p;
+}
+
+/* The caller dies with `reason` without the call returning. */
+static void expect_caller_exit(snow_ref_t ref, snow_pid_t caller, const uint8_t* reason, size_t rlen) {
+  th_expect_down(ref, caller, reason, rlen);
+  CHECK_MSG(th_poll_user(T_DONE, caller) == NULL, "the failed call returned to its caller");
+}
+
+TEST_CASE(call_to_a_dead_or_unknown_pid_exits_the_caller_with_noproc) {
+  th_start();
+  uint8_t noproc[1] = {SNOW_REASON_NOPROC};
+  snow_pid_t targets[3] = {dead_pid(), 0x00000000DEADBEEFull, 0};
+  for (int i = 0; i < 3; i++) {
+    for (int k = K_CALL; k <= K_CALL_TIMEOUT; k++) {
+      snow_ref_t ref;
+      snow_pid_t c = spawn_caller(&ref, targets[i], (enum call_kind)k, S_ECHO, 1, th_wait_ms(), NULL, 0);
+      expect_caller_exit(ref, c, noproc, 1);
+    }
+  }
+  expect_mailbox(NULL, 0);
+  th_end();
+}
+
+TEST_CASE(call_to_a_server_that_dies_before_replying_exits_the_caller_with_the_servers_reason) {
+  th_start();
+  const uint8_t tags[] = {SNOW_REASON_ERROR, SNOW_REASON_CUSTOM, SNOW_REASON_SHUTDOWN, SNOW_REASON_NORMAL,
+                          SNOW_REASON_NOCONNECTION, SNOW_REASON_TERM};
+  for (size_t i = 0; i < sizeof tags; i++) {
+    uint8_t r[64];
+    size_t rl;
+    switch (tags[i]) {
+      case SNOW_REASON_ERROR: rl = th_reason_str(r, tags[i], "service crashed"); break;
+      case SNOW_REASON_CUSTOM: rl = th_reason_str(r, tags[i], "gone"); break;
+      case SNOW_REASON_TERM: rl = th_reason(r, tags[i], th_etf_atom_foo, sizeof th_etf_atom_foo); break;
+      default: rl = th_reason_for_tag(r, tags[i]); break;
+    }
+    snow_ref_t ref;
+    snow_pid_t c = spawn_caller(&ref, spawn_server(), K_CALL, S_EXIT, 0, -1, r, rl);
+    expect_caller_exit(ref, c, r, rl);
+  }
+  th_end();
+}
+
+TEST_CASE(call_to_a_server_killed_before_replying_exits_the_caller_with_killed) {
+  th_start();
+  uint8_t killed[1] = {SNOW_REASON_KILLED};
+  snow_ref_t ref;
+  snow_pid_t c = spawn_caller(&ref, spawn_server(), K_CALL_TIMEOUT, S_KILL_SELF, 0, th_wait_ms(), NULL, 0);
+  expect_caller_exit(ref, c, killed, 1);
+  th_end();
+}
+
+TEST_CASE(call_timeout_expiry_exits_the_caller_with_custom_timeout_on_time) {
+  th_start();
+  uint8_t want[32];
+  size_t wl = th_reason_str(want, SNOW_REASON_CUSTOM, "timeout");
+  snow_pid_t srv = spawn_server();
+  int64_t t0 = th_now_us();
+  snow_ref_t ref;
+  snow_pid_t c = spawn_caller(&ref, srv, K_CALL_TIMEOUT, S_HOLD, 1, 100, NULL, 0);
+  expect_caller_exit(ref, c, want, wl);
+  int64_t dt_ms = (th_now_us() - t0) / 1000;
+  CHECK_MSG(dt_ms >= 99, "the caller exited after %lld ms, before its 100 ms timeout", (long long)dt_ms);
+  CHECK_MSG(dt_ms <= 100 + th_slack_ms(), "the caller exited after %lld ms (timeout 100 ms)", (long long)dt_ms);
+  /* The server lives on; its late reply goes nowhere. */
+  CHECK_EQ(th_send2(srv, T_GO, c), 0);
+  CHECK(call(srv, S_ECHO, 5) != NULL);
+  th_end();
+}
+
+/* args [server]: snow_service_call with a NULL payload of size 16. */
+static void null_payload_caller(const uint8_t* args) {
+  const snow_msg* m = snow_service_call(th_arg(args, 0), SVC_TAG, NULL, 16);
+  th_send3(th_main, T_DONE, snow_actor_self(), m ? 1 : 0);
+}
+
+TEST_CASE(call_with_a_bad_payload_exits_the_caller_with_an_error) {
+  th_start();
+  uint8_t want[64];
+  size_t wl = th_reason_str(want, SNOW_REASON_ERROR, "service call: invalid argument");
+  snow_spawn_opts o;
+  memset(&o, 0, sizeof o);
+  o.monitor = 1;
+  uint8_t a[8];
+  th_put_u64(a, spawn_server());
+  snow_pid_t c = snow_actor_spawn_opts(null_payload_caller, a, 8, &o);
+  CHECK(c != 0);
+  expect_caller_exit(o.monitor_ref, c, want, wl);
+  th_end();
+}
+
+TEST_CASE(a_crashing_service_ends_its_caller_and_links_see_it_while_bystanders_live) {
+  th_start();
+  uint8_t r[64];
+  size_t rl = th_reason_str(r, SNOW_REASON_ERROR, "service crashed");
+  snow_pid_t bystander = th_spawn_puppet(0);
+  snow_pid_t watcher = th_spawn_puppet(PUPPET_TRAP);
+  snow_ref_t ref;
+  snow_pid_t c = spawn_caller(&ref, spawn_server(), K_CALL, S_EXIT, 0, -1, r, rl);
+  /* Linked to the caller (it may already be gone: then noproc). */
+  CHECK_EQ((int64_t)th_puppet_call(watcher, C_LINK, c, T_LINKED), 0);
+  expect_caller_exit(ref, c, r, rl);
+  const snow_msg* m = th_wait_report(watcher, SNOW_MSG_EXIT);
+  size_t n;
+  const uint8_t* d = th_report_data(m, &n);
+  CHECK(n >= 8);
+  CHECK_EQ_U(th_get_u64(d), c);
+  size_t gl = n - 8;
+  if (!(gl == 1 && d[8] == SNOW_REASON_NOPROC)) CHECK_REASON(d + 8, gl, r, rl);
+  th_puppet_ping(bystander);
+  th_puppet_ping(watcher);
+  CHECK(call(spawn_server(), S_ECHO, 3) != NULL);
+  th_end();
+}
+
+/* Runs body in a forked child of this case and returns its wait status. */
+static int in_child(void (*body)(void)) {
+  fflush(NULL);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    body();
+    _exit(77);
+  }
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+static void main_calls_a_dead_server(void) {
+  snow_rt_init();
+  if (snow_rt_init_actor(1) != 0) _exit(70);
+  snow_pid_t p = snow_actor_spawn(server, NULL, 0, SNOW_PRIO_NORMAL);
+  if (p == 0 || snow_actor_exit(p, SNOW_REASON_KILLED) != 0) _exit(71);
+  uint8_t buf[16] = {0};
+  (void)snow_service_call(p, SVC_TAG, buf, 16); /* must not return */
+  _exit(72);
+}
+
+TEST_CASE(a_failed_call_on_the_main_thread_ends_the_main_process_and_the_program_with_status_1) {
+  int st = in_child(main_calls_a_dead_server);
+  CHECK_MSG(WIFEXITED(st), "the program did not exit normally (wait status 0x%x)", st);
+  CHECK_MSG(WEXITSTATUS(st) == 1, "exit status %d (72: the call returned)", WEXITSTATUS(st));
+}
+
+static void* call_from_plain_thread(void* arg) {
+  uint8_t buf[16] = {0};
+  (void)snow_service_call(*(snow_pid_t*)arg, SVC_TAG, buf, 16);
+  _exit(73);
+}
+
+static void plain_thread_calls(void) {
+  snow_rt_init();
+  if (snow_rt_init_actor(1) != 0) _exit(70);
+  snow_pid_t srv = snow_actor_spawn(server, NULL, 0, SNOW_PRIO_NORMAL);
+  pthread_t t;
+  if (pthread_create(&t, NULL, call_from_plain_thread, &srv) != 0) _exit(71);
+  pthread_join(t, NULL);
+  _exit(74);
+}
+
+TEST_CASE(call_outside_a_process_aborts) {
+  int st = in_child(plain_thread_calls);
+  CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "wait status 0x%x, expected SIGABRT", st);
 }

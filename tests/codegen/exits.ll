@@ -43,7 +43,7 @@ define i64 @spawn_monitored(i8* %fn, i64* %ref_out, i32 %code) {
 entry:
   %opts = alloca %snow_spawn_opts, align 8
   %op = bitcast %snow_spawn_opts* %opts to i8*
-  call void @llvm.memset.p0i8.i64(i8* align 8 %op, i8 0, i64 24, i1 false)
+  call void @llvm.memset.p0i8.i64(i8* align 8 %op, i8 0, i64 64, i1 false)
   %monp = getelementptr %snow_spawn_opts, %snow_spawn_opts* %opts, i32 0, i32 1
   store i8 1, i8* %monp, align 1
   %pid = call i64 @snow_actor_spawn_opts(i8* %fn, i8* null, i64 0, i8* %op)
@@ -98,7 +98,7 @@ entry:
   call void @check(i1 %was_off, i32 20)
   %opts = alloca %snow_spawn_opts, align 8
   %op = bitcast %snow_spawn_opts* %opts to i8*
-  call void @llvm.memset.p0i8.i64(i8* align 8 %op, i8 0, i64 24, i1 false)
+  call void @llvm.memset.p0i8.i64(i8* align 8 %op, i8 0, i64 64, i1 false)
   %linkp = getelementptr %snow_spawn_opts, %snow_spawn_opts* %opts, i32 0, i32 0
   store i8 1, i8* %linkp, align 1
   %sp2 = call i64 @snow_actor_spawn_opts(i8* bitcast (void (i8*)* @spinner to i8*), i8* null, i64 0, i8* %op)

@@ -79,9 +79,9 @@ entry:
   %opts = alloca %snow_spawn_opts, align 8
   %op = bitcast %snow_spawn_opts* %opts to i8*
   %size = ptrtoint %snow_spawn_opts* getelementptr (%snow_spawn_opts, %snow_spawn_opts* null, i32 1) to i64
-  %size_ok = icmp eq i64 %size, 24
+  %size_ok = icmp eq i64 %size, 64
   call void @check(i1 %size_ok, i32 8)
-  call void @llvm.memset.p0i8.i64(i8* align 8 %op, i8 0, i64 24, i1 false)
+  call void @llvm.memset.p0i8.i64(i8* align 8 %op, i8 0, i64 64, i1 false)
   %monp = getelementptr %snow_spawn_opts, %snow_spawn_opts* %opts, i32 0, i32 1
   store i8 1, i8* %monp, align 1
   %w3 = call i64 @snow_actor_spawn_opts(i8* bitcast (void (i8*)* @waiter to i8*), i8* null, i64 0, i8* %op)

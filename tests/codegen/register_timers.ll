@@ -29,7 +29,7 @@ entry:
   %reg_ok = icmp eq i32 %reg, 1
   call void @check(i1 %reg_ok, i32 1)
   %ver = call i32 @snow_rt_abi_version()
-  %ver_ok = icmp eq i32 %ver, 1
+  %ver_ok = icmp eq i32 %ver, 2
   call void @check(i1 %ver_ok, i32 2)
   %self = call i64 @snow_actor_self()
   %self_ok = icmp ne i64 %self, 0

@@ -9,7 +9,10 @@
  * other nodes can snow_node_spawn workers here), "crasher" (panics at once)
  * and "quick" (returns at once), prints
  *   ready <name>
- * (or "startfail <code> <text>" and exits 2), then reads commands. Every
+ * (or "startfail <code> <text>" and exits 2), then reads commands. (With
+ * SNOW_NODE_SERVE_ONCE=1 in its environment it reads none: its one process,
+ * registered as "srv", prints the first message it receives, E srv MSG,
+ * and returns, and the program ends by itself, "bye 0".) Every
  * command line starts with an id chosen by the driver; the answer is one line
  *   R <id> ok [values...]      or      R <id> err <code> [text]
  * Events are printed as they happen, one line each:
@@ -24,6 +27,9 @@
  * Commands handled by the reader thread (a pthread attached as a process):
  *   <id> spawn <label> [trap]         spawn a worker, answer its pid
  *   <id> pid <label>                  the worker's pid
+ *   <id> rawpid <label>               the worker's pid value as raw:<hex u64>
+ *                                     (any <pid> argument also takes that form:
+ *                                     the value used as raw bytes, not a term)
  *   <id> kill <label>                 snow_actor_exit(pid, killed) from outside
  *   <id> halt                         snow_rt_halt(0) (also on stdin EOF)
  *   <id> tsend <pid> <hex>            snow_actor_send from this attached thread
@@ -56,7 +62,7 @@
  *                                     snow_node_spawn of fn with args
  *                                     "newlabel[ trap]\0", answers the pid or 0
  *   <id> send <label> <pid> <hex>     snow_actor_send of those bytes ("-": none)
- *   <id> call <label> <pid> <hex> <ms>   snow_service_call_timeout; answers the
+ *   <id> call <label> <pid> <hex> <ms>   snow_service_try_call; answers the
  *                                     reply's bytes or the last error. A worker
  *                                     receiving such a call replies "re:" and
  *                                     the payload, and prints E <label> CALLED
@@ -86,6 +92,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +176,9 @@ static void pid_hex(snow_pid_t pid, char* out, size_t cap) {
 }
 
 static snow_pid_t parse_pid(const char* hex) {
+  /* "raw:<hex u64>": a pid value used as raw bytes, the way Snow programs
+   * pass pids between nodes (rawpid prints one). */
+  if (strncmp(hex, "raw:", 4) == 0) return strtoull(hex + 4, NULL, 16);
   uint8_t b[512];
   int64_t n = from_hex(hex, b, sizeof b);
   return n > 0 ? snow_term_decode_pid(b, (uint64_t)n) : 0;
@@ -665,7 +675,8 @@ static void worker_command(struct wstate* w, char* line) {
     snow_pid_t pid;
     int64_t dl = pid_and_bytes(id, t[3], t[4], &pid, data, sizeof data);
     if (dl < 0) return;
-    const snow_msg* r = snow_service_call_timeout(pid, CALL_MAGIC, data, (uint64_t)dl, atoll(t[5]));
+    /* try_call: the worker reports a failure instead of exiting. */
+    const snow_msg* r = snow_service_try_call(pid, CALL_MAGIC, data, (uint64_t)dl, atoll(t[5]));
     if (!r) {
       int64_t e = snow_service_last_error();
       emit("R %s err %lld %s", id, (long long)e, e < 0 ? snow_strerror(e) : "server exited");
@@ -810,6 +821,26 @@ static void crasher_main(const uint8_t* args) {
 }
 static void quick_main(const uint8_t* args) { (void)args; }
 
+/* SNOW_NODE_SERVE_ONCE=1: the node's only process (no reader thread) is a
+ * server registered as "srv" that prints the first user message it gets as
+ * E srv MSG and returns; the program then ends by itself (run_scheduler
+ * stops the node and returns 0: "bye 0"). */
+static void serve_once_main(const uint8_t* args) {
+  (void)args;
+  snow_actor_register("srv", 3);
+  emit("E srv STARTED t=%lld", (long long)mono_ns());
+  for (;;) {
+    const snow_msg* m = snow_actor_receive(-1);
+    if (m && snow_msg_kind(m) == SNOW_MSG_USER) {
+      char hex[2100];
+      size_t shown = m->len > 1000 ? 1000 : (size_t)m->len;
+      to_hex(m->data, shown, hex, sizeof hex);
+      emit("E srv MSG len=%llu data=%s t=%lld", (unsigned long long)m->len, shown ? hex : "-", (long long)mono_ns());
+      return;
+    }
+  }
+}
+
 /* A plain (unattached) pthread that sends one message, then sleeps without
  * touching the runtime: snow_actor_send works from any thread. */
 struct thread_send {
@@ -836,11 +867,15 @@ static void* plain_sender(void* arg) {
 
 /* ------------------------------------------------------------------ reader thread */
 
+static sem_t g_reader_attached;
+
 static void* reader_main(void* unused) {
   (void)unused;
   /* Attached: the runtime counts this thread as a process that may still
-   * send, so it does not end idle workers while commands can come. */
+   * send, so it neither ends idle workers nor (with no process left) stops
+   * the node while commands can come. */
   snow_thread_attach();
+  sem_post(&g_reader_attached);
   char* line = NULL;
   size_t cap = 0;
   ssize_t len;
@@ -918,6 +953,8 @@ static void* reader_main(void* unused) {
       char ph[600];
       pid_hex(pid, ph, sizeof ph);
       emit("R %s ok %s", id, ph);
+    } else if (strcmp(cmd, "rawpid") == 0) {
+      emit("R %s ok raw:%llx", id, (unsigned long long)pid);
     } else if (strcmp(cmd, "kill") == 0) {
       reply_rc(id, snow_actor_exit(pid, SNOW_REASON_KILLED));
     } else {
@@ -957,10 +994,24 @@ int main(int argc, char** argv) {
   }
   char name[300];
   int64_t nl = snow_node_name(name, sizeof name);
+  const char* once = getenv("SNOW_NODE_SERVE_ONCE");
+  if (once && strcmp(once, "1") == 0) {
+    /* Spawned before the main process exits, so the program lives on. */
+    snow_actor_spawn(serve_once_main, NULL, 0, SNOW_PRIO_NORMAL);
+    emit("ready %.*s pid=%d", (int)nl, name, (int)getpid());
+    int status = snow_rt_run_scheduler();
+    emit("bye %d", status);
+    return status;
+  }
   emit("ready %.*s pid=%d", (int)nl, name, (int)getpid());
   pthread_t reader;
+  sem_init(&g_reader_attached, 0, 0);
   pthread_create(&reader, NULL, reader_main, NULL);
   pthread_detach(reader);
+  /* run_scheduler ends the program once no process is alive: the reader
+   * must count before the main process exits. */
+  while (sem_wait(&g_reader_attached) != 0) {
+  }
   int status = snow_rt_run_scheduler();
   emit("bye %d", status);
   return status;

@@ -20,7 +20,8 @@ Scenarios: monitor_down, node_down_up, link_exit, partition (both
 directions); wrong_cookie; remote_spawn, named_send, unlink, demonitor,
 disconnect, signal_order (both directions); partition_200ms;
 nodeup_first_nodedown_last; node_stop_start; big_messages; explicit_port;
-duplicate_name; sigterm; bad_input (a raw protocol client); connect_timeout
+duplicate_name; sigterm; program_with_a_node_ends; raw_pid_names_no_process;
+bad_input (a raw protocol client); connect_timeout
 and peer_closes_mid_handshake (peers that give up mid-handshake);
 custom_reason_names; oversized_exit_reason; send_latency (a busy sender does not hold its messages);
 node_monitor_unreachable, node_monitor_connects,
@@ -1036,6 +1037,53 @@ def t_sigterm(ctx):
     ctx.note("peer saw %s" % ex.reason())
 
 
+def t_program_with_a_node_ends(ctx):
+    """ABI v2 section 2: a started node does not keep a program alive. A's
+    only process is a server; while it waits, A stays up (a message from B
+    reaches it); once it returns, run_scheduler stops the node, B sees
+    NODEDOWN, and A exits 0."""
+    b = ctx.node("b")
+    b.spawn("w")
+    a = ctx.node("a", env={"SNOW_NODE_SERVE_ONCE": "1"})
+    a.event("srv", "STARTED")
+    b.cmd("nodemon", "w", a.name)
+    b.event("w", "NODEUP")
+    b.cmd("sendnamed", "w", "srv", a.name, hx("last one"))
+    a.event("srv", "MSG", lambda l: l.kv.get("data") == hx("last one"))
+    nd = b.event("w", "NODEDOWN", desc="NODEDOWN once A's last process ended")
+    check(nd.kv.get("node") == a.name, "NODEDOWN node %s" % nd.kv.get("node"))
+    a.wait_line(lambda l: l.kind == "bye", tmo(10), "A's run_scheduler to return")
+    a.p.wait(timeout=tmo(10))
+    check(a.p.returncode == 0, "A exited with status %s" % a.p.returncode)
+
+
+def t_raw_pid_names_no_process(ctx):
+    """ABI v2: a pid value sent as raw bytes (as Snow does) is unknown on
+    another node, never one of its processes: two nodes that spawned the
+    same sequence of processes give them different values; on B, A's raw
+    value gets DOWN noproc, an EXIT noproc for a link, and a send is dropped.
+    As a term, the same pid reaches A's process."""
+    a = ctx.node("a")
+    b = ctx.node("b")
+    pa = a.spawn("w", trap=True)
+    b.spawn("w", trap=True)
+    raw_a = a.cmd("rawpid", "w").args[0]
+    raw_b = b.cmd("rawpid", "w").args[0]
+    check(raw_a != raw_b, "both nodes' first workers have the pid value %s" % raw_a)
+    ref = b.cmd("monitor", "w", raw_a).args[0]
+    down = b.event("w", "DOWN", desc="DOWN noproc for a foreign raw pid")
+    check_reason(down, "noproc", what="DOWN")
+    check(down.kv.get("ref") == ref, "DOWN ref %s, monitor ref %s" % (down.kv.get("ref"), ref))
+    b.cmd("link", "w", raw_a)
+    ex = b.event("w", "EXIT", desc="EXIT noproc for a link to a foreign raw pid")
+    check_reason(ex, "noproc", what="EXIT")
+    b.cmd("send", "w", raw_a, hx("raw"))
+    b.cmd("send", "w", pa, hx("as a term"))
+    a.event("w", "MSG", lambda l: l.kv.get("data") == hx("as a term"))
+    b.expect_none("w", "MSG", desc="a message sent to a raw foreign pid arriving here")
+    a.expect_none("w", "MSG", pred=lambda l: l.kv.get("data") == hx("raw"), desc="a raw-pid message arriving")
+
+
 # ---------------------------------------------------------------- bad input from a peer
 
 
@@ -1360,6 +1408,8 @@ def main():
     runner.add("explicit_port", t_explicit_port)
     runner.add("duplicate_name", t_duplicate_name)
     runner.add("sigterm", t_sigterm)
+    runner.add("program_with_a_node_ends", t_program_with_a_node_ends)
+    runner.add("raw_pid_names_no_process", t_raw_pid_names_no_process)
     runner.add("bad_input", t_bad_input)
     runner.add("connect_timeout", t_connect_timeout)
     runner.add("peer_closes_mid_handshake", t_peer_closes_mid_handshake)

@@ -118,6 +118,9 @@ FFI_EXPORT void ffi_terminator(const uint8_t* args) {
   snow_actor_exit_self(reason, sizeof reason);
 }
 
+/* A job function (snow_job_async): the i64 at env, times 3. */
+FFI_EXPORT int64_t ffi_job_triple(void* env) { return *(const int64_t*)env * 3; }
+
 /* Selective receive predicate: the message's tag equals *(uint64_t*)ctx. */
 FFI_EXPORT int ffi_match_tag(const snow_msg* m, void* ctx) { return m->tag == *(const uint64_t*)ctx; }
 
@@ -138,6 +141,8 @@ static const struct {
     FIELD(snow_spawn_opts, reserved_),
     FIELD(snow_spawn_opts, monitor_ref),
     FIELD(snow_spawn_opts, stack_size),
+    FIELD(snow_spawn_opts, terminate),
+    FIELD(snow_spawn_opts, reserved_words_),
     FIELD(snow_stats, processes_alive),
     FIELD(snow_stats, processes_spawned),
     FIELD(snow_stats, processes_exited),
@@ -146,6 +151,9 @@ static const struct {
     FIELD(snow_stats, schedulers),
     FIELD(snow_stats, timers_pending),
     FIELD(snow_stats, stacks_resident),
+    FIELD(snow_stats, node_entries),
+    FIELD(snow_stats, remote_pids),
+    FIELD(snow_stats, reserved_),
     FIELD(snow_child_spec, start),
     FIELD(snow_child_spec, args),
     FIELD(snow_child_spec, args_size),

@@ -609,20 +609,22 @@ def service_call_gets_the_correlated_reply():
     expect_down(ref, pid)
 
 
+# A failed snow_service_call exits the calling process (here: the main
+# process, i.e. the interpreter's main thread); FFI callers use try_call.
 @test
-def service_call_to_dead_server_fails_with_enoproc():
+def service_try_call_to_dead_server_fails_with_enoproc():
     pid, ref = spawn_monitored("ffi_waiter")
     snowrt.send(rt, pid, b"go")
     expect_down(ref, pid)
-    eq(bool(rt.snow_service_call(pid, 1, b"x", 1)), False, "call to a dead server")
+    eq(bool(rt.snow_service_try_call(pid, 1, b"x", 1, -1)), False, "call to a dead server")
     eq(rt.snow_service_last_error(), snowrt.SNOW_ENOPROC, "last error")
 
 
 @test
-def service_call_fails_when_the_server_dies():
+def service_try_call_fails_when_the_server_dies():
     pid, ref = spawn_monitored("ffi_waiter")  # takes the request as "go" and exits without replying
     t0 = time.monotonic()
-    eq(bool(rt.snow_service_call(pid, 1, b"x", 1)), False, "call to a server that dies")
+    eq(bool(rt.snow_service_try_call(pid, 1, b"x", 1, -1)), False, "call to a server that dies")
     ok(time.monotonic() - t0 < DEADLINE_MS / 1000, "promptly")
     err = rt.snow_service_last_error()
     eq(err, snowrt.SNOW_SERVICE_EXITED + snowrt.SNOW_REASON_NORMAL, "last error = exited + normal")
@@ -630,16 +632,34 @@ def service_call_fails_when_the_server_dies():
 
 
 @test
-def service_call_timeout():
+def service_try_call_timeout():
     pid, ref = spawn_monitored("ffi_sink")  # alive, never replies
     t0 = time.monotonic()
-    eq(bool(rt.snow_service_call_timeout(pid, 5, b"x", 1, 100)), False, "timed out")
+    eq(bool(rt.snow_service_try_call(pid, 5, b"x", 1, 100)), False, "timed out")
     dt = (time.monotonic() - t0) * 1000
     ok(90 <= dt < 2000, "timeout after %.1f ms" % dt)
     eq(rt.snow_service_last_error(), snowrt.SNOW_ETIMEDOUT, "last error")
     rt.snow_actor_exit(pid, snowrt.SNOW_REASON_KILLED)
     expect_down(ref, pid)
     eq(snowrt.receive(rt, 50), None, "no late reply or stray message")
+
+
+@test
+def job_async_and_await_give_a_snow_result():
+    env = rt.snow_gc_alloc_actor(8, 8)
+    ok(bool(env), "heap")
+    ctypes.c_int64.from_address(env).value = 14
+    j = rt.snow_job_async(helper("ffi_job_triple"), env)
+    ok(j != 0, "job_async")
+    r = rt.snow_job_await(j)
+    ok(bool(r), "await")
+    eq(ctypes.c_uint8.from_address(r).value, 0, "Ok")
+    eq(ctypes.c_int64.from_address(r + 8).value, 42, "result")
+    r = rt.snow_job_await(j)  # awaited already: Err("noproc")
+    eq(ctypes.c_uint8.from_address(r).value, 1, "Err")
+    text = ctypes.c_uint64.from_address(r + 8).value
+    eq(ctypes.string_at(text + 8, ctypes.c_uint64.from_address(text).value), b"noproc", "Err text")
+    eq(snowrt.receive(rt, 0), None, "the job left no message")
 
 
 def child_spec(me, restart=snowrt.SNOW_RESTART_PERMANENT, shutdown_ms=snowrt.SNOW_SHUTDOWN_BRUTAL_KILL):

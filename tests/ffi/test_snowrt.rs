@@ -311,9 +311,26 @@ fn t_service_call() {
     let p = unsafe { snow_service_call(pid, 0, ptr::null(), 0) };
     assert!(!p.is_null());
     expect_down(r, pid);
-    let p = unsafe { snow_service_call(pid, 1, ptr::null(), 0) };
+    // A failed snow_service_call would exit this (main) process: try_call.
+    let p = unsafe { snow_service_try_call(pid, 1, ptr::null(), 0, -1) };
     assert!(p.is_null());
     assert_eq!(unsafe { snow_service_last_error() }, SNOW_ENOPROC);
+}
+
+unsafe extern "C" fn job_plus_one(env: *mut core::ffi::c_void) -> i64 {
+    unsafe { *(env as *const i64) + 1 }
+}
+
+fn t_job() {
+    let env = unsafe { snow_gc_alloc_actor(8, 8) } as *mut i64;
+    assert!(!env.is_null());
+    unsafe { *env = 41 };
+    let j = unsafe { snow_job_async(Some(job_plus_one), env as *mut core::ffi::c_void) };
+    assert_ne!(j, 0);
+    let r = unsafe { snow_job_await(j) } as *const u8;
+    assert!(!r.is_null());
+    assert_eq!(unsafe { *r }, 0, "Ok");
+    assert_eq!(unsafe { *(r.add(8) as *const i64) }, 42);
 }
 
 fn t_names_and_heap() {
@@ -361,6 +378,7 @@ fn main() {
         ("timers", t_timers),
         ("attached_thread", t_attached_thread),
         ("service_call", t_service_call),
+        ("job", t_job),
         ("names_and_heap", t_names_and_heap),
         ("run_scheduler", t_run_scheduler),
     ];

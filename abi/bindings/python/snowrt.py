@@ -1,4 +1,4 @@
-"""snowrt: ctypes binding of the libsnowrt C ABI, contract version 1.
+"""snowrt: ctypes binding of the libsnowrt C ABI, contract version 2.
 
 Covers the whole public header (abi/include/snowrt.h): every function with
 its argtypes/restype, the structs, the constants, and a few helpers to read
@@ -37,7 +37,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int, c_in
 # Constants (values from the header)
 # ---------------------------------------------------------------------------
 
-SNOW_ABI_VERSION = 1
+SNOW_ABI_VERSION = 2
 
 SNOW_OK = 0
 SNOW_EINVAL = -1
@@ -126,6 +126,16 @@ class snow_msg(Structure):
     _fields_ = [("tag", c_uint64), ("len", c_uint64), ("data", c_uint8 * 0)]
 
 
+# void (*fn)(const uint8_t* args): process entry / registered function
+SNOW_PROC_FN = CFUNCTYPE(None, c_void_p)
+# int (*match)(const snow_msg*, void* ctx)
+SNOW_MATCH_FN = CFUNCTYPE(c_int, POINTER(snow_msg), c_void_p)
+# void (*cb)(const uint8_t* state, const uint8_t* reason)
+SNOW_TERMINATE_FN = CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+# The extensible structs keep a fixed size and end in reserved words (must be
+# zero / written as zero); ctypes Structures start zeroed.
 class snow_spawn_opts(Structure):
     _fields_ = [
         ("link", c_uint8),
@@ -134,6 +144,8 @@ class snow_spawn_opts(Structure):
         ("reserved_", c_uint8 * 5),
         ("monitor_ref", c_uint64),
         ("stack_size", c_uint64),
+        ("terminate", SNOW_TERMINATE_FN),
+        ("reserved_words_", c_uint64 * 4),
     ]
 
 
@@ -147,15 +159,10 @@ class snow_stats(Structure):
         ("schedulers", c_uint64),
         ("timers_pending", c_uint64),
         ("stacks_resident", c_uint64),
+        ("node_entries", c_uint64),
+        ("remote_pids", c_uint64),
+        ("reserved_", c_uint64 * 6),
     ]
-
-
-# void (*fn)(const uint8_t* args): process entry / registered function
-SNOW_PROC_FN = CFUNCTYPE(None, c_void_p)
-# int (*match)(const snow_msg*, void* ctx)
-SNOW_MATCH_FN = CFUNCTYPE(c_int, POINTER(snow_msg), c_void_p)
-# void (*cb)(const uint8_t* state, const uint8_t* reason)
-SNOW_TERMINATE_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 
 
 class snow_child_spec(Structure):
@@ -258,12 +265,18 @@ FUNCTIONS = [
     # 7. Services and supervisors
     ("snow_service_call", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64]),
     ("snow_service_call_timeout", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64, c_int64]),
+    ("snow_service_try_call", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64, c_int64]),
     ("snow_service_reply", c_int32, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_service_last_error", c_int64, []),
     ("snow_supervisor_start", snow_pid_t, [POINTER(snow_sup_spec)]),
     ("snow_supervisor_start_child", snow_pid_t, [snow_pid_t, POINTER(snow_child_spec)]),
     ("snow_supervisor_terminate_child", c_int64, [snow_pid_t, snow_pid_t]),
     ("snow_supervisor_count_children", c_int64, [snow_pid_t]),
+    # 7. Jobs
+    ("snow_job_async", snow_pid_t, [c_void_p, c_void_p]),
+    ("snow_job_await", c_void_p, [snow_pid_t]),
+    ("snow_job_await_timeout", c_void_p, [snow_pid_t, c_int64]),
+    ("snow_job_map", c_void_p, [c_void_p, c_void_p, c_void_p]),
 ]
 
 NORETURN = frozenset(["snow_actor_exit_self", "snow_panic"])
@@ -449,4 +462,4 @@ def stats(lib):
     rc = lib.snow_rt_stats(ctypes.byref(s))
     if rc < 0:
         raise SnowError(rc, "snow_rt_stats")
-    return {name: getattr(s, name) for name, _ in snow_stats._fields_}
+    return {name: getattr(s, name) for name, _ in snow_stats._fields_ if not name.startswith("reserved")}

@@ -1,4 +1,4 @@
-//! snowrt: Rust declarations of the libsnowrt C ABI, contract version 1.
+//! snowrt: Rust declarations of the libsnowrt C ABI, contract version 2.
 //!
 //! `extern "C"` declarations of every function in abi/include/snowrt.h, the
 //! `#[repr(C)]` structs and the constants. No crates, no build script: use it
@@ -25,10 +25,14 @@ pub type snow_proc_fn = unsafe extern "C" fn(args: *const u8);
 pub type snow_match_fn = unsafe extern "C" fn(msg: *const snow_msg, ctx: *mut core::ffi::c_void) -> i32;
 /// Terminate callback.
 pub type snow_terminate_fn = unsafe extern "C" fn(state: *const u8, reason: *const u8);
+/// A job's function (snow_job_async).
+pub type snow_job_fn = unsafe extern "C" fn(env: *mut core::ffi::c_void) -> i64;
+/// A Job.map element function (snow_job_map).
+pub type snow_job_map_fn = unsafe extern "C" fn(env: *mut core::ffi::c_void, elem: i64) -> i64;
 
 // ---- constants ---------------------------------------------------------------
 
-pub const SNOW_ABI_VERSION: u32 = 1;
+pub const SNOW_ABI_VERSION: u32 = 2;
 
 pub const SNOW_OK: i64 = 0;
 pub const SNOW_EINVAL: i64 = -1;
@@ -112,6 +116,8 @@ impl snow_msg {
     }
 }
 
+/// Spawn options: fixed size, ending in reserved words that must stay zero
+/// (`..Default::default()` zeroes them).
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
 pub struct snow_spawn_opts {
@@ -121,8 +127,11 @@ pub struct snow_spawn_opts {
     pub reserved_: [u8; 5],
     pub monitor_ref: snow_ref_t,
     pub stack_size: u64,
+    pub terminate: Option<snow_terminate_fn>,
+    pub reserved_words_: [u64; 4],
 }
 
+/// Runtime counters: fixed size; the reserved words are written as zero.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
 pub struct snow_stats {
@@ -134,6 +143,9 @@ pub struct snow_stats {
     pub schedulers: u64,
     pub timers_pending: u64,
     pub stacks_resident: u64,
+    pub node_entries: u64,
+    pub remote_pids: u64,
+    pub reserved_: [u64; 6],
 }
 
 #[repr(C)]
@@ -238,12 +250,21 @@ unsafe extern "C" {
     pub fn snow_service_call(server: snow_pid_t, tag: u64, payload: *const u8, size: u64) -> *const snow_msg;
     pub fn snow_service_call_timeout(server: snow_pid_t, tag: u64, payload: *const u8, size: u64,
                                      timeout_ms: i64) -> *const snow_msg;
+    pub fn snow_service_try_call(server: snow_pid_t, tag: u64, payload: *const u8, size: u64,
+                                 timeout_ms: i64) -> *const snow_msg;
     pub fn snow_service_reply(caller: snow_pid_t, reply: *const u8, size: u64) -> i32;
     pub fn snow_service_last_error() -> i64;
     pub fn snow_supervisor_start(spec: *const snow_sup_spec) -> snow_pid_t;
     pub fn snow_supervisor_start_child(sup: snow_pid_t, child: *const snow_child_spec) -> snow_pid_t;
     pub fn snow_supervisor_terminate_child(sup: snow_pid_t, child: snow_pid_t) -> i64;
     pub fn snow_supervisor_count_children(sup: snow_pid_t) -> i64;
+
+    // 7. Jobs
+    pub fn snow_job_async(fn_: Option<snow_job_fn>, env: *mut core::ffi::c_void) -> snow_pid_t;
+    pub fn snow_job_await(job: snow_pid_t) -> *const core::ffi::c_void;
+    pub fn snow_job_await_timeout(job: snow_pid_t, ms: i64) -> *const core::ffi::c_void;
+    pub fn snow_job_map(list: *const core::ffi::c_void, fn_: Option<snow_job_map_fn>,
+                        env: *mut core::ffi::c_void) -> *const core::ffi::c_void;
 }
 
 // ---- helpers -----------------------------------------------------------------

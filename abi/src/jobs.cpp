@@ -1,0 +1,32 @@
+// ABI section 7, Jobs (Snow's Job module).
+#include "abi/src/abi_util.h"
+#include "runtime/proc/jobs.h"
+#include "runtime/proc/process.h"
+
+using namespace snow::rt;
+
+extern "C" {
+
+SNOW_API snow_pid_t snow_job_async(int64_t (*fn)(void* env), void* env) {
+  if (!fn || !proc_runtime_started()) return 0;
+  Process* p = proc_current();
+  if (!p) return 0;
+  return job_async(p, fn, env);
+}
+
+SNOW_API const void* snow_job_await_timeout(snow_pid_t job, int64_t ms) {
+  Process* p = proc_current();
+  if (!p) return nullptr;
+  return snow::abi::guarded<const void*>(nullptr, [&] { return job_await(p, job, ms); });
+}
+
+SNOW_API const void* snow_job_await(snow_pid_t job) { return snow_job_await_timeout(job, -1); }
+
+SNOW_API const void* snow_job_map(const void* list, int64_t (*fn)(void* env, int64_t elem), void* env) {
+  if (!list || !fn) return nullptr;
+  Process* p = proc_current();
+  if (!p) return nullptr;
+  return snow::abi::guarded<const void*>(nullptr, [&] { return job_map(p, list, fn, env); });
+}
+
+}  // extern "C"
