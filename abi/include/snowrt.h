@@ -190,8 +190,8 @@ typedef struct snow_stats {
   uint64_t schedulers;        /* worker threads */
   uint64_t timers_pending;    /* timers armed and not yet fired or cancelled */
   uint64_t stacks_resident;   /* execution stack slots mapped (shared + dedicated) */
-  uint64_t node_entries;      /* node-table entries in use (v2; reported as 0 for now) */
-  uint64_t remote_pids;       /* remote pid handles held (v2; reported as 0 for now) */
+  uint64_t node_entries;      /* node-table entries in use (v2) */
+  uint64_t remote_pids;       /* remote pid handles held (v2) */
   uint64_t reserved_[6];      /* written as 0; see "Growth" above */
 } snow_stats;
 

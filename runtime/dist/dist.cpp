@@ -2663,6 +2663,10 @@ std::vector<std::string> dist_connected_nodes() {
   return std::vector<std::string>(D.connected.begin(), D.connected.end());
 }
 
+uint64_t dist_node_entries() { return node_table_counts().entries; }
+
+uint64_t dist_remote_pids() { return node_table_counts().pids; }
+
 uint64_t dist_nodes_connected() {
   std::lock_guard<std::mutex> lk(D.conn_mu);
   return D.connected.size();

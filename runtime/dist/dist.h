@@ -75,6 +75,10 @@ bool dist_is_self(std::string_view node);
 std::string dist_node_name();
 std::vector<std::string> dist_connected_nodes();
 uint64_t dist_nodes_connected();
+// Node table rows in use and remote pid handles held (snow_rt_stats). Any
+// thread.
+uint64_t dist_node_entries();
+uint64_t dist_remote_pids();
 
 // Node monitors: NODEDOWN/NODEUP delivered to `watcher`. The watcher's own
 // bookkeeping (ids) lives in its process; these calls keep the registry.
