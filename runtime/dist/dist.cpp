@@ -385,9 +385,10 @@ void write_our_ref(Writer& w, uint64_t ref) {
   w.ref(etf::Ref{D.name, D.creation, {uint32_t(ref), uint32_t(ref >> 32), 0}});
 }
 
-bool our_ref_from_wire(const etf::Term& t, uint64_t* out) {
-  if (t.type != etf::Type::Ref || t.ref.node != D.name || t.ref.ids.size() < 2) return false;
-  *out = uint64_t(t.ref.ids[0]) | uint64_t(t.ref.ids[1]) << 32;
+bool our_ref_from_wire(etf::View t, uint64_t* out) {
+  etf::Ref r;
+  if (!etf::read_ref(t, &r) || r.node != D.name || r.ids.size() < 2) return false;
+  *out = uint64_t(r.ids[0]) | uint64_t(r.ids[1]) << 32;
   return true;
 }
 
@@ -1443,108 +1444,107 @@ void on_incoming(uv_stream_t* server, int status) {
 }
 
 // ------------------------------------------------------------------ incoming control messages
+//
+// Frames are read in place (wire::read_control, etf views): no tree of the
+// term is built, so a frame costs time linear in its bytes and memory for
+// what it delivers, whatever it nests or claims. Terms a peer gets back
+// (its monitor references, spawn request ids, the {Pid, Tag} of a call) are
+// echoed verbatim.
 
-bool decode_term(const uint8_t*& p, const uint8_t* end, etf::Term& t, const uint8_t** term_start = nullptr,
-                 size_t* term_len = nullptr) {
-  if (p >= end || *p != etf::kVersion) return false;
-  ++p;
-  etf::Reader r(p, size_t(end - p));
-  if (!etf::decode(r, t)) return false;
-  if (term_start) *term_start = p;
-  if (term_len) *term_len = size_t(r.pos() - p);
-  p = r.pos();
-  return true;
-}
-
-bool local_target(const etf::Term& t, uint64_t* pid) {
-  if (t.type != etf::Type::Pid) return false;
-  *pid = pid_from_wire(t.pid);
+bool local_target(etf::View t, uint64_t* pid) {
+  etf::Pid p;
+  if (!etf::read_pid(t, &p)) return false;
+  *pid = pid_from_wire(p);
   return *pid != 0;
 }
 
-uint64_t remote_pid(const etf::Term& t) { return t.type == etf::Type::Pid ? pid_from_wire(t.pid) : 0; }
-
-
-// Whether a term starts like {'$snow_call' | '$snow_reply', _, _} (what a
-// libsnowrt peer sends for service calls): only those are decoded here,
-// whatever their size; anything else is handed over as a TERM untouched.
-bool snow_tagged(const uint8_t* b, size_t n) {
-  etf::Reader r(b, n);
-  std::string a;
-  return r.u8() == etf::kSmallTuple && r.u8() == 3 && etf::read_atom(r, a) && (a == "$snow_call" || a == "$snow_reply");
+uint64_t remote_pid(etf::View t) {
+  etf::Pid p;
+  return etf::read_pid(t, &p) ? pid_from_wire(p) : 0;
 }
 
-void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len) {
-  const uint8_t* p = payload;
-  const uint8_t* end = payload + len;
-  if (p >= end || *p != etf::kVersion) return;
-  const uint8_t* body = p + 1;
-  size_t blen = len - 1;
-  if (blen >= 5 && body[0] == etf::kBinary) {
-    uint32_t n = get_be32(body + 1);
-    if (n != blen - 5) return;
+// A service call or reply from a libsnowrt peer: {'$snow_call' |
+// '$snow_reply', Ref, Bin}. False for any other term.
+bool deliver_service(uint64_t to, uint64_t from, etf::View term) {
+  etf::Elements items(term);
+  etf::View kind, ref_term, body;
+  if (!items.ok() || items.is_list() || items.count() != 3 || !items.next(&kind) || !items.next(&ref_term) ||
+      !items.next(&body))
+    return false;
+  bool reply = etf::atom_is(kind, "$snow_reply");
+  if (!reply && !etf::atom_is(kind, "$snow_call")) return false;
+  uint64_t ref;
+  std::string_view b;
+  if (!etf::read_u64(ref_term, &ref) || !etf::read_binary(body, &b)) return false;
+  uint64_t tag = 0;
+  std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
+  if (reply) {
+    Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
+    if (!s) return true;
+    if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
+    s->msg.tag = tag;
+    s->ref = ref;
+    deliver_or_die(to, s);
+    return true;
+  }
+  Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
+  if (!s) return true;
+  // The caller's pid in the request ([tag][caller][payload]) was its pid on
+  // its own node: the server must see the handle for it here.
+  if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
+  s->ref = ref;
+  s->flags = kSigServiceCall;
+  deliver_or_die(to, s);
+  return true;
+}
+
+// A message payload (`payload`: version byte and term, `term` its view): a
+// binary is a user message of its bytes, a libsnowrt service call or reply
+// is rebuilt, anything else is handed over as a TERM untouched.
+void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len, etf::View term) {
+  std::string_view bin;
+  if (etf::read_binary(term, &bin)) {
     uint64_t tag = 0;
-    std::memcpy(&tag, body + 5, n < 8 ? n : 8);
-    deliver_or_die(to, signal_message(to, from, SNOW_MSG_USER, tag, body + 5, n));
+    std::memcpy(&tag, bin.data(), bin.size() < 8 ? bin.size() : 8);
+    deliver_or_die(to, signal_message(to, from, SNOW_MSG_USER, tag, bin.data(), bin.size()));
     return;
   }
-  etf::Term t;
-  etf::Reader r(body, blen);
-  if (snow_tagged(body, blen) && etf::decode(r, t) && t.type == etf::Type::Tuple && t.items.size() == 3 &&
-      t.items[2].type == etf::Type::Binary && (t.items[0].is_atom("$snow_call") || t.items[0].is_atom("$snow_reply"))) {
-    uint64_t ref;
-    if (etf::as_u64(t.items[1], &ref)) {
-      const std::string& b = t.items[2].s;
-      uint64_t tag = 0;
-      std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
-      if (t.items[0].is_atom("$snow_reply")) {
-        Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
-        if (!s) return;
-        if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
-        s->msg.tag = tag;
-        s->ref = ref;
-        deliver_or_die(to, s);
-      } else {
-        Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
-        if (!s) return;
-        // The caller's pid in the request ([tag][caller][payload]) was its
-        // pid on its own node: the server must see the handle for it here.
-        if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
-        s->ref = ref;
-        s->flags = kSigServiceCall;
-        deliver_or_die(to, s);
-      }
-      return;
-    }
-  }
+  if (deliver_service(to, from, term)) return;
   deliver_or_die(to, signal_message(to, from, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
 }
 
-// net_kernel's is_auth call (what net_adm:ping sends): answer {Ref, yes}.
-void answer_net_kernel(NodeEntry* e, const uint8_t* payload, size_t len) {
-  const uint8_t* p = payload;
-  etf::Term t;
-  if (!decode_term(p, payload + len, t)) return;
-  if (t.type != etf::Type::Tuple || t.items.size() != 3 || !t.items[0].is_atom("$gen_call")) return;
-  const etf::Term& from = t.items[1];
-  if (from.type != etf::Type::Tuple || from.items.size() != 2 || from.items[0].type != etf::Type::Pid) return;
+// net_kernel's is_auth call (what net_adm:ping sends), {'$gen_call', {Pid,
+// Tag}, Request}: answer {Tag, yes} to Pid, both echoed verbatim (Tag is a
+// reference or [alias | Ref]).
+void answer_net_kernel(NodeEntry* e, etf::View term) {
+  etf::Elements call(term);
+  etf::View kind, from;
+  if (!call.ok() || call.is_list() || call.count() != 3 || !call.next(&kind) || !call.next(&from) ||
+      !etf::atom_is(kind, "$gen_call"))
+    return;
+  etf::Elements from_items(from);
+  etf::View pid, tag;
+  if (!from_items.ok() || from_items.is_list() || from_items.count() != 2 || !from_items.next(&pid) ||
+      !from_items.next(&tag) || !pid.is_pid())
+    return;
   Writer w;
   frame_begin(w);
   w.tuple(3);
   w.integer(wire::kSend);
   w.atom("");
-  w.pid(from.items[0].pid);
+  w.verbatim(pid);
   w.version();
   w.tuple(2);
-  w.term(from.items[1]);
+  w.verbatim(tag);
   w.atom("yes");
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
+// A spawn request being answered; req and parent are the peer's own bytes.
 struct SpawnCtx {
   NodeEntry* e;
-  etf::Term req;
-  etf::Pid parent;
+  etf::View req;
+  etf::View parent;
   uint64_t flags;
 };
 
@@ -1554,69 +1554,80 @@ void spawn_reply_frame(uint64_t pid, void* ctx) {
   frame_begin(w);
   w.tuple(5);
   w.integer(wire::kSpawnReply);
-  w.term(sc->req);
-  w.pid(sc->parent);
+  w.verbatim(sc->req);
+  w.verbatim(sc->parent);
   w.integer(int64_t(sc->flags));
   write_pid(w, pid);
   enqueue_frame(sc->e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
-void spawn_error_reply(NodeEntry* e, const etf::Term& req, const etf::Pid& parent, const char* why) {
+void spawn_error_reply(NodeEntry* e, etf::View req, etf::View parent, const char* why) {
   Writer w;
   frame_begin(w);
   w.tuple(5);
   w.integer(wire::kSpawnReply);
-  w.term(req);
-  w.pid(parent);
+  w.verbatim(req);
+  w.verbatim(parent);
   w.integer(0);
   w.atom(why);
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
-void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, const uint8_t* end) {
+// The argument bytes of a spawn request: [] or [Bin] (what snow_node_spawn
+// and erl's spawn_request to a libsnowrt function send).
+bool spawn_args(etf::View args, std::string_view* bytes) {
+  etf::Elements items(args);
+  if (!items.ok() || !items.is_list() || items.count() > 1) return false;
+  etf::View bin;
+  *bytes = {};
+  if (items.count() == 1 && (!items.next(&bin) || !etf::read_binary(bin, bytes))) return false;
+  etf::View end;
+  return !items.next(&end) && items.tail().tag() == etf::kNil;
+}
+
+void handle_spawn_request(NodeEntry* e, const wire::Control& ctl) {
   // {29, ReqId, From, GroupLeader, {Module, Function, Arity}, OptList} + ArgList
-  if (ctl.items.size() < 6 || ctl.items[2].type != etf::Type::Pid) return;
-  const etf::Term& req = ctl.items[1];
-  const etf::Pid& parent = ctl.items[2].pid;
-  const etf::Term& mfa = ctl.items[4];
-  etf::Term args;
-  if (!decode_term(p, end, args)) {
-    spawn_error_reply(e, req, parent, "badarg");
+  etf::Pid parent;
+  if (ctl.arity < 6 || !etf::read_pid(ctl.item[2], &parent)) return;
+  etf::View req = ctl.item[1];
+  etf::View parent_term = ctl.item[2];
+  etf::View args;
+  std::string_view arg_bytes;
+  if (!wire::read_payload(ctl, &args) || !spawn_args(args, &arg_bytes)) {
+    spawn_error_reply(e, req, parent_term, "badarg");
     return;
   }
-  if (mfa.type != etf::Type::Tuple || mfa.items.size() != 3 || mfa.items[1].type != etf::Type::Atom) {
-    spawn_error_reply(e, req, parent, "badarg");
+  etf::Elements mfa(ctl.item[4]);
+  etf::View module, function;
+  std::string fname;
+  if (!mfa.ok() || mfa.is_list() || mfa.count() != 3 || !mfa.next(&module) || !mfa.next(&function) ||
+      !etf::read_atom(function, &fname)) {
+    spawn_error_reply(e, req, parent_term, "badarg");
     return;
   }
   void (*fn)(const uint8_t*) = nullptr;
   {
     std::lock_guard<std::mutex> lk(D.fn_mu);
-    auto it = D.functions.find(mfa.items[1].s);
+    auto it = D.functions.find(fname);
     if (it != D.functions.end()) fn = it->second;
   }
   if (!fn) {
-    spawn_error_reply(e, req, parent, "notsup");
-    return;
-  }
-  std::string bytes;
-  if (args.type == etf::Type::List && args.items.size() == 1 && args.items[0].type == etf::Type::Binary) {
-    bytes = args.items[0].s;
-  } else if (!(args.type == etf::Type::Nil || (args.type == etf::Type::List && args.items.empty()))) {
-    spawn_error_reply(e, req, parent, "badarg");
+    spawn_error_reply(e, req, parent_term, "notsup");
     return;
   }
   bool link = false, monitor = false;
-  if (ctl.items[5].type == etf::Type::List)
-    for (const etf::Term& o : ctl.items[5].items) {
-      if (o.is_atom("link")) link = true;
-      if (o.is_atom("monitor")) monitor = true;
-    }
+  etf::Elements opts(ctl.item[5]);
+  etf::View o;
+  while (opts.is_list() && opts.next(&o)) {
+    if (etf::atom_is(o, "link")) link = true;
+    if (etf::atom_is(o, "monitor")) monitor = true;
+  }
   uint64_t parent_pid = pid_from_wire(parent);
-  SpawnCtx sc{e, req, parent, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
+  SpawnCtx sc{e, req, parent_term, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
   SpawnRequest r;
   r.fn = fn;
-  r.args = reinterpret_cast<const uint8_t*>(bytes.data());
-  r.size = bytes.size();
+  r.args = reinterpret_cast<const uint8_t*>(arg_bytes.data());
+  r.size = arg_bytes.size();
   r.before_start = spawn_reply_frame;
   r.before_start_ctx = &sc;
   if (link) r.remote_link = parent_pid;
@@ -1625,15 +1636,13 @@ void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, 
     mref = new_ref();
     r.remote_watcher = parent_pid;
     r.remote_monitor_ref = mref;
-    Writer rw;
-    rw.term(req);
     std::lock_guard<std::mutex> lk(e->mu);
-    e->peer_monitors[mref] = PeerMonitor{rw.buf, parent_pid, 0, {}};
-    e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = mref;
+    e->peer_monitors[mref] = PeerMonitor{std::vector<uint8_t>(req.data, req.data + req.size), parent_pid, 0, {}};
+    e->peer_monitor_by_term[std::string(req.bytes())] = mref;
   }
   uint64_t child = proc_spawn(r);
   if (!child) {
-    spawn_error_reply(e, req, parent, "system_limit");
+    spawn_error_reply(e, req, parent_term, "system_limit");
     return;
   }
   std::lock_guard<std::mutex> lk(e->mu);
@@ -1641,11 +1650,11 @@ void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, 
   if (monitor) e->peer_monitors[mref].target = child;
 }
 
-void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
+void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
   // {31, ReqId, To, Flags, Result}
-  if (ctl.items.size() < 5) return;
+  if (ctl.arity < 5) return;
   uint64_t req;
-  if (!our_ref_from_wire(ctl.items[1], &req)) return;
+  if (!our_ref_from_wire(ctl.item[1], &req)) return;
   uint64_t requester = 0;
   for (NodeEntry* e : D.peers[c->peer].entries) {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -1659,9 +1668,10 @@ void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
   if (!requester) return;
   uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
   uint64_t flags = 0;
-  etf::as_u64(ctl.items[3], &flags);
-  if (ctl.items[4].type == etf::Type::Pid) {
-    uint64_t child = pid_from_wire(ctl.items[4].pid);
+  etf::read_u64(ctl.item[3], &flags);
+  etf::Pid child_wire;
+  if (etf::read_pid(ctl.item[4], &child_wire)) {
+    uint64_t child = pid_from_wire(child_wire);
     if (flags & 1) {
       // The link exists on the child's side already: make it exist here
       // before anything from the child can arrive.
@@ -1689,38 +1699,25 @@ std::vector<uint8_t> exited_with_kill() {
 
 // The exit reason of an EXIT/EXIT2/MONITOR_P_EXIT: the payload term after
 // the control tuple (PAYLOAD_ variants) or the tuple's element `index`.
-bool read_reason(bool payload, const uint8_t*& p, const uint8_t* end, const std::vector<etf::Term>& ctl,
-                 size_t index, std::vector<uint8_t>* out, bool* kill) {
-  if (payload) {
-    const uint8_t* ts;
-    size_t tl;
-    etf::Term rt;
-    if (!decode_term(p, end, rt, &ts, &tl)) return false;
-    *out = wire::term_to_reason(ts, tl, kill);
-  } else {
-    Writer rw;
-    rw.term(ctl[index]);
-    *out = wire::term_to_reason(rw.buf.data(), rw.buf.size(), kill);
-  }
+bool read_reason(bool payload, const wire::Control& ctl, size_t index, std::vector<uint8_t>* out, bool* kill) {
+  etf::View reason = ctl.item[index];
+  if (payload && !wire::read_payload(ctl, &reason)) return false;
+  *out = wire::term_to_reason(reason, kill);
   return true;
 }
 
 bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
-  if (m[0] != wire::kPassThrough) return false;
-  const uint8_t* p = m + 1;
-  const uint8_t* end = m + n;
-  etf::Term ctl;
-  if (!decode_term(p, end, ctl)) return false;
-  if (ctl.type != etf::Type::Tuple || ctl.items.empty() || ctl.items[0].type != etf::Type::Int) return false;
-  const auto& it = ctl.items;
+  wire::Control ctl;
+  if (!wire::read_control(m, n, &ctl)) return false;
+  const etf::View* it = ctl.item;
   NodeEntry* e = c->entry;
-  int64_t op = it[0].i;
+  int64_t op = ctl.op;
   uint64_t to = 0;
   if (g_trace) log_line("snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(op), n);
   switch (op) {
     case wire::kLink:
-      if (it.size() >= 3 && local_target(it[2], &to)) {
+      if (ctl.arity >= 3 && local_target(it[2], &to)) {
         uint64_t from = remote_pid(it[1]);
         {
           std::lock_guard<std::mutex> lk(e->mu);
@@ -1731,31 +1728,35 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     case wire::kSend:
     case wire::kSendSender:
-      if (it.size() >= 3 && local_target(it[2], &to)) {
-        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
-        deliver_message(to, op == wire::kSendSender ? remote_pid(it[1]) : 0, p, size_t(end - p));
+      if (ctl.arity >= 3 && local_target(it[2], &to)) {
+        etf::View msg;
+        if (!wire::read_payload(ctl, &msg)) return false;
+        deliver_message(to, op == wire::kSendSender ? remote_pid(it[1]) : 0, ctl.rest, ctl.rest_size, msg);
       }
       return true;
-    case wire::kRegSend:
-      if (it.size() >= 4 && it[3].type == etf::Type::Atom) {
-        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
-        if (it[3].s == "net_kernel") {
-          answer_net_kernel(e, p, size_t(end - p));
+    case wire::kRegSend: {
+      std::string name;
+      if (ctl.arity >= 4 && etf::read_atom(it[3], &name)) {
+        etf::View msg;
+        if (!wire::read_payload(ctl, &msg)) return false;
+        if (name == "net_kernel") {
+          answer_net_kernel(e, msg);
           return true;
         }
-        uint64_t target = proc_whereis(it[3].s);
-        if (target) deliver_message(target, remote_pid(it[1]), p, size_t(end - p));
+        uint64_t target = proc_whereis(name);
+        if (target) deliver_message(target, remote_pid(it[1]), ctl.rest, ctl.rest_size, msg);
       }
       return true;
+    }
     case wire::kExit:
     case wire::kExit2:
     case wire::kPayloadExit:
     case wire::kPayloadExit2: {
       bool payload = op == wire::kPayloadExit || op == wire::kPayloadExit2;
-      if (it.size() < (payload ? 3u : 4u) || !local_target(it[2], &to)) return true;
+      if (ctl.arity < (payload ? 3u : 4u) || !local_target(it[2], &to)) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill = false;
-      if (!read_reason(payload, p, end, it, 3, &reason_bytes, &kill)) return false;
+      if (!read_reason(payload, ctl, 3, &reason_bytes, &kill)) return false;
       uint64_t from = remote_pid(it[1]);
       bool link = op == wire::kExit || op == wire::kPayloadExit;
       if (link && kill) reason_bytes = exited_with_kill();
@@ -1770,13 +1771,13 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kUnlink:
-      if (it.size() >= 3 && local_target(it[2], &to))
+      if (ctl.arity >= 3 && local_target(it[2], &to))
         deliver_or_die(to, signal_control(SigKind::Unlink, to, remote_pid(it[1]), 0));
       return true;
     case wire::kUnlinkIdOp:
     case wire::kUnlinkIdAck: {
       uint64_t id;
-      if (it.size() < 4 || !etf::as_u64(it[1], &id) || !local_target(it[3], &to)) return true;
+      if (ctl.arity < 4 || !etf::read_u64(it[1], &id) || !local_target(it[3], &to)) return true;
       uint64_t from = remote_pid(it[2]);
       if (op == wire::kUnlinkIdAck) {
         std::lock_guard<std::mutex> lk(e->mu);
@@ -1786,13 +1787,12 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kMonitorP: {
-      if (it.size() < 4) return true;
+      // {19, FromPid, ToProc, Ref}: the reference is kept (and echoed in
+      // DOWN) as the peer's bytes; anything but a reference is ignored.
+      if (ctl.arity < 4 || !it[3].is_ref()) return true;
       uint64_t watcher = remote_pid(it[1]);
-      Writer rw;
-      rw.term(it[3]);
       std::string name;
-      if (it[2].type == etf::Type::Atom) {
-        name = it[2].s;
+      if (etf::read_atom(it[2], &name)) {
         to = proc_whereis(name);
       } else {
         local_target(it[2], &to);
@@ -1800,8 +1800,8 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       uint64_t ref = new_ref();
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        e->peer_monitors[ref] = PeerMonitor{rw.buf, watcher, to, name};
-        e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = ref;
+        e->peer_monitors[ref] = PeerMonitor{std::vector<uint8_t>(it[3].data, it[3].data + it[3].size), watcher, to, name};
+        e->peer_monitor_by_term[std::string(it[3].bytes())] = ref;
       }
       if (!to && name == "net_kernel") {
         // Our built-in net_kernel (it answers is_auth, see REG_SEND) never
@@ -1817,13 +1817,11 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kDemonitorP: {
-      if (it.size() < 4) return true;
-      Writer rw;
-      rw.term(it[3]);
+      if (ctl.arity < 4) return true;
       uint64_t ref = 0, target = 0, watcher = 0;
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        auto f = e->peer_monitor_by_term.find(std::string(rw.buf.begin(), rw.buf.end()));
+        auto f = e->peer_monitor_by_term.find(std::string(it[3].bytes()));
         if (f == e->peer_monitor_by_term.end()) return true;
         ref = f->second;
         e->peer_monitor_by_term.erase(f);
@@ -1840,12 +1838,12 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
     case wire::kMonitorPExit:
     case wire::kPayloadMonitorPExit: {
       bool payload = op == wire::kPayloadMonitorPExit;
-      if (it.size() < (payload ? 4u : 5u) || !local_target(it[2], &to)) return true;
+      if (ctl.arity < (payload ? 4u : 5u) || !local_target(it[2], &to)) return true;
       uint64_t ref;
       if (!our_ref_from_wire(it[3], &ref)) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill;
-      if (!read_reason(payload, p, end, it, 4, &reason_bytes, &kill)) return false;
+      if (!read_reason(payload, ctl, 4, &reason_bytes, &kill)) return false;
       if (kill) reason_bytes = exited_with_kill();
       uint64_t dead = 0;
       {
@@ -1856,12 +1854,12 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
           e->monitors.erase(m2);
         }
       }
-      if (it[1].type == etf::Type::Pid) dead = remote_pid(it[1]);
+      if (it[1].is_pid()) dead = remote_pid(it[1]);
       deliver_or_die(to, signal_down(to, ref, dead, reason_bytes.data(), reason_bytes.size()));
       return true;
     }
     case wire::kSpawnRequest:
-      handle_spawn_request(e, ctl, p, end);
+      handle_spawn_request(e, ctl);
       return true;
     case wire::kSpawnReply:
       handle_spawn_reply(c, ctl);
@@ -2533,19 +2531,13 @@ int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap) {
 }
 
 uint64_t dist_decode_pid(const uint8_t* etf_bytes, uint64_t len) {
-  if (!etf_bytes || len == 0) return 0;
-  etf::Reader r(etf_bytes, size_t(len));
-  if (etf_bytes[0] == etf::kVersion) r.u8();
-  etf::Term t;
-  if (!etf::decode(r, t)) return 0;
-  const etf::Term* pt = &t;
-  if (t.type == etf::Type::Tuple && !t.items.empty()) pt = &t.items[0];
-  if (pt->type != etf::Type::Pid) return 0;
+  etf::Pid p;
+  if (!etf::read_leading_pid(etf_bytes, size_t(len), &p)) return 0;
   if (!dist_started()) {
-    if (pt->pid.node != "nonode@nohost") return 0;
-    return local_pid_make(pt->pid.id, pt->pid.serial);
+    if (p.node != "nonode@nohost") return 0;
+    return local_pid_make(p.id, p.serial);
   }
-  return pid_from_wire(pt->pid);
+  return pid_from_wire(p);
 }
 
 }  // namespace snow::rt
