@@ -88,6 +88,39 @@ def same_process(a_hex, b_hex, what):
     check(pid_of(a_hex) == pid_of(b_hex), "%s: %s is not %s" % (what, describe_pid(a_hex), describe_pid(b_hex)))
 
 
+def snow_proc_watched_by_erl(e, s, label):
+    """Spawns libsnowrt worker `label`, linked to and monitored by erl's w
+    (both in place on return): (pid, monitor ref)."""
+    p = s.spawn(label)
+    ref = e.cmd("monitor", "w", p).args[0]
+    e.cmd("link", "w", p)
+    s.cmd("echo", label)
+    # A barrier through erl -> snow: a message from w after its link.
+    e.cmd("send", "w", p, hx("sync"))
+    s.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+    return p, ref
+
+
+def erl_proc_watched_by_snow(e, s, watcher, label):
+    """Spawns erl worker `label`, linked to and monitored by libsnowrt's
+    `watcher` (both in place on return): (pid, monitor ref)."""
+    pe = e.spawn(label)
+    ref = s.cmd("monitor", watcher, pe).args[0]
+    s.cmd("link", watcher, pe)
+    s.cmd("send", watcher, pe, hx("sync"))
+    e.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+    return pe, ref
+
+
+def down_and_exit(node, watcher, label, ref):
+    """The DOWN (for monitor `ref`) and the EXIT that `watcher` gets when
+    `label` dies."""
+    down = node.event(watcher, "DOWN", desc="DOWN for %s" % label)
+    ex = node.event(watcher, "EXIT", desc="EXIT for %s" % label)
+    check(down.kv.get("ref") == ref, "DOWN ref %s, expected %s" % (down.kv.get("ref"), ref))
+    return down, ex
+
+
 # ---------------------------------------------------------------- connect both ways
 
 
@@ -182,20 +215,12 @@ def t_erl_monitors_snow(ctx):
              ("exit", "shutdown")]
     for i, (how, arg) in enumerate(cases):
         label = "p%d" % i
-        p = s.spawn(label)
-        ref = e.cmd("monitor", "w", p).args[0]
-        e.cmd("link", "w", p)
-        s.cmd("echo", label)
-        # A barrier through erl -> snow: a message from w after its link.
-        e.cmd("send", "w", p, hx("sync"))
-        s.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+        p, ref = snow_proc_watched_by_erl(e, s, label)
         if how == "kill":
             s.cmd("kill", label)
         else:
             s.cmd(how, label, arg)
-        down = e.event("w", "DOWN", desc="erl DOWN for %s" % label)
-        ex = e.event("w", "EXIT", desc="erl EXIT for %s" % label)
-        check(down.kv.get("ref") == ref, "DOWN ref")
+        down, ex = down_and_exit(e, "w", label, ref)
         same_process(down.kv.get("pid"), p, "DOWN pid")
         same_process(ex.kv.get("from"), p, "EXIT from")
         for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
@@ -257,18 +282,12 @@ def t_snow_monitors_erl(ctx):
              ("exit", "shutdown", "shutdown", None), ("error", "badarg", "term", None), ("exit", "kill", "custom", "kill")]
     for i, (how, arg, reason, text) in enumerate(cases):
         label = "e%d" % i
-        pe = e.spawn(label)
-        ref = s.cmd("monitor", "w", pe).args[0]
-        s.cmd("link", "w", pe)
-        s.cmd("send", "w", pe, hx("sync"))
-        e.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+        pe, ref = erl_proc_watched_by_snow(e, s, "w", label)
         if how == "kill":
             e.cmd("kill", label)
         else:
             e.cmd(how, label, arg)
-        down = s.event("w", "DOWN", desc="DOWN for erl %s" % label)
-        ex = s.event("w", "EXIT", desc="EXIT for erl %s" % label)
-        check(down.kv.get("ref") == ref, "DOWN ref %s, expected %s" % (down.kv.get("ref"), ref))
+        down, ex = down_and_exit(s, "w", label, ref)
         same_process(down.kv.get("pid"), pe, "DOWN pid")
         same_process(ex.kv.get("from"), pe, "EXIT from")
         for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
@@ -526,18 +545,12 @@ def t_odd_reasons_round_trip(ctx):
     s.cmd("nodemonall", "all", 1)
     for i, (term, reason, text, back) in enumerate(ODD_REASONS):
         label = "odd%d" % i
-        p = s.spawn(label)
-        ref = e.cmd("monitor", "w", p).args[0]
-        e.cmd("link", "w", p)
-        e.cmd("send", "w", p, hx("sync"))  # the link and monitor are in place once this arrives
-        s.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+        p, ref = snow_proc_watched_by_erl(e, s, label)
         e.cmd("sendexitterm", "x", p, term.hex())
         died = s.event(label, "DIED", desc="%s dies of %r" % (label, term))
         check_snow_reason(e, died, term, reason, text, "%s DIED" % label)
         want = e.cmd("canon", "w", (back or term).hex()).args[0]
-        down = e.event("w", "DOWN", desc="erl DOWN for %s" % label)
-        ex = e.event("w", "EXIT", desc="erl EXIT for %s" % label)
-        check(down.kv.get("ref") == ref, "DOWN ref")
+        down, ex = down_and_exit(e, "w", label, ref)
         for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
             check(ev.kv.get("rt") == want, "%s for %s: erl sees %s, expected the term %s" % (kind, label, rp(ev), want))
     connection_stayed_up(e, s, "w", "all")
@@ -554,15 +567,9 @@ def t_odd_reasons_from_erl_processes(ctx):
     s.cmd("nodemonall", "t", 1)
     for i, (term, reason, text, back) in enumerate(ODD_REASONS):
         label = "eodd%d" % i
-        pe = e.spawn(label)
-        ref = s.cmd("monitor", "t", pe).args[0]
-        s.cmd("link", "t", pe)
-        s.cmd("send", "t", pe, hx("sync"))
-        e.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+        _, ref = erl_proc_watched_by_snow(e, s, "t", label)
         e.cmd("exitterm", label, term.hex())
-        down = s.event("t", "DOWN", desc="DOWN for %s" % label)
-        ex = s.event("t", "EXIT", desc="EXIT for %s" % label)
-        check(down.kv.get("ref") == ref, "DOWN ref")
+        down, ex = down_and_exit(s, "t", label, ref)
         for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
             check_snow_reason(e, ev, term, reason, text, "%s of %s" % (kind, label))
     connection_stayed_up(e, s, "w", "t")
