@@ -8,7 +8,9 @@
 // - A *View* is the span of one well-formed term inside a buffer the caller
 //   keeps alive (a frame, a message). Only next_term(), view_of() and
 //   Elements make views, and each checks the whole term first, so a view is
-//   never malformed and reading it cannot fail half-way.
+//   never malformed and reading it cannot fail half-way. (Readers still
+//   check every length, so even a hand-made view cannot make them read
+//   outside it.)
 // - *Typed readers* (read_atom, read_pid, read_ref, read_int, read_u64,
 //   read_binary) turn one view into the C++ value the runtime needs, or say
 //   it is not that kind of term. Tuples and lists are read element by
@@ -19,7 +21,9 @@
 // any nesting depth (an explicit count of pending terms, no recursion; every
 // element takes at least one byte, so counts are checked against the bytes
 // left before they are believed). Elements keeps O(1) state and visiting
-// every element is linear in the view. A typed reader costs O(what it
+// every element is linear in the view (each element is checked as it is
+// reached, so opening every level of a term nested d deep costs size x d:
+// the runtime opens a fixed number of levels). A typed reader costs O(what it
 // returns): an atom is at most 1020 bytes, a pid or reference is small, a
 // binary is returned as a string_view into the buffer. read_leading_pid
 // reads a pid at the start of a term and nothing after it. So reading a
