@@ -483,7 +483,7 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap);
 /** The pid held by a term that is a pid, or a tuple whose first element is
  *  a pid (with or without the 131 version byte), as a handle; 0 otherwise.
- *  Any thread. */
+ *  Reads only that pid: whatever follows it is not examined. Any thread. */
 SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
 /** Sends an arbitrary external-term-format term (validated; 131 optional):
  *  a libsnowrt receiver gets a TERM message, an Erlang receiver the term.

@@ -308,11 +308,13 @@ bool parse_node(std::string_view full, std::string* name, std::string* host, int
 
 // ------------------------------------------------------------------ pids on the wire
 
-// A pid from the wire as a local pid or a remote handle marked for `use`
-// (see node_table.h); 0 when the pid names no valid node or the node table
-// is full. Our own pids of another creation are processes of an earlier
-// incarnation: handles that behave as dead processes.
-uint64_t pid_from_wire(const etf::Pid& p, PidUse use = PidUse::Internal) {
+// A pid from a term user code decoded (snow_term_decode_pid), as a local
+// pid or a remote handle, which user code now holds (node_table.h); 0 when
+// the pid names no valid node or the node table is full. Our own pids of
+// another creation are processes of an earlier incarnation: handles that
+// behave as dead processes. (Pids in control messages are resolved against
+// their connection instead: peer_pid, local_target.)
+uint64_t pid_from_wire(const etf::Pid& p, PidUse use) {
   if (p.node == D.name && p.creation == D.creation) return local_pid_make(p.id, p.serial);
   if (!valid_wire_node(p.node)) return 0;
   bool ours = p.node == D.name;
@@ -348,9 +350,10 @@ void write_our_ref(Writer& w, uint64_t ref) {
   w.ref(etf::Ref{D.name, D.creation, {uint32_t(ref), uint32_t(ref >> 32), 0}});
 }
 
-bool our_ref_from_wire(const etf::Term& t, uint64_t* out) {
-  if (t.type != etf::Type::Ref || t.ref.node != D.name || t.ref.ids.size() < 2) return false;
-  *out = uint64_t(t.ref.ids[0]) | uint64_t(t.ref.ids[1]) << 32;
+bool our_ref_from_wire(etf::View t, uint64_t* out) {
+  etf::Ref r;
+  if (!etf::read_ref(t, &r) || r.node != D.name || r.ids.size() < 2) return false;
+  *out = uint64_t(r.ids[0]) | uint64_t(r.ids[1]) << 32;
   return true;
 }
 
@@ -1581,108 +1584,156 @@ void on_incoming(uv_stream_t* server, int status) {
 }
 
 // ------------------------------------------------------------------ incoming control messages
+//
+// Frames are read in place (wire::read_control, etf views): no tree of the
+// term is built, so a frame costs time linear in its bytes and memory for
+// what it delivers, whatever it nests or claims. Terms a peer gets back
+// (its monitor references, spawn request ids, the {Pid, Tag} of a call) are
+// echoed verbatim.
 
-bool decode_term(const uint8_t*& p, const uint8_t* end, etf::Term& t, const uint8_t** term_start = nullptr,
-                 size_t* term_len = nullptr) {
-  if (p >= end || *p != etf::kVersion) return false;
-  ++p;
-  etf::Reader r(p, size_t(end - p));
-  if (!etf::decode(r, t)) return false;
-  if (term_start) *term_start = p;
-  if (term_len) *term_len = size_t(r.pos() - p);
-  p = r.pos();
+// Where a pid in a control message points: a live local pid, a pid of an
+// earlier incarnation of this node (its processes are all dead), or
+// neither (another node: a peer may only address this node's processes).
+enum class Target { Local, DeadLocal, Invalid };
+
+Target local_target(etf::View t, uint64_t* pid) {
+  etf::Pid p;
+  if (!etf::read_pid(t, &p) || p.node != D.name) return Target::Invalid;
+  if (p.creation != D.creation) return Target::DeadLocal;
+  *pid = local_pid_make(p.id, p.serial);
+  return *pid ? Target::Local : Target::DeadLocal;
+}
+
+// A pid the peer sends as its own (a sender, watcher, parent, or a process
+// that died there) must be one of that peer incarnation's processes: a
+// peer speaks for itself, and nothing it sends may make this node refer to,
+// or contact, a third node. The handle is made (or found) in the
+// connection's entry and marked for `use` (node_table.h).
+bool peer_pid(Conn* c, etf::View t, PidUse use, uint64_t* out) {
+  etf::Pid p;
+  if (!etf::read_pid(t, &p) || p.node != c->peer || p.creation != c->peer_creation) return false;
+  *out = handle_get(c->entry, p.id, p.serial, use);
+  return *out != 0;
+}
+
+// Whether `t` is a pid of the peer, without making a handle for it.
+bool is_peer_pid(Conn* c, etf::View t) {
+  etf::Pid p;
+  return etf::read_pid(t, &p) && p.node == c->peer && p.creation == c->peer_creation;
+}
+
+// A link or monitor request for a process of an earlier incarnation of this
+// node: answered at once as Erlang does (exit noproc, DOWN noproc), from
+// the dead pid as the peer named it. Nothing is kept.
+void answer_dead_local(NodeEntry* e, int64_t op, etf::View from, etf::View dead, etf::View ref) {
+  Writer w;
+  frame_begin(w);
+  if (op == wire::kLink) {
+    w.tuple(3);
+    w.integer(wire::kPayloadExit);
+    w.verbatim(dead);
+    w.verbatim(from);
+    w.version();
+    w.atom("noproc");
+  } else {
+    w.tuple(4);
+    w.integer(wire::kPayloadMonitorPExit);
+    w.verbatim(dead);
+    w.verbatim(from);
+    w.verbatim(ref);
+    w.version();
+    w.atom("noproc");
+  }
+  enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+}
+
+// A service call or reply from a libsnowrt peer: {'$snow_call' |
+// '$snow_reply', Ref, Bin}. False for any other term. The sender becomes a
+// handle only here (a caller is shown to the server, which replies to it).
+bool deliver_service(Conn* c, uint64_t to, etf::View sender, etf::View term) {
+  etf::Elements items(term);
+  etf::View kind, ref_term, body;
+  if (!items.ok() || items.is_list() || items.count() != 3 || !items.next(&kind) || !items.next(&ref_term) ||
+      !items.next(&body))
+    return false;
+  bool reply = etf::atom_is(kind, "$snow_reply");
+  if (!reply && !etf::atom_is(kind, "$snow_call")) return false;
+  uint64_t ref;
+  std::string_view b;
+  if (!etf::read_u64(ref_term, &ref) || !etf::read_binary(body, &b)) return false;
+  uint64_t tag = 0;
+  std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
+  uint64_t from = 0;
+  if (sender.size && !peer_pid(c, sender, reply ? PidUse::Internal : PidUse::Exposed, &from)) from = 0;
+  if (reply) {
+    Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
+    if (!s) return true;
+    if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
+    s->msg.tag = tag;
+    s->ref = ref;
+    deliver_or_die(to, s);
+    return true;
+  }
+  Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
+  if (!s) return true;
+  // The caller's pid in the request ([tag][caller][payload]) was its pid on
+  // its own node: the server must see the handle for it here.
+  if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
+  s->ref = ref;
+  s->flags = kSigServiceCall;
+  deliver_or_die(to, s);
   return true;
 }
 
-bool local_target(const etf::Term& t, uint64_t* pid) {
-  if (t.type != etf::Type::Pid) return false;
-  *pid = pid_from_wire(t.pid);
-  return *pid != 0;
-}
-
-uint64_t remote_pid(const etf::Term& t) { return t.type == etf::Type::Pid ? pid_from_wire(t.pid) : 0; }
-
-
-// Whether a term starts like {'$snow_call' | '$snow_reply', _, _} (what a
-// libsnowrt peer sends for service calls): only those are decoded here,
-// whatever their size; anything else is handed over as a TERM untouched.
-bool snow_tagged(const uint8_t* b, size_t n) {
-  etf::Reader r(b, n);
-  std::string a;
-  return r.u8() == etf::kSmallTuple && r.u8() == 3 && etf::read_atom(r, a) && (a == "$snow_call" || a == "$snow_reply");
-}
-
-void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len) {
-  const uint8_t* p = payload;
-  const uint8_t* end = payload + len;
-  if (p >= end || *p != etf::kVersion) return;
-  const uint8_t* body = p + 1;
-  size_t blen = len - 1;
-  if (blen >= 5 && body[0] == etf::kBinary) {
-    uint32_t n = get_be32(body + 1);
-    if (n != blen - 5) return;
+// A message payload (`payload`: version byte and term, `term` its view): a
+// binary is a user message of its bytes, a libsnowrt service call or reply
+// is rebuilt, anything else is handed over as a TERM untouched. The ABI
+// never shows a message's sender, so plain messages carry none (no handle
+// is made for every process that sends us something).
+void deliver_message(Conn* c, uint64_t to, etf::View sender, const uint8_t* payload, size_t len, etf::View term) {
+  std::string_view bin;
+  if (etf::read_binary(term, &bin)) {
     uint64_t tag = 0;
-    std::memcpy(&tag, body + 5, n < 8 ? n : 8);
-    deliver_or_die(to, signal_message(to, from, SNOW_MSG_USER, tag, body + 5, n));
+    std::memcpy(&tag, bin.data(), bin.size() < 8 ? bin.size() : 8);
+    deliver_or_die(to, signal_message(to, 0, SNOW_MSG_USER, tag, bin.data(), bin.size()));
     return;
   }
-  etf::Term t;
-  etf::Reader r(body, blen);
-  if (snow_tagged(body, blen) && etf::decode(r, t) && t.type == etf::Type::Tuple && t.items.size() == 3 &&
-      t.items[2].type == etf::Type::Binary && (t.items[0].is_atom("$snow_call") || t.items[0].is_atom("$snow_reply"))) {
-    uint64_t ref;
-    if (etf::as_u64(t.items[1], &ref)) {
-      const std::string& b = t.items[2].s;
-      uint64_t tag = 0;
-      std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
-      if (t.items[0].is_atom("$snow_reply")) {
-        Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
-        if (!s) return;
-        if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
-        s->msg.tag = tag;
-        s->ref = ref;
-        deliver_or_die(to, s);
-      } else {
-        Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
-        if (!s) return;
-        // The caller's pid in the request ([tag][caller][payload]) was its
-        // pid on its own node: the server must see the handle for it here.
-        if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
-        s->ref = ref;
-        s->flags = kSigServiceCall;
-        deliver_or_die(to, s);
-      }
-      return;
-    }
-  }
-  deliver_or_die(to, signal_message(to, from, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
+  if (deliver_service(c, to, sender, term)) return;
+  deliver_or_die(to, signal_message(to, 0, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
 }
 
-// net_kernel's is_auth call (what net_adm:ping sends): answer {Ref, yes}.
-void answer_net_kernel(NodeEntry* e, const uint8_t* payload, size_t len) {
-  const uint8_t* p = payload;
-  etf::Term t;
-  if (!decode_term(p, payload + len, t)) return;
-  if (t.type != etf::Type::Tuple || t.items.size() != 3 || !t.items[0].is_atom("$gen_call")) return;
-  const etf::Term& from = t.items[1];
-  if (from.type != etf::Type::Tuple || from.items.size() != 2 || from.items[0].type != etf::Type::Pid) return;
+// net_kernel's is_auth call (what net_adm:ping sends), {'$gen_call', {Pid,
+// Tag}, Request}: answer {Tag, yes} to Pid, both echoed verbatim (Tag is a
+// reference or [alias | Ref]).
+void answer_net_kernel(NodeEntry* e, etf::View term) {
+  etf::Elements call(term);
+  etf::View kind, from;
+  if (!call.ok() || call.is_list() || call.count() != 3 || !call.next(&kind) || !call.next(&from) ||
+      !etf::atom_is(kind, "$gen_call"))
+    return;
+  etf::Elements from_items(from);
+  etf::View pid, tag;
+  if (!from_items.ok() || from_items.is_list() || from_items.count() != 2 || !from_items.next(&pid) ||
+      !from_items.next(&tag) || !pid.is_pid())
+    return;
   Writer w;
   frame_begin(w);
   w.tuple(3);
   w.integer(wire::kSend);
   w.atom("");
-  w.pid(from.items[0].pid);
+  w.verbatim(pid);
   w.version();
   w.tuple(2);
-  w.term(from.items[1]);
+  w.verbatim(tag);
   w.atom("yes");
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
+// A spawn request being answered; req and parent are the peer's own bytes.
 struct SpawnCtx {
   NodeEntry* e;
-  etf::Term req;
-  etf::Pid parent;
+  etf::View req;
+  etf::View parent;
   uint64_t flags;
 };
 
@@ -1692,69 +1743,84 @@ void spawn_reply_frame(uint64_t pid, void* ctx) {
   frame_begin(w);
   w.tuple(5);
   w.integer(wire::kSpawnReply);
-  w.term(sc->req);
-  w.pid(sc->parent);
+  w.verbatim(sc->req);
+  w.verbatim(sc->parent);
   w.integer(int64_t(sc->flags));
   write_pid(w, pid);
   enqueue_frame(sc->e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
-void spawn_error_reply(NodeEntry* e, const etf::Term& req, const etf::Pid& parent, const char* why) {
+void spawn_error_reply(NodeEntry* e, etf::View req, etf::View parent, const char* why) {
   Writer w;
   frame_begin(w);
   w.tuple(5);
   w.integer(wire::kSpawnReply);
-  w.term(req);
-  w.pid(parent);
+  w.verbatim(req);
+  w.verbatim(parent);
   w.integer(0);
   w.atom(why);
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
-void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, const uint8_t* end) {
+// The argument bytes of a spawn request: [] or [Bin] (what snow_node_spawn
+// and erl's spawn_request to a libsnowrt function send).
+bool spawn_args(etf::View args, std::string_view* bytes) {
+  etf::Elements items(args);
+  if (!items.ok() || !items.is_list() || items.count() > 1) return false;
+  etf::View bin;
+  *bytes = {};
+  if (items.count() == 1 && (!items.next(&bin) || !etf::read_binary(bin, bytes))) return false;
+  etf::View end;
+  return !items.next(&end) && items.tail().tag() == etf::kNil;
+}
+
+// False when the request is malformed (the connection is closed).
+bool handle_spawn_request(Conn* c, const wire::Control& ctl) {
   // {29, ReqId, From, GroupLeader, {Module, Function, Arity}, OptList} + ArgList
-  if (ctl.items.size() < 6 || ctl.items[2].type != etf::Type::Pid) return;
-  const etf::Term& req = ctl.items[1];
-  const etf::Pid& parent = ctl.items[2].pid;
-  const etf::Term& mfa = ctl.items[4];
-  etf::Term args;
-  if (!decode_term(p, end, args)) {
-    spawn_error_reply(e, req, parent, "badarg");
-    return;
+  NodeEntry* e = c->entry;
+  if (ctl.arity < 6) return true;
+  if (!is_peer_pid(c, ctl.item[2])) return false;
+  etf::View req = ctl.item[1];
+  etf::View parent_term = ctl.item[2];
+  etf::View args;
+  std::string_view arg_bytes;
+  if (!wire::read_payload(ctl, &args) || !spawn_args(args, &arg_bytes)) {
+    spawn_error_reply(e, req, parent_term, "badarg");
+    return true;
   }
-  if (mfa.type != etf::Type::Tuple || mfa.items.size() != 3 || mfa.items[1].type != etf::Type::Atom) {
-    spawn_error_reply(e, req, parent, "badarg");
-    return;
+  etf::Elements mfa(ctl.item[4]);
+  etf::View module, function;
+  std::string fname;
+  if (!mfa.ok() || mfa.is_list() || mfa.count() != 3 || !mfa.next(&module) || !mfa.next(&function) ||
+      !etf::read_atom(function, &fname)) {
+    spawn_error_reply(e, req, parent_term, "badarg");
+    return true;
   }
   void (*fn)(const uint8_t*) = nullptr;
   {
     std::lock_guard<std::mutex> lk(D.fn_mu);
-    auto it = D.functions.find(mfa.items[1].s);
+    auto it = D.functions.find(fname);
     if (it != D.functions.end()) fn = it->second;
   }
   if (!fn) {
-    spawn_error_reply(e, req, parent, "notsup");
-    return;
-  }
-  std::string bytes;
-  if (args.type == etf::Type::List && args.items.size() == 1 && args.items[0].type == etf::Type::Binary) {
-    bytes = args.items[0].s;
-  } else if (!(args.type == etf::Type::Nil || (args.type == etf::Type::List && args.items.empty()))) {
-    spawn_error_reply(e, req, parent, "badarg");
-    return;
+    spawn_error_reply(e, req, parent_term, "notsup");
+    return true;
   }
   bool link = false, monitor = false;
-  if (ctl.items[5].type == etf::Type::List)
-    for (const etf::Term& o : ctl.items[5].items) {
-      if (o.is_atom("link")) link = true;
-      if (o.is_atom("monitor")) monitor = true;
-    }
-  uint64_t parent_pid = pid_from_wire(parent);
-  SpawnCtx sc{e, req, parent, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
+  etf::Elements opts(ctl.item[5]);
+  etf::View o;
+  while (opts.is_list() && opts.next(&o)) {
+    if (etf::atom_is(o, "link")) link = true;
+    if (etf::atom_is(o, "monitor")) monitor = true;
+  }
+  // The parent becomes a handle only when a link or monitor keeps it.
+  uint64_t parent_pid = 0;
+  if ((link || monitor) && !peer_pid(c, parent_term, PidUse::Internal, &parent_pid)) return true;
+  SpawnCtx sc{e, req, parent_term, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
   SpawnRequest r;
   r.fn = fn;
-  r.args = reinterpret_cast<const uint8_t*>(bytes.data());
-  r.size = bytes.size();
+  r.args = reinterpret_cast<const uint8_t*>(arg_bytes.data());
+  r.size = arg_bytes.size();
   r.before_start = spawn_reply_frame;
   r.before_start_ctx = &sc;
   if (link) r.remote_link = parent_pid;
@@ -1763,27 +1829,26 @@ void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, 
     mref = new_ref();
     r.remote_watcher = parent_pid;
     r.remote_monitor_ref = mref;
-    Writer rw;
-    rw.term(req);
     std::lock_guard<std::mutex> lk(e->mu);
-    e->peer_monitors[mref] = PeerMonitor{rw.buf, parent_pid, 0, {}};
-    e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = mref;
+    e->peer_monitors[mref] = PeerMonitor{std::vector<uint8_t>(req.data, req.data + req.size), parent_pid, 0, {}};
+    e->peer_monitor_by_term[std::string(req.bytes())] = mref;
   }
   uint64_t child = proc_spawn(r);
   if (!child) {
-    spawn_error_reply(e, req, parent, "system_limit");
-    return;
+    spawn_error_reply(e, req, parent_term, "system_limit");
+    return true;
   }
   std::lock_guard<std::mutex> lk(e->mu);
   if (link) e->links.insert({child, parent_pid});
   if (monitor) e->peer_monitors[mref].target = child;
+  return true;
 }
 
-void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
+void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
   // {31, ReqId, To, Flags, Result}
-  if (ctl.items.size() < 5) return;
+  if (ctl.arity < 5) return;
   uint64_t req;
-  if (!our_ref_from_wire(ctl.items[1], &req)) return;
+  if (!our_ref_from_wire(ctl.item[1], &req)) return;
   uint64_t requester = 0;
   for (NodeEntry* e : D.peers[c->peer].entries) {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -1797,9 +1862,9 @@ void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
   if (!requester) return;
   uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
   uint64_t flags = 0;
-  etf::as_u64(ctl.items[3], &flags);
-  if (ctl.items[4].type == etf::Type::Pid) {
-    uint64_t child = pid_from_wire(ctl.items[4].pid);
+  etf::read_u64(ctl.item[3], &flags);
+  uint64_t child = 0;
+  if (peer_pid(c, ctl.item[4], PidUse::Exposed, &child)) {
     if (flags & 1) {
       // The link exists on the child's side already: make it exist here
       // before anything from the child can arrive.
@@ -1827,75 +1892,87 @@ std::vector<uint8_t> exited_with_kill() {
 
 // The exit reason of an EXIT/EXIT2/MONITOR_P_EXIT: the payload term after
 // the control tuple (PAYLOAD_ variants) or the tuple's element `index`.
-bool read_reason(bool payload, const uint8_t*& p, const uint8_t* end, const std::vector<etf::Term>& ctl,
-                 size_t index, std::vector<uint8_t>* out, bool* kill) {
-  if (payload) {
-    const uint8_t* ts;
-    size_t tl;
-    etf::Term rt;
-    if (!decode_term(p, end, rt, &ts, &tl)) return false;
-    *out = wire::term_to_reason(ts, tl, kill);
-  } else {
-    Writer rw;
-    rw.term(ctl[index]);
-    *out = wire::term_to_reason(rw.buf.data(), rw.buf.size(), kill);
-  }
+bool read_reason(bool payload, const wire::Control& ctl, size_t index, std::vector<uint8_t>* out, bool* kill) {
+  etf::View reason = ctl.item[index];
+  if (payload && !wire::read_payload(ctl, &reason)) return false;
+  *out = wire::term_to_reason(reason, kill);
   return true;
 }
 
+// One frame from an up connection. False when it is malformed (the
+// connection is closed): not a control message, or a pid the peer sends as
+// its own that is not one of its processes (as OTP, which drops a
+// connection over an invalid distribution message).
 bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
-  if (m[0] != wire::kPassThrough) return false;
-  const uint8_t* p = m + 1;
-  const uint8_t* end = m + n;
-  etf::Term ctl;
-  if (!decode_term(p, end, ctl)) return false;
-  if (ctl.type != etf::Type::Tuple || ctl.items.empty() || ctl.items[0].type != etf::Type::Int) return false;
-  const auto& it = ctl.items;
+  wire::Control ctl;
+  if (!wire::read_control(m, n, &ctl)) return false;
+  const etf::View* it = ctl.item;
   NodeEntry* e = c->entry;
-  int64_t op = it[0].i;
+  int64_t op = ctl.op;
   uint64_t to = 0;
   if (g_trace) log_line("snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(op), n);
   switch (op) {
-    case wire::kLink:
-      if (it.size() >= 3 && local_target(it[2], &to)) {
-        uint64_t from = remote_pid(it[1]);
-        {
-          std::lock_guard<std::mutex> lk(e->mu);
-          e->links.insert({to, from});
-        }
-        deliver_or_die(to, signal_control(SigKind::Link, to, from, 0));
+    case wire::kLink: {
+      // {1, FromPid, ToPid}
+      if (ctl.arity < 3) return true;
+      uint64_t from;
+      if (!peer_pid(c, it[1], PidUse::Internal, &from)) return false;
+      Target t = local_target(it[2], &to);
+      if (t == Target::DeadLocal) answer_dead_local(e, op, it[1], it[2], {});
+      if (t != Target::Local) return t != Target::Invalid;
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.insert({to, from});
       }
+      deliver_or_die(to, signal_control(SigKind::Link, to, from, 0));
       return true;
+    }
     case wire::kSend:
-    case wire::kSendSender:
-      if (it.size() >= 3 && local_target(it[2], &to)) {
-        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
-        deliver_message(to, op == wire::kSendSender ? remote_pid(it[1]) : 0, p, size_t(end - p));
-      }
+    case wire::kSendSender: {
+      // {2, Unused, ToPid} / {22, FromPid, ToPid}, then the message
+      if (ctl.arity < 3) return true;
+      etf::View sender = op == wire::kSendSender ? it[1] : etf::View{};
+      if (sender.size && !is_peer_pid(c, sender)) return false;
+      Target t = local_target(it[2], &to);
+      if (t != Target::Local) return t != Target::Invalid;
+      etf::View msg;
+      if (!wire::read_payload(ctl, &msg)) return false;
+      deliver_message(c, to, sender, ctl.rest, ctl.rest_size, msg);
       return true;
-    case wire::kRegSend:
-      if (it.size() >= 4 && it[3].type == etf::Type::Atom) {
-        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
-        if (it[3].s == "net_kernel") {
-          answer_net_kernel(e, p, size_t(end - p));
-          return true;
-        }
-        uint64_t target = proc_whereis(it[3].s);
-        if (target) deliver_message(target, remote_pid(it[1]), p, size_t(end - p));
+    }
+    case wire::kRegSend: {
+      // {6, FromPid, Unused, ToName}, then the message
+      std::string name;
+      if (ctl.arity < 4 || !etf::read_atom(it[3], &name)) return true;
+      if (!is_peer_pid(c, it[1])) return false;
+      etf::View msg;
+      if (!wire::read_payload(ctl, &msg)) return false;
+      if (name == "net_kernel") {
+        answer_net_kernel(e, msg);
+        return true;
       }
+      uint64_t target = proc_whereis(name);
+      if (target) deliver_message(c, target, it[1], ctl.rest, ctl.rest_size, msg);
       return true;
+    }
     case wire::kExit:
     case wire::kExit2:
     case wire::kPayloadExit:
     case wire::kPayloadExit2: {
+      // {3|8, FromPid, ToPid, Reason} / {24|26, FromPid, ToPid}, then the reason
       bool payload = op == wire::kPayloadExit || op == wire::kPayloadExit2;
-      if (it.size() < (payload ? 3u : 4u) || !local_target(it[2], &to)) return true;
+      bool link = op == wire::kExit || op == wire::kPayloadExit;
+      if (ctl.arity < (payload ? 3u : 4u)) return true;
+      if (!is_peer_pid(c, it[1])) return false;
+      if (local_target(it[2], &to) != Target::Local) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill = false;
-      if (!read_reason(payload, p, end, it, 3, &reason_bytes, &kill)) return false;
-      uint64_t from = remote_pid(it[1]);
-      bool link = op == wire::kExit || op == wire::kPayloadExit;
+      if (!read_reason(payload, ctl, 3, &reason_bytes, &kill)) return false;
+      // A link's exit signal comes from a process that has died; exit/2
+      // comes from one that lives on and may be shown to a trapping target.
+      uint64_t from;
+      if (!peer_pid(c, it[1], link ? PidUse::Dead : PidUse::Exposed, &from)) return true;
       if (link && kill) reason_bytes = exited_with_kill();
       if (link) {
         std::lock_guard<std::mutex> lk(e->mu);
@@ -1907,15 +1984,23 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       deliver_or_die(to, s);
       return true;
     }
-    case wire::kUnlink:
-      if (it.size() >= 3 && local_target(it[2], &to))
-        deliver_or_die(to, signal_control(SigKind::Unlink, to, remote_pid(it[1]), 0));
+    case wire::kUnlink: {
+      // {4, FromPid, ToPid} (old protocol)
+      if (ctl.arity < 3) return true;
+      uint64_t from;
+      if (!peer_pid(c, it[1], PidUse::Internal, &from)) return false;
+      if (local_target(it[2], &to) == Target::Local)
+        deliver_or_die(to, signal_control(SigKind::Unlink, to, from, 0));
       return true;
+    }
     case wire::kUnlinkIdOp:
     case wire::kUnlinkIdAck: {
+      // {35|36, Id, FromPid, ToPid}
       uint64_t id;
-      if (it.size() < 4 || !etf::as_u64(it[1], &id) || !local_target(it[3], &to)) return true;
-      uint64_t from = remote_pid(it[2]);
+      if (ctl.arity < 4 || !etf::read_u64(it[1], &id)) return true;
+      uint64_t from;
+      if (!peer_pid(c, it[2], PidUse::Internal, &from)) return false;
+      if (local_target(it[3], &to) != Target::Local) return true;
       if (op == wire::kUnlinkIdAck) {
         std::lock_guard<std::mutex> lk(e->mu);
         e->links.erase({to, from});
@@ -1924,22 +2009,24 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kMonitorP: {
-      if (it.size() < 4) return true;
-      uint64_t watcher = remote_pid(it[1]);
-      Writer rw;
-      rw.term(it[3]);
+      // {19, FromPid, ToProc, Ref}: the reference is kept (and echoed in
+      // DOWN) as the peer's bytes; anything but a reference is ignored.
+      if (ctl.arity < 4 || !it[3].is_ref()) return true;
+      uint64_t watcher;
+      if (!peer_pid(c, it[1], PidUse::Internal, &watcher)) return false;
       std::string name;
-      if (it[2].type == etf::Type::Atom) {
-        name = it[2].s;
+      if (etf::read_atom(it[2], &name)) {
         to = proc_whereis(name);
       } else {
-        local_target(it[2], &to);
+        Target t = local_target(it[2], &to);
+        if (t == Target::DeadLocal) answer_dead_local(e, op, it[1], it[2], it[3]);
+        if (t != Target::Local) return t != Target::Invalid;
       }
       uint64_t ref = new_ref();
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        e->peer_monitors[ref] = PeerMonitor{rw.buf, watcher, to, name};
-        e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = ref;
+        e->peer_monitors[ref] = PeerMonitor{std::vector<uint8_t>(it[3].data, it[3].data + it[3].size), watcher, to, name};
+        e->peer_monitor_by_term[std::string(it[3].bytes())] = ref;
       }
       if (!to && name == "net_kernel") {
         // Our built-in net_kernel (it answers is_auth, see REG_SEND) never
@@ -1955,13 +2042,12 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kDemonitorP: {
-      if (it.size() < 4) return true;
-      Writer rw;
-      rw.term(it[3]);
+      // {20, FromPid, ToProc, Ref}
+      if (ctl.arity < 4) return true;
       uint64_t ref = 0, target = 0, watcher = 0;
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        auto f = e->peer_monitor_by_term.find(std::string(rw.buf.begin(), rw.buf.end()));
+        auto f = e->peer_monitor_by_term.find(std::string(it[3].bytes()));
         if (f == e->peer_monitor_by_term.end()) return true;
         ref = f->second;
         e->peer_monitor_by_term.erase(f);
@@ -1977,13 +2063,18 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
     }
     case wire::kMonitorPExit:
     case wire::kPayloadMonitorPExit: {
+      // {21, FromProc, ToPid, Ref, Reason} / {28, FromProc, ToPid, Ref}, then
+      // the reason. FromProc is the dead process (or the name it was
+      // monitored by).
       bool payload = op == wire::kPayloadMonitorPExit;
-      if (it.size() < (payload ? 4u : 5u) || !local_target(it[2], &to)) return true;
+      if (ctl.arity < (payload ? 4u : 5u)) return true;
+      if (it[1].is_pid() && !is_peer_pid(c, it[1])) return false;
+      if (local_target(it[2], &to) != Target::Local) return true;
       uint64_t ref;
       if (!our_ref_from_wire(it[3], &ref)) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill;
-      if (!read_reason(payload, p, end, it, 4, &reason_bytes, &kill)) return false;
+      if (!read_reason(payload, ctl, 4, &reason_bytes, &kill)) return false;
       if (kill) reason_bytes = exited_with_kill();
       uint64_t dead = 0;
       {
@@ -1994,13 +2085,13 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
           e->monitors.erase(m2);
         }
       }
-      if (it[1].type == etf::Type::Pid) dead = remote_pid(it[1]);
+      if (it[1].is_pid()) peer_pid(c, it[1], PidUse::Dead, &dead);
+      else if (dead) handle_mark(dead, PidUse::Dead);
       deliver_or_die(to, signal_down(to, ref, dead, reason_bytes.data(), reason_bytes.size()));
       return true;
     }
     case wire::kSpawnRequest:
-      handle_spawn_request(e, ctl, p, end);
-      return true;
+      return handle_spawn_request(c, ctl);
     case wire::kSpawnReply:
       handle_spawn_reply(c, ctl);
       return true;
@@ -2811,19 +2902,13 @@ int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap) {
 }
 
 uint64_t dist_decode_pid(const uint8_t* etf_bytes, uint64_t len) {
-  if (!etf_bytes || len == 0) return 0;
-  etf::Reader r(etf_bytes, size_t(len));
-  if (etf_bytes[0] == etf::kVersion) r.u8();
-  etf::Term t;
-  if (!etf::decode(r, t)) return 0;
-  const etf::Term* pt = &t;
-  if (t.type == etf::Type::Tuple && !t.items.empty()) pt = &t.items[0];
-  if (pt->type != etf::Type::Pid) return 0;
+  etf::Pid p;
+  if (!etf::read_leading_pid(etf_bytes, size_t(len), &p)) return 0;
   if (!dist_started()) {
-    if (pt->pid.node != "nonode@nohost") return 0;
-    return local_pid_make(pt->pid.id, pt->pid.serial);
+    if (p.node != "nonode@nohost") return 0;
+    return local_pid_make(p.id, p.serial);
   }
-  return pid_from_wire(pt->pid);
+  return pid_from_wire(p, PidUse::Exposed);
 }
 
 }  // namespace snow::rt
