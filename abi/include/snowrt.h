@@ -190,8 +190,8 @@ typedef struct snow_stats {
   uint64_t schedulers;        /* worker threads */
   uint64_t timers_pending;    /* timers armed and not yet fired or cancelled */
   uint64_t stacks_resident;   /* execution stack slots mapped (shared + dedicated) */
-  uint64_t node_entries;      /* node-table entries in use (v2; reported as 0 for now) */
-  uint64_t remote_pids;       /* remote pid handles held (v2; reported as 0 for now) */
+  uint64_t node_entries;      /* node-table entries in use (v2) */
+  uint64_t remote_pids;       /* remote pid handles held (v2) */
   uint64_t reserved_[6];      /* written as 0; see "Growth" above */
 } snow_stats;
 
@@ -483,7 +483,7 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap);
 /** The pid held by a term that is a pid, or a tuple whose first element is
  *  a pid (with or without the 131 version byte), as a handle; 0 otherwise.
- *  Any thread. */
+ *  Reads only that pid: whatever follows it is not examined. Any thread. */
 SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
 /** Sends an arbitrary external-term-format term (validated; 131 optional):
  *  a libsnowrt receiver gets a TERM message, an Erlang receiver the term.

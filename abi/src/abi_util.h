@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "abi/include/snowrt.h"
+#include "runtime/etf/etf.h"
 #include "runtime/proc/process.h"
 
 namespace snow::abi {
@@ -39,6 +40,14 @@ inline bool str_ok(const char* p, uint64_t len, uint64_t max = 1 << 20) {
 inline std::string_view sv(const char* p, uint64_t len) { return len ? std::string_view(p, size_t(len)) : std::string_view(); }
 
 inline bool bytes_ok(const void* p, uint64_t len) { return p != nullptr || len == 0; }
+
+// A name that travels to other nodes as an atom (a node name, a name
+// registered on another node, a function spawned there): 1 to kMaxNameLen
+// bytes of UTF-8, which Erlang accepts as an atom. A peer given anything
+// else drops the whole connection.
+inline bool atom_name_ok(const char* p, uint64_t len) {
+  return p && len > 0 && len <= kMaxNameLen && snow::rt::etf::atom_text_ok(sv(p, len));
+}
 
 // Tag of a user message: its first min(size, 8) bytes, little-endian,
 // zero-padded.

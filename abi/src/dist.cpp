@@ -13,7 +13,7 @@ using snow::abi::str_ok;
 using snow::abi::sv;
 
 namespace {
-bool node_arg_ok(const char* node, uint64_t len) { return node && len > 0 && len <= snow::abi::kMaxNameLen; }
+bool node_arg_ok(const char* node, uint64_t len) { return snow::abi::atom_name_ok(node, len); }
 }  // namespace
 
 extern "C" {
@@ -84,7 +84,7 @@ SNOW_API void snow_register_function(const char* name, uint64_t len, void (*fn)(
 
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                     const uint8_t* args, uint64_t asize, uint8_t link) {
-  if (!node_arg_ok(node, nlen) || !fname || flen == 0 || flen > snow::abi::kMaxNameLen) return 0;
+  if (!node_arg_ok(node, nlen) || !snow::abi::atom_name_ok(fname, flen)) return 0;
   if (!bytes_ok(args, asize) || asize > SNOW_MAX_MSG_SIZE) return 0;
   // Another node's spawn request carries the args in one frame.
   if (asize > kDistMaxMessage && !dist_is_self(sv(node, nlen))) return 0;

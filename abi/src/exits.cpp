@@ -15,13 +15,13 @@ using namespace snow::rt;
 namespace {
 
 // A reason a caller hands us: well-formed layout, UTF-8 text for error and
-// custom, and a decodable term for tag 8 (within the nesting a control
-// message may have, see etf.h). Anything less would reach a peer as a term
-// it cannot decode and cost the whole connection.
+// custom, and one well-formed term for tag 8 (any nesting depth: nothing
+// decodes it into a tree). Anything less would reach a peer as a term it
+// cannot decode and cost the whole connection.
 bool user_reason_ok(const uint8_t* r, uint64_t len) {
   if (!r || len > SNOW_MAX_MSG_SIZE || reason_validate(r, len) < 0) return false;
   if (r[0] == SNOW_REASON_ERROR || r[0] == SNOW_REASON_CUSTOM) return utf8_count(r + 9, size_t(len - 9)) >= 0;
-  if (r[0] == SNOW_REASON_TERM) return len > 9 && etf::validate_tree(r + 9, size_t(len - 9));
+  if (r[0] == SNOW_REASON_TERM) return len > 9 && etf::validate(r + 9, size_t(len - 9));
   return true;
 }
 

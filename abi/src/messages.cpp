@@ -141,6 +141,7 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
   if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (dlen != 0 && !dist_is_self(sv(node, dlen))) {
+    if (!snow::abi::atom_name_ok(name, nlen)) return SNOW_EBADNAME;
     if (size > kDistMaxMessage) return SNOW_EMSGSIZE;
     return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), msg, size);
   }

@@ -1,6 +1,7 @@
 #include "runtime/dist/dist.h"
 
 #include <spawn.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -13,7 +14,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,6 +27,9 @@
 
 #include "abi/include/snowrt.h"
 #include "runtime/common/common.h"
+#include "runtime/dist/epmd.h"
+#include "runtime/dist/handshake.h"
+#include "runtime/dist/node_table.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
 #include "runtime/proc/process.h"
@@ -38,66 +44,13 @@ namespace {
 
 using etf::Writer;
 
-constexpr uint64_t kHandleMask = (uint64_t(1) << 48) - 1;
 constexpr size_t kMaxFrame = 64u << 20;          // bytes; larger frames close the connection
 constexpr size_t kMaxHandshakeFrame = 4096;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
+// Incoming connections that have not proved the cookie yet, at most.
+constexpr int kMaxUnauthenticated = 128;
 
 // ------------------------------------------------------------------ types
-
-struct Frame {
-  std::vector<uint8_t> bytes;  // 4-byte length prefix included
-  // What to answer locally if the target incarnation turns out to be gone.
-  SigKind kind = SigKind::Message;
-  uint64_t local = 0;
-  uint64_t remote = 0;
-  uint64_t ref = 0;
-};
-
-// Who may write to an up connection's socket. The loop writes through
-// libuv; a sending thread may write a frame straight to the socket (saving
-// the hand-off to the loop) only while libuv holds nothing for it:
-// loop_pending counts writes handed to libuv and not completed, partial
-// says a direct write left a remainder that the loop must write first. Both
-// are read and changed under `mu`, and the loop bumps loop_pending under the
-// same entry mutex that guards the outbox it drains, so frames keep their
-// order whichever thread writes them.
-struct WriteGate {
-  std::mutex mu;
-  int fd = -1;
-  bool open = false;
-  int loop_pending = 0;
-  bool partial = false;
-  std::atomic<int64_t> last_send{0};
-};
-using GatePtr = std::shared_ptr<WriteGate>;
-
-struct PeerMonitor {
-  std::vector<uint8_t> ref_term;  // the peer's reference, verbatim (no version byte)
-  uint64_t watcher = 0;           // remote pid handle
-  uint64_t target = 0;            // local pid
-  std::string name;               // monitored by registered name
-};
-
-struct NodeEntry {
-  uint16_t index = 0;
-  std::string name;
-  uint32_t creation = 0;          // 0: whichever incarnation is connected
-  bool dead_incarnation = false;  // our own name with another creation
-
-  std::mutex mu;  // guards everything below
-  std::vector<Frame*> outbox;
-  bool dirty = false;
-  GatePtr gate;  // the up connection's write gate, when it serves this entry
-  bool cork_listed = false;  // on D.corked: the loop flushes it if no worker does
-  std::unordered_map<uint64_t, uint64_t> to_handle;  // id << 32 | serial -> handle
-  std::vector<uint64_t> from_handle;                 // handle - 1 -> id << 32 | serial
-  std::set<std::pair<uint64_t, uint64_t>> links;     // (local pid, remote pid)
-  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;  // ref -> (local watcher, remote)
-  std::unordered_map<uint64_t, PeerMonitor> peer_monitors;               // our ref -> peer's monitor
-  std::unordered_map<std::string, uint64_t> peer_monitor_by_term;  // the peer's ref term -> our ref
-  std::unordered_map<uint64_t, uint64_t> spawns;  // request ref -> requesting local pid
-};
 
 struct Waiter {
   uint64_t pid = 0, ref = 0;
@@ -159,6 +112,12 @@ struct Conn {
   NodeEntry* entry = nullptr;
   int64_t fail_code = SNOW_ECONNREFUSED;
   bool yielded = false;  // lost a simultaneous connect: no failure reported
+  // Incoming only: answered "alive" for a node we are connected to; the
+  // established connection is replaced once this one proves the cookie.
+  bool replacing = false;
+  bool counted_unauthenticated = false;  // counted in D.unauthenticated
+  // No socket: what we write is dropped (dist_test_feed drives it).
+  bool test_transport = false;
   GatePtr gate = std::make_shared<WriteGate>();
 };
 
@@ -170,12 +129,13 @@ struct WriteReq {
   GatePtr gate;                // counted in gate->loop_pending when set
 };
 
-enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime };
+enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime, TestFeed };
 struct Command {
   CmdType type;
   std::string node;
   WaiterPtr waiter;
   int64_t id = 0;
+  const TestFeed* feed = nullptr;
 };
 
 struct NodeMon {
@@ -190,11 +150,8 @@ struct Dist {
   std::string cookie;
   uint32_t creation = 0;
   int listen_port = 0;
-
-  std::mutex table_mu;
-  std::atomic<NodeEntry*> table[65536] = {};
-  uint32_t next_index = 1;
-  std::map<std::pair<std::string, uint32_t>, NodeEntry*> by_key;
+  std::string listen_interface = "0.0.0.0";
+  int listen_min = 0, listen_max = 0;  // 0: any port
 
   uv_loop_t loop;
   // Whoever runs the loop holds loop_mu: its own thread, or a spinning
@@ -237,6 +194,12 @@ struct Dist {
   bool epmd_spawned = false;
   std::vector<uint8_t> epmd_buf;
   bool stopping = false;
+  int unauthenticated = 0;  // incoming connections in their handshake (loop only)
+  // Rate limit of the log lines about refused or failed connections from
+  // others (loop only): at most kRefusalLines per kRefusalWindowNs.
+  int64_t refusal_window_start = 0;
+  int refusal_lines = 0;
+  uint64_t refusals_unlogged = 0;
   std::atomic<int64_t> last_traffic_ns{0};  // last bytes read or command run (written under loop_mu)
 
   std::mutex nm_mu;
@@ -252,123 +215,125 @@ struct Dist {
 Dist& D = *new Dist();
 const bool g_trace = getenv("SNOW_DIST_TRACE") != nullptr;
 
+// ------------------------------------------------------------------ logging refusals
+
+constexpr int kRefusalLines = 10;
+constexpr int64_t kRefusalWindowNs = int64_t(10) * 1000 * 1000 * 1000;
+
+// A log line about something any host that reaches our port can cause
+// (handshakes that fail, refused names): at most kRefusalLines every ten
+// seconds, then one line counting what was left out. Loop only.
+void log_refusal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_refusal(const char* fmt, ...) {
+  int64_t now = now_ns();
+  if (now - D.refusal_window_start >= kRefusalWindowNs) {
+    if (D.refusals_unlogged > 0)
+      log_line("snowrt: %llu more refused or failed connection attempts were not logged",
+               static_cast<unsigned long long>(D.refusals_unlogged));
+    D.refusal_window_start = now;
+    D.refusal_lines = 0;
+    D.refusals_unlogged = 0;
+  }
+  if (D.refusal_lines >= kRefusalLines) {
+    ++D.refusals_unlogged;
+    return;
+  }
+  ++D.refusal_lines;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  log_line("%s", line);
+}
+
+// A peer-chosen name made safe to print: bytes outside printable ASCII
+// become '?', and it is cut at 64 characters.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 64)) out.push_back(ch >= 0x20 && ch < 0x7f ? ch : '?');
+  if (s.size() > 64) out += "...";
+  return out;
+}
+
 // ------------------------------------------------------------------ small helpers
-
-uint32_t random_u32() {
-  uint32_t v = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) v = uint32_t(now_ns() ^ getpid());
-  return v;
-}
-
-void digest(const std::string& cookie, uint32_t challenge, uint8_t out[16]) {
-  std::string s = cookie + std::to_string(challenge);
-  unsigned int n = 16;
-  EVP_Digest(s.data(), s.size(), out, &n, EVP_md5(), nullptr);
-}
 
 void put_be16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(uint8_t(v >> 8));
   b.push_back(uint8_t(v));
 }
-void put_be32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
-}
-void put_be64(std::vector<uint8_t>& b, uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8) b.push_back(uint8_t(v >> s));
-}
 uint32_t get_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 uint16_t get_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 
-// Splits "name@host[:port]" into the node name and the port (0: none).
-bool parse_node(std::string_view full, std::string* name, std::string* host, int* port) {
-  if (full.empty() || full.size() > 255) return false;
-  size_t at = full.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= full.size()) return false;
-  if (full.find('@', at + 1) != std::string_view::npos) return false;
-  for (size_t i = 0; i < at; ++i) {
-    char c = full[i];
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+// A node name as it may appear on the wire (a pid's node, a handshake
+// name): "alive@host" with the alive part and the host made of letters,
+// digits, '_', '-' and (host only) '.'. Stricter than what a user may pass
+// to connect (no ":port"), so nothing a peer sends can point us at a port
+// or at a name that parse_node would read differently.
+bool valid_wire_node(std::string_view n) {
+  if (n.empty() || n.size() > 255) return false;
+  size_t at = n.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= n.size()) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(n[i]);
+    bool ok = isalnum(c) || c == '_' || c == '-' || (i > at && c == '.');
+    if (!ok && i != at) return false;
   }
-  std::string_view rest = full.substr(at + 1);
+  return true;
+}
+
+// Splits "name@host[:port]" (what a user may pass to connect) into the
+// node name and the port (0: none). The name must be a valid wire node
+// name (valid_wire_node).
+bool parse_node(std::string_view full, std::string* name, std::string* host, int* port) {
   int p = 0;
-  size_t colon = rest.rfind(':');
-  if (colon != std::string_view::npos) {
-    std::string_view ps = rest.substr(colon + 1);
+  size_t at = full.find('@');
+  size_t colon = full.rfind(':');
+  if (at != std::string_view::npos && colon != std::string_view::npos && colon > at) {
+    std::string_view ps = full.substr(colon + 1);
     if (ps.empty() || ps.size() > 5) return false;
     for (char c : ps) {
       if (c < '0' || c > '9') return false;
       p = p * 10 + (c - '0');
     }
     if (p <= 0 || p > 65535) return false;
-    rest = rest.substr(0, colon);
+    full = full.substr(0, colon);
   }
-  if (rest.empty()) return false;
-  for (char c : rest)
-    if (c == '/' || c == ' ' || c == '@') return false;
-  *host = std::string(rest);
-  *name = std::string(full.substr(0, at + 1)) + *host;
+  if (!valid_wire_node(full)) return false;
+  *name = std::string(full);
+  *host = std::string(full.substr(at + 1));
   *port = p;
   return true;
 }
 
-// ------------------------------------------------------------------ node table
+// ------------------------------------------------------------------ pids on the wire
 
-NodeEntry* entry_at(uint64_t index) {
-  if (index == 0 || index >= 65536) return nullptr;
-  return D.table[index].load(std::memory_order_acquire);
+// A pid from a term user code decoded (snow_term_decode_pid), as a local
+// pid or a remote handle, which user code now holds (node_table.h); 0 when
+// the pid names no valid node or the node table is full. Our own pids of
+// another creation are processes of an earlier incarnation: handles that
+// behave as dead processes. (Pids in control messages are resolved against
+// their connection instead: peer_pid, local_target.)
+uint64_t pid_from_wire(const etf::Pid& p, PidUse use) {
+  if (p.node == D.name && p.creation == D.creation) return local_pid_make(p.id, p.serial);
+  if (!valid_wire_node(p.node)) return 0;
+  bool ours = p.node == D.name;
+  NodeEntry* e = entry_get(p.node, p.creation, false, ours);
+  if (!e) return 0;
+  uint64_t h = handle_get(e, p.id, p.serial, ours ? PidUse::Dead : use);
+  entry_unpin(e);
+  return h;
 }
 
-NodeEntry* entry_for(const std::string& name, uint32_t creation) {
-  std::lock_guard<std::mutex> lk(D.table_mu);
-  auto it = D.by_key.find({name, creation});
-  if (it != D.by_key.end()) return it->second;
-  if (D.next_index >= 65536) return nullptr;
-  auto* e = new NodeEntry();
-  e->index = uint16_t(D.next_index++);
-  e->name = name;
-  e->creation = creation;
-  e->dead_incarnation = name == D.name;
-  D.by_key[{name, creation}] = e;
-  D.table[e->index].store(e, std::memory_order_release);
-  return e;
-}
-
-uint64_t handle_for(NodeEntry* e, uint32_t id, uint32_t serial) {
-  uint64_t key = uint64_t(id) << 32 | serial;
-  std::lock_guard<std::mutex> lk(e->mu);
-  auto it = e->to_handle.find(key);
-  if (it != e->to_handle.end()) return uint64_t(e->index) << 48 | it->second;
-  e->from_handle.push_back(key);
-  uint64_t h = e->from_handle.size();
-  e->to_handle[key] = h;
-  return uint64_t(e->index) << 48 | h;
-}
-
-uint64_t pid_from_wire(const etf::Pid& p) {
-  if (p.node == D.name) {
-    if (p.creation == D.creation) {
-      uint64_t pid = local_pid_make(p.id, p.serial);
-      if (pid) return pid;
-    }
-    NodeEntry* dead = entry_for(D.name, p.creation);
-    return dead ? handle_for(dead, p.id, p.serial) : 0;
-  }
-  NodeEntry* e = entry_for(p.node, p.creation);
-  return e ? handle_for(e, p.id, p.serial) : 0;
-}
-
+// The wire form of a local pid or a known handle.
 bool pid_to_wire(uint64_t pid, etf::Pid* out) {
   if (!pid_is_remote(pid)) {
     *out = etf::Pid{D.name, local_pid_id(pid), local_pid_serial(pid), D.creation};
     return true;
   }
-  NodeEntry* e = entry_at(pid >> 48);
-  if (!e) return false;
-  uint64_t h = pid & kHandleMask;
-  std::lock_guard<std::mutex> lk(e->mu);
-  if (h == 0 || h > e->from_handle.size()) return false;
-  uint64_t key = e->from_handle[h - 1];
-  *out = etf::Pid{e->name, uint32_t(key >> 32), uint32_t(key), e->creation};
+  RemoteIdentity r;
+  if (!handle_read(pid, &r)) return false;
+  *out = etf::Pid{std::move(r.node), r.id, r.serial, r.creation};
   return true;
 }
 
@@ -385,9 +350,10 @@ void write_our_ref(Writer& w, uint64_t ref) {
   w.ref(etf::Ref{D.name, D.creation, {uint32_t(ref), uint32_t(ref >> 32), 0}});
 }
 
-bool our_ref_from_wire(const etf::Term& t, uint64_t* out) {
-  if (t.type != etf::Type::Ref || t.ref.node != D.name || t.ref.ids.size() < 2) return false;
-  *out = uint64_t(t.ref.ids[0]) | uint64_t(t.ref.ids[1]) << 32;
+bool our_ref_from_wire(etf::View t, uint64_t* out) {
+  etf::Ref r;
+  if (!etf::read_ref(t, &r) || r.node != D.name || r.ids.size() < 2) return false;
+  *out = uint64_t(r.ids[0]) | uint64_t(r.ids[1]) << 32;
   return true;
 }
 
@@ -549,17 +515,61 @@ void flush_entry_now(NodeEntry* e) {
   if (!empty) hand_to_loop(e);
 }
 
-void enqueue_frame(NodeEntry* e, Frame* f) {
+// A link or monitor record that changes together with a queued frame, in
+// the same critical section, so the records and the wire always agree.
+struct RecordChange {
+  enum Op : uint8_t { None, LinkAdd, LinkErase, MonitorAdd, MonitorErase } op = None;
+  uint64_t local = 0, remote = 0, ref = 0;
+};
+
+void apply_record_locked(NodeEntry* e, const RecordChange& rc) {
+  switch (rc.op) {
+    case RecordChange::None:
+      break;
+    case RecordChange::LinkAdd:
+      e->links.insert({rc.local, rc.remote});
+      break;
+    case RecordChange::LinkErase:
+      e->links.erase({rc.local, rc.remote});
+      break;
+    case RecordChange::MonitorAdd:
+      e->monitors[rc.ref] = {rc.local, rc.remote};
+      break;
+    case RecordChange::MonitorErase:
+      e->monitors.erase(rc.ref);
+      break;
+  }
+}
+
+// Any generation: the caller keeps the entry in use (its connection, or a
+// pin), so it cannot have been recycled.
+constexpr uint32_t kAnyGeneration = 0;
+
+// Queues a frame on the entry's outbox. `generation` is the entry's as the
+// caller read it with the target handle: if the row was recycled since,
+// the target is gone and the frame is answered locally as undeliverable.
+void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation = kAnyGeneration, RecordChange rc = {}) {
   bool cork = sched_on_worker();
   size_t bytes = 0;
   {
     std::lock_guard<std::mutex> lk(e->mu);
-    e->outbox.push_back(f);
-    if (e->dirty) {
-      cork = false;  // the loop owns this outbox now; it will write the frame
-    } else if (cork) {
-      for (Frame* x : e->outbox) bytes += x->bytes.size();
+    if (generation != kAnyGeneration && (e->generation != generation || !e->in_use)) {
+      cork = false;
+      bytes = SIZE_MAX;
+    } else {
+      apply_record_locked(e, rc);
+      e->outbox.push_back(f);
+      if (e->dirty) {
+        cork = false;  // the loop owns this outbox now; it will write the frame
+      } else if (cork) {
+        for (Frame* x : e->outbox) bytes += x->bytes.size();
+      }
     }
+  }
+  if (bytes == SIZE_MAX) {
+    answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+    delete f;
+    return;
   }
   if (cork && bytes < kCorkBytes) {
     bool listed = false;
@@ -642,20 +652,24 @@ std::pair<const uint8_t*, uint64_t> reason_that_fits(const uint8_t* r, uint64_t 
 }  // namespace
 
 void dist_deliver(uint64_t pid, Signal* s) {
-  NodeEntry* e = entry_at(pid >> 48);
-  if (!e || !D.started.load(std::memory_order_acquire)) {
-    count_unreachable(s, e ? kNoconnection : kNoproc);
+  if (!D.started.load(std::memory_order_acquire)) {
+    count_unreachable(s, kNoconnection);
     return;
   }
-  if (e->dead_incarnation) {
+  RemoteIdentity target;
+  if (!handle_read(pid, &target) || target.dead_incarnation) {
+    // An unknown handle names no live process (see node_table.h).
     count_unreachable(s, kNoproc);
     return;
   }
+  NodeEntry* e = target.entry;
+  etf::Pid to{std::move(target.node), target.id, target.serial, target.creation};
   Writer w;
   frame_begin(w);
   uint64_t from = s->from;
   SigKind kind = s->kind;
   uint64_t ref = s->ref;
+  RecordChange rc;
   switch (kind) {
     case SigKind::Message:
     case SigKind::ServiceReply:
@@ -668,18 +682,15 @@ void dist_deliver(uint64_t pid, Signal* s) {
         w.integer(wire::kSend);
         w.atom("");
       }
-      write_pid(w, pid);
+      w.pid(to);
       write_payload(w, s);
       break;
     case SigKind::Link:
       w.tuple(3);
       w.integer(wire::kLink);
       write_pid(w, from);
-      write_pid(w, pid);
-      {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->links.insert({from, pid});
-      }
+      w.pid(to);
+      rc = {RecordChange::LinkAdd, from, pid, 0};
       break;
     case SigKind::Unlink:
     case SigKind::UnlinkAck:
@@ -691,11 +702,8 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.integer(kind == SigKind::Unlink ? wire::kUnlinkIdOp : wire::kUnlinkIdAck);
       w.unsigned_integer(ref);
       write_pid(w, from);
-      write_pid(w, pid);
-      if (kind == SigKind::UnlinkAck) {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->links.erase({from, pid});
-      }
+      w.pid(to);
+      if (kind == SigKind::UnlinkAck) rc = {RecordChange::LinkErase, from, pid, 0};
       break;
     case SigKind::LinkExit:
     case SigKind::Exit: {
@@ -703,7 +711,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.tuple(3);
       w.integer(link ? wire::kPayloadExit : wire::kPayloadExit2);
       if (from) write_pid(w, from); else write_null_pid(w);
-      write_pid(w, pid);
+      w.pid(to);
       w.version();
       if (s->flags & kSigShutdown) {
         w.atom("shutdown");
@@ -712,10 +720,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
         auto [r, rl] = reason_that_fits(s->msg.data + 8, s->msg.len - 8, tmp);
         wire::reason_to_term(w, r, rl, (s->flags & kSigKill) != 0);
       }
-      if (link) {
-        std::lock_guard<std::mutex> lk(e->mu);
-        e->links.erase({from, pid});
-      }
+      if (link) rc = {RecordChange::LinkErase, from, pid, 0};
       break;
     }
     case SigKind::Monitor:
@@ -724,17 +729,16 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.tuple(4);
       w.integer(on ? wire::kMonitorP : wire::kDemonitorP);
       write_pid(w, from);
-      write_pid(w, pid);
+      w.pid(to);
       write_our_ref(w, ref);
-      std::lock_guard<std::mutex> lk(e->mu);
-      if (on) e->monitors[ref] = {from, pid}; else e->monitors.erase(ref);
+      rc = {on ? RecordChange::MonitorAdd : RecordChange::MonitorErase, from, pid, ref};
       break;
     }
     case SigKind::Down: {
       PeerMonitor pm;
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        auto it = e->peer_monitors.find(ref);
+        auto it = e->generation == target.generation ? e->peer_monitors.find(ref) : e->peer_monitors.end();
         if (it == e->peer_monitors.end()) {
           signal_free(s);
           return;
@@ -746,7 +750,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
       w.tuple(4);
       w.integer(wire::kPayloadMonitorPExit);
       if (!pm.name.empty()) w.atom(pm.name); else write_pid(w, from);
-      write_pid(w, pid);
+      w.pid(to);
       w.raw(pm.ref_term.data(), pm.ref_term.size());
       w.version();
       {
@@ -762,9 +766,9 @@ void dist_deliver(uint64_t pid, Signal* s) {
       return;
   }
   Frame* f = frame_finish(w, kind, from, pid, ref);
-  if (g_trace) log_line("snowrt dist: -> %s signal kind %d (%zu bytes)", e->name.c_str(), int(kind), f->bytes.size());
+  if (g_trace) log_line("snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(kind), f->bytes.size());
   signal_free(s);
-  enqueue_frame(e, f);
+  enqueue_frame(e, f, target.generation, rc);
 }
 
 namespace {
@@ -794,6 +798,10 @@ void write_frames(Conn* c, std::vector<Frame*>& frames) {
   for (Frame* f : wr->frames)
     wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
   c->last_send = now_ns();
+  if (c->test_transport) {
+    on_written(&wr->req, 0);
+    return;
+  }
   int rc = uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
                     on_written);
   if (rc != 0) {
@@ -810,17 +818,14 @@ void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted = false) {
   wr->owned = std::move(bytes);
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   c->last_send = now_ns();
+  if (c->test_transport) {
+    on_written(&wr->req, 0);
+    return;
+  }
   if (uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), 1, on_written) != 0) {
     on_written(&wr->req, -1);
     close_conn(c, "write failed");
   }
-}
-
-void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
-  std::vector<uint8_t> b;
-  put_be16(b, uint16_t(body.size()));
-  b.insert(b.end(), body.begin(), body.end());
-  write_raw(c, std::move(b));
 }
 
 void start_outgoing(const std::string& name);
@@ -834,11 +839,18 @@ void adopt_entry(NodeEntry* e) {
   ps.entries.push_back(e);
 }
 
+// Whether an up connection serves the entry: any incarnation for the
+// by-name entry, its own incarnation otherwise.
+bool serves(const Conn* c, const NodeEntry* e) {
+  return c && c->st == St::Up && (e->by_name || e->creation == c->peer_creation);
+}
+
 // Sends what the entry has queued, or holds it until a connection is up.
 void flush_entry(NodeEntry* e) {
   adopt_entry(e);
-  Conn* up = D.peers[e->name].conn;
-  if (up && (up->st != St::Up || (e->creation != 0 && e->creation != up->peer_creation))) up = nullptr;
+  PeerState& ps = D.peers[e->name];
+  Conn* c = ps.conn;
+  Conn* up = serves(c, e) ? c : nullptr;
   std::vector<Frame*> frames;
   {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -863,18 +875,16 @@ void flush_entry(NodeEntry* e) {
     }
     return;
   }
-  PeerState& ps = D.peers[e->name];
-  Conn* c = ps.conn;
+  if (up) {
+    write_frames(up, frames);
+    return;
+  }
   if (c && c->st == St::Up) {
-    if (e->creation != 0 && e->creation != c->peer_creation) {
-      // A pid of an incarnation that is gone: those processes do not exist.
-      for (Frame* f : frames) {
-        answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
-        delete f;
-      }
-      return;
+    // A pid of an incarnation that is gone: those processes do not exist.
+    for (Frame* f : frames) {
+      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+      delete f;
     }
-    write_frames(c, frames);
     return;
   }
   {
@@ -929,11 +939,14 @@ void complete(const WaiterPtr& w, int64_t result, uint64_t value) {
 
 // The node is unreachable or its connection is gone: every link and monitor
 // across it fires with noconnection, once; pending spawns fail; queued
-// frames are dropped. `creation` limits it to that incarnation (0: all).
-void fail_node(const std::string& name, uint32_t creation) {
-  PeerState& ps = D.peers[name];
-  for (NodeEntry* e : ps.entries) {
-    if (creation != 0 && e->creation != 0 && e->creation != creation) continue;
+// frames are dropped. `creation` limits it to that incarnation and the
+// by-name entry (nullptr: every entry of the name). The remote processes
+// named in the notices may well be alive (a partition): their handles are
+// exposed, so they stay valid if the same incarnation reconnects.
+void fail_node(const std::string& name, const uint32_t* creation) {
+  auto pit = D.peers.find(name);
+  if (pit == D.peers.end()) return;
+  for (NodeEntry* e : pit->second.entries) {
     std::vector<Frame*> frames;
     std::set<std::pair<uint64_t, uint64_t>> links;
     std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> monitors;
@@ -941,6 +954,7 @@ void fail_node(const std::string& name, uint32_t creation) {
     std::unordered_map<uint64_t, uint64_t> spawns;
     {
       std::lock_guard<std::mutex> lk(e->mu);
+      if (creation && !e->by_name && e->creation != *creation) continue;
       frames.swap(e->outbox);
       e->dirty = false;
       links.swap(e->links);
@@ -948,6 +962,12 @@ void fail_node(const std::string& name, uint32_t creation) {
       peer_monitors.swap(e->peer_monitors);
       e->peer_monitor_by_term.clear();
       spawns.swap(e->spawns);
+      auto expose = [e](uint64_t remote) {
+        auto it = e->pids.find(remote & kHandleNumberMask);
+        if ((remote >> 48) == e->index && it != e->pids.end()) it->second.exposed = true;
+      };
+      for (auto& [local, remote] : links) expose(remote);
+      for (auto& [ref, lr] : monitors) expose(lr.second);
     }
     for (Frame* f : frames) {
       // Links and monitors among these are in the records too; the
@@ -967,33 +987,70 @@ void fail_node(const std::string& name, uint32_t creation) {
   }
 }
 
+// A peer row with nothing in it: no connection, waiter or entry.
+bool peer_row_empty(const PeerState& ps) { return !ps.conn && !ps.up && ps.waiters.empty() && ps.entries.empty(); }
+
+bool has_queued_frames(const PeerState& ps) {
+  for (NodeEntry* e : ps.entries) {
+    std::lock_guard<std::mutex> lk(e->mu);
+    if (!e->outbox.empty()) return true;
+  }
+  return false;
+}
+
 void node_lost(Conn* c) {
   PeerState& ps = D.peers[c->peer];
   bool was_up = ps.up;
   if (!was_up && c->yielded) return;  // lost a simultaneous connect: the other one carries on
+  if (!was_up && !c->initiator) {
+    // An incoming connection that never authenticated (maybe not the node
+    // it claimed to be) fails nothing of ours: traffic waiting for that
+    // node gets an attempt of our own instead.
+    if (!ps.waiters.empty() || has_queued_frames(ps)) start_outgoing(c->peer);
+    return;
+  }
   ps.up = false;
   if (was_up) publish_connected();
-  fail_node(c->peer, c->peer_creation);
+  if (was_up) fail_node(c->peer, &c->peer_creation); else fail_node(c->peer, nullptr);
   if (was_up) {
     notify_node(c->peer, false);
-  } else if (!c->yielded) {
+  } else {
     for (auto& w : ps.waiters) complete(w, c->fail_code, 0);
     ps.waiters.clear();
     notify_node(c->peer, false);
   }
 }
 
-void node_up(Conn* c) {
+// The peer passed the handshake. false when it cannot be served (the node
+// table is full): the caller closes the connection.
+bool node_up(Conn* c) {
+  NodeEntry* e = entry_get(c->peer, c->peer_creation, false, false);
+  if (!e) {
+    log_line("snowrt: node table full (65,535 node incarnations referenced): refusing %s", c->peer.c_str());
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lk(e->mu);
+    ++e->conns;
+    --e->pins;
+  }
+  c->entry = e;
   PeerState& ps = D.peers[c->peer];
   ps.up = true;
-  c->entry = entry_for(c->peer, c->peer_creation);
-  adopt_entry(c->entry);
+  adopt_entry(e);
+  // Every process of an earlier incarnation of this node is gone.
+  for (NodeEntry* old : ps.entries) {
+    if (old == e) continue;
+    std::lock_guard<std::mutex> lk(old->mu);
+    if (!old->by_name && old->creation != c->peer_creation) handles_all_dead_locked(old);
+  }
   publish_connected();
   // NODEUP goes out before any frame from the node is read.
   notify_node(c->peer, true);
   for (auto& w : ps.waiters) complete(w, 0, 0);
   ps.waiters.clear();
-  for (NodeEntry* e : ps.entries) flush_entry(e);
+  for (NodeEntry* x : ps.entries) flush_entry(x);
+  return true;
 }
 
 // ------------------------------------------------------------------ loop: closing
@@ -1007,22 +1064,40 @@ void close_conn(Conn* c, const char* why) {
   if (c->st == St::Dead) return;
   St was = c->st;
   c->st = St::Dead;
+  if (c->counted_unauthenticated) {
+    --D.unauthenticated;
+    c->counted_unauthenticated = false;
+  }
   {
     // No direct write may touch the descriptor from here: it is about to be
     // closed and its number reused.
     std::lock_guard<std::mutex> gl(c->gate->mu);
     c->gate->open = false;
   }
-  if (why && was == St::Up) log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
-  else if (why && was != St::Up && !c->yielded && !D.stopping)
-    log_line("snowrt: connection attempt %s%s failed: %s", c->initiator ? "to " : "from ",
-             c->peer.empty() ? "unknown node" : c->peer.c_str(), why);
-  if (!c->peer.empty()) {
-    auto it = D.peers.find(c->peer);
-    if (it != D.peers.end() && it->second.conn == c) {
-      it->second.conn = nullptr;
-      node_lost(c);
-    }
+  if (why && was == St::Up) {
+    log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
+  } else if (why && !c->yielded && !D.stopping) {
+    // Failed attempts from others are rate limited: anyone who can reach
+    // the port can make them.
+    if (c->initiator)
+      log_line("snowrt: connection attempt to %s failed: %s", c->peer.c_str(), why);
+    else
+      log_refusal("snowrt: connection attempt from %s failed: %s",
+                  c->peer.empty() ? "unknown node" : printable(c->peer).c_str(), why);
+  }
+  auto it = D.peers.find(c->peer);
+  if (it != D.peers.end() && it->second.conn == c) {
+    it->second.conn = nullptr;
+    node_lost(c);
+    // A peer row that only this connection kept (a handshake that never
+    // authenticated, for a node we know nothing else of) goes with it.
+    it = D.peers.find(c->peer);
+    if (it != D.peers.end() && peer_row_empty(it->second)) D.peers.erase(it);
+  }
+  if (NodeEntry* e = c->entry) {
+    std::lock_guard<std::mutex> lk(e->mu);
+    --e->conns;
+    c->entry = nullptr;
   }
   // A resolution still queued is dropped; one already running finishes
   // and its callback releases the connection.
@@ -1031,6 +1106,38 @@ void close_conn(Conn* c, const char* why) {
   if (c->epmd_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
   if (c->timer_open) uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), on_handle_closed);
   c->tcp_open = c->epmd_open = c->timer_open = false;
+}
+
+// ------------------------------------------------------------------ loop: reclaiming
+
+// Sweeps an entry's handles when it has grown enough since its last sweep
+// (amortised O(1) per handle). Between frames only (see node_table.h).
+void sweep_entry_if_due(NodeEntry* e) {
+  if (!e) return;
+  std::lock_guard<std::mutex> lk(e->mu);
+  if (handles_sweep_due_locked(e)) handles_sweep_locked(e);
+}
+
+// Every entry's handles are swept, entries nothing refers to give their
+// rows back, and peer rows with nothing left are dropped. On each tick.
+void sweep_node_table() {
+  for (NodeEntry* e : entries_in_use()) {
+    std::string name;
+    {
+      std::lock_guard<std::mutex> lk(e->mu);
+      if (!e->in_use) continue;
+      handles_sweep_locked(e);
+      name = e->name;
+    }
+    if (!entry_recycle_if_idle(e)) continue;
+    auto it = D.peers.find(name);
+    if (it == D.peers.end()) continue;
+    auto& list = it->second.entries;
+    list.erase(std::remove(list.begin(), list.end(), e), list.end());
+  }
+  for (auto it = D.peers.begin(); it != D.peers.end();) {
+    if (peer_row_empty(it->second)) it = D.peers.erase(it); else ++it;
+  }
 }
 
 // ------------------------------------------------------------------ loop: reading
@@ -1047,16 +1154,16 @@ void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
 bool handle_handshake(Conn* c, const uint8_t* m, size_t n);
 bool handle_frame(Conn* c, const uint8_t* m, size_t n);
 
-void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  Conn* c = static_cast<Conn*>(s->data);
-  if (nread < 0) {
-    close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
-    return;
-  }
-  if (nread == 0 || c->st == St::Dead) return;
+// Processes what a connection's peer sent: handshake messages ([u16
+// length][body]) until the connection is up, then frames ([u32
+// length][body], 0 = tick). The input stays bounded: a frame may not
+// exceed kMaxFrame (kMaxHandshakeFrame before authentication) and its
+// bytes are kept only until it is complete.
+void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
+  if (c->st == St::Dead) return;
   c->last_recv = now_ns();
   D.last_traffic_ns.store(c->last_recv, std::memory_order_relaxed);
-  c->rbuf.insert(c->rbuf.end(), buf->base, buf->base + nread);
+  c->rbuf.insert(c->rbuf.end(), bytes, bytes + n);
   for (;;) {
     if (c->st == St::Dead) return;
     size_t avail = c->rbuf.size() - c->rstart;
@@ -1084,45 +1191,61 @@ void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     c->rbuf.erase(c->rbuf.begin(), c->rbuf.begin() + long(c->rstart));
     c->rstart = 0;
   }
+  if (c->st == St::Up) sweep_entry_if_due(c->entry);
+}
+
+void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  Conn* c = static_cast<Conn*>(s->data);
+  if (nread < 0) {
+    close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
+    return;
+  }
+  if (nread > 0) conn_feed(c, reinterpret_cast<const uint8_t*>(buf->base), size_t(nread));
 }
 
 // ------------------------------------------------------------------ handshake
 
-std::vector<uint8_t> name_message(char tag, uint32_t challenge, bool with_challenge) {
+void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
   std::vector<uint8_t> b;
-  b.push_back(uint8_t(tag));
-  put_be64(b, wire::kOurFlags);
-  if (with_challenge) put_be32(b, challenge);
-  put_be32(b, D.creation);
-  put_be16(b, uint16_t(D.name.size()));
-  b.insert(b.end(), D.name.begin(), D.name.end());
-  return b;
+  put_be16(b, uint16_t(body.size()));
+  b.insert(b.end(), body.begin(), body.end());
+  write_raw(c, std::move(b));
 }
 
-void send_status(Conn* c, const char* status) {
-  std::vector<uint8_t> b{uint8_t('s')};
-  b.insert(b.end(), status, status + strlen(status));
-  send_handshake(c, b);
-}
+void send_status(Conn* c, const char* status) { send_handshake(c, hs::encode_status(status)); }
 
 void send_challenge(Conn* c) {
-  c->my_challenge = random_u32();
-  send_handshake(c, name_message('N', c->my_challenge, true));
+  c->my_challenge = hs::new_challenge();
+  send_handshake(c, hs::encode_challenge(wire::kOurFlags, c->my_challenge, D.creation, D.name));
   c->st = St::AwaitReply;
 }
 
 bool flags_ok(Conn* c) {
   if ((c->peer_flags & wire::kRequiredFlags) != wire::kRequiredFlags) {
-    log_line("snowrt: node %s lacks mandatory distribution flags", c->peer.c_str());
+    log_refusal("snowrt: node %s lacks mandatory distribution flags", c->peer.c_str());
     return false;
   }
   return true;
 }
 
-void go_up(Conn* c) {
+// The peer proved the cookie. false when the node cannot take it (the
+// caller closes the connection).
+bool go_up(Conn* c) {
+  if (c->replacing) {
+    // An incoming connection from a node we are connected to: the node
+    // restarted (or lost the old connection) and proved the cookie, so the
+    // old connection is the stale one.
+    if (Conn* old = D.peers[c->peer].conn) close_conn(old, "replaced by a new connection from the same node");
+    D.peers[c->peer].conn = c;
+    c->replacing = false;
+  }
+  if (c->counted_unauthenticated) {
+    --D.unauthenticated;
+    c->counted_unauthenticated = false;
+  }
   c->st = St::Up;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  {
+  if (c->tcp_open) {
     std::lock_guard<std::mutex> gl(c->gate->mu);
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {
@@ -1130,20 +1253,23 @@ void go_up(Conn* c) {
       c->gate->open = true;
     }
   }
-  node_up(c);
+  return node_up(c);
 }
 
-bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
-  if (n == 0) return false;
+// Connecting side: we sent our name; the peer answers with a status, then
+// its challenge, then (after our reply) its ack.
+bool handshake_as_initiator(Conn* c, const uint8_t* m, size_t n) {
   switch (c->st) {
     case St::AwaitStatus: {
-      if (m[0] != 's') return false;
-      std::string status(reinterpret_cast<const char*>(m + 1), n - 1);
+      std::string status;
+      if (!hs::parse_status(m, n, &status)) return false;
       if (status == "ok" || status == "ok_simultaneous") {
         c->st = St::AwaitChallenge;
         return true;
       }
       if (status == "alive") {
+        // The peer still has a connection from our earlier incarnation
+        // (or from us: it is gone on our side): replace it.
         send_status(c, "true");
         c->st = St::AwaitChallenge;
         return true;
@@ -1159,63 +1285,70 @@ bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
       return false;
     }
     case St::AwaitChallenge: {
-      if (m[0] != 'N' || n < 19) return false;
-      c->peer_flags = uint64_t(get_be32(m + 1)) << 32 | get_be32(m + 5);
-      uint32_t challenge = get_be32(m + 9);
-      c->peer_creation = get_be32(m + 13);
-      uint16_t nlen = get_be16(m + 17);
-      if (size_t(19) + nlen > n) return false;
-      std::string name(reinterpret_cast<const char*>(m + 19), nlen);
-      if (name != c->peer) {
-        log_line("snowrt: connected to %s but it says it is %s", c->peer.c_str(), name.c_str());
+      hs::Challenge ch;
+      if (!hs::parse_challenge(m, n, &ch)) return false;
+      if (ch.node != c->peer) {
+        log_refusal("snowrt: connected to %s but it says it is %s", c->peer.c_str(), ch.node.c_str());
         return false;
       }
+      c->peer_flags = ch.flags;
+      c->peer_creation = ch.creation;
       if (!flags_ok(c)) return false;
-      c->my_challenge = random_u32();
-      std::vector<uint8_t> b{uint8_t('r')};
-      put_be32(b, c->my_challenge);
+      c->my_challenge = hs::new_challenge();
       uint8_t d[16];
-      digest(D.cookie, challenge, d);
-      b.insert(b.end(), d, d + 16);
-      send_handshake(c, b);
+      hs::digest(D.cookie, ch.challenge, d);
+      send_handshake(c, hs::encode_reply(c->my_challenge, d));
       c->st = St::AwaitAck;
       c->fail_code = SNOW_EAUTH;  // a close from here on means the cookie was refused
       return true;
     }
     case St::AwaitAck: {
-      if (m[0] != 'a' || n < 17) return false;
       uint8_t d[16];
-      digest(D.cookie, c->my_challenge, d);
-      if (memcmp(d, m + 1, 16) != 0) {
-        log_line("snowrt: node %s answered with the wrong cookie", c->peer.c_str());
+      if (!hs::parse_ack(m, n, d)) return false;
+      if (!hs::digest_matches(D.cookie, c->my_challenge, d)) {
+        log_refusal("snowrt: node %s answered with the wrong cookie", c->peer.c_str());
         c->fail_code = SNOW_EAUTH;
         return false;
       }
-      go_up(c);
-      return true;
+      return go_up(c);
     }
+    default:
+      return false;
+  }
+}
+
+// Accepting side: the peer sends its name; we answer with a status and our
+// challenge, check its reply and send our ack. Nothing here keeps state
+// beyond this connection until the peer has proved the cookie (the peer
+// table row for its name, made for the simultaneous-connect rule, goes
+// when the connection does).
+bool handshake_as_acceptor(Conn* c, const uint8_t* m, size_t n) {
+  switch (c->st) {
     case St::AwaitName: {
-      if (m[0] != 'N' || n < 15) {
-        if (m[0] == 'n') log_line("snowrt: refusing a version 5 handshake (OTP 23+ needed)");
+      hs::Name nm;
+      if (!hs::parse_name(m, n, &nm)) {
+        if (n > 0 && m[0] == 'n') log_refusal("snowrt: refusing a version 5 handshake (OTP 23+ needed)");
         return false;
       }
-      c->peer_flags = uint64_t(get_be32(m + 1)) << 32 | get_be32(m + 5);
-      c->peer_creation = get_be32(m + 9);
-      uint16_t nlen = get_be16(m + 13);
-      if (size_t(15) + nlen > n || nlen == 0) return false;
-      c->peer.assign(reinterpret_cast<const char*>(m + 15), nlen);
-      std::string pn, ph;
-      int pp;
-      if (!parse_node(c->peer, &pn, &ph, &pp) || pn != c->peer || c->peer == D.name) return false;
-      if (!flags_ok(c)) {
-        c->peer.clear();
+      if (!valid_wire_node(nm.node) || nm.node == D.name) {
+        log_refusal("snowrt: refusing a connection from a node named '%s'", printable(nm.node).c_str());
+        return false;
+      }
+      c->peer_flags = nm.flags;
+      c->peer_creation = nm.creation;
+      if ((nm.flags & wire::kRequiredFlags) != wire::kRequiredFlags) {
+        log_refusal("snowrt: node %s lacks mandatory distribution flags", nm.node.c_str());
         send_status(c, "not_allowed");
         return false;
       }
-      PeerState& ps = D.peers[c->peer];
-      if (ps.entries.empty()) ps.entries.push_back(entry_for(c->peer, 0));
-      Conn* other = ps.conn;
+      auto it = D.peers.find(nm.node);
+      Conn* other = it == D.peers.end() ? nullptr : it->second.conn;
+      c->peer = nm.node;
       if (other && other->st == St::Up) {
+        // We are connected to that node. Either it restarted and the old
+        // connection is dead without our knowing, or this is someone else
+        // using its name: the established connection stays until this one
+        // proves the cookie (go_up).
         send_status(c, "alive");
         c->st = St::AwaitAliveAnswer;
         return true;
@@ -1228,45 +1361,43 @@ bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
           return true;
         }
         other->yielded = true;
-        ps.conn = nullptr;
+        it->second.conn = nullptr;
         close_conn(other, nullptr);
         send_status(c, "ok_simultaneous");
       } else {
         send_status(c, "ok");
       }
-      ps.conn = c;
+      D.peers[c->peer].conn = c;
       send_challenge(c);
       return true;
     }
     case St::AwaitAliveAnswer: {
-      if (m[0] != 's') return false;
-      std::string answer(reinterpret_cast<const char*>(m + 1), n - 1);
-      if (answer != "true") return false;
-      PeerState& ps = D.peers[c->peer];
-      if (ps.conn) close_conn(ps.conn, "replaced by a new connection from the same node");
-      ps.conn = c;
+      std::string answer;
+      if (!hs::parse_status(m, n, &answer) || answer != "true") return false;
+      c->replacing = true;
       send_challenge(c);
       return true;
     }
     case St::AwaitReply: {
-      if (m[0] != 'r' || n < 21) return false;
-      uint32_t their = get_be32(m + 1);
-      uint8_t d[16];
-      digest(D.cookie, c->my_challenge, d);
-      if (memcmp(d, m + 5, 16) != 0) {
-        log_line("snowrt: node %s presented the wrong cookie", c->peer.c_str());
+      hs::Reply r;
+      if (!hs::parse_reply(m, n, &r)) return false;
+      if (!hs::digest_matches(D.cookie, c->my_challenge, r.digest)) {
+        log_refusal("snowrt: node %s presented the wrong cookie", c->peer.c_str());
         return false;
       }
-      std::vector<uint8_t> b{uint8_t('a')};
-      digest(D.cookie, their, d);
-      b.insert(b.end(), d, d + 16);
-      send_handshake(c, b);
-      go_up(c);
-      return true;
+      uint8_t d[16];
+      hs::digest(D.cookie, r.challenge, d);
+      send_handshake(c, hs::encode_ack(d));
+      return go_up(c);
     }
     default:
       return false;
   }
+}
+
+bool handle_handshake(Conn* c, const uint8_t* m, size_t n) {
+  if (n == 0) return false;
+  return c->initiator ? handshake_as_initiator(c, m, n) : handshake_as_acceptor(c, m, n);
 }
 
 void on_timeout(uv_timer_t* t) {
@@ -1300,7 +1431,7 @@ void on_connected(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitStatus;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
-  send_handshake(c, name_message('N', 0, false));
+  send_handshake(c, hs::encode_name(wire::kOurFlags, D.creation, D.name));
 }
 
 void connect_port(Conn* c) {
@@ -1315,23 +1446,26 @@ void connect_port(Conn* c) {
   }
 }
 
-// EPMD PORT_PLEASE2 lookup on the peer's host.
+// EPMD PORT_PLEASE2 lookup on the peer's host. The reply buffer is bounded:
+// everything the lookup needs is in its first bytes.
 void on_epmd_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Conn* c = static_cast<Conn*>(s->data);
   if (c->st != St::EpmdLookup) return;
-  if (nread > 0) c->ebuf.insert(c->ebuf.end(), buf->base, buf->base + nread);
-  bool done = nread < 0 || (c->ebuf.size() >= 2 && c->ebuf[1] != 0) || c->ebuf.size() >= 4;
-  if (!done) return;
+  if (nread > 0) c->ebuf.insert(c->ebuf.end(), buf->base, buf->base + std::min<ssize_t>(nread, 64));
+  uint16_t port = 0;
+  epmd::Reply r = epmd::parse_port2_resp(c->ebuf.data(), c->ebuf.size(), &port);
+  if (r == epmd::Reply::NeedMore && nread >= 0) return;
   uv_read_stop(s);
-  if (c->ebuf.size() >= 4 && c->ebuf[0] == 119 && c->ebuf[1] == 0) {
-    c->port = get_be16(c->ebuf.data() + 2);
+  if (r == epmd::Reply::Ok) {
+    c->port = port;
     c->epmd_open = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&c->epmd), on_handle_closed);
     connect_port(c);
     return;
   }
   c->fail_code = SNOW_ENONODE;
-  close_conn(c, "node not registered with the port mapper");
+  close_conn(c, r == epmd::Reply::Refused ? "node not registered with the port mapper"
+                                          : "unexpected reply from the port mapper");
 }
 
 void on_epmd_written(uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); }
@@ -1344,11 +1478,8 @@ void on_epmd_connected(uv_connect_t* req, int status) {
     close_conn(c, "no port mapper on the node's host");
     return;
   }
-  std::string alive = c->peer.substr(0, c->peer.find('@'));
   auto* wr = new WriteReq();
-  put_be16(wr->owned, uint16_t(alive.size() + 1));
-  wr->owned.push_back(122);
-  wr->owned.insert(wr->owned.end(), alive.begin(), alive.end());
+  wr->owned = epmd::encode_port_please2_req(std::string_view(c->peer).substr(0, c->peer.find('@')));
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->epmd), wr->bufs.data(), 1, on_epmd_written);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->epmd), on_alloc, on_epmd_read);
@@ -1362,7 +1493,7 @@ void lookup_and_connect(Conn* c) {
     return;
   }
   sockaddr_in addr = c->addr;
-  addr.sin_port = htons(4369);
+  addr.sin_port = htons(epmd::kPort);
   c->st = St::EpmdLookup;
   uv_tcp_init(&D.loop, &c->epmd);
   c->epmd.data = c;
@@ -1401,7 +1532,6 @@ void start_outgoing(const std::string& name) {
   if (D.stopping) return;
   PeerState& ps = D.peers[name];
   if (ps.conn) return;
-  if (ps.entries.empty()) ps.entries.push_back(entry_for(name, 0));
   auto* c = new Conn();
   c->initiator = true;
   c->peer = name;
@@ -1438,114 +1568,172 @@ void on_incoming(uv_stream_t* server, int status) {
     close_conn(c, nullptr);
     return;
   }
+  if (D.unauthenticated >= kMaxUnauthenticated) {
+    // Each connection that has not proved the cookie holds a socket and up
+    // to a handshake message of buffer until it times out: their number is
+    // bounded so that no peer without the cookie can hold more.
+    log_refusal("snowrt: %d connections are still in their handshake: refusing another", kMaxUnauthenticated);
+    close_conn(c, nullptr);
+    return;
+  }
+  ++D.unauthenticated;
+  c->counted_unauthenticated = true;
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitName;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
 }
 
 // ------------------------------------------------------------------ incoming control messages
+//
+// Frames are read in place (wire::read_control, etf views): no tree of the
+// term is built, so a frame costs time linear in its bytes and memory for
+// what it delivers, whatever it nests or claims. Terms a peer gets back
+// (its monitor references, spawn request ids, the {Pid, Tag} of a call) are
+// echoed verbatim.
 
-bool decode_term(const uint8_t*& p, const uint8_t* end, etf::Term& t, const uint8_t** term_start = nullptr,
-                 size_t* term_len = nullptr) {
-  if (p >= end || *p != etf::kVersion) return false;
-  ++p;
-  etf::Reader r(p, size_t(end - p));
-  if (!etf::decode(r, t)) return false;
-  if (term_start) *term_start = p;
-  if (term_len) *term_len = size_t(r.pos() - p);
-  p = r.pos();
+// Where a pid in a control message points: a live local pid, a pid of an
+// earlier incarnation of this node (its processes are all dead), or
+// neither (another node: a peer may only address this node's processes).
+enum class Target { Local, DeadLocal, Invalid };
+
+Target local_target(etf::View t, uint64_t* pid) {
+  etf::Pid p;
+  if (!etf::read_pid(t, &p) || p.node != D.name) return Target::Invalid;
+  if (p.creation != D.creation) return Target::DeadLocal;
+  *pid = local_pid_make(p.id, p.serial);
+  return *pid ? Target::Local : Target::DeadLocal;
+}
+
+// A pid the peer sends as its own (a sender, watcher, parent, or a process
+// that died there) must be one of that peer incarnation's processes: a
+// peer speaks for itself, and nothing it sends may make this node refer to,
+// or contact, a third node. The handle is made (or found) in the
+// connection's entry and marked for `use` (node_table.h).
+bool peer_pid(Conn* c, etf::View t, PidUse use, uint64_t* out) {
+  etf::Pid p;
+  if (!etf::read_pid(t, &p) || p.node != c->peer || p.creation != c->peer_creation) return false;
+  *out = handle_get(c->entry, p.id, p.serial, use);
+  return *out != 0;
+}
+
+// Whether `t` is a pid of the peer, without making a handle for it.
+bool is_peer_pid(Conn* c, etf::View t) {
+  etf::Pid p;
+  return etf::read_pid(t, &p) && p.node == c->peer && p.creation == c->peer_creation;
+}
+
+// A link or monitor request for a process of an earlier incarnation of this
+// node: answered at once as Erlang does (exit noproc, DOWN noproc), from
+// the dead pid as the peer named it. Nothing is kept.
+void answer_dead_local(NodeEntry* e, int64_t op, etf::View from, etf::View dead, etf::View ref) {
+  Writer w;
+  frame_begin(w);
+  if (op == wire::kLink) {
+    w.tuple(3);
+    w.integer(wire::kPayloadExit);
+    w.verbatim(dead);
+    w.verbatim(from);
+    w.version();
+    w.atom("noproc");
+  } else {
+    w.tuple(4);
+    w.integer(wire::kPayloadMonitorPExit);
+    w.verbatim(dead);
+    w.verbatim(from);
+    w.verbatim(ref);
+    w.version();
+    w.atom("noproc");
+  }
+  enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+}
+
+// A service call or reply from a libsnowrt peer: {'$snow_call' |
+// '$snow_reply', Ref, Bin}. False for any other term. The sender becomes a
+// handle only here (a caller is shown to the server, which replies to it).
+bool deliver_service(Conn* c, uint64_t to, etf::View sender, etf::View term) {
+  etf::Elements items(term);
+  etf::View kind, ref_term, body;
+  if (!items.ok() || items.is_list() || items.count() != 3 || !items.next(&kind) || !items.next(&ref_term) ||
+      !items.next(&body))
+    return false;
+  bool reply = etf::atom_is(kind, "$snow_reply");
+  if (!reply && !etf::atom_is(kind, "$snow_call")) return false;
+  uint64_t ref;
+  std::string_view b;
+  if (!etf::read_u64(ref_term, &ref) || !etf::read_binary(body, &b)) return false;
+  uint64_t tag = 0;
+  std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
+  uint64_t from = 0;
+  if (sender.size && !peer_pid(c, sender, reply ? PidUse::Internal : PidUse::Exposed, &from)) from = 0;
+  if (reply) {
+    Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
+    if (!s) return true;
+    if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
+    s->msg.tag = tag;
+    s->ref = ref;
+    deliver_or_die(to, s);
+    return true;
+  }
+  Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
+  if (!s) return true;
+  // The caller's pid in the request ([tag][caller][payload]) was its pid on
+  // its own node: the server must see the handle for it here.
+  if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
+  s->ref = ref;
+  s->flags = kSigServiceCall;
+  deliver_or_die(to, s);
   return true;
 }
 
-bool local_target(const etf::Term& t, uint64_t* pid) {
-  if (t.type != etf::Type::Pid) return false;
-  *pid = pid_from_wire(t.pid);
-  return *pid != 0;
-}
-
-uint64_t remote_pid(const etf::Term& t) { return t.type == etf::Type::Pid ? pid_from_wire(t.pid) : 0; }
-
-
-// Whether a term starts like {'$snow_call' | '$snow_reply', _, _} (what a
-// libsnowrt peer sends for service calls): only those are decoded here,
-// whatever their size; anything else is handed over as a TERM untouched.
-bool snow_tagged(const uint8_t* b, size_t n) {
-  etf::Reader r(b, n);
-  std::string a;
-  return r.u8() == etf::kSmallTuple && r.u8() == 3 && etf::read_atom(r, a) && (a == "$snow_call" || a == "$snow_reply");
-}
-
-void deliver_message(uint64_t to, uint64_t from, const uint8_t* payload, size_t len) {
-  const uint8_t* p = payload;
-  const uint8_t* end = payload + len;
-  if (p >= end || *p != etf::kVersion) return;
-  const uint8_t* body = p + 1;
-  size_t blen = len - 1;
-  if (blen >= 5 && body[0] == etf::kBinary) {
-    uint32_t n = get_be32(body + 1);
-    if (n != blen - 5) return;
+// A message payload (`payload`: version byte and term, `term` its view): a
+// binary is a user message of its bytes, a libsnowrt service call or reply
+// is rebuilt, anything else is handed over as a TERM untouched. The ABI
+// never shows a message's sender, so plain messages carry none (no handle
+// is made for every process that sends us something).
+void deliver_message(Conn* c, uint64_t to, etf::View sender, const uint8_t* payload, size_t len, etf::View term) {
+  std::string_view bin;
+  if (etf::read_binary(term, &bin)) {
     uint64_t tag = 0;
-    std::memcpy(&tag, body + 5, n < 8 ? n : 8);
-    deliver_or_die(to, signal_message(to, from, SNOW_MSG_USER, tag, body + 5, n));
+    std::memcpy(&tag, bin.data(), bin.size() < 8 ? bin.size() : 8);
+    deliver_or_die(to, signal_message(to, 0, SNOW_MSG_USER, tag, bin.data(), bin.size()));
     return;
   }
-  etf::Term t;
-  etf::Reader r(body, blen);
-  if (snow_tagged(body, blen) && etf::decode(r, t) && t.type == etf::Type::Tuple && t.items.size() == 3 &&
-      t.items[2].type == etf::Type::Binary && (t.items[0].is_atom("$snow_call") || t.items[0].is_atom("$snow_reply"))) {
-    uint64_t ref;
-    if (etf::as_u64(t.items[1], &ref)) {
-      const std::string& b = t.items[2].s;
-      uint64_t tag = 0;
-      std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
-      if (t.items[0].is_atom("$snow_reply")) {
-        Signal* s = signal_alloc(SigKind::ServiceReply, to, from, b.size());
-        if (!s) return;
-        if (!b.empty()) std::memcpy(s->msg.data, b.data(), b.size());
-        s->msg.tag = tag;
-        s->ref = ref;
-        deliver_or_die(to, s);
-      } else {
-        Signal* s = signal_message(to, from, SNOW_MSG_USER, tag, b.data(), b.size());
-        if (!s) return;
-        // The caller's pid in the request ([tag][caller][payload]) was its
-        // pid on its own node: the server must see the handle for it here.
-        if (b.size() >= 16 && from) put_u64(s->msg.data + 8, from);
-        s->ref = ref;
-        s->flags = kSigServiceCall;
-        deliver_or_die(to, s);
-      }
-      return;
-    }
-  }
-  deliver_or_die(to, signal_message(to, from, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
+  if (deliver_service(c, to, sender, term)) return;
+  deliver_or_die(to, signal_message(to, 0, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
 }
 
-// net_kernel's is_auth call (what net_adm:ping sends): answer {Ref, yes}.
-void answer_net_kernel(NodeEntry* e, const uint8_t* payload, size_t len) {
-  const uint8_t* p = payload;
-  etf::Term t;
-  if (!decode_term(p, payload + len, t)) return;
-  if (t.type != etf::Type::Tuple || t.items.size() != 3 || !t.items[0].is_atom("$gen_call")) return;
-  const etf::Term& from = t.items[1];
-  if (from.type != etf::Type::Tuple || from.items.size() != 2 || from.items[0].type != etf::Type::Pid) return;
+// net_kernel's is_auth call (what net_adm:ping sends), {'$gen_call', {Pid,
+// Tag}, Request}: answer {Tag, yes} to Pid, both echoed verbatim (Tag is a
+// reference or [alias | Ref]).
+void answer_net_kernel(NodeEntry* e, etf::View term) {
+  etf::Elements call(term);
+  etf::View kind, from;
+  if (!call.ok() || call.is_list() || call.count() != 3 || !call.next(&kind) || !call.next(&from) ||
+      !etf::atom_is(kind, "$gen_call"))
+    return;
+  etf::Elements from_items(from);
+  etf::View pid, tag;
+  if (!from_items.ok() || from_items.is_list() || from_items.count() != 2 || !from_items.next(&pid) ||
+      !from_items.next(&tag) || !pid.is_pid())
+    return;
   Writer w;
   frame_begin(w);
   w.tuple(3);
   w.integer(wire::kSend);
   w.atom("");
-  w.pid(from.items[0].pid);
+  w.verbatim(pid);
   w.version();
   w.tuple(2);
-  w.term(from.items[1]);
+  w.verbatim(tag);
   w.atom("yes");
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
+// A spawn request being answered; req and parent are the peer's own bytes.
 struct SpawnCtx {
   NodeEntry* e;
-  etf::Term req;
-  etf::Pid parent;
+  etf::View req;
+  etf::View parent;
   uint64_t flags;
 };
 
@@ -1555,69 +1743,84 @@ void spawn_reply_frame(uint64_t pid, void* ctx) {
   frame_begin(w);
   w.tuple(5);
   w.integer(wire::kSpawnReply);
-  w.term(sc->req);
-  w.pid(sc->parent);
+  w.verbatim(sc->req);
+  w.verbatim(sc->parent);
   w.integer(int64_t(sc->flags));
   write_pid(w, pid);
   enqueue_frame(sc->e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
-void spawn_error_reply(NodeEntry* e, const etf::Term& req, const etf::Pid& parent, const char* why) {
+void spawn_error_reply(NodeEntry* e, etf::View req, etf::View parent, const char* why) {
   Writer w;
   frame_begin(w);
   w.tuple(5);
   w.integer(wire::kSpawnReply);
-  w.term(req);
-  w.pid(parent);
+  w.verbatim(req);
+  w.verbatim(parent);
   w.integer(0);
   w.atom(why);
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
 }
 
-void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, const uint8_t* end) {
+// The argument bytes of a spawn request: [] or [Bin] (what snow_node_spawn
+// and erl's spawn_request to a libsnowrt function send).
+bool spawn_args(etf::View args, std::string_view* bytes) {
+  etf::Elements items(args);
+  if (!items.ok() || !items.is_list() || items.count() > 1) return false;
+  etf::View bin;
+  *bytes = {};
+  if (items.count() == 1 && (!items.next(&bin) || !etf::read_binary(bin, bytes))) return false;
+  etf::View end;
+  return !items.next(&end) && items.tail().tag() == etf::kNil;
+}
+
+// False when the request is malformed (the connection is closed).
+bool handle_spawn_request(Conn* c, const wire::Control& ctl) {
   // {29, ReqId, From, GroupLeader, {Module, Function, Arity}, OptList} + ArgList
-  if (ctl.items.size() < 6 || ctl.items[2].type != etf::Type::Pid) return;
-  const etf::Term& req = ctl.items[1];
-  const etf::Pid& parent = ctl.items[2].pid;
-  const etf::Term& mfa = ctl.items[4];
-  etf::Term args;
-  if (!decode_term(p, end, args)) {
-    spawn_error_reply(e, req, parent, "badarg");
-    return;
+  NodeEntry* e = c->entry;
+  if (ctl.arity < 6) return true;
+  if (!is_peer_pid(c, ctl.item[2])) return false;
+  etf::View req = ctl.item[1];
+  etf::View parent_term = ctl.item[2];
+  etf::View args;
+  std::string_view arg_bytes;
+  if (!wire::read_payload(ctl, &args) || !spawn_args(args, &arg_bytes)) {
+    spawn_error_reply(e, req, parent_term, "badarg");
+    return true;
   }
-  if (mfa.type != etf::Type::Tuple || mfa.items.size() != 3 || mfa.items[1].type != etf::Type::Atom) {
-    spawn_error_reply(e, req, parent, "badarg");
-    return;
+  etf::Elements mfa(ctl.item[4]);
+  etf::View module, function;
+  std::string fname;
+  if (!mfa.ok() || mfa.is_list() || mfa.count() != 3 || !mfa.next(&module) || !mfa.next(&function) ||
+      !etf::read_atom(function, &fname)) {
+    spawn_error_reply(e, req, parent_term, "badarg");
+    return true;
   }
   void (*fn)(const uint8_t*) = nullptr;
   {
     std::lock_guard<std::mutex> lk(D.fn_mu);
-    auto it = D.functions.find(mfa.items[1].s);
+    auto it = D.functions.find(fname);
     if (it != D.functions.end()) fn = it->second;
   }
   if (!fn) {
-    spawn_error_reply(e, req, parent, "notsup");
-    return;
-  }
-  std::string bytes;
-  if (args.type == etf::Type::List && args.items.size() == 1 && args.items[0].type == etf::Type::Binary) {
-    bytes = args.items[0].s;
-  } else if (!(args.type == etf::Type::Nil || (args.type == etf::Type::List && args.items.empty()))) {
-    spawn_error_reply(e, req, parent, "badarg");
-    return;
+    spawn_error_reply(e, req, parent_term, "notsup");
+    return true;
   }
   bool link = false, monitor = false;
-  if (ctl.items[5].type == etf::Type::List)
-    for (const etf::Term& o : ctl.items[5].items) {
-      if (o.is_atom("link")) link = true;
-      if (o.is_atom("monitor")) monitor = true;
-    }
-  uint64_t parent_pid = pid_from_wire(parent);
-  SpawnCtx sc{e, req, parent, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
+  etf::Elements opts(ctl.item[5]);
+  etf::View o;
+  while (opts.is_list() && opts.next(&o)) {
+    if (etf::atom_is(o, "link")) link = true;
+    if (etf::atom_is(o, "monitor")) monitor = true;
+  }
+  // The parent becomes a handle only when a link or monitor keeps it.
+  uint64_t parent_pid = 0;
+  if ((link || monitor) && !peer_pid(c, parent_term, PidUse::Internal, &parent_pid)) return true;
+  SpawnCtx sc{e, req, parent_term, (link ? 1u : 0u) | (monitor ? 2u : 0u)};
   SpawnRequest r;
   r.fn = fn;
-  r.args = reinterpret_cast<const uint8_t*>(bytes.data());
-  r.size = bytes.size();
+  r.args = reinterpret_cast<const uint8_t*>(arg_bytes.data());
+  r.size = arg_bytes.size();
   r.before_start = spawn_reply_frame;
   r.before_start_ctx = &sc;
   if (link) r.remote_link = parent_pid;
@@ -1626,27 +1829,26 @@ void handle_spawn_request(NodeEntry* e, const etf::Term& ctl, const uint8_t* p, 
     mref = new_ref();
     r.remote_watcher = parent_pid;
     r.remote_monitor_ref = mref;
-    Writer rw;
-    rw.term(req);
     std::lock_guard<std::mutex> lk(e->mu);
-    e->peer_monitors[mref] = PeerMonitor{rw.buf, parent_pid, 0, {}};
-    e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = mref;
+    e->peer_monitors[mref] = PeerMonitor{std::vector<uint8_t>(req.data, req.data + req.size), parent_pid, 0, {}};
+    e->peer_monitor_by_term[std::string(req.bytes())] = mref;
   }
   uint64_t child = proc_spawn(r);
   if (!child) {
-    spawn_error_reply(e, req, parent, "system_limit");
-    return;
+    spawn_error_reply(e, req, parent_term, "system_limit");
+    return true;
   }
   std::lock_guard<std::mutex> lk(e->mu);
   if (link) e->links.insert({child, parent_pid});
   if (monitor) e->peer_monitors[mref].target = child;
+  return true;
 }
 
-void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
+void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
   // {31, ReqId, To, Flags, Result}
-  if (ctl.items.size() < 5) return;
+  if (ctl.arity < 5) return;
   uint64_t req;
-  if (!our_ref_from_wire(ctl.items[1], &req)) return;
+  if (!our_ref_from_wire(ctl.item[1], &req)) return;
   uint64_t requester = 0;
   for (NodeEntry* e : D.peers[c->peer].entries) {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -1660,9 +1862,9 @@ void handle_spawn_reply(Conn* c, const etf::Term& ctl) {
   if (!requester) return;
   uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
   uint64_t flags = 0;
-  etf::as_u64(ctl.items[3], &flags);
-  if (ctl.items[4].type == etf::Type::Pid) {
-    uint64_t child = pid_from_wire(ctl.items[4].pid);
+  etf::read_u64(ctl.item[3], &flags);
+  uint64_t child = 0;
+  if (peer_pid(c, ctl.item[4], PidUse::Exposed, &child)) {
     if (flags & 1) {
       // The link exists on the child's side already: make it exist here
       // before anything from the child can arrive.
@@ -1690,75 +1892,87 @@ std::vector<uint8_t> exited_with_kill() {
 
 // The exit reason of an EXIT/EXIT2/MONITOR_P_EXIT: the payload term after
 // the control tuple (PAYLOAD_ variants) or the tuple's element `index`.
-bool read_reason(bool payload, const uint8_t*& p, const uint8_t* end, const std::vector<etf::Term>& ctl,
-                 size_t index, std::vector<uint8_t>* out, bool* kill) {
-  if (payload) {
-    const uint8_t* ts;
-    size_t tl;
-    etf::Term rt;
-    if (!decode_term(p, end, rt, &ts, &tl)) return false;
-    *out = wire::term_to_reason(ts, tl, kill);
-  } else {
-    Writer rw;
-    rw.term(ctl[index]);
-    *out = wire::term_to_reason(rw.buf.data(), rw.buf.size(), kill);
-  }
+bool read_reason(bool payload, const wire::Control& ctl, size_t index, std::vector<uint8_t>* out, bool* kill) {
+  etf::View reason = ctl.item[index];
+  if (payload && !wire::read_payload(ctl, &reason)) return false;
+  *out = wire::term_to_reason(reason, kill);
   return true;
 }
 
+// One frame from an up connection. False when it is malformed (the
+// connection is closed): not a control message, or a pid the peer sends as
+// its own that is not one of its processes (as OTP, which drops a
+// connection over an invalid distribution message).
 bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
-  if (m[0] != wire::kPassThrough) return false;
-  const uint8_t* p = m + 1;
-  const uint8_t* end = m + n;
-  etf::Term ctl;
-  if (!decode_term(p, end, ctl)) return false;
-  if (ctl.type != etf::Type::Tuple || ctl.items.empty() || ctl.items[0].type != etf::Type::Int) return false;
-  const auto& it = ctl.items;
+  wire::Control ctl;
+  if (!wire::read_control(m, n, &ctl)) return false;
+  const etf::View* it = ctl.item;
   NodeEntry* e = c->entry;
-  int64_t op = it[0].i;
+  int64_t op = ctl.op;
   uint64_t to = 0;
   if (g_trace) log_line("snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(op), n);
   switch (op) {
-    case wire::kLink:
-      if (it.size() >= 3 && local_target(it[2], &to)) {
-        uint64_t from = remote_pid(it[1]);
-        {
-          std::lock_guard<std::mutex> lk(e->mu);
-          e->links.insert({to, from});
-        }
-        deliver_or_die(to, signal_control(SigKind::Link, to, from, 0));
+    case wire::kLink: {
+      // {1, FromPid, ToPid}
+      if (ctl.arity < 3) return true;
+      uint64_t from;
+      if (!peer_pid(c, it[1], PidUse::Internal, &from)) return false;
+      Target t = local_target(it[2], &to);
+      if (t == Target::DeadLocal) answer_dead_local(e, op, it[1], it[2], {});
+      if (t != Target::Local) return t != Target::Invalid;
+      {
+        std::lock_guard<std::mutex> lk(e->mu);
+        e->links.insert({to, from});
       }
+      deliver_or_die(to, signal_control(SigKind::Link, to, from, 0));
       return true;
+    }
     case wire::kSend:
-    case wire::kSendSender:
-      if (it.size() >= 3 && local_target(it[2], &to)) {
-        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
-        deliver_message(to, op == wire::kSendSender ? remote_pid(it[1]) : 0, p, size_t(end - p));
-      }
+    case wire::kSendSender: {
+      // {2, Unused, ToPid} / {22, FromPid, ToPid}, then the message
+      if (ctl.arity < 3) return true;
+      etf::View sender = op == wire::kSendSender ? it[1] : etf::View{};
+      if (sender.size && !is_peer_pid(c, sender)) return false;
+      Target t = local_target(it[2], &to);
+      if (t != Target::Local) return t != Target::Invalid;
+      etf::View msg;
+      if (!wire::read_payload(ctl, &msg)) return false;
+      deliver_message(c, to, sender, ctl.rest, ctl.rest_size, msg);
       return true;
-    case wire::kRegSend:
-      if (it.size() >= 4 && it[3].type == etf::Type::Atom) {
-        if (p >= end || !etf::validate(p, size_t(end - p))) return false;
-        if (it[3].s == "net_kernel") {
-          answer_net_kernel(e, p, size_t(end - p));
-          return true;
-        }
-        uint64_t target = proc_whereis(it[3].s);
-        if (target) deliver_message(target, remote_pid(it[1]), p, size_t(end - p));
+    }
+    case wire::kRegSend: {
+      // {6, FromPid, Unused, ToName}, then the message
+      std::string name;
+      if (ctl.arity < 4 || !etf::read_atom(it[3], &name)) return true;
+      if (!is_peer_pid(c, it[1])) return false;
+      etf::View msg;
+      if (!wire::read_payload(ctl, &msg)) return false;
+      if (name == "net_kernel") {
+        answer_net_kernel(e, msg);
+        return true;
       }
+      uint64_t target = proc_whereis(name);
+      if (target) deliver_message(c, target, it[1], ctl.rest, ctl.rest_size, msg);
       return true;
+    }
     case wire::kExit:
     case wire::kExit2:
     case wire::kPayloadExit:
     case wire::kPayloadExit2: {
+      // {3|8, FromPid, ToPid, Reason} / {24|26, FromPid, ToPid}, then the reason
       bool payload = op == wire::kPayloadExit || op == wire::kPayloadExit2;
-      if (it.size() < (payload ? 3u : 4u) || !local_target(it[2], &to)) return true;
+      bool link = op == wire::kExit || op == wire::kPayloadExit;
+      if (ctl.arity < (payload ? 3u : 4u)) return true;
+      if (!is_peer_pid(c, it[1])) return false;
+      if (local_target(it[2], &to) != Target::Local) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill = false;
-      if (!read_reason(payload, p, end, it, 3, &reason_bytes, &kill)) return false;
-      uint64_t from = remote_pid(it[1]);
-      bool link = op == wire::kExit || op == wire::kPayloadExit;
+      if (!read_reason(payload, ctl, 3, &reason_bytes, &kill)) return false;
+      // A link's exit signal comes from a process that has died; exit/2
+      // comes from one that lives on and may be shown to a trapping target.
+      uint64_t from;
+      if (!peer_pid(c, it[1], link ? PidUse::Dead : PidUse::Exposed, &from)) return true;
       if (link && kill) reason_bytes = exited_with_kill();
       if (link) {
         std::lock_guard<std::mutex> lk(e->mu);
@@ -1770,15 +1984,23 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       deliver_or_die(to, s);
       return true;
     }
-    case wire::kUnlink:
-      if (it.size() >= 3 && local_target(it[2], &to))
-        deliver_or_die(to, signal_control(SigKind::Unlink, to, remote_pid(it[1]), 0));
+    case wire::kUnlink: {
+      // {4, FromPid, ToPid} (old protocol)
+      if (ctl.arity < 3) return true;
+      uint64_t from;
+      if (!peer_pid(c, it[1], PidUse::Internal, &from)) return false;
+      if (local_target(it[2], &to) == Target::Local)
+        deliver_or_die(to, signal_control(SigKind::Unlink, to, from, 0));
       return true;
+    }
     case wire::kUnlinkIdOp:
     case wire::kUnlinkIdAck: {
+      // {35|36, Id, FromPid, ToPid}
       uint64_t id;
-      if (it.size() < 4 || !etf::as_u64(it[1], &id) || !local_target(it[3], &to)) return true;
-      uint64_t from = remote_pid(it[2]);
+      if (ctl.arity < 4 || !etf::read_u64(it[1], &id)) return true;
+      uint64_t from;
+      if (!peer_pid(c, it[2], PidUse::Internal, &from)) return false;
+      if (local_target(it[3], &to) != Target::Local) return true;
       if (op == wire::kUnlinkIdAck) {
         std::lock_guard<std::mutex> lk(e->mu);
         e->links.erase({to, from});
@@ -1787,22 +2009,24 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kMonitorP: {
-      if (it.size() < 4) return true;
-      uint64_t watcher = remote_pid(it[1]);
-      Writer rw;
-      rw.term(it[3]);
+      // {19, FromPid, ToProc, Ref}: the reference is kept (and echoed in
+      // DOWN) as the peer's bytes; anything but a reference is ignored.
+      if (ctl.arity < 4 || !it[3].is_ref()) return true;
+      uint64_t watcher;
+      if (!peer_pid(c, it[1], PidUse::Internal, &watcher)) return false;
       std::string name;
-      if (it[2].type == etf::Type::Atom) {
-        name = it[2].s;
+      if (etf::read_atom(it[2], &name)) {
         to = proc_whereis(name);
       } else {
-        local_target(it[2], &to);
+        Target t = local_target(it[2], &to);
+        if (t == Target::DeadLocal) answer_dead_local(e, op, it[1], it[2], it[3]);
+        if (t != Target::Local) return t != Target::Invalid;
       }
       uint64_t ref = new_ref();
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        e->peer_monitors[ref] = PeerMonitor{rw.buf, watcher, to, name};
-        e->peer_monitor_by_term[std::string(rw.buf.begin(), rw.buf.end())] = ref;
+        e->peer_monitors[ref] = PeerMonitor{std::vector<uint8_t>(it[3].data, it[3].data + it[3].size), watcher, to, name};
+        e->peer_monitor_by_term[std::string(it[3].bytes())] = ref;
       }
       if (!to && name == "net_kernel") {
         // Our built-in net_kernel (it answers is_auth, see REG_SEND) never
@@ -1818,13 +2042,12 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return true;
     }
     case wire::kDemonitorP: {
-      if (it.size() < 4) return true;
-      Writer rw;
-      rw.term(it[3]);
+      // {20, FromPid, ToProc, Ref}
+      if (ctl.arity < 4) return true;
       uint64_t ref = 0, target = 0, watcher = 0;
       {
         std::lock_guard<std::mutex> lk(e->mu);
-        auto f = e->peer_monitor_by_term.find(std::string(rw.buf.begin(), rw.buf.end()));
+        auto f = e->peer_monitor_by_term.find(std::string(it[3].bytes()));
         if (f == e->peer_monitor_by_term.end()) return true;
         ref = f->second;
         e->peer_monitor_by_term.erase(f);
@@ -1840,13 +2063,18 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
     }
     case wire::kMonitorPExit:
     case wire::kPayloadMonitorPExit: {
+      // {21, FromProc, ToPid, Ref, Reason} / {28, FromProc, ToPid, Ref}, then
+      // the reason. FromProc is the dead process (or the name it was
+      // monitored by).
       bool payload = op == wire::kPayloadMonitorPExit;
-      if (it.size() < (payload ? 4u : 5u) || !local_target(it[2], &to)) return true;
+      if (ctl.arity < (payload ? 4u : 5u)) return true;
+      if (it[1].is_pid() && !is_peer_pid(c, it[1])) return false;
+      if (local_target(it[2], &to) != Target::Local) return true;
       uint64_t ref;
       if (!our_ref_from_wire(it[3], &ref)) return true;
       std::vector<uint8_t> reason_bytes;
       bool kill;
-      if (!read_reason(payload, p, end, it, 4, &reason_bytes, &kill)) return false;
+      if (!read_reason(payload, ctl, 4, &reason_bytes, &kill)) return false;
       if (kill) reason_bytes = exited_with_kill();
       uint64_t dead = 0;
       {
@@ -1857,13 +2085,13 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
           e->monitors.erase(m2);
         }
       }
-      if (it[1].type == etf::Type::Pid) dead = remote_pid(it[1]);
+      if (it[1].is_pid()) peer_pid(c, it[1], PidUse::Dead, &dead);
+      else if (dead) handle_mark(dead, PidUse::Dead);
       deliver_or_die(to, signal_down(to, ref, dead, reason_bytes.data(), reason_bytes.size()));
       return true;
     }
     case wire::kSpawnRequest:
-      handle_spawn_request(e, ctl, p, end);
-      return true;
+      return handle_spawn_request(c, ctl);
     case wire::kSpawnReply:
       handle_spawn_reply(c, ctl);
       return true;
@@ -1897,6 +2125,7 @@ void on_tick(uv_timer_t*) {
     write_raw(c, std::vector<uint8_t>(4, 0), true);
   }
   for (Conn* c : dead) close_conn(c, "no tick from the node (silent or partitioned)");
+  sweep_node_table();
 }
 
 void arm_ticks() {
@@ -1919,21 +2148,27 @@ void epmd_register();
 void on_epmd_retry(uv_timer_t*) { epmd_register(); }
 
 void epmd_reg_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  if (nread > 0) D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + nread);
-  if (D.start_waiter && D.epmd_buf.size() >= 2) {
-    uint8_t kind = D.epmd_buf[0], result = D.epmd_buf[1];
-    if (result != 0) {
-      finish_start(SNOW_EEXIST);  // the name is taken on this host
-      return;
+  if (D.start_waiter && nread > 0 && D.epmd_buf.size() < 16)
+    D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + std::min<ssize_t>(nread, 16));
+  if (D.start_waiter) {
+    uint32_t creation = 0;
+    switch (epmd::parse_alive2_resp(D.epmd_buf.data(), D.epmd_buf.size(), &creation)) {
+      case epmd::Reply::NeedMore:
+        if (nread >= 0) return;
+        finish_start(SNOW_ECONNREFUSED);
+        return;
+      case epmd::Reply::Ok:
+        D.creation = creation;
+        finish_start(0);
+        return;
+      case epmd::Reply::Refused:
+        finish_start(SNOW_EEXIST);  // the name is taken on this host
+        return;
+      case epmd::Reply::Malformed:
+        log_line("snowrt: unexpected reply from the port mapper");
+        finish_start(SNOW_ECONNREFUSED);
+        return;
     }
-    if (kind == 118 && D.epmd_buf.size() >= 6) {
-      D.creation = get_be32(D.epmd_buf.data() + 2);
-      finish_start(0);
-    } else if (kind == 121 && D.epmd_buf.size() >= 4) {
-      D.creation = get_be16(D.epmd_buf.data() + 2);
-      finish_start(0);
-    }
-    return;
   }
   if (nread < 0 && !D.stopping) log_line("snowrt: the port mapper closed our registration");
   (void)s;
@@ -1963,24 +2198,12 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
     // Work without a port mapper: peers must use name@host:port.
     log_line("snowrt: no port mapper: node %s reachable only as %s:%d", D.name.c_str(), D.name.c_str(),
              D.listen_port);
-    D.creation = random_u32() | 1;
+    D.creation = hs::new_challenge() | 1;
     finish_start(0);
     return;
   }
-  std::string alive = D.name.substr(0, D.name.find('@'));
   auto* wr = new WriteReq();
-  std::vector<uint8_t> body;
-  body.push_back(120);
-  put_be16(body, uint16_t(D.listen_port));
-  body.push_back(77);  // normal node
-  body.push_back(0);   // TCP/IPv4
-  put_be16(body, 6);
-  put_be16(body, 6);
-  put_be16(body, uint16_t(alive.size()));
-  body.insert(body.end(), alive.begin(), alive.end());
-  put_be16(body, 0);
-  put_be16(wr->owned, uint16_t(body.size()));
-  wr->owned.insert(wr->owned.end(), body.begin(), body.end());
+  wr->owned = epmd::encode_alive2_req(uint16_t(D.listen_port), std::string_view(D.name).substr(0, D.name.find('@')));
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
   uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&D.epmd_reg), wr->bufs.data(), 1, on_epmd_written);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&D.epmd_reg), on_alloc, epmd_reg_read);
@@ -1989,7 +2212,7 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
 void epmd_register() {
   uv_tcp_init(&D.loop, &D.epmd_reg);
   sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", 4369, &addr);
+  uv_ip4_addr("127.0.0.1", epmd::kPort, &addr);
   auto* req = new uv_connect_t();
   if (uv_tcp_connect(req, &D.epmd_reg, reinterpret_cast<const sockaddr*>(&addr), epmd_reg_connected) != 0) {
     delete req;
@@ -1997,22 +2220,53 @@ void epmd_register() {
   }
 }
 
+// A listening socket on `ip`, on the first port of [lo, hi] that is free
+// (lo == hi == 0: any port). Returns the descriptor or -errno.
+int open_listen_socket(in_addr ip, int lo, int hi, int* port_out) {
+  int last_error = EADDRINUSE;
+  for (int port = lo; port <= hi; ++port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr = ip;
+    addr.sin_port = htons(uint16_t(port));
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 128) == 0) {
+      socklen_t len = sizeof addr;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      *port_out = ntohs(addr.sin_port);
+      return fd;
+    }
+    last_error = errno;
+    ::close(fd);
+  }
+  return -last_error;
+}
+
 void do_start(const WaiterPtr& w) {
   D.start_waiter = w;
-  uv_tcp_init(&D.loop, &D.listener);
-  sockaddr_in addr;
-  uv_ip4_addr("0.0.0.0", D.listen_port, &addr);
-  int rc = uv_tcp_bind(&D.listener, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&D.listener), 128, on_incoming);
+  in_addr ip{};
+  inet_pton(AF_INET, D.listen_interface.c_str(), &ip);  // checked in dist_start
+  int lo = D.listen_min, hi = D.listen_max;
+  if (D.listen_port) lo = hi = D.listen_port;  // name@host:port
+  int port = 0;
+  int fd = open_listen_socket(ip, lo, hi, &port);
+  int rc = fd < 0 ? fd : 0;
+  if (rc == 0) {
+    uv_tcp_init(&D.loop, &D.listener);
+    rc = uv_tcp_open(&D.listener, fd);
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&D.listener), 128, on_incoming);
+    if (rc != 0) uv_close(reinterpret_cast<uv_handle_t*>(&D.listener), nullptr);
+  }
   if (rc != 0) {
-    log_line("snowrt: cannot listen on port %d: %s", D.listen_port, uv_strerror(rc));
+    log_line("snowrt: cannot listen on %s port %d%s%d: %s", D.listen_interface.c_str(), lo, lo == hi ? "" : "-",
+             hi, strerror(-rc));
     finish_start(SNOW_EINVAL);
     return;
   }
-  sockaddr_storage sa;
-  int len = sizeof sa;
-  uv_tcp_getsockname(&D.listener, reinterpret_cast<sockaddr*>(&sa), &len);
-  D.listen_port = ntohs(reinterpret_cast<sockaddr_in*>(&sa)->sin_port);
+  D.listen_port = port;
   uv_timer_init(&D.loop, &D.tick_timer);
   uv_timer_init(&D.loop, &D.epmd_retry);
   arm_ticks();
@@ -2034,6 +2288,51 @@ void close_everything() {
     ps.waiters.clear();
   }
   publish_connected();
+}
+
+// The connection reader on bytes as if a peer had sent them (see
+// dist_test_feed in dist.h).
+void run_test_feed(const TestFeed& f) {
+  auto* c = new Conn();
+  c->test_transport = true;
+  c->last_recv = c->last_send = now_ns();
+  auto feed = [&](const uint8_t* p, size_t n) {
+    size_t step = f.chunk ? f.chunk : n;
+    for (size_t at = 0; at < n && c->st != St::Dead; at += step) conn_feed(c, p + at, std::min(step, n - at));
+  };
+  auto framed = [](const std::vector<uint8_t>& body) {
+    std::vector<uint8_t> b;
+    put_be16(b, uint16_t(body.size()));
+    b.insert(b.end(), body.begin(), body.end());
+    return b;
+  };
+  if (f.start == TestConnStart::Outgoing) {
+    c->initiator = true;
+    c->peer = f.peer;
+    PeerState& ps = D.peers[f.peer];
+    if (ps.conn) close_conn(ps.conn, nullptr);
+    ps.conn = c;
+    c->st = St::AwaitStatus;
+  } else {
+    ++D.unauthenticated;
+    c->counted_unauthenticated = true;
+    c->st = St::AwaitName;
+  }
+  if (f.start == TestConnStart::Up) {
+    // The handshake of a peer that knows the cookie.
+    auto name = framed(hs::encode_name(wire::kOurFlags, f.peer_creation, f.peer));
+    conn_feed(c, name.data(), name.size());
+    if (c->st == St::AwaitReply) {
+      uint8_t d[16];
+      hs::digest(D.cookie, c->my_challenge, d);
+      auto reply = framed(hs::encode_reply(1, d));
+      conn_feed(c, reply.data(), reply.size());
+    }
+  }
+  feed(f.bytes, f.n);
+  close_conn(c, nullptr);
+  delete c;
+  if (f.sweep) sweep_node_table();
 }
 
 void walk_close(uv_handle_t* h, void*) {
@@ -2092,6 +2391,10 @@ void run_commands() {
       }
       case CmdType::Ticktime:
         arm_ticks();
+        break;
+      case CmdType::TestFeed:
+        run_test_feed(*c.feed);
+        complete(c.waiter, 0, 0);
         break;
       case CmdType::Stop:
         close_everything();
@@ -2265,12 +2568,67 @@ bool node_arg(std::string_view node, bool* self) {
 
 bool dist_started() { return D.started.load(std::memory_order_acquire); }
 
+int64_t dist_test_feed(const TestFeed& f) {
+  if (!dist_started()) return SNOW_ENOTSTARTED;
+  auto w = std::make_shared<Waiter>();
+  Command c{CmdType::TestFeed, {}, w, 0, &f};
+  post(std::move(c));
+  std::unique_lock<std::mutex> lk(w->m);
+  w->cv.wait(lk, [&] { return w->done; });
+  return w->result;
+}
+
 void dist_flush_slice() {
   int n = t_ncorked;
   if (n == 0) return;
   t_ncorked = 0;
   for (int i = 0; i < n; ++i) flush_entry_now(t_corked[i]);
 }
+
+namespace {
+
+// Where the listener goes, like Erlang's kernel parameters
+// inet_dist_use_interface and inet_dist_listen_min/max:
+// SNOW_DIST_USE_INTERFACE (an IPv4 address; default 0.0.0.0, every
+// interface, as erl) and SNOW_DIST_LISTEN_MIN/MAX (a port range; default:
+// any port). false (and a log line) when a setting is malformed.
+bool read_listen_settings() {
+  D.listen_interface = "0.0.0.0";
+  D.listen_min = D.listen_max = 0;
+  if (const char* a = getenv("SNOW_DIST_USE_INTERFACE"); a && *a) {
+    in_addr ip;
+    if (inet_pton(AF_INET, a, &ip) != 1) {
+      log_line("snowrt: SNOW_DIST_USE_INTERFACE=%s is not an IPv4 address", a);
+      return false;
+    }
+    D.listen_interface = a;
+  }
+  auto port_of = [](const char* var, int* out) {
+    const char* v = getenv(var);
+    if (!v || !*v) return true;
+    char* end;
+    long p = strtol(v, &end, 10);
+    if (*end != 0 || p < 1 || p > 65535) {
+      log_line("snowrt: %s=%s is not a port number", var, v);
+      return false;
+    }
+    *out = int(p);
+    return true;
+  };
+  int lo = 0, hi = 0;
+  if (!port_of("SNOW_DIST_LISTEN_MIN", &lo) || !port_of("SNOW_DIST_LISTEN_MAX", &hi)) return false;
+  if (lo && !hi) hi = lo;
+  if (hi && !lo) lo = hi;
+  if (lo > hi) {
+    log_line("snowrt: SNOW_DIST_LISTEN_MIN (%d) is above SNOW_DIST_LISTEN_MAX (%d)", lo, hi);
+    return false;
+  }
+  D.listen_min = lo;
+  D.listen_max = hi;
+  return true;
+}
+
+}  // namespace
 
 int64_t dist_start(std::string_view full, std::string_view cookie) {
   {
@@ -2285,6 +2643,10 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (D.started.exchange(true)) return SNOW_EALREADY;
+  if (!read_listen_settings()) {
+    D.started.store(false);
+    return SNOW_EINVAL;
+  }
   D.name = name;
   D.cookie = std::string(cookie);
   D.listen_port = port;
@@ -2368,7 +2730,7 @@ int dist_send_named(uint64_t from, std::string_view rname, std::string_view node
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
-  NodeEntry* e = entry_for(name, 0);
+  NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return SNOW_ENOMEM;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
   Writer w;
@@ -2381,6 +2743,7 @@ int dist_send_named(uint64_t from, std::string_view rname, std::string_view node
   w.version();
   w.binary(msg, size_t(size));
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  entry_unpin(e);
   return 0;
 }
 
@@ -2390,6 +2753,10 @@ std::vector<std::string> dist_connected_nodes() {
   std::lock_guard<std::mutex> lk(D.conn_mu);
   return std::vector<std::string>(D.connected.begin(), D.connected.end());
 }
+
+uint64_t dist_node_entries() { return node_table_counts().entries; }
+
+uint64_t dist_remote_pids() { return node_table_counts().pids; }
 
 uint64_t dist_nodes_connected() {
   std::lock_guard<std::mutex> lk(D.conn_mu);
@@ -2451,7 +2818,7 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return 0;
-  NodeEntry* e = entry_for(name, 0);
+  NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return 0;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
   uint64_t req = new_ref();
@@ -2482,6 +2849,7 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
     e->spawns[req] = me;
   }
   enqueue_frame(e, frame_finish(w, SigKind::Message, 0, 0, 0));
+  entry_unpin(e);
   return req;
 }
 
@@ -2534,19 +2902,13 @@ int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap) {
 }
 
 uint64_t dist_decode_pid(const uint8_t* etf_bytes, uint64_t len) {
-  if (!etf_bytes || len == 0) return 0;
-  etf::Reader r(etf_bytes, size_t(len));
-  if (etf_bytes[0] == etf::kVersion) r.u8();
-  etf::Term t;
-  if (!etf::decode(r, t)) return 0;
-  const etf::Term* pt = &t;
-  if (t.type == etf::Type::Tuple && !t.items.empty()) pt = &t.items[0];
-  if (pt->type != etf::Type::Pid) return 0;
+  etf::Pid p;
+  if (!etf::read_leading_pid(etf_bytes, size_t(len), &p)) return 0;
   if (!dist_started()) {
-    if (pt->pid.node != "nonode@nohost") return 0;
-    return local_pid_make(pt->pid.id, pt->pid.serial);
+    if (p.node != "nonode@nohost") return 0;
+    return local_pid_make(p.id, p.serial);
   }
-  return pid_from_wire(pt->pid);
+  return pid_from_wire(p, PidUse::Exposed);
 }
 
 }  // namespace snow::rt

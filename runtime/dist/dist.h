@@ -75,6 +75,10 @@ bool dist_is_self(std::string_view node);
 std::string dist_node_name();
 std::vector<std::string> dist_connected_nodes();
 uint64_t dist_nodes_connected();
+// Node table rows in use and remote pid handles held (snow_rt_stats). Any
+// thread.
+uint64_t dist_node_entries();
+uint64_t dist_remote_pids();
 
 // Node monitors: NODEDOWN/NODEUP delivered to `watcher`. The watcher's own
 // bookkeeping (ids) lives in its process; these calls keep the registry.
@@ -84,6 +88,27 @@ void dist_monitor_all(uint64_t watcher, bool on);
 
 void dist_register_function(std::string_view name, void (*fn)(const uint8_t*));
 uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link);
+
+// Test seam for the connection reader (tests/fuzz, tests/unit): a
+// connection without a socket, started as an incoming connection awaiting
+// the peer's name, as our outgoing connection to `peer` awaiting its
+// status, or already up (the seam plays the handshake of a peer that knows
+// the cookie); then `bytes` are read as the peer's, `chunk` bytes at a time
+// (0: all at once); then the connection is closed as if the peer left.
+// What we write to it is dropped. `sweep` runs the node table sweep of a
+// tick afterwards. Runs on the loop; the caller (not a process, not the
+// loop) blocks until it is done. SNOW_ENOTSTARTED without a node.
+enum class TestConnStart : uint8_t { Incoming, Outgoing, Up };
+struct TestFeed {
+  TestConnStart start = TestConnStart::Incoming;
+  const uint8_t* bytes = nullptr;
+  size_t n = 0;
+  size_t chunk = 0;
+  std::string peer = "peer@127.0.0.1";
+  uint32_t peer_creation = 1;
+  bool sweep = false;
+};
+int64_t dist_test_feed(const TestFeed& f);
 
 int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap);
 uint64_t dist_decode_pid(const uint8_t* etf, uint64_t len);

@@ -9,6 +9,29 @@ namespace snow::rt::wire {
 namespace {
 const char* const kAtomReasons[] = {"normal", nullptr, "killed", nullptr, "shutdown", nullptr, "noconnection",
                                     "noproc"};
+
+bool utf8_ok(std::string_view s) { return utf8_count(reinterpret_cast<const uint8_t*>(s.data()), s.size()) >= 0; }
+}  // namespace
+
+bool read_control(const uint8_t* m, size_t n, Control* out) {
+  etf::Reader r(m, n);
+  if (r.u8() != kPassThrough || r.u8() != etf::kVersion) return false;
+  etf::View ctl;
+  if (!etf::next_term(r, &ctl)) return false;
+  etf::Elements items(ctl);
+  if (!items.ok() || items.is_list()) return false;
+  *out = Control{};
+  out->arity = items.count();
+  etf::View v;
+  for (size_t i = 0; i < Control::kKeptItems && items.next(&v); ++i) out->item[i] = v;
+  if (out->arity == 0 || !etf::read_int(out->item[0], &out->op)) return false;
+  out->rest = r.pos();
+  out->rest_size = r.left();
+  return true;
+}
+
+bool read_payload(const Control& c, etf::View* out) {
+  return c.rest_size > 0 && c.rest[0] == etf::kVersion && etf::view_of(c.rest, c.rest_size, out);
 }
 
 void reason_to_term(etf::Writer& w, const uint8_t* r, uint64_t len, bool as_kill) {
@@ -33,9 +56,10 @@ void reason_to_term(etf::Writer& w, const uint8_t* r, uint64_t len, bool as_kill
     for (const char* a : kAtomReasons)
       if (a && text_sv == a) reserved = true;
     // A custom text that reads like a reason atom would change meaning on
-    // the other side (custom "normal" must still kill a linked process).
-    if (n > 0 && n <= 255 && !reserved) {
-      w.atom(std::string_view(reinterpret_cast<const char*>(text), size_t(n)));
+    // the other side (custom "normal" must still kill a linked process);
+    // one that is no atom Erlang accepts would cost the connection.
+    if (n > 0 && !reserved && etf::atom_text_ok(text_sv)) {
+      w.atom(text_sv);
     } else {
       w.tuple(2);
       w.atom("custom");
@@ -55,35 +79,38 @@ void reason_to_term(etf::Writer& w, const uint8_t* r, uint64_t len, bool as_kill
   }
 }
 
-std::vector<uint8_t> term_to_reason(const uint8_t* term, size_t len, bool* is_kill) {
+std::vector<uint8_t> term_to_reason(etf::View term, bool* is_kill) {
   *is_kill = false;
-  etf::Reader r(term, len);
-  etf::Term t;
-  bool ok = etf::decode(r, t);
   auto simple = [](uint8_t tag) { return std::vector<uint8_t>{tag}; };
-  auto with_text = [](uint8_t tag, const std::string& s) {
+  auto with_text = [](uint8_t tag, std::string_view s) {
     std::vector<uint8_t> out(reason_size(tag, s.size()));
     reason_write(out.data(), tag, s);
     return out;
   };
-  if (ok && t.type == etf::Type::Atom) {
-    if (t.s == "kill") {
+  std::string atom;
+  if (etf::read_atom(term, &atom)) {
+    if (atom == "kill") {
       *is_kill = true;
       return simple(SNOW_REASON_KILLED);
     }
     for (uint8_t tag = 0; tag <= SNOW_REASON_NOPROC; ++tag)
-      if (kAtomReasons[tag] && t.s == kAtomReasons[tag]) return simple(tag);
-    return with_text(SNOW_REASON_CUSTOM, t.s);
+      if (kAtomReasons[tag] && atom == kAtomReasons[tag]) return simple(tag);
+    return with_text(SNOW_REASON_CUSTOM, atom);
   }
-  if (ok && t.type == etf::Type::Tuple && t.items.size() == 2 && t.items[1].type == etf::Type::Binary) {
-    if (t.items[0].is_atom("error")) return with_text(SNOW_REASON_ERROR, t.items[1].s);
-    if (t.items[0].is_atom("custom")) return with_text(SNOW_REASON_CUSTOM, t.items[1].s);
+  etf::Elements items(term);
+  etf::View kind, data;
+  std::string_view text;
+  if (items.ok() && !items.is_list() && items.count() == 2 && items.next(&kind) && items.next(&data) &&
+      etf::read_binary(data, &text) && utf8_ok(text)) {
+    if (etf::atom_is(kind, "error")) return with_text(SNOW_REASON_ERROR, text);
+    if (etf::atom_is(kind, "custom")) return with_text(SNOW_REASON_CUSTOM, text);
   }
-  std::string bytes;
-  bytes.reserve(len + 1);
-  bytes.push_back(char(etf::kVersion));
-  bytes.append(reinterpret_cast<const char*>(term), len);
-  return with_text(SNOW_REASON_TERM, bytes);
+  std::vector<uint8_t> out(reason_size(SNOW_REASON_TERM, term.size + 1));
+  out[0] = SNOW_REASON_TERM;
+  put_u64(out.data() + 1, term.size + 1);
+  out[9] = etf::kVersion;
+  if (term.size) std::memcpy(out.data() + 10, term.data, term.size);
+  return out;
 }
 
 }  // namespace snow::rt::wire

@@ -1,6 +1,6 @@
 // Wire vocabulary of the Erlang distribution protocol: capability flags,
-// control message opcodes, and the mapping between ABI exit reasons and
-// Erlang terms. Pure functions, no I/O.
+// control message opcodes, reading control messages in place, and the
+// mapping between ABI exit reasons and Erlang terms. Pure functions, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -77,15 +77,43 @@ enum Op : int64_t {
 
 constexpr uint8_t kPassThrough = 112;
 
+// A control message as read from a pass-through frame: its opcode, the
+// first kKeptItems elements of the control tuple as views into the frame
+// (item[0] is the opcode; views past the tuple's arity are empty), and the
+// bytes after the control term (a message or exit payload, version byte
+// included). Elements past kKeptItems are checked and skipped: newer OTP
+// versions add elements, which are ignored.
+struct Control {
+  static constexpr size_t kKeptItems = 6;
+  int64_t op = 0;
+  uint32_t arity = 0;
+  etf::View item[kKeptItems];
+  const uint8_t* rest = nullptr;
+  size_t rest_size = 0;
+};
+
+// Reads a frame body (after the length prefix, not a tick): the
+// pass-through byte, the version byte, a control tuple whose first element
+// is an integer, then whatever follows into `rest`. False when malformed
+// (the connection is closed). Costs time linear in the frame and no memory.
+bool read_control(const uint8_t* frame, size_t n, Control* out);
+// The payload after a control tuple: the version byte and exactly one term,
+// as a view. False when malformed or absent.
+bool read_payload(const Control& c, etf::View* out);
+
 // ABI reason bytes -> Erlang term (appended to w, no version byte).
 // normal/killed/shutdown/noconnection/noproc are atoms; error "m" is
-// {error, <<"m">>}; custom "x" is the atom x (or {custom, <<"x">>} when too
-// long for an atom); term reasons are their own bytes. `as_kill`: the
+// {error, <<"m">>}; custom "x" is the atom x when that is an atom Erlang
+// accepts (UTF-8, at most 255 characters) and reads as no other reason,
+// else {custom, <<"x">>}; term reasons are their own bytes. `as_kill`: the
 // untrappable kill of exit/2 travels as the atom kill.
 void reason_to_term(etf::Writer& w, const uint8_t* reason, uint64_t len, bool as_kill);
-// Erlang term bytes (no version byte) -> ABI reason bytes. Never fails: a
-// term that maps to nothing else becomes reason tag 8 with the term's bytes
-// (version byte included).
-std::vector<uint8_t> term_to_reason(const uint8_t* term, size_t len, bool* is_kill);
+// Erlang term -> ABI reason bytes. Never fails: the reason atoms map to
+// their tags, any other atom to custom text (Latin-1 atoms converted to
+// UTF-8), {error, Bin} and {custom, Bin} to error and custom text when Bin
+// is UTF-8 (ABI reason text always is), and anything else to reason tag 8
+// with the term's bytes (version byte included). The atom kill sets
+// *is_kill.
+std::vector<uint8_t> term_to_reason(etf::View term, bool* is_kill);
 
 }  // namespace snow::rt::wire

@@ -6,35 +6,112 @@ namespace snow::rt::etf {
 
 namespace {
 
-// An atom's text as Erlang accepts it: the UTF-8 forms hold well-formed
-// UTF-8 of at most 255 characters, the Latin-1 forms at most 255 bytes
-// (any byte is a Latin-1 character). A peer that gets anything else drops
-// the connection, so neither may pass through us.
-bool atom_text_ok(uint8_t tag, const uint8_t* b, size_t n) {
-  if (tag == kAtom || tag == kSmallAtom) return n <= 255;
-  int64_t chars = utf8_count(b, n);
+bool is_atom_tag(uint8_t tag) { return tag == kAtomUtf8 || tag == kSmallAtomUtf8 || tag == kAtom || tag == kSmallAtom; }
+bool is_latin1_atom_tag(uint8_t tag) { return tag == kAtom || tag == kSmallAtom; }
+
+// An atom's text after its tag, checked as Erlang checks it: the UTF-8 forms
+// hold well-formed UTF-8 of at most 255 characters, the Latin-1 forms at
+// most 255 bytes (any byte is a Latin-1 character). A peer that gets
+// anything else drops the connection, so neither may pass through us.
+bool atom_body(Reader& r, uint8_t tag, const uint8_t** text, size_t* n) {
+  *n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
+  if (!r.ok()) return false;
+  if (is_latin1_atom_tag(tag)) {
+    if (*n > 255) return false;
+  } else if (*n > kMaxAtomBytes) {
+    return false;
+  }
+  *text = r.bytes(*n);
+  if (!r.ok()) return false;
+  if (is_latin1_atom_tag(tag)) return true;
+  int64_t chars = utf8_count(*text, *n);
   return chars >= 0 && chars <= 255;
 }
 
-bool skip_atom_body(Reader& r, uint8_t tag) {
-  size_t n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
-  if (!r.ok() || n > 255 * 4) return false;
-  const uint8_t* b = r.bytes(n);
-  return r.ok() && atom_text_ok(tag, b, n);
+bool skip_atom(Reader& r) {
+  uint8_t tag = r.u8();
+  const uint8_t* text;
+  size_t n;
+  return r.ok() && is_atom_tag(tag) && atom_body(r, tag, &text, &n);
+}
+
+// Appends the UTF-8 encoding of Latin-1 byte c (U+0000..U+00FF).
+void latin1_to_utf8(uint8_t c, std::string* out) {
+  if (c < 0x80) {
+    out->push_back(char(c));
+  } else {
+    out->push_back(char(0xC0 | c >> 6));
+    out->push_back(char(0x80 | (c & 0x3F)));
+  }
+}
+
+bool atom_at(Reader& r, std::string* utf8) {
+  uint8_t tag = r.u8();
+  const uint8_t* text;
+  size_t n;
+  if (!r.ok() || !is_atom_tag(tag) || !atom_body(r, tag, &text, &n)) return false;
+  utf8->clear();
+  if (is_latin1_atom_tag(tag)) {
+    utf8->reserve(n * 2);
+    for (size_t i = 0; i < n; ++i) latin1_to_utf8(text[i], utf8);
+  } else {
+    utf8->assign(reinterpret_cast<const char*>(text), n);
+  }
+  return true;
+}
+
+bool pid_at(Reader& r, Pid* out) {
+  uint8_t tag = r.u8();
+  if (!r.ok() || (tag != kPid && tag != kNewPid) || !atom_at(r, &out->node)) return false;
+  out->id = r.u32();
+  out->serial = r.u32();
+  out->creation = tag == kPid ? r.u8() : r.u32();
+  return r.ok();
+}
+
+// The value of a SMALL_BIG/LARGE_BIG (tag already read) when its magnitude
+// fits in 64 bits.
+bool big_at(Reader& r, uint8_t tag, uint64_t* magnitude, bool* negative) {
+  uint32_t n = tag == kSmallBig ? r.u8() : r.u32();
+  *negative = r.u8() != 0;
+  const uint8_t* digits = r.bytes(n);  // little-endian, base 256
+  if (!r.ok()) return false;
+  uint64_t v = 0;
+  for (uint32_t k = n; k-- > 0;) {
+    if (k >= 8) {
+      if (digits[k] != 0) return false;
+      continue;
+    }
+    v = v << 8 | digits[k];
+  }
+  *magnitude = v;
+  return true;
+}
+
+// An integer term as magnitude and sign, when the magnitude fits in 64 bits.
+bool integer_at(View v, uint64_t* magnitude, bool* negative) {
+  Reader r(v.data, v.size);
+  uint8_t tag = r.u8();
+  switch (tag) {
+    case kSmallInteger:
+      *magnitude = r.u8();
+      *negative = false;
+      return r.ok();
+    case kInteger: {
+      int32_t i = int32_t(r.u32());
+      *negative = i < 0;
+      *magnitude = i < 0 ? 0 - uint64_t(int64_t(i)) : uint64_t(i);
+      return r.ok();
+    }
+    case kSmallBig:
+    case kLargeBig:
+      return big_at(r, tag, magnitude, negative);
+    default:
+      return false;
+  }
 }
 
 }  // namespace
-
-bool read_atom(Reader& r, std::string& out) {
-  uint8_t tag = r.u8();
-  if (tag != kAtomUtf8 && tag != kSmallAtomUtf8 && tag != kAtom && tag != kSmallAtom) return false;
-  size_t n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
-  if (!r.ok() || n > 255 * 4) return false;
-  const uint8_t* b = r.bytes(n);
-  if (!r.ok() || !atom_text_ok(tag, b, n)) return false;
-  out.assign(reinterpret_cast<const char*>(b), n);
-  return true;
-}
 
 // Iterative: `pending` counts the terms still to read, and a compound term
 // adds its elements to it. Nesting costs no stack, so a term nested as
@@ -63,36 +140,31 @@ bool skip_term(Reader& r) {
       case kAtom:
       case kAtomUtf8:
       case kSmallAtom:
-      case kSmallAtomUtf8:
-        if (!skip_atom_body(r, tag)) return false;
+      case kSmallAtomUtf8: {
+        const uint8_t* text;
+        size_t n;
+        if (!atom_body(r, tag, &text, &n)) return false;
         break;
+      }
       case kPid:
-      case kNewPid: {
-        std::string node;
-        if (!read_atom(r, node)) return false;
+      case kNewPid:
+        if (!skip_atom(r)) return false;
         r.bytes(tag == kPid ? 9 : 12);
         break;
-      }
       case kPort:
       case kNewPort:
-      case kV4Port: {
-        std::string node;
-        if (!read_atom(r, node)) return false;
+      case kV4Port:
+        if (!skip_atom(r)) return false;
         r.bytes(tag == kPort ? 5 : tag == kNewPort ? 8 : 12);
         break;
-      }
-      case kReference: {
-        std::string node;
-        if (!read_atom(r, node)) return false;
+      case kReference:
+        if (!skip_atom(r)) return false;
         r.bytes(5);
         break;
-      }
       case kNewReference:
       case kNewerReference: {
         uint16_t n = r.u16();
-        if (!r.ok() || n > 5) return false;
-        std::string node;
-        if (!read_atom(r, node)) return false;
+        if (!r.ok() || n > kMaxRefWords || !skip_atom(r)) return false;
         r.bytes((tag == kNewReference ? 1 : 4) + size_t(n) * 4);
         break;
       }
@@ -158,148 +230,161 @@ bool skip_term(Reader& r) {
   return true;
 }
 
-bool validate(const uint8_t* p, size_t n) {
+bool next_term(Reader& r, View* out) {
+  const uint8_t* start = r.pos();
+  if (!skip_term(r)) return false;
+  *out = View{start, size_t(r.pos() - start)};
+  return true;
+}
+
+bool view_of(const uint8_t* p, size_t n, View* out) {
   if (!p || n == 0) return false;
   Reader r(p, n);
   if (p[0] == kVersion) r.u8();
-  if (!skip_term(r)) return false;
-  return r.left() == 0;
+  return next_term(r, out) && r.left() == 0;
 }
 
-bool validate_tree(const uint8_t* p, size_t n) {
-  if (!validate(p, n)) return false;
-  Reader r(p, n);
-  if (p[0] == kVersion) r.u8();
-  Term t;
-  return decode(r, t) && r.left() == 0;
+bool validate(const uint8_t* p, size_t n) {
+  View v;
+  return view_of(p, n, &v);
 }
 
-bool decode(Reader& r, Term& t, int depth) {
-  if (depth > kMaxDepth) return false;
-  const uint8_t* start = r.pos();
+bool atom_text_ok(std::string_view utf8) {
+  int64_t chars = utf8_count(reinterpret_cast<const uint8_t*>(utf8.data()), utf8.size());
+  return chars >= 0 && chars <= 255;
+}
+
+bool read_atom(View v, std::string* utf8) {
+  Reader r(v.data, v.size);
+  return atom_at(r, utf8) && r.left() == 0;
+}
+
+bool atom_is(View v, std::string_view utf8) {
+  Reader r(v.data, v.size);
   uint8_t tag = r.u8();
-  if (!r.ok()) return false;
-  switch (tag) {
-    case kSmallInteger:
-      t.type = Type::Int;
-      t.i = r.u8();
-      break;
-    case kInteger:
-      t.type = Type::Int;
-      t.i = int32_t(r.u32());
-      break;
-    case kSmallBig:
-    case kLargeBig: {
-      uint32_t n = tag == kSmallBig ? r.u8() : r.u32();
-      uint8_t sign = r.u8();
-      const uint8_t* d = r.bytes(n);
-      if (!r.ok()) return false;
-      t.type = Type::BigInt;
-      uint64_t v = 0;
-      t.fits = true;
-      for (uint32_t k = n; k-- > 0;) {
-        if (k >= 8) {
-          if (d[k] != 0) t.fits = false;
-          continue;
-        }
-        v = v << 8 | d[k];
-      }
-      if (sign) {
-        if (v > uint64_t(INT64_MAX) + 1) t.fits = false;
-        t.i = int64_t(0 - v);
-      } else {
-        t.i = int64_t(v);
-        if (v > uint64_t(INT64_MAX)) {
-          // Kept exactly: as_u64() reads it back.
-          t.fits = false;
-          t.s.assign(reinterpret_cast<const char*>(&v), 8);
-        }
-      }
-      break;
-    }
-    case kAtom:
-    case kAtomUtf8:
-    case kSmallAtom:
-    case kSmallAtomUtf8: {
-      size_t n = (tag == kAtomUtf8 || tag == kAtom) ? r.u16() : r.u8();
-      const uint8_t* b = r.bytes(n);
-      if (!r.ok() || n > 255 * 4 || !atom_text_ok(tag, b, n)) return false;
-      t.type = Type::Atom;
-      t.s.assign(reinterpret_cast<const char*>(b), n);
-      break;
-    }
-    case kPid:
-    case kNewPid:
-      t.type = Type::Pid;
-      if (!read_atom(r, t.pid.node)) return false;
-      t.pid.id = r.u32();
-      t.pid.serial = r.u32();
-      t.pid.creation = tag == kPid ? r.u8() : r.u32();
-      break;
-    case kNewReference:
-    case kNewerReference: {
-      uint16_t n = r.u16();
-      if (!r.ok() || n == 0 || n > 5) return false;
-      t.type = Type::Ref;
-      if (!read_atom(r, t.ref.node)) return false;
-      t.ref.creation = tag == kNewReference ? r.u8() : r.u32();
-      for (uint16_t k = 0; k < n; ++k) t.ref.ids.push_back(r.u32());
-      break;
-    }
-    case kSmallTuple:
-    case kLargeTuple:
-    case kList:
-    case kMap: {
-      uint32_t n = tag == kSmallTuple ? r.u8() : r.u32();
-      uint64_t count = tag == kMap ? uint64_t(n) * 2 : n;
-      if (!r.ok() || count > r.left()) return false;
-      t.type = tag == kMap ? Type::Map : tag == kList ? Type::List : Type::Tuple;
-      t.items.resize(size_t(count));
-      for (uint64_t k = 0; k < count; ++k)
-        if (!decode(r, t.items[size_t(k)], depth + 1)) return false;
-      if (tag == kList) {
-        Term tail;
-        if (!decode(r, tail, depth + 1)) return false;
-        t.proper = tail.type == Type::Nil;
-        if (!t.proper) t.items.push_back(std::move(tail));  // improper: the tail is kept last
-      }
-      break;
-    }
-    case kNil:
-      t.type = Type::Nil;
-      break;
-    case kString: {
-      uint16_t n = r.u16();
-      const uint8_t* b = r.bytes(n);
-      if (!r.ok()) return false;
-      t.type = Type::String;
-      t.s.assign(reinterpret_cast<const char*>(b), n);
-      break;
-    }
-    case kBinary: {
-      uint32_t n = r.u32();
-      const uint8_t* b = r.bytes(n);
-      if (!r.ok()) return false;
-      t.type = Type::Binary;
-      t.s.assign(reinterpret_cast<const char*>(b), n);
-      break;
-    }
-    case kNewFloat:
-      if (!r.bytes(8)) return false;
-      t.type = Type::Float;
-      t.s.assign(reinterpret_cast<const char*>(start), 9);
-      break;
-    default: {
-      // Anything else is kept opaque but must still be well formed.
-      Reader again(start, size_t(r.pos() - start) + r.left());
-      if (!skip_term(again)) return false;
-      r.bytes(size_t(again.pos() - start) - 1);
-      t.type = Type::Other;
-      t.s.assign(reinterpret_cast<const char*>(start), size_t(again.pos() - start));
-      break;
+  const uint8_t* text;
+  size_t n;
+  if (!r.ok() || !is_atom_tag(tag) || !atom_body(r, tag, &text, &n) || r.left() != 0) return false;
+  if (!is_latin1_atom_tag(tag)) return std::string_view(reinterpret_cast<const char*>(text), n) == utf8;
+  // Compared as it would read once converted, without building it.
+  size_t at = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t c = text[i];
+    if (c < 0x80) {
+      if (at >= utf8.size() || uint8_t(utf8[at]) != c) return false;
+      ++at;
+    } else {
+      if (at + 1 >= utf8.size() || uint8_t(utf8[at]) != (0xC0 | c >> 6) || uint8_t(utf8[at + 1]) != (0x80 | (c & 0x3F)))
+        return false;
+      at += 2;
     }
   }
-  return r.ok();
+  return at == utf8.size();
+}
+
+bool read_pid(View v, Pid* out) {
+  Reader r(v.data, v.size);
+  return pid_at(r, out) && r.left() == 0;
+}
+
+bool read_ref(View v, Ref* out) {
+  Reader r(v.data, v.size);
+  uint8_t tag = r.u8();
+  if (!r.ok()) return false;
+  out->ids.clear();
+  if (tag == kReference) {
+    if (!atom_at(r, &out->node)) return false;
+    out->ids.push_back(r.u32());
+    out->creation = r.u8();
+    return r.ok() && r.left() == 0;
+  }
+  if (tag != kNewReference && tag != kNewerReference) return false;
+  uint16_t n = r.u16();
+  if (!r.ok() || n > kMaxRefWords || !atom_at(r, &out->node)) return false;
+  out->creation = tag == kNewReference ? r.u8() : r.u32();
+  for (uint16_t k = 0; k < n; ++k) out->ids.push_back(r.u32());
+  return r.ok() && r.left() == 0;
+}
+
+bool read_int(View v, int64_t* out) {
+  uint64_t magnitude;
+  bool negative;
+  if (!integer_at(v, &magnitude, &negative)) return false;
+  if (negative) {
+    if (magnitude > uint64_t(INT64_MAX) + 1) return false;
+    *out = int64_t(0 - magnitude);
+  } else {
+    if (magnitude > uint64_t(INT64_MAX)) return false;
+    *out = int64_t(magnitude);
+  }
+  return true;
+}
+
+bool read_u64(View v, uint64_t* out) {
+  uint64_t magnitude;
+  bool negative;
+  if (!integer_at(v, &magnitude, &negative) || (negative && magnitude != 0)) return false;
+  *out = magnitude;
+  return true;
+}
+
+bool read_binary(View v, std::string_view* out) {
+  Reader r(v.data, v.size);
+  if (r.u8() != kBinary) return false;
+  uint32_t n = r.u32();
+  const uint8_t* b = r.bytes(n);
+  if (!r.ok() || r.left() != 0) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(b), n);
+  return true;
+}
+
+bool read_leading_pid(const uint8_t* p, size_t n, Pid* out) {
+  if (!p || n == 0) return false;
+  Reader r(p, n);
+  if (p[0] == kVersion) r.u8();
+  if (r.left() > 0 && (r.pos()[0] == kSmallTuple || r.pos()[0] == kLargeTuple)) {
+    uint32_t arity = r.u8() == kSmallTuple ? r.u8() : r.u32();
+    if (!r.ok() || arity == 0) return false;
+  }
+  return pid_at(r, out);
+}
+
+Elements::Elements(View v) : r_(v.data, v.size) {
+  uint8_t tag = r_.u8();
+  switch (tag) {
+    case kSmallTuple:
+      count_ = r_.u8();
+      break;
+    case kLargeTuple:
+      count_ = r_.u32();
+      break;
+    case kList:
+      count_ = r_.u32();
+      list_ = true;
+      break;
+    case kNil:
+      list_ = true;
+      tail_ = v;
+      break;
+    default:
+      return;
+  }
+  ok_ = r_.ok();
+  left_ = ok_ ? count_ : 0;
+}
+
+bool Elements::next(View* out) {
+  if (!ok_) return false;
+  if (left_ == 0) {
+    if (list_ && !tail_.data && !next_term(r_, &tail_)) ok_ = false;
+    return false;
+  }
+  --left_;
+  if (!next_term(r_, out)) {
+    ok_ = false;
+    return false;
+  }
+  return true;
 }
 
 void Writer::atom(std::string_view name) {
@@ -370,82 +455,6 @@ void Writer::ref(const Ref& r) {
   atom(r.node);
   u32(r.creation);
   for (uint32_t id : r.ids) u32(id);
-}
-
-void Writer::term(const Term& t) {
-  switch (t.type) {
-    case Type::Int:
-      integer(t.i);
-      break;
-    case Type::BigInt: {
-      uint64_t v;
-      if (as_u64(t, &v)) unsigned_integer(v);
-      else integer(t.i);
-      break;
-    }
-    case Type::Atom:
-      atom(t.s);
-      break;
-    case Type::Pid:
-      pid(t.pid);
-      break;
-    case Type::Ref:
-      ref(t.ref);
-      break;
-    case Type::Tuple:
-      tuple(uint32_t(t.items.size()));
-      for (const Term& e : t.items) term(e);
-      break;
-    case Type::List:
-      if (t.proper) {
-        list(uint32_t(t.items.size()));
-        for (const Term& e : t.items) term(e);
-        nil();
-      } else {
-        list(uint32_t(t.items.size() - 1));
-        for (const Term& e : t.items) term(e);  // the last one is the tail
-      }
-      break;
-    case Type::Nil:
-      nil();
-      break;
-    case Type::Binary:
-      binary(t.s.data(), t.s.size());
-      break;
-    case Type::String:
-      u8(kString);
-      u16(uint16_t(t.s.size()));
-      raw(t.s.data(), t.s.size());
-      break;
-    case Type::Map:
-      u8(kMap);
-      u32(uint32_t(t.items.size() / 2));
-      for (const Term& e : t.items) term(e);
-      break;
-    case Type::Float:
-    case Type::Other:
-      raw(t.s.data(), t.s.size());
-      break;
-  }
-}
-
-bool as_u64(const Term& t, uint64_t* out) {
-  if (t.type == Type::Int) {
-    if (t.i < 0) return false;
-    *out = uint64_t(t.i);
-    return true;
-  }
-  if (t.type != Type::BigInt) return false;
-  if (t.fits) {
-    if (t.i < 0) return false;
-    *out = uint64_t(t.i);
-    return true;
-  }
-  if (t.s.size() == 8) {
-    std::memcpy(out, t.s.data(), 8);
-    return true;
-  }
-  return false;
 }
 
 }  // namespace snow::rt::etf

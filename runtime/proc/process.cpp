@@ -1690,9 +1690,9 @@ void proc_stats(snow_stats* out) {
   out->schedulers = sched_worker_count();
   out->timers_pending = uint64_t(timers_pending());
   out->stacks_resident = uint64_t(sched_running() ? sched_stacks_resident() : 0);
-  // node_entries and remote_pids stay 0 until the distribution layer counts
-  // them (the lead's pending node-table and remote-handle reclamation work);
-  // the reserved words stay 0 (snow_stats{} above).
+  out->node_entries = dist_node_entries();
+  out->remote_pids = dist_remote_pids();
+  // The reserved words stay 0 (snow_stats{} above).
 }
 
 }  // namespace snow::rt

@@ -43,6 +43,11 @@ class Fail(Exception):
     pass
 
 
+class Skip(Exception):
+    """A test that cannot run here (a missing tool or build): counted as
+    skipped, never as passed."""
+
+
 def check(cond, msg):
     if not cond:
         raise Fail(msg)
@@ -147,6 +152,104 @@ def epmd_port(node_name, timeout=5.0):
     if len(data) >= 4 and data[0] == 119 and data[1] == 0:
         return int.from_bytes(data[2:4], "big")
     return None
+
+
+class EpmdRegistration:
+    """Registers `alive` with the local port mapper at `port` (ALIVE2_REQ)
+    for as long as this object's socket stays open, as a node would: a
+    lookup of alive@127.0.0.1 then answers `port`. The creation the port
+    mapper assigned is in .creation."""
+
+    def __init__(self, alive, port, timeout=5.0):
+        import socket
+        a = alive.encode()
+        body = (bytes([120]) + port.to_bytes(2, "big") + bytes([77, 0]) + (6).to_bytes(2, "big") +
+                (6).to_bytes(2, "big") + len(a).to_bytes(2, "big") + a + (0).to_bytes(2, "big"))
+        self.sock = socket.create_connection(("127.0.0.1", 4369), timeout=timeout)
+        self.sock.sendall(len(body).to_bytes(2, "big") + body)
+        data = b""
+        while len(data) < 4:
+            chunk = self.sock.recv(64)
+            if not chunk:
+                break
+            data += chunk
+        if len(data) < 2 or data[0] not in (118, 121) or data[1] != 0:
+            self.sock.close()
+            raise Fail("the port mapper refused to register %s: %r" % (alive, data))
+        self.creation = int.from_bytes(data[2:6], "big") if data[0] == 118 else int.from_bytes(data[2:4], "big")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------- observing a node's OS process
+
+
+def proc_rss_kb(pid):
+    """Resident set size of an OS process in KiB (VmRSS), or None if gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def proc_fd_count(pid):
+    """Open file descriptors of an OS process, or None if gone."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
+def sanitized(binary):
+    """Whether a node binary is built with ASan or TSan (their RSS says
+    little: freed memory waits in a quarantine)."""
+    with open(binary, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
+TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
+              7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING"}
+
+
+def _proc_addr(text):
+    """'0100007F:1F90' (as in /proc/net/tcp) -> ('127.0.0.1', 8080)."""
+    host, port = text.split(":")
+    b = bytes.fromhex(host)[::-1]  # IPv4 in host (little-endian) order
+    return ("%d.%d.%d.%d" % tuple(b), int(port, 16))
+
+
+def proc_tcp_sockets(pid):
+    """The IPv4 TCP sockets an OS process holds: a list of (state, (local
+    address, port), (remote address, port)), read from /proc (its fd table
+    matched against /proc/<pid>/net/tcp by inode)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        with open("/proc/%d/net/tcp" % pid) as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return []
+    out = []
+    for row in rows:
+        cols = row.split()
+        if len(cols) > 9 and cols[9] in inodes:
+            out.append((TCP_STATES.get(int(cols[3], 16), cols[3]), _proc_addr(cols[1]), _proc_addr(cols[2])))
+    return out
 
 
 # The flags libsnowrt offers (runtime/dist/wire.h kOurFlags): OTP 25's
@@ -325,7 +428,7 @@ class Proc:
         if env:
             e.update(env)
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=e,
-                                  bufsize=0)
+                                  bufsize=0, start_new_session=ctx.new_sessions)
         self.pid = self.p.pid
         ctx.procs.append(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -438,6 +541,12 @@ class Proc:
     def alive(self):
         return self.p.poll() is None and not self.eof
 
+    def drop_consumed(self):
+        """Forgets lines already consumed, so waits stay cheap in a long
+        run (history() then covers only what was not consumed)."""
+        with self.cond:
+            self.lines = [ln for ln in self.lines if not ln.used]
+
     # -- signals
 
     def kill(self, sig=signal.SIGKILL):
@@ -530,6 +639,11 @@ class Ctx:
         self.procs = []
         self.logdir = runner.logdir
         self.notes = []
+        # Nodes in sessions of their own: a node the test SIGSTOPs is not
+        # sent SIGHUP when the driver's process group becomes orphaned (its
+        # parent shell exits), as happens to a long run started in the
+        # background. The driver then must stop them itself, by pid.
+        self.new_sessions = False
 
     def uname(self, short):
         """A node short name unique to this driver run and test."""
@@ -569,8 +683,11 @@ class Runner:
             ctx = Ctx(self, index, self.binary)
             t0 = time.monotonic()
             err = None
+            skip = None
             try:
                 fn(ctx, *args)
+            except Skip as e:
+                skip = str(e)
             except Fail as e:
                 err = str(e)
             except Exception:  # a driver bug or an unexpected answer: a failure, with the trace
@@ -587,7 +704,10 @@ class Runner:
                 err = "; ".join(complaints)
             dt = time.monotonic() - t0
             notes = ("  (" + "; ".join(ctx.notes) + ")") if ctx.notes else ""
-            if err is None:
+            if err is None and skip is not None:
+                self.skipped += 1
+                print("skip %-44s %6.2fs  (%s)" % (name, dt, skip), flush=True)
+            elif err is None:
                 self.passed += 1
                 print("ok   %-44s %6.2fs%s" % (name, dt, notes), flush=True)
             else:

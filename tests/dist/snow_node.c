@@ -34,6 +34,8 @@
  *   <id> halt                         snow_rt_halt(0) (also on stdin EOF)
  *   <id> tsend <pid> <hex>            snow_actor_send from this attached thread
  *   <id> tsleep <ms>                  answers, then this thread sleeps (nanosleep)
+ *   <id> stats                        snow_rt_stats: answers alive= nodes=
+ *                                     node_entries= remote_pids=
  *   <id> psend <pid> <hex> <ms>       a new plain pthread sends, prints
  *                                     E thread SENT, then sleeps ms
  * Commands run by worker <label> itself (so they act as that process):
@@ -894,6 +896,19 @@ static void* reader_main(void* unused) {
     if (strcmp(cmd, "halt") == 0) {
       emit("R %s ok", id);
       break;
+    }
+    if (strcmp(cmd, "stats") == 0) {
+      snow_stats st;
+      memset(&st, 0, sizeof st);
+      int rc = snow_rt_stats(&st);
+      if (rc < 0) {
+        reply_rc(id, rc);
+      } else {
+        emit("R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu", id,
+             (unsigned long long)st.processes_alive, (unsigned long long)st.nodes_connected,
+             (unsigned long long)st.node_entries, (unsigned long long)st.remote_pids);
+      }
+      continue;
     }
     if (n < 3) {
       emit("R %s err -1 missing label", id);

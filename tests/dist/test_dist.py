@@ -595,6 +595,43 @@ def t_many_monitors(ctx, n):
     a.expect_none("m", "MDUP", desc="duplicate DOWN")
 
 
+# ---------------------------------------------------------------- reclaiming remote pids
+
+
+def remote_pids(node):
+    ln = node.cmd("stats")
+    return int(ln.kv["remote_pids"]), int(ln.kv["node_entries"])
+
+
+def t_remote_pids_reclaimed(ctx, n):
+    """A's handles for n processes of B that linked to A's worker and then
+    exited are reclaimed (snow_rt_stats counts them; ticks sweep them)."""
+    a = ctx.node("a", tick=400)
+    b = ctx.node("b", tick=400)
+    x = a.spawn("x", trap=True)
+    b.spawn("l")
+    b.cmd("mlink", "l", x, n, timeout=tmo(60))
+    b.event("l", "MLINKED", timeout=tmo(60))
+    deadline = time.monotonic() + tmo(20)
+    while remote_pids(a)[0] < n:
+        check(time.monotonic() < deadline, "A holds %d remote pids, expected at least %d" % (remote_pids(a)[0], n))
+        time.sleep(0.02)
+    held = remote_pids(a)[0]
+    # x dies: its exit reaches every linked helper, which then exits.
+    a.cmd("kill", "x")
+    ml = b.event("l", "MLINK", timeout=tmo(30))
+    check(ml.kv.get("reasons") == "killed:%d" % n, "helpers' EXIT reasons: %s" % ml.kv.get("reasons"))
+    deadline = time.monotonic() + tmo(10)
+    while True:
+        pids, entries = remote_pids(a)
+        if pids <= 2:
+            break
+        check(time.monotonic() < deadline, "A still holds %d remote pids (%d rows) after their processes exited"
+              % (pids, entries))
+        time.sleep(0.05)
+    ctx.note("%d remote pids held while linked, %d after the processes exited" % (held, pids))
+
+
 # ---------------------------------------------------------------- ordering
 
 
@@ -1423,6 +1460,7 @@ def main():
     runner.add("hub_and_leaves", t_hub_and_leaves)
     runner.add("reconnect_storm", t_reconnect_storm)
     runner.add("many_monitors_and_links", t_many_monitors, max(10, int(10000 * SCALE)))
+    runner.add("remote_pids_reclaimed", t_remote_pids_reclaimed, max(300, int(3000 * SCALE)))
     runner.add("ordering", t_ordering, max(1000, int(1000000 * SCALE)))
     return runner.run(sys.argv[2:])
 

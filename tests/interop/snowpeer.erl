@@ -7,12 +7,13 @@
 %% answers "R <id> ok ..." / "R <id> err ...". Workers (registered under
 %% their label) print events "E <label> <KIND> k=v ...":
 %%   EXIT from=<pid> rp=<hex of the ~0p text of the reason> ra=<atom|->
-%%   DOWN ref=<hex> pid=<pid|-> rp=.. ra=..
+%%        rt=<hex of term_to_binary(Reason)>
+%%   DOWN ref=<hex> pid=<pid|-> rp=.. ra=.. rt=..
 %%   NODEUP/NODEDOWN node=<name>
 %%   MSG len= data=<hex>                 a binary
 %%   TERM rp=<hex> pid=<pid|0>           anything else (pid: first element
 %%                                       of a tuple, or the term itself)
-%%   DIED rp=.. ra=..                    the worker exited
+%%   DIED rp=.. ra=.. rt=..              the worker exited
 %% Pids and refs are the hex of term_to_binary.
 %%
 %% Commands: spawn <label> [trap] | pid <label> | kill <label>
@@ -21,6 +22,11 @@
 %%   <name> <node> | demonitor <label> <ref> | link <label> <pid>
 %%   | unlink <label> <pid> | exit <label> <atom> | error <label> <atom>
 %%   | sendexit <label> <pid> <atom> | send <label> <pid> <hex>
+%%   | sendexitterm <label> <pid> <termhex> | exitterm <label> <termhex>
+%%     (exit/2, exit/1 with binary_to_term of the hex) | canon <label>
+%%     <termhex> (answers term_to_binary(binary_to_term(..)) as hex)
+%%   | monitornamehex <label> <namehex> <node> | sendnamedhex <label>
+%%     <namehex> <node> <hex> (the name: UTF-8 bytes in hex)
 %%   | sendpidtuple <label> <pid> | senddeep <label> <pid> <depth>
 %%   | sendnamed <label> <name> <node> <hex>
 %%   | rspawn <label> <node> <function> <link 0|1> <newlabel> [monitor]
@@ -44,6 +50,8 @@ pid_hex(P) when is_pid(P) -> hex(term_to_binary(P));
 pid_hex(_) -> "0".
 term_of(Hex) -> binary_to_term(unhex(Hex)).
 pretty(T) -> hex(unicode:characters_to_binary(io_lib:format("~0p", [T]))).
+t2b(T) -> hex(term_to_binary(T)).
+atom_of_hex(H) -> binary_to_atom(unhex(H), utf8).
 atom_or_dash(A) when is_atom(A) -> atom_to_list(A);
 atom_or_dash(_) -> "-".
 now_ns() -> erlang:monotonic_time(nanosecond).
@@ -96,7 +104,8 @@ watch(Label, Pid) ->
                   Ref = monitor(process, Pid),
                   receive
                       {'DOWN', Ref, process, _, Reason} ->
-                          out("E ~s DIED rp=~s ra=~s t=~b", [Label, pretty(Reason), atom_or_dash(Reason), now_ns()])
+                          out("E ~s DIED rp=~s ra=~s rt=~s t=~b",
+                              [Label, pretty(Reason), atom_or_dash(Reason), t2b(Reason), now_ns()])
                   end
           end).
 
@@ -114,20 +123,24 @@ worker_loop(Label) ->
         {cmd, Id, "error", [A]} ->
             ok(Id),
             erlang:error(list_to_atom(A));
+        {cmd, Id, "exitterm", [H]} ->
+            ok(Id),
+            exit(term_of(H));
         {cmd, Id, Cmd, Args} ->
             case catch run(Label, Id, Cmd, Args) of
                 {'EXIT', E} -> out("R ~s err -1 ~s", [Id, pretty(E)]);
                 _ -> ok
             end;
         {'EXIT', From, Reason} ->
-            out("E ~s EXIT from=~s rp=~s ra=~s t=~b", [Label, pid_hex(From), pretty(Reason), atom_or_dash(Reason), now_ns()]);
+            out("E ~s EXIT from=~s rp=~s ra=~s rt=~s t=~b",
+                [Label, pid_hex(From), pretty(Reason), atom_or_dash(Reason), t2b(Reason), now_ns()]);
         {'DOWN', Ref, process, Obj, Reason} ->
             P = case Obj of
                     {Name, Node} -> "name:" ++ atom_to_list(Name) ++ "@" ++ atom_to_list(Node);
                     _ -> pid_hex(Obj)
                 end,
-            out("E ~s DOWN ref=~s pid=~s rp=~s ra=~s t=~b",
-                [Label, hex(term_to_binary(Ref)), P, pretty(Reason), atom_or_dash(Reason), now_ns()]);
+            out("E ~s DOWN ref=~s pid=~s rp=~s ra=~s rt=~s t=~b",
+                [Label, hex(term_to_binary(Ref)), P, pretty(Reason), atom_or_dash(Reason), t2b(Reason), now_ns()]);
         {nodeup, Node} ->
             out("E ~s NODEUP node=~s t=~b", [Label, Node, now_ns()]);
         {nodedown, Node} ->
@@ -169,6 +182,16 @@ run(_, Id, "unlink", [P]) ->
     ok(Id);
 run(_, Id, "sendexit", [P, A]) ->
     exit(term_of(P), list_to_atom(A)),
+    ok(Id);
+run(_, Id, "sendexitterm", [P, H]) ->
+    exit(term_of(P), term_of(H)),
+    ok(Id);
+run(_, Id, "canon", [H]) ->
+    out("R ~s ok ~s", [Id, t2b(term_of(H))]);
+run(_, Id, "monitornamehex", [Name, Node]) ->
+    out("R ~s ok ~s", [Id, hex(term_to_binary(monitor(process, {atom_of_hex(Name), list_to_atom(Node)})))]);
+run(_, Id, "sendnamedhex", [Name, Node, H]) ->
+    {atom_of_hex(Name), list_to_atom(Node)} ! unhex(H),
     ok(Id);
 run(_, Id, "send", [P, H]) ->
     term_of(P) ! unhex(H),

@@ -18,7 +18,12 @@ exit/2 and kill from erl, noproc, demonitor), messages (binaries both ways,
 TERM with a decodable pid, send_term, named sends, order),
 erl_monitor_nodes (nodeup, nodedown on SIGKILL and on halt),
 disconnect (either side), erl_spawns_on_snow (spawn_request with link and
-monitor), old_incarnation_pid.
+monitor), old_incarnation_pid, odd_reasons_round_trip and
+odd_reasons_from_erl_processes (non-UTF-8 binaries and Latin-1 atoms as exit
+reasons, the connection stays up), non_ascii_registered_name (erl monitors
+and sends to 'caf\u00e9' by name), latin1_terms_echoed_verbatim
+(a raw protocol client: our DOWN, spawn and net_kernel replies carry its
+terms byte for byte).
 """
 
 import os
@@ -29,12 +34,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "dist"))
 
-from nodelib import (HOST, Proc, Runner, check, describe_pid, payload_is, pid_of, tmo)  # noqa: E402
+from nodelib import (HOST, Fail, Proc, Runner, check, describe_pid, payload_is, pid_of, tmo)  # noqa: E402
 
 PANIC_RE = re.compile(r'^\{error,<<"(.*snow_node\.c):(\d+): (.*)">>\}$')
 
@@ -80,6 +86,39 @@ def same_process(a_hex, b_hex, what):
     """Two hex ETF pids (possibly encoded differently: erl may use ATOM_EXT
     for the node name) denote the same process."""
     check(pid_of(a_hex) == pid_of(b_hex), "%s: %s is not %s" % (what, describe_pid(a_hex), describe_pid(b_hex)))
+
+
+def snow_proc_watched_by_erl(e, s, label):
+    """Spawns libsnowrt worker `label`, linked to and monitored by erl's w
+    (both in place on return): (pid, monitor ref)."""
+    p = s.spawn(label)
+    ref = e.cmd("monitor", "w", p).args[0]
+    e.cmd("link", "w", p)
+    s.cmd("echo", label)
+    # A barrier through erl -> snow: a message from w after its link.
+    e.cmd("send", "w", p, hx("sync"))
+    s.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+    return p, ref
+
+
+def erl_proc_watched_by_snow(e, s, watcher, label):
+    """Spawns erl worker `label`, linked to and monitored by libsnowrt's
+    `watcher` (both in place on return): (pid, monitor ref)."""
+    pe = e.spawn(label)
+    ref = s.cmd("monitor", watcher, pe).args[0]
+    s.cmd("link", watcher, pe)
+    s.cmd("send", watcher, pe, hx("sync"))
+    e.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+    return pe, ref
+
+
+def down_and_exit(node, watcher, label, ref):
+    """The DOWN (for monitor `ref`) and the EXIT that `watcher` gets when
+    `label` dies."""
+    down = node.event(watcher, "DOWN", desc="DOWN for %s" % label)
+    ex = node.event(watcher, "EXIT", desc="EXIT for %s" % label)
+    check(down.kv.get("ref") == ref, "DOWN ref %s, expected %s" % (down.kv.get("ref"), ref))
+    return down, ex
 
 
 # ---------------------------------------------------------------- connect both ways
@@ -176,20 +215,12 @@ def t_erl_monitors_snow(ctx):
              ("exit", "shutdown")]
     for i, (how, arg) in enumerate(cases):
         label = "p%d" % i
-        p = s.spawn(label)
-        ref = e.cmd("monitor", "w", p).args[0]
-        e.cmd("link", "w", p)
-        s.cmd("echo", label)
-        # A barrier through erl -> snow: a message from w after its link.
-        e.cmd("send", "w", p, hx("sync"))
-        s.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+        p, ref = snow_proc_watched_by_erl(e, s, label)
         if how == "kill":
             s.cmd("kill", label)
         else:
             s.cmd(how, label, arg)
-        down = e.event("w", "DOWN", desc="erl DOWN for %s" % label)
-        ex = e.event("w", "EXIT", desc="erl EXIT for %s" % label)
-        check(down.kv.get("ref") == ref, "DOWN ref")
+        down, ex = down_and_exit(e, "w", label, ref)
         same_process(down.kv.get("pid"), p, "DOWN pid")
         same_process(ex.kv.get("from"), p, "EXIT from")
         for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
@@ -251,18 +282,12 @@ def t_snow_monitors_erl(ctx):
              ("exit", "shutdown", "shutdown", None), ("error", "badarg", "term", None), ("exit", "kill", "custom", "kill")]
     for i, (how, arg, reason, text) in enumerate(cases):
         label = "e%d" % i
-        pe = e.spawn(label)
-        ref = s.cmd("monitor", "w", pe).args[0]
-        s.cmd("link", "w", pe)
-        s.cmd("send", "w", pe, hx("sync"))
-        e.event(label, "MSG", lambda l: l.kv.get("data") == hx("sync"))
+        pe, ref = erl_proc_watched_by_snow(e, s, "w", label)
         if how == "kill":
             e.cmd("kill", label)
         else:
             e.cmd(how, label, arg)
-        down = s.event("w", "DOWN", desc="DOWN for erl %s" % label)
-        ex = s.event("w", "EXIT", desc="EXIT for erl %s" % label)
-        check(down.kv.get("ref") == ref, "DOWN ref %s, expected %s" % (down.kv.get("ref"), ref))
+        down, ex = down_and_exit(s, "w", label, ref)
         same_process(down.kv.get("pid"), pe, "DOWN pid")
         same_process(ex.kv.get("from"), pe, "EXIT from")
         for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
@@ -459,6 +484,251 @@ def t_erl_spawns_on_snow(ctx):
     check(ln.args[0] == "0", "spawn_request of an unknown function: %s" % ln.raw)
 
 
+# ---------------------------------------------------------------- odd reasons and atoms (issue 9, finding 5)
+
+
+def t2b_atom_latin1(text):
+    """term_to_binary of an atom as OTP 25 writes one that fits Latin-1."""
+    b = text.encode("latin-1")
+    return bytes([131, 100]) + len(b).to_bytes(2, "big") + b
+
+
+def t2b_tuple2(first_atom, binary):
+    return bytes([131, 104, 2]) + t2b_atom_latin1(first_atom)[1:] + bytes([109]) + len(binary).to_bytes(4, "big") + binary
+
+
+# (what erl exits with, the ABI reason libsnowrt sees, its text (None: the
+# term's own bytes), the term erl sees back when the reason crosses again).
+ODD_REASONS = [
+    (t2b_tuple2("custom", b"\xff"), "term", None, None),
+    (t2b_tuple2("error", b"\xff\xfe"), "term", None, None),
+    (t2b_atom_latin1("\u00ff"), "custom", "\u00ff", None),
+    (t2b_atom_latin1("caf\u00e9"), "custom", "caf\u00e9", None),
+    (t2b_atom_latin1("\u00e9" * 255), "custom", "\u00e9" * 255, None),  # 510 bytes of UTF-8, 255 characters
+    (t2b_tuple2("error", "caf\u00e9".encode()), "error", "caf\u00e9", None),
+    # UTF-8 custom text travels back as the atom it names.
+    (t2b_tuple2("custom", "\u00ff".encode()), "custom", "\u00ff", t2b_atom_latin1("\u00ff")),
+]
+
+
+def check_snow_reason(e, ev, term, reason, text, what):
+    """A libsnowrt event's reason: tag `reason`, and either the UTF-8 `text`
+    or (text None) the bytes of `term` as erl encoded it."""
+    check(ev.reason() == reason, "%s: reason %s, expected %s (%s)" % (what, ev.reason(), reason, ev.raw[:300]))
+    raw = bytes.fromhex(ev.kv.get("rtext", ""))
+    if text is None:
+        check(raw[:1] == b"\x83", "%s: term reason %r has no version byte" % (what, raw[:20]))
+        got, want = e.cmd("canon", "w", raw.hex()).args[0], e.cmd("canon", "w", term.hex()).args[0]
+        check(got == want, "%s: term reason %s, expected %s" % (what, got, want))
+    else:
+        check(raw == text.encode("utf-8"), "%s: reason text %r, expected %r (UTF-8)" % (what, raw[:60], text[:60]))
+
+
+def connection_stayed_up(e, s, ew, sw):
+    check(not e.pending(ew, "NODEDOWN"), "erl saw nodedown: %s" % e.pending(ew, "NODEDOWN"))
+    check(not s.pending(sw, "NODEDOWN"), "snow saw NODEDOWN: %s" % s.pending(sw, "NODEDOWN"))
+    ln = e.cmd("ping", ew, s.name)
+    check(ln.args[0] == "pong", "ping after the odd reasons: %s" % ln.args[0])
+
+
+def t_odd_reasons_round_trip(ctx):
+    """exit(P, Reason) from erl to a libsnowrt process that erl links and
+    monitors: P dies with the reason mapped to the ABI (UTF-8 text or the
+    term's bytes), and erl's link and monitor see Reason again. Before the
+    fix, {custom, <<255>>} came back as a malformed atom and erl dropped the
+    connection (noconnection everywhere)."""
+    e, s = nodes(ctx)
+    e.spawn("w", trap=True)
+    e.cmd("monitor_nodes", "w")
+    e.spawn("x")
+    s.spawn("all")
+    s.cmd("nodemonall", "all", 1)
+    for i, (term, reason, text, back) in enumerate(ODD_REASONS):
+        label = "odd%d" % i
+        p, ref = snow_proc_watched_by_erl(e, s, label)
+        e.cmd("sendexitterm", "x", p, term.hex())
+        died = s.event(label, "DIED", desc="%s dies of %r" % (label, term))
+        check_snow_reason(e, died, term, reason, text, "%s DIED" % label)
+        want = e.cmd("canon", "w", (back or term).hex()).args[0]
+        down, ex = down_and_exit(e, "w", label, ref)
+        for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
+            check(ev.kv.get("rt") == want, "%s for %s: erl sees %s, expected the term %s" % (kind, label, rp(ev), want))
+    connection_stayed_up(e, s, "w", "all")
+
+
+def t_odd_reasons_from_erl_processes(ctx):
+    """An erl process linked to and monitored by a trapping libsnowrt
+    process exits with an odd reason: the EXIT and the DOWN carry it mapped
+    to the ABI, and the connection stays up."""
+    e, s = nodes(ctx)
+    e.spawn("w")
+    e.cmd("monitor_nodes", "w")
+    s.spawn("t", trap=True)
+    s.cmd("nodemonall", "t", 1)
+    for i, (term, reason, text, back) in enumerate(ODD_REASONS):
+        label = "eodd%d" % i
+        _, ref = erl_proc_watched_by_snow(e, s, "t", label)
+        e.cmd("exitterm", label, term.hex())
+        down, ex = down_and_exit(s, "t", label, ref)
+        for ev, kind in ((down, "DOWN"), (ex, "EXIT")):
+            check_snow_reason(e, ev, term, reason, text, "%s of %s" % (kind, label))
+    connection_stayed_up(e, s, "w", "t")
+
+
+def t_non_ascii_registered_name(ctx):
+    """erl monitors and sends to 'caf\u00e9' on our node: it names the process
+    registered as "caf\u00e9", and its DOWN names it back as that atom. (OTP
+    25 writes the atom as UTF-8 here; latin1_terms_echoed_verbatim sends the
+    Latin-1 form.)"""
+    e, s = nodes(ctx)
+    e.spawn("w", trap=True)
+    e.cmd("monitor_nodes", "w")
+    name = "caf\u00e9"
+    s.spawn(name)
+    e.cmd("monitornamehex", "w", hx(name), s.name)
+    e.cmd("sendnamedhex", "w", hx(name), s.name, hx("by-latin1-name"))
+    m = s.event(name, "MSG")
+    check(m.kv.get("data") == hx("by-latin1-name"), "named send to %r: %s" % (name, m.raw))
+    s.cmd("exit", name, "custom", "bye")
+    down = e.event("w", "DOWN")
+    check(rp(down) == "bye", "DOWN for the monitor by name: %s (%s)" % (rp(down), down.raw))
+    check(down.kv.get("pid", "").startswith("name:caf"), "DOWN names %s" % down.kv.get("pid"))
+    connection_stayed_up(e, s, "w", name)
+
+
+# ---------------------------------------------------------------- a raw peer's terms come back verbatim
+
+
+def _raw_skip(b, i):
+    """Index after the term at b[i] (the few tags these frames use)."""
+    tag = b[i]
+    if tag == 97:
+        return i + 2
+    if tag == 98:
+        return i + 5
+    if tag in (100, 118):
+        return i + 3 + int.from_bytes(b[i + 1:i + 3], "big")
+    if tag in (115, 119):
+        return i + 2 + b[i + 1]
+    if tag in (88, 103):
+        return _raw_skip(b, i + 1) + (12 if tag == 88 else 9)
+    if tag == 90:
+        n = int.from_bytes(b[i + 1:i + 3], "big")
+        return _raw_skip(b, i + 3) + 4 + 4 * n
+    if tag in (104, 105):
+        n, j = (b[i + 1], i + 2) if tag == 104 else (int.from_bytes(b[i + 1:i + 5], "big"), i + 5)
+        for _ in range(n):
+            j = _raw_skip(b, j)
+        return j
+    if tag == 106:
+        return i + 1
+    if tag == 108:
+        n, j = int.from_bytes(b[i + 1:i + 5], "big"), i + 5
+        for _ in range(n + 1):
+            j = _raw_skip(b, j)
+        return j
+    if tag == 109:
+        return i + 5 + int.from_bytes(b[i + 1:i + 5], "big")
+    if tag == 110:
+        return i + 3 + b[i + 1]
+    raise ValueError("tag %d at %d" % (tag, i))
+
+
+def _raw_elements(b, i):
+    """The element byte strings of the tuple at b[i], and the index after it."""
+    n, j = (b[i + 1], i + 2) if b[i] == 104 else (int.from_bytes(b[i + 1:i + 5], "big"), i + 5)
+    out = []
+    for _ in range(n):
+        k = _raw_skip(b, j)
+        out.append(b[j:k])
+        j = k
+    return out, j
+
+
+def _raw_control(peer, want_op, timeout):
+    """Reads frames until a control message with opcode want_op: (elements,
+    payload bytes after the control tuple)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = int.from_bytes(peer.recv_exact(4), "big")
+        if n == 0:
+            continue  # tick
+        body = peer.recv_exact(n)
+        check(body[:2] == bytes([112, 131]), "frame without pass-through and version bytes: %r" % body[:8])
+        items, j = _raw_elements(body, 2)
+        if items[0] == bytes([97, want_op]):
+            return items, body[j:]
+    raise Fail("no control message %d within %.1fs" % (want_op, timeout))
+
+
+def t_latin1_terms_echoed_verbatim(ctx):
+    """A raw protocol client (nodelib.RawPeer) writes its terms with Latin-1
+    atoms (ATOM_EXT), non-ASCII bytes included: a MONITOR_P of 'caf\u00e9'
+    whose reference names node 'r\u00e9f@h', a net_kernel call whose tag is
+    [alias | Ref], a spawn request whose id is such a reference. The DOWN,
+    the call's reply and the spawn reply carry those terms byte for byte
+    (before the fix they came back re-encoded as UTF-8 atoms holding the raw
+    Latin-1 byte, which OTP refuses)."""
+    import socket
+    from nodelib import RawPeer, epmd_port, parse_pid_at
+    s = ctx.node("s")
+    name = "caf\u00e9"
+    s.spawn(name)
+    port = epmd_port(s.name)
+    check(port is not None, "no port for %s" % s.name)
+    me_name = "%s@%s" % (ctx.uname("raw"), HOST)
+    peer = RawPeer(port)
+    try:
+        peer.handshake(me_name, s.cookie)
+        peer.sock.settimeout(tmo(10))
+
+        def atom1(text):
+            b = text.encode("latin-1")
+            return bytes([100]) + len(b).to_bytes(2, "big") + b
+
+        def ref(node, ids):
+            return bytes([90]) + len(ids).to_bytes(2, "big") + atom1(node) + (1).to_bytes(4, "big") + b"".join(
+                i.to_bytes(4, "big") for i in ids)
+
+        def tup(*items):
+            return bytes([104, len(items)]) + b"".join(items)
+
+        me = bytes([88]) + atom1(me_name) + (77).to_bytes(4, "big") + (0).to_bytes(4, "big") + (0x1234).to_bytes(4, "big")
+        mref = ref("r\u00e9f@h", [11, 12, 13])
+        # MONITOR_P of the name, then a REG_SEND to it (in order: the monitor is in place when it arrives).
+        peer.send_frame(bytes([112, 131]) + tup(bytes([97, 19]), me, atom1(name), mref))
+        peer.send_frame(bytes([112, 131]) + tup(bytes([97, 6]), me, atom1(""), atom1(name)) + bytes([131, 109, 0, 0, 0, 2])
+                        + b"hi")
+        m = s.event(name, "MSG")
+        check(m.kv.get("data") == hx("hi"), "REG_SEND to the Latin-1 name: %s" % m.raw)
+        s.cmd("exit", name, "custom", "bye")
+        items, payload = _raw_control(peer, 28, tmo(10))  # PAYLOAD_MONITOR_P_EXIT {28, FromProc, ToPid, Ref}
+        check(items[3] == mref, "DOWN reference %r, expected our bytes %r" % (items[3], mref))
+        check(parse_pid_at(items[2], 0)[0] == (me_name, 77, 0, 0x1234), "DOWN to %r" % items[2])
+        check(items[1] == bytes([119, 5]) + name.encode(), "DOWN names %r (want the UTF-8 atom)" % items[1])
+        check(payload == bytes([131, 119, 3]) + b"bye", "DOWN reason %r" % payload)
+        # net_kernel's is_auth: the reply goes to our pid with our tag, verbatim.
+        tag = bytes([108, 0, 0, 0, 1]) + atom1("alias") + ref("r\u00e9f@h", [21, 22, 23])
+        call = tup(atom1("$gen_call"), tup(me, tag), tup(atom1("is_auth"), atom1(me_name)))
+        peer.send_frame(bytes([112, 131]) + tup(bytes([97, 6]), me, atom1(""), atom1("net_kernel")) + bytes([131]) + call)
+        items, payload = _raw_control(peer, 2, tmo(10))  # SEND {2, '', To}
+        check(items[2] == me, "is_auth reply to %r" % items[2])
+        check(payload == bytes([131]) + tup(tag, bytes([119, 3]) + b"yes"), "is_auth reply %r" % payload)
+        # A spawn request: its id and parent come back verbatim in the reply.
+        req = ref("r\u00e9q@h", [31, 32, 33])
+        mfa = tup(atom1("snow"), atom1("worker"), bytes([97, 1]))
+        peer.send_frame(bytes([112, 131]) + tup(bytes([97, 29]), req, me, me, mfa, bytes([106])) + bytes([131, 108, 0, 0, 0, 1, 109, 0, 0, 0, 8])
+                        + b"spawned\0" + bytes([106]))
+        items, _ = _raw_control(peer, 31, tmo(10))  # SPAWN_REPLY {31, ReqId, To, Flags, Result}
+        check(items[1] == req and items[2] == me, "spawn reply %r" % items[:3])
+        check(items[4][:1] == bytes([88]), "spawn result %r is not a pid" % items[4])
+        s.event("spawned", "STARTED")
+    except (EOFError, socket.timeout) as ex:
+        raise Fail("raw peer: %r" % ex)
+    finally:
+        peer.close()
+
+
 # ---------------------------------------------------------------- pids of a previous incarnation
 
 
@@ -512,6 +782,10 @@ def main():
     runner.add("disconnect", t_disconnect)
     runner.add("erl_spawns_on_snow", t_erl_spawns_on_snow)
     runner.add("old_incarnation_pid", t_old_incarnation_pid)
+    runner.add("odd_reasons_round_trip", t_odd_reasons_round_trip)
+    runner.add("odd_reasons_from_erl_processes", t_odd_reasons_from_erl_processes)
+    runner.add("non_ascii_registered_name", t_non_ascii_registered_name)
+    runner.add("latin1_terms_echoed_verbatim", t_latin1_terms_echoed_verbatim)
     rc = runner.run(sys.argv[2:])
     shutil.rmtree(runner.beamdir, ignore_errors=True)
     return rc
