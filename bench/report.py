@@ -50,6 +50,7 @@ TWICE_BEST = ("half_best", ">= 2x best peer (ratio <= 0.5x)")
 HALF_BEAM = ("half_beam", "<= 0.5x BEAM")
 IDLE_TIME = ("idle_time", "1M spawned in < 1 s")
 IDLE_BYTES = ("idle_bytes", "<= 2.6 KiB (2,662 B) each")
+CHECK_NS = ("abs_le_2ns", "<= 2 ns")
 
 ALL = set(SYSTEMS)
 BEAM_SNOW = {"snowrt", "beam"}
@@ -74,6 +75,10 @@ LOCAL = [
         ("link_crash_exit", "link: target crashes -> EXIT (one way)", "ns", BEAM_SNOW, None),
         ("monitor_demonitor_pair", "monitor + demonitor pair", "ns", BEAM_SNOW, HALF_BEAM),
         ("link_unlink_pair", "link + unlink pair", "ns", BEAM_SNOW, HALF_BEAM),
+    ]),
+    ("Compiled code: the reduction check at every call and back-edge", [
+        ("reduction_check_ns", "snow_reduction_check() (out of line, fast path)", "ns", {"snowrt"}, CHECK_NS),
+        ("reduction_check_inline_ns", "snow_reduction_check_inline() (snowrt_inline.h)", "ns", {"snowrt"}, None),
     ]),
     ("Idle processes (1M; 100k in quick mode)", [
         ("idle_spawn_total", "spawn until all are parked in receive (whole batch)", "ns", ALL, IDLE_TIME),
@@ -330,6 +335,8 @@ def judge(raw, scenario, unit, target, quick):
         return text, "met" if v < 1e9 else "not met"
     if kind == "idle_bytes":
         return text, "met" if v <= 2662.4 else "not met"
+    if kind == "abs_le_2ns":
+        return text, "met" if v <= 2.0 else "not met"
     return text, ""
 
 

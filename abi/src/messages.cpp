@@ -4,6 +4,7 @@
 #include "abi/src/abi_util.h"
 #include "runtime/dist/dist.h"
 #include "runtime/proc/process.h"
+#include "runtime/sched/scheduler.h"
 
 using namespace snow::rt;
 
@@ -64,8 +65,20 @@ SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t*), const uint
 
 SNOW_API snow_pid_t snow_actor_self(void) { return proc_pid(proc_current()); }
 
+namespace {
+__attribute__((noinline)) void reduction_check_slow() {
+  sched_reductions_refill_off_worker();
+  if (Process* p = proc_current()) snow::abi::guarded_void([&] { proc_reduction_check_slow(p); });
+}
+}  // namespace
+
+// Code generators put this at every call and loop back-edge: the fast path
+// is one thread-local decrement (about a nanosecond); every kBudget-th
+// call (the slice, see scheduler.cpp) takes the slow path, where pending
+// signals take effect and the process yields.
 SNOW_API void snow_reduction_check(void) {
-  if (Process* p = proc_current()) snow::abi::guarded_void([&] { proc_reduction_check(p); });
+  if (__builtin_expect(sched_reductions_left(), 1)) return;
+  reduction_check_slow();
 }
 
 SNOW_API void snow_actor_yield(void) {

@@ -15,6 +15,8 @@
  *   link_crash_exit         target crashes -> EXIT at the trapping linker (one way)
  *   monitor_demonitor_pair  monitor + demonitor of a live process
  *   link_unlink_pair        link + unlink of a live process
+ *   reduction_check_ns      one snow_reduction_check() call in a loop (out of line)
+ *   reduction_check_inline_ns  one snow_reduction_check_inline() (snowrt_inline.h)
  *
  * Everything except spawn_exit_tput_main runs inside a spawned driver
  * process; ping-pong and send throughput use two further spawned processes.
@@ -22,6 +24,8 @@
  * figures measure the signal path, not a race with the target's first run.
  */
 #include "bench_common.h"
+
+#include <snowrt_inline.h>
 
 /* ------------------------------------------------------------------------ */
 /* Shared state between the driver and the processes it spawns. */
@@ -314,6 +318,28 @@ static void run_pairs(const char* id, int links) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* reduction checks: what compiled code pays at every call and back-edge */
+
+static void run_reduction_checks(const char* id, int inline_path) {
+  const size_t per = 100000;
+  size_t n = bench_iters(500, 50), warm = n / 10;
+  uint64_t* v = malloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t t0 = bench_now_ns();
+    if (inline_path) {
+      for (size_t k = 0; k < per; k++) snow_reduction_check_inline();
+    } else {
+      for (size_t k = 0; k < per; k++) snow_reduction_check();
+    }
+    v[i] = bench_now_ns() - t0;
+  }
+  char extra[32];
+  snprintf(extra, sizeof extra, "batch=%zu", per);
+  bench_report_ns(id, v, n, warm, (double)per, extra);
+  free(v);
+}
+
+/* ------------------------------------------------------------------------ */
 
 static void driver(const uint8_t* args) {
   (void)args;
@@ -328,6 +354,8 @@ static void driver(const uint8_t* args) {
   if (bench_want("link_crash_exit")) run_signal_latency("link_crash_exit", CRASH_EXIT);
   if (bench_want("monitor_demonitor_pair")) run_pairs("monitor_demonitor_pair", 0);
   if (bench_want("link_unlink_pair")) run_pairs("link_unlink_pair", 1);
+  if (bench_want("reduction_check_ns")) run_reduction_checks("reduction_check_ns", 0);
+  if (bench_want("reduction_check_inline_ns")) run_reduction_checks("reduction_check_inline_ns", 1);
 }
 
 int main(int argc, char** argv) {

@@ -1366,9 +1366,12 @@ bool proc_wait_until(Process* p, int64_t timeout_ms, bool (*ready)(void*), void*
 
 JobTable*& proc_jobs(Process* p) { return p->jobs; }
 
-void proc_reduction_check(Process* p) {
-  if (p->anchor->queue.has_pending()) apply_pending(p);
-  if (sched_budget_tick()) proc_yield(p);
+void proc_reduction_check_slow(Process* p) {
+  if (p->task.is_thread) {
+    apply_pending(p);
+    return;
+  }
+  proc_yield(p);
 }
 
 void proc_yield(Process* p) {

@@ -155,7 +155,10 @@ bool proc_wait_until(Process* self, int64_t timeout_ms, bool (*ready)(void*), vo
 // The jobs this process started (jobs.h): null until its first job. Owner
 // context only.
 JobTable*& proc_jobs(Process* self);
-void proc_reduction_check(Process* self);
+// A reduction check whose budget ran out (sched_reductions_left() said
+// no): a process on a worker yields (applying its signals when it resumes),
+// a thread process applies its signals.
+void proc_reduction_check_slow(Process* self);
 void proc_yield(Process* self);
 
 // Links, monitors, exits.

@@ -67,7 +67,6 @@ struct alignas(kCacheLine) Worker {
   fcontext_t sched_ctx = nullptr;
   SanitizerFiber san;
   Task* current = nullptr;
-  int budget = kBudget;
   bool overflowed = false;
   void* altstack = nullptr;
 
@@ -413,7 +412,7 @@ void run_task(Worker* w, Task* t) {
   t->san.stack_bottom = s->top - s->usable;
   t->san.stack_size = s->usable;
   w->current = t;
-  w->budget = kBudget;
+  t_sched_reductions = kBudget;
   t->last_worker = int32_t(w->index);
   w->overflowed = false;
   transfer_t tr = switch_context(w->san, t->san, t->ctx, w);
@@ -738,10 +737,10 @@ int64_t sched_spin_ns() { return g.cfg.spin_ns; }
 
 int sched_spinning_workers() { return g.num_spinning.load(std::memory_order_seq_cst); }
 
-bool sched_budget_tick() {
-  Worker* w = worker_current();
-  if (!w) return false;
-  return --w->budget <= 0;
+__thread int32_t t_sched_reductions __attribute__((tls_model("initial-exec"))) = 0;
+
+void sched_reductions_refill_off_worker() {
+  if (!worker_current()) t_sched_reductions = kBudget;
 }
 
 void timer_arm_wait(Task* t, int64_t deadline_ns, uint64_t cookie, uint64_t seq) {

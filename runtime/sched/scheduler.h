@@ -25,7 +25,8 @@
 // still being switched out, and no wake-up is lost.
 //
 // Threads: make_runnable, timer_* and wake calls are safe from any thread.
-// switch_out, current_task and budget_* only from the task's own context.
+// switch_out, current_task and the reduction budget only from the task's
+// own context.
 #pragma once
 
 #include <atomic>
@@ -33,6 +34,7 @@
 #include <cstdint>
 #include <semaphore>
 
+#include "runtime/common/common.h"
 #include "runtime/sched/context.h"
 #include "runtime/sched/stack.h"
 
@@ -143,8 +145,23 @@ void sched_switch_out(Task* t, SwitchReason why);
 
 // The task running on this thread's worker (nullptr on other threads).
 Task* sched_current_task();
-// Reduction budget of the running task: returns true when it is spent.
-bool sched_budget_tick();
+// Reduction budget of the code running on this thread: on a worker, what
+// is left of the running task's time slice (reset to a full slice each
+// time a task is switched in); on any other thread, a countdown between two
+// slow reduction checks. Only the thread itself reads and writes it.
+// Initial-exec TLS, so counting one reduction is a load, a decrement and a
+// store relative to the thread pointer (snow_reduction_check's fast path).
+// (__thread rather than thread_local: no dynamic initialisation, so other
+// files reach it without an initialisation wrapper call.)
+extern __thread int32_t t_sched_reductions __attribute__((tls_model("initial-exec")));
+
+// Counts one reduction; false once the budget is spent (the caller then
+// takes the slow path: apply signals, yield).
+inline bool sched_reductions_left() { return --t_sched_reductions > 0; }
+
+// A full budget for the calling thread when it is not a worker (thread
+// processes do not yield; they only apply their signals every so often).
+void sched_reductions_refill_off_worker();
 
 // How long an idle worker watches for work before it parks (SNOW_SPIN_US);
 // the distribution loop watches its sockets as long. Any thread.

@@ -1,6 +1,7 @@
 /*
- * inline_check.c: the inline reduction check (codegen-shims/snowrt_inline.h)
- * in the setting generated code uses it: a program with snow_main, linked
+ * inline_check.c: the inline reduction check (codegen-shims/snowrt_inline.h,
+ * or with SNOW_INLINE_FROM_IR its IR twin snowrt_inline.ll) in the setting
+ * generated code uses it: a program with snow_main, linked
  * with libsnowrt_main and libsnowrt. Three behaviours:
  *
  *   bound:    counting from a process's last call into the runtime that can
@@ -21,7 +22,16 @@
  */
 #define _GNU_SOURCE
 #include <snowrt.h>
+#ifdef SNOW_INLINE_FROM_IR
+/* The IR fast path (codegen-shims/snowrt_inline.ll), compiled to an object
+ * and linked in: the same behaviours, checked for the IR a code generator
+ * emits. Its budget is fixed at 64. */
+#define SNOW_INLINE_BUDGET 64u
+void inline_ir_check(void); /* tests/codegen/inline_export.ll */
+#define snow_reduction_check_inline inline_ir_check
+#else
 #include <snowrt_inline.h>
+#endif
 
 #include <dlfcn.h>
 #include <inttypes.h>
