@@ -47,6 +47,8 @@ using etf::Writer;
 constexpr size_t kMaxFrame = 64u << 20;          // bytes; larger frames close the connection
 constexpr size_t kMaxHandshakeFrame = 4096;
 constexpr int64_t kHandshakeTimeoutMs = 5000;
+// How long a stopping node waits for writes to up connections to leave.
+constexpr int64_t kStopDrainMs = 1000;
 // Incoming connections that have not proved the cookie yet, at most.
 constexpr int kMaxUnauthenticated = 128;
 
@@ -194,6 +196,11 @@ struct Dist {
   bool epmd_spawned = false;
   std::vector<uint8_t> epmd_buf;
   bool stopping = false;
+  // A stop waits (at most kStopDrainMs) for the writes already handed to
+  // up connections, so messages sent just before the node stops leave it.
+  WaiterPtr stop_waiter;  // loop only
+  int64_t stop_deadline_ns = 0;
+  uv_timer_t stop_timer;
   int unauthenticated = 0;  // incoming connections in their handshake (loop only)
   // Rate limit of the log lines about refused or failed connections from
   // others (loop only): at most kRefusalLines per kRefusalWindowNs.
@@ -2339,6 +2346,61 @@ void walk_close(uv_handle_t* h, void*) {
   if (!uv_is_closing(h)) uv_close(h, nullptr);
 }
 
+// Whether an up connection still has writes handed to libuv (or a direct
+// write's remainder) that have not reached the socket.
+bool writes_pending() {
+  for (auto& [name, ps] : D.peers) {
+    Conn* c = ps.conn;
+    if (!c || c->st != St::Up) continue;
+    std::lock_guard<std::mutex> gl(c->gate->mu);
+    if (c->gate->loop_pending != 0 || c->gate->partial) return true;
+  }
+  return false;
+}
+
+void finish_stop() {
+  WaiterPtr w = std::move(D.stop_waiter);
+  D.stop_waiter = nullptr;
+  close_everything();
+  uv_walk(&D.loop, walk_close, nullptr);
+  complete(w, 0, 0);
+}
+
+void on_stop_timer(uv_timer_t*) {
+  if (writes_pending() && now_ns() < D.stop_deadline_ns) return;
+  uv_timer_stop(&D.stop_timer);
+  finish_stop();
+}
+
+// Stops the node once the frames already written towards up connections
+// have left (a frozen peer holds the stop for at most kStopDrainMs).
+void begin_stop(const WaiterPtr& w) {
+  if (D.stop_waiter) {  // a second stop joins the first
+    complete(w, 0, 0);
+    return;
+  }
+  D.stop_waiter = w;
+  std::vector<NodeEntry*> corked;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    corked.swap(D.corked);
+    D.cork_timer_wanted = false;
+  }
+  for (NodeEntry* e : corked) {
+    {
+      std::lock_guard<std::mutex> lk(e->mu);
+      e->cork_listed = false;
+    }
+    flush_entry(e);
+  }
+  if (!writes_pending()) {
+    finish_stop();
+    return;
+  }
+  D.stop_deadline_ns = now_ns() + int64_t(kStopDrainMs) * 1000 * 1000;
+  uv_timer_start(&D.stop_timer, on_stop_timer, 1, 1);
+}
+
 void run_commands() {
   std::vector<Command> cmds;
   std::vector<NodeEntry*> dirty;
@@ -2397,9 +2459,10 @@ void run_commands() {
         complete(c.waiter, 0, 0);
         break;
       case CmdType::Stop:
-        close_everything();
-        uv_walk(&D.loop, walk_close, nullptr);
-        complete(c.waiter, 0, 0);
+        // Frames queued before the stop was asked for go out first.
+        for (NodeEntry* e : dirty) flush_entry(e);
+        dirty.clear();
+        begin_stop(c.waiter);
         break;
     }
   }
@@ -2658,6 +2721,8 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   uv_loop_init(&D.loop);
   uv_async_init(&D.loop, &D.async, on_async);
   uv_timer_init(&D.loop, &D.cork_timer);
+  uv_timer_init(&D.loop, &D.stop_timer);
+  D.stop_waiter = nullptr;
   D.corked.clear();
   D.cork_timer_wanted = false;
   {
