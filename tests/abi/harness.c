@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
+#include <sanitizer/allocator_interface.h>
+#endif
+
 /* ======================================================================== */
 /* Registration and runner                                                  */
 /* ======================================================================== */
@@ -88,6 +92,20 @@ int64_t th_now_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 int64_t th_now_ms(void) { return th_now_us() / 1000; }
+
+#if defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
+uint64_t th_memory_bytes(void) { return (uint64_t)__sanitizer_get_current_allocated_bytes(); }
+#else
+uint64_t th_memory_bytes(void) {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (!f) FAILF("cannot open /proc/self/statm: %s", strerror(errno));
+  unsigned long long size = 0, resident = 0;
+  int n = fscanf(f, "%llu %llu", &size, &resident);
+  fclose(f);
+  if (n != 2) FAILF("cannot parse /proc/self/statm");
+  return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+#endif
 
 static bool th_filter_match(const char* name, int nfilters, char** filters) {
   if (nfilters == 0) return true;
