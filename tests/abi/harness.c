@@ -12,10 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
-#include <sanitizer/allocator_interface.h>
-#endif
-
 /* ======================================================================== */
 /* Registration and runner                                                  */
 /* ======================================================================== */
@@ -94,6 +90,9 @@ int64_t th_now_us(void) {
 int64_t th_now_ms(void) { return th_now_us() / 1000; }
 
 #if defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which not
+ * every compiler installs). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 uint64_t th_memory_bytes(void) { return (uint64_t)__sanitizer_get_current_allocated_bytes(); }
 #else
 uint64_t th_memory_bytes(void) {

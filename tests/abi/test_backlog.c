@@ -3,11 +3,11 @@
  * back (issue 9, finding 6; docs/design/signal-queue.md, "Bounded backlog",
  * and docs/design/scheduler.md, "Watching busy workers").
  *
- * The drivers of the first three cases are spawned processes that never
+ * The drivers of all but the last case are spawned processes that never
  * yield: C loops of runtime calls without reduction checks. Such a driver
  * keeps its worker, and a process it makes runnable is queued on that
  * worker, so only another worker can run it: these cases start at least
- * two schedulers. Each driver first polls its mailbox for a while, as such
+ * one scheduler more than there are drivers. Each driver first polls its mailbox for a while, as such
  * a driver does, so that the other workers have run out of work and parked
  * before it starts (a worker that had not parked yet would find the target
  * on its own, and the case would not exercise the wake-up).
@@ -110,6 +110,23 @@ TEST_CASE_TIMEOUT(process_made_runnable_by_a_driver_that_never_yields_runs_on_an
    * its own back before main tells it to stop. */
   th_wait_user2(T_PONG, target, 1);
   CHECK_EQ(th_send1(driver, C_STOP), 0);
+  th_end();
+}
+
+/* Two drivers keep two workers: the third, idle one runs both targets (it
+ * takes one from a stuck worker, and the other when it is free again). */
+TEST_CASE_TIMEOUT(processes_made_runnable_by_two_drivers_that_never_yield_both_run_on_an_idle_worker, 60) {
+  uint32_t n = th_schedulers() >= 3 ? th_schedulers() : 3;
+  th_start_n(n);
+  snow_pid_t targets[2], drivers[2];
+  for (int i = 0; i < 2; i++) targets[i] = th_spawn_puppet(0);
+  for (int i = 0; i < 2; i++) {
+    uint64_t w[1] = {targets[i]};
+    drivers[i] = th_spawn_words(pinging_driver, w, 1);
+    CHECK(drivers[i] != 0);
+  }
+  for (int i = 0; i < 2; i++) th_wait_user2(T_PONG, targets[i], 1);
+  for (int i = 0; i < 2; i++) CHECK_EQ(th_send1(drivers[i], C_STOP), 0);
   th_end();
 }
 
