@@ -59,6 +59,21 @@ static void never_yielding_driver(const uint8_t* args) {
   CHECK_EQ(th_send4(parent, T_DONE, snow_actor_self(), before, after), 0);
 }
 
+static void check_memory_growth(uint64_t before, uint64_t after, uint64_t n) {
+  uint64_t grown = after > before ? after - before : 0;
+  CHECK_MSG(grown < memory_bound(), "memory grew by %llu bytes over %llu rounds (bound %llu)",
+            (unsigned long long)grown, (unsigned long long)n, (unsigned long long)memory_bound());
+}
+
+/* The target lived through it all and is unlinked: it answers, and a kill
+ * reports `killed`, not an exit caused by a link. */
+static void kill_target_still_alive(snow_pid_t target, snow_ref_t ref) {
+  th_puppet_ping(target);
+  CHECK_EQ(snow_actor_exit(target, SNOW_REASON_KILLED), 0);
+  uint8_t killed[1] = {SNOW_REASON_KILLED};
+  th_expect_down(ref, target, killed, 1);
+}
+
 static void drive_parked_target(uint32_t schedulers, uint64_t what) {
   th_start_n(schedulers);
   snow_ref_t ref;
@@ -68,16 +83,8 @@ static void drive_parked_target(uint32_t schedulers, uint64_t what) {
   snow_pid_t driver = th_spawn_words(never_yielding_driver, w, 4);
   CHECK(driver != 0);
   const snow_msg* m = th__wait(__FILE__, __LINE__, th_m_user(T_DONE, driver), 12 * th_wait_ms());
-  uint64_t before = th_word(m, 2), after = th_word(m, 3);
-  uint64_t grown = after > before ? after - before : 0;
-  CHECK_MSG(grown < memory_bound(), "memory grew by %llu bytes over %llu rounds (bound %llu)",
-            (unsigned long long)grown, (unsigned long long)n, (unsigned long long)memory_bound());
-  /* The target lived through it all and is unlinked: it answers, and
-   * a kill reports `killed`, not an exit caused by a link. */
-  th_puppet_ping(target);
-  CHECK_EQ(snow_actor_exit(target, SNOW_REASON_KILLED), 0);
-  uint8_t killed[1] = {SNOW_REASON_KILLED};
-  th_expect_down(ref, target, killed, 1);
+  check_memory_growth(th_word(m, 2), th_word(m, 3), n);
+  kill_target_still_alive(target, ref);
   th_end();
 }
 
@@ -145,13 +152,7 @@ TEST_CASE_TIMEOUT(parked_process_linked_and_unlinked_by_a_thread_holds_bounded_m
     CHECK_EQ(snow_actor_link(target), 0);
     CHECK_EQ(snow_actor_unlink(target), 0);
   }
-  uint64_t after = th_memory_bytes();
-  uint64_t grown = after > before ? after - before : 0;
-  CHECK_MSG(grown < memory_bound(), "memory grew by %llu bytes over %llu rounds (bound %llu)",
-            (unsigned long long)grown, (unsigned long long)n, (unsigned long long)memory_bound());
-  th_puppet_ping(target);
-  CHECK_EQ(snow_actor_exit(target, SNOW_REASON_KILLED), 0);
-  uint8_t killed[1] = {SNOW_REASON_KILLED};
-  th_expect_down(ref, target, killed, 1);
+  check_memory_growth(before, th_memory_bytes(), n);
+  kill_target_still_alive(target, ref);
   th_end();
 }

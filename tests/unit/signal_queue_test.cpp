@@ -178,17 +178,6 @@ TEST_CASE("the backlog starts again from zero after take_all", "[signal_queue]")
   REQUIRE(free_counted(q.take_all()) == SignalQueue::kLazyLimit - 1);
 }
 
-TEST_CASE("an urgent push after lazy ones wakes the owner once, below the backlog limit", "[signal_queue]") {
-  SignalQueue q;
-  q.open();
-  REQUIRE(q.try_sleep());
-  REQUIRE(q.push(sig(1, 0), false) == SignalQueue::Push::Queued);
-  REQUIRE(q.push(sig(1, 1), true) == SignalQueue::Push::WokeOwner);
-  for (uint64_t i = 2; i < 2 * SignalQueue::kLazyLimit; ++i)
-    REQUIRE(q.push(sig(1, i), false) == SignalQueue::Push::Queued);
-  REQUIRE(free_counted(q.take_all()) == 2 * SignalQueue::kLazyLimit);
-}
-
 TEST_CASE("concurrent lazy pushers wake a sleeping owner once per sleep and lose nothing", "[signal_queue]") {
   SignalQueue q;
   q.open();
