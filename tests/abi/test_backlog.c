@@ -10,7 +10,10 @@
  * one scheduler more than there are drivers. Each driver first polls its mailbox for a while, as such
  * a driver does, so that the other workers have run out of work and parked
  * before it starts (a worker that had not parked yet would find the target
- * on its own, and the case would not exercise the wake-up).
+ * on its own, and the case would not exercise the wake-up). Targets and
+ * drivers are spawned one after another, so they are bound to different
+ * stack slots (a target sharing its driver's slot could not run anywhere
+ * while the driver holds it; docs/design/scheduler.md, "Known gaps").
  *
  * Memory is compared in the driver right before and right after its loop
  * (th_memory_bytes). A target that never runs holds 80 to 130 MB after a
