@@ -1245,6 +1245,37 @@ int proc_thread_detach() {
   return 0;
 }
 
+namespace {
+
+// Whether a signal must wake its owner if it sleeps. Bookkeeping (a link, an
+// unlink and its ack, a remote node's monitor or demonitor) changes only
+// tables the owner reads when it next runs or exits, when it applies its
+// queue anyway: those signals are lazy and wait for the owner instead of
+// scheduling it, a few at a time (the push that makes
+// SignalQueue::kLazyLimit of them pending wakes it). The rest can put
+// something in the mailbox, end the process or end a wait.
+bool wakes_owner(SigKind kind) {
+  switch (kind) {
+    case SigKind::Link:
+    case SigKind::Unlink:
+    case SigKind::UnlinkAck:
+    case SigKind::Monitor:
+    case SigKind::Demonitor:
+      return false;
+    case SigKind::Message:
+    case SigKind::Exit:
+    case SigKind::LinkExit:
+    case SigKind::Down:
+    case SigKind::Timeout:
+    case SigKind::ServiceReply:
+    case SigKind::JobResult:
+      return true;
+  }
+  return true;
+}
+
+}  // namespace
+
 void proc_deliver(uint64_t pid, Signal* s) {
   if (pid_is_remote(pid)) {
     dist_deliver(pid, s);
@@ -1255,12 +1286,7 @@ void proc_deliver(uint64_t pid, Signal* s) {
     answer_dead_target(s);
     return;
   }
-  // An unlink acknowledgement only lets the receiver forget a link it has
-  // already disowned: no need to wake it. Everything else wakes a sleeping
-  // owner, so its queue is drained and stays short (waking costs less than
-  // letting a waiting process accumulate monitor/demonitor traffic).
-  bool urgent = s->kind != SigKind::UnlinkAck;
-  switch (a->queue.push(s, urgent)) {
+  switch (a->queue.push(s, wakes_owner(s->kind))) {
     case SignalQueue::Push::Queued:
       return;
     case SignalQueue::Push::WokeOwner:

@@ -51,6 +51,12 @@ struct SendAfterTimer : TimerNode {
 };
 enum { kPending = 0, kFired = 1, kCancelled = 2 };
 
+// Why a parked worker was woken. A worker woken to watch goes straight back
+// to watching the busy workers, without taking a task queued behind one of
+// them (see "Watching busy workers" below); for work it takes whatever it
+// finds. The stronger reason wins when both arrive.
+enum Wake : uint8_t { kNotWoken = 0, kWakeToWatch = 1, kWakeForWork = 2 };
+
 }  // namespace
 
 struct alignas(kCacheLine) Worker {
@@ -69,11 +75,15 @@ struct alignas(kCacheLine) Worker {
   Task* current = nullptr;
   bool overflowed = false;
   void* altstack = nullptr;
+  // Tasks started here so far. Written by this worker only; watchers read
+  // it to tell a worker that keeps switching from one stuck in one task.
+  std::atomic<uint64_t> slices{0};
+  std::vector<uint64_t> seen_slices;  // each worker's slices when this one last looked
 
   // Parking.
   std::mutex park_mu;
   std::condition_variable park_cv;
-  bool wake_flag = false;
+  Wake wake = kNotWoken;
   std::atomic<bool> parked{false};
   std::atomic<int64_t> park_deadline{INT64_MAX};
 
@@ -94,9 +104,11 @@ struct Sched {
   std::vector<StackSlot*> slots;
   std::atomic<uint64_t> next_slot{0};
   std::atomic<uint64_t> next_foreign_worker{0};
-  std::atomic<int> num_parked{0};
+  // Idle workers, read by every enqueue: on a line of their own.
+  alignas(kCacheLine) std::atomic<int> num_parked{0};
   std::atomic<int> num_spinning{0};  // workers in spin_for_work (a hint)
-  std::atomic<int64_t> timers_pending{0};
+  std::atomic<int> num_watching{0};  // 0 or 1: the watcher (wait_for_work)
+  alignas(kCacheLine) std::atomic<int64_t> timers_pending{0};
   std::atomic<int64_t> dedicated_slots{0};
   std::atomic<uint64_t> timer_order{0};
   std::atomic<int> exited_workers{0};
@@ -173,9 +185,9 @@ void heap_remove(Worker* w, TimerNode* n) {
   w->next_deadline.store(h.empty() ? INT64_MAX : h.front()->deadline, std::memory_order_release);
 }
 
-void wake_worker(Worker* w) {
+void wake_worker(Worker* w, Wake why = kWakeForWork) {
   std::lock_guard<std::mutex> lk(w->park_mu);
-  w->wake_flag = true;
+  if (why > w->wake) w->wake = why;
   w->park_cv.notify_one();
 }
 
@@ -297,28 +309,37 @@ bool any_queued() {
   return false;
 }
 
-void wake_one_parked(Worker* prefer) {
+void wake_one_parked(Worker* prefer, Wake why = kWakeForWork) {
   if (g.num_parked.load(std::memory_order_seq_cst) == 0) return;
   if (prefer && prefer->parked.load(std::memory_order_seq_cst)) {
-    wake_worker(prefer);
+    wake_worker(prefer, why);
     return;
   }
   for (Worker* w : g.workers)
     if (w->parked.load(std::memory_order_seq_cst)) {
-      wake_worker(w);
+      wake_worker(w, why);
       return;
     }
 }
 
+// No idle worker is watching, so none would notice a task queued behind a
+// worker that keeps its current task (see "watching" below). A spinning
+// worker does not count: it may find work of its own and stay busy.
+bool nobody_watching() { return g.num_watching.load(std::memory_order_seq_cst) == 0; }
+
 // Runnable task: onto the current worker's queue (cache affinity: the waker
 // just touched the data the task will read), or for other threads onto the
-// worker it last ran on. Another worker is woken only when there is more
-// work than the current one will get to soon.
+// worker it last ran on. Another worker is woken for it only when there is
+// more work than the current one will get to soon. When a running task
+// queues one behind itself and no idle worker watches, a parked one is
+// woken to watch: it takes the task only if this worker then keeps the
+// same task for a whole watch period.
 void enqueue(Task* t, bool front) {
   Worker* self = t_worker;
   if (self) {
     rq_push(self, t, front);
     if (self->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
+    else if (self->current && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
   }
   Worker* w = t->last_worker >= 0 ? g.workers[size_t(t->last_worker) % g.workers.size()]
@@ -412,6 +433,7 @@ void run_task(Worker* w, Task* t) {
   t->san.stack_bottom = s->top - s->usable;
   t->san.stack_size = s->usable;
   w->current = t;
+  w->slices.store(w->slices.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   t_sched_reductions = kBudget;
   t->last_worker = int32_t(w->index);
   w->overflowed = false;
@@ -454,16 +476,18 @@ void run_task(Worker* w, Task* t) {
 // of machine costs tens of microseconds when it crosses CPUs. A quiet
 // runtime still parks after the window and then uses no CPU.
 
-// Work worth ending the spin for: this worker's own queue (wake-ups from
-// other threads land there), or another worker with more than it can start
-// next. A single task queued behind a busy worker does not end the spin (as
-// the wake policy would not wake us for it: taking it would split a
-// ping-pong pair across CPUs); the steal right before the spin still takes
-// it when it was already there.
-bool work_for(Worker* w) {
-  if (w->rq_size.load(std::memory_order_relaxed) > 0) return true;
+// Work worth ending the spin (or a watching park) for: this worker's own
+// queue (wake-ups from other threads land there), or another worker with
+// more than it can start next. A single task queued behind a busy worker
+// does not count: the wake policy would not wake us for it either, since
+// taking it would split a ping-pong pair across CPUs. The steal right
+// before the spin still takes it when it was already there, and a watching
+// worker takes it once the busy worker has kept one task for a whole watch
+// period (below).
+bool work_for(Worker* w, std::memory_order order = std::memory_order_relaxed) {
+  if (w->rq_size.load(order) > 0) return true;
   for (Worker* v : g.workers)
-    if (v != w && v->rq_size.load(std::memory_order_relaxed) >= 2) return true;
+    if (v != w && v->rq_size.load(order) >= 2) return true;
   return false;
 }
 
@@ -487,21 +511,35 @@ bool spin_for_work(Worker* w) {
   return found;
 }
 
-void park(Worker* w) {
-  int64_t deadline = w->next_deadline.load(std::memory_order_acquire);
+enum class ParkEnd {
+  Work,    // woken for work, work seen at the re-check, a timer due, or stopping
+  Watch,   // woken to watch the busy workers
+  Period,  // the watch period passed
+};
+
+// Parks until woken or this worker's earliest timer is due; the watcher
+// (watch_until != INT64_MAX) at most until watch_until. The re-check after
+// announcing the park looks for work_for's work and, when nobody watches,
+// for any queued task; a task queued behind a busy worker is the watcher's
+// to take when its period ends.
+ParkEnd park(Worker* w, int64_t watch_until) {
+  const bool watching = watch_until != INT64_MAX;
+  const int64_t timer = w->next_deadline.load(std::memory_order_acquire);
+  const int64_t deadline = std::min(timer, watch_until);
   std::unique_lock<std::mutex> lk(w->park_mu);
   w->park_deadline.store(deadline, std::memory_order_release);
   w->parked.store(true, std::memory_order_seq_cst);
   int parked_now = g.num_parked.fetch_add(1, std::memory_order_seq_cst) + 1;
   // Re-check after announcing: a pusher either sees us parked or we see its
-  // work (both sides use seq_cst: Dekker's argument).
-  bool work = any_queued() || w->wake_flag || g.stopping.load(std::memory_order_acquire) ||
-              w->next_deadline.load(std::memory_order_acquire) < deadline;
+  // work (both sides use seq_cst: Dekker's argument, see scheduler.md).
+  bool work = work_for(w, std::memory_order_seq_cst) || (!watching && nobody_watching() && any_queued()) ||
+              w->wake != kNotWoken || g.stopping.load(std::memory_order_acquire) ||
+              w->next_deadline.load(std::memory_order_acquire) < timer;
   if (!work) {
     if (parked_now == int(g.workers.size()) && g.timers_pending.load(std::memory_order_acquire) == 0 &&
         g.hooks.quiescent)
       g.hooks.quiescent();
-    while (!w->wake_flag && !g.stopping.load(std::memory_order_acquire)) {
+    while (w->wake == kNotWoken && !g.stopping.load(std::memory_order_acquire)) {
       if (deadline == INT64_MAX) {
         w->park_cv.wait(lk);
       } else {
@@ -511,10 +549,94 @@ void park(Worker* w) {
       }
     }
   }
-  w->wake_flag = false;
+  const Wake why = w->wake;
+  w->wake = kNotWoken;
   w->parked.store(false, std::memory_order_seq_cst);
   g.num_parked.fetch_sub(1, std::memory_order_seq_cst);
   w->park_deadline.store(INT64_MAX, std::memory_order_release);
+  if (work || why == kWakeForWork || g.stopping.load(std::memory_order_acquire)) return ParkEnd::Work;
+  if (why == kWakeToWatch) return ParkEnd::Watch;
+  if (!watching || w->next_deadline.load(std::memory_order_acquire) <= now_ns()) return ParkEnd::Work;
+  return ParkEnd::Period;
+}
+
+// ---------------------------------------------------------------- watching
+
+// A task made runnable by a running task waits in that worker's queue (the
+// ping-pong rule in enqueue). If the running task then keeps the worker (a
+// process that never reaches a reduction check), only another worker can
+// run it. So while some worker is busy, one idle worker (at most one: the
+// watcher) parks for watch periods instead of indefinitely, and when a
+// period ends takes a task from a worker that has tasks queued but started
+// none during the period. Ping-pong partners are started by their own
+// worker within microseconds and are left alone. scheduler.md, "Watching
+// busy workers", explains why no queued task goes unwatched.
+
+// Whether another worker is running tasks: neither parked nor spinning.
+// Asked by a worker that is neither; a hint (the counts move as they are
+// read): a wrong "no" is caught by the park's re-check or costs a wake-up,
+// a wrong "yes" costs a watch period.
+bool others_busy() {
+  return g.num_parked.load(std::memory_order_seq_cst) + g.num_spinning.load(std::memory_order_seq_cst) <
+         int(g.workers.size()) - 1;
+}
+
+bool queued_elsewhere(Worker* w) {
+  for (Worker* v : g.workers)
+    if (v != w && v->rq_size.load(std::memory_order_seq_cst) > 0) return true;
+  return false;
+}
+
+bool start_watching() {
+  int none = 0;
+  return g.num_watching.compare_exchange_strong(none, 1, std::memory_order_seq_cst);
+}
+
+// Hands the watch over when a task may still wait behind another worker
+// (an enqueue that saw us watching woke nobody for it) and nobody else has
+// taken the watch.
+void stop_watching(Worker* w) {
+  g.num_watching.fetch_sub(1, std::memory_order_seq_cst);
+  if (queued_elsewhere(w) && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
+}
+
+void remember_slices(Worker* w) {
+  for (Worker* v : g.workers) w->seen_slices[v->index] = v->slices.load(std::memory_order_relaxed);
+}
+
+// A task from a worker that still has tasks queued and started none since
+// this one last looked, or nullptr.
+Task* take_from_stuck_worker(Worker* w) {
+  Task* t = nullptr;
+  for (Worker* v : g.workers) {
+    uint64_t slices = v->slices.load(std::memory_order_relaxed);
+    if (!t && v != w && slices == w->seen_slices[v->index] && v->rq_size.load(std::memory_order_relaxed) > 0)
+      t = rq_pop(v);
+    w->seen_slices[v->index] = slices;
+  }
+  return t;
+}
+
+// An idle worker's wait: the watcher's while another worker is busy and
+// nobody else watches, otherwise a plain park. Returns a task taken from a
+// stuck worker, or nullptr when this worker should look for work again;
+// *to_watch then says it was woken only to watch (so it should take no
+// single task from a busy worker now).
+Task* wait_for_work(Worker* w, bool* to_watch) {
+  *to_watch = false;
+  if (!others_busy() || !start_watching()) {
+    *to_watch = park(w, INT64_MAX) == ParkEnd::Watch;
+    return nullptr;
+  }
+  remember_slices(w);
+  Task* t = nullptr;
+  for (;;) {
+    ParkEnd end = park(w, now_ns() + g.cfg.watch_ns);
+    if (end == ParkEnd::Work) break;
+    if (end == ParkEnd::Period && ((t = take_from_stuck_worker(w)) || !others_busy())) break;
+  }
+  stop_watching(w);
+  return t;
 }
 
 // ---------------------------------------------------------------- overflow
@@ -572,17 +694,16 @@ void worker_main(Worker* w) {
   } else {
     w->altstack = nullptr;
   }
+  w->seen_slices.assign(g.workers.size(), 0);
+  bool to_watch = false;  // woken only to watch: take no task from a busy worker yet
   while (!g.stopping.load(std::memory_order_acquire)) {
     run_expired_timers(w);
     if (g.hooks.after_slice) g.hooks.after_slice();  // timers may have queued frames
     Task* t = rq_pop(w);
-    if (!t) t = steal(w);
-    if (!t && spin_for_work(w)) continue;
-    if (!t) {
-      park(w);
-      continue;
-    }
-    run_task(w, t);
+    if (!t && !to_watch) t = steal(w);
+    if (!t && !to_watch && spin_for_work(w)) continue;
+    if (!t) t = wait_for_work(w, &to_watch);
+    if (t) run_task(w, t);
   }
   if (w->altstack) {
     stack_t ss{};

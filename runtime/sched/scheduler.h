@@ -6,6 +6,10 @@
 // - *Task*: the schedulable part of a process (context, stack binding,
 //   run-queue link, wait timer). runtime/proc embeds it in the process
 //   control block; the scheduler never looks past it.
+// - *Watcher*: while some worker runs tasks, at most one idle worker parks
+//   for short periods instead of indefinitely, and takes a task queued
+//   behind a worker that kept one task for a whole period (a process that
+//   never yields), so that such a task runs whenever a worker is idle.
 // - *Thread task*: the task of the main thread or of an attached foreign
 //   thread. It runs on its own OS thread, is never queued, and parks on a
 //   semaphore instead of switching.
@@ -114,6 +118,10 @@ struct SchedConfig {
   std::size_t stack_size = 1 << 20;   // usable bytes per shared slot
   unsigned slots_per_worker = 8;  // few mappings: a node dies (and is noticed) faster
   int64_t spin_ns = 50 * 1000;     // how long an idle worker watches for work before parking
+  // While another worker is busy, an idle one parks for this long at a time
+  // and then takes a task queued behind a worker that started no task
+  // meanwhile (scheduler.cpp, "watching").
+  int64_t watch_ns = 1000 * 1000;
 };
 
 // Starts the workers. Returns 0 or a negative SNOW_E* code.

@@ -89,6 +89,23 @@ int64_t th_now_us(void) {
 }
 int64_t th_now_ms(void) { return th_now_us() / 1000; }
 
+#if defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which not
+ * every compiler installs). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+uint64_t th_memory_bytes(void) { return (uint64_t)__sanitizer_get_current_allocated_bytes(); }
+#else
+uint64_t th_memory_bytes(void) {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (!f) FAILF("cannot open /proc/self/statm: %s", strerror(errno));
+  unsigned long long size = 0, resident = 0;
+  int n = fscanf(f, "%llu %llu", &size, &resident);
+  fclose(f);
+  if (n != 2) FAILF("cannot parse /proc/self/statm");
+  return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+#endif
+
 static bool th_filter_match(const char* name, int nfilters, char** filters) {
   if (nfilters == 0) return true;
   for (int i = 0; i < nfilters; i++)

@@ -109,6 +109,11 @@ void th_end_natural(void);             /* run_scheduler() == 0 */
 int32_t th_run_scheduler(void);        /* run_scheduler(), status returned unchecked */
 int64_t th_now_ms(void);               /* CLOCK_MONOTONIC */
 int64_t th_now_us(void);
+/* Memory this OS process holds now, for bounds on retained memory: resident
+ * bytes (/proc/self/statm), or in a sanitizer build the bytes its allocator
+ * has handed out and not had back (ASan keeps freed blocks in quarantine,
+ * which RSS would count as held). */
+uint64_t th_memory_bytes(void);
 
 /* ------------------------------------------------------------------------
  * Encoding helpers

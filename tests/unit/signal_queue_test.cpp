@@ -1,6 +1,9 @@
-// The signal queue: order, sleep/wake hand-off, close.
+// The signal queue: order, sleep/wake hand-off, the lazy backlog, close.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <semaphore>
 #include <thread>
 #include <vector>
 
@@ -20,6 +23,13 @@ void free_chain(Signal* s) {
     signal_free(s);
     s = n;
   }
+}
+// Frees a chain and returns its length.
+size_t free_counted(Signal* s) {
+  size_t n = 0;
+  for (Signal* c = s; c; c = c->next) ++n;
+  free_chain(s);
+  return n;
 }
 }  // namespace
 
@@ -137,4 +147,81 @@ TEST_CASE("close returns lazy signals pushed while asleep", "[signal_queue]") {
   REQUIRE(s != nullptr);
   REQUIRE(s->ref == 9);
   free_chain(s);
+}
+
+TEST_CASE("the lazy push that fills the backlog wakes a sleeping owner", "[signal_queue]") {
+  SignalQueue q;
+  q.open();
+  REQUIRE(q.try_sleep());
+  for (uint64_t i = 0; i + 1 < SignalQueue::kLazyLimit; ++i)
+    REQUIRE(q.push(sig(1, i), false) == SignalQueue::Push::Queued);
+  REQUIRE(q.push(sig(1, SignalQueue::kLazyLimit - 1), false) == SignalQueue::Push::WokeOwner);
+  // Runnable now: further lazy pushes only queue, past the backlog too.
+  for (uint64_t i = SignalQueue::kLazyLimit; i < 3 * SignalQueue::kLazyLimit; ++i)
+    REQUIRE(q.push(sig(1, i), false) == SignalQueue::Push::Queued);
+  Signal* s = q.take_all();
+  uint64_t expect = 0;
+  for (Signal* c = s; c; c = c->next) REQUIRE(c->ref == expect++);
+  REQUIRE(expect == 3 * SignalQueue::kLazyLimit);
+  free_chain(s);
+}
+
+TEST_CASE("the backlog starts again from zero after take_all", "[signal_queue]") {
+  SignalQueue q;
+  q.open();
+  for (uint64_t i = 0; i < 3 * SignalQueue::kLazyLimit; ++i) q.push(sig(1, i), false);
+  REQUIRE(free_counted(q.take_all()) == 3 * SignalQueue::kLazyLimit);
+  REQUIRE(q.try_sleep());
+  for (uint64_t i = 0; i + 1 < SignalQueue::kLazyLimit; ++i)
+    REQUIRE(q.push(sig(1, i), false) == SignalQueue::Push::Queued);
+  REQUIRE(q.cancel_sleep());
+  REQUIRE(free_counted(q.take_all()) == SignalQueue::kLazyLimit - 1);
+}
+
+TEST_CASE("concurrent lazy pushers wake a sleeping owner once per sleep and lose nothing", "[signal_queue]") {
+  SignalQueue q;
+  q.open();
+  constexpr int kProducers = 4, kEach = 20000;
+  std::counting_semaphore<> wake(0);
+  std::atomic<int> wakes{0}, done{0};
+  std::vector<std::thread> ts;
+  for (int p = 0; p < kProducers; ++p)
+    ts.emplace_back([&, p] {
+      for (int i = 0; i < kEach; ++i)
+        if (q.push(sig(uint64_t(p), uint64_t(i)), false) == SignalQueue::Push::WokeOwner) {
+          wakes.fetch_add(1);
+          wake.release();
+        }
+      done.fetch_add(1);
+    });
+  std::vector<int64_t> last(kProducers, -1);
+  int got = 0, sleeps = 0, cancelled = 0;
+  bool after_cancel = false;
+  while (got < kProducers * kEach) {
+    Signal* s = q.take_all();
+    int batch = 0;
+    for (Signal* c = s; c; c = c->next, ++batch) {
+      REQUIRE(int64_t(c->ref) == last[c->from] + 1);
+      last[c->from] = int64_t(c->ref);
+    }
+    free_chain(s);
+    got += batch;
+    // A sleep given up once the producers were done: fewer than
+    // kLazyLimit signals can have waited, or one of them would have woken us.
+    if (after_cancel) REQUIRE(batch < int(SignalQueue::kLazyLimit));
+    after_cancel = false;
+    if (got == kProducers * kEach || !q.try_sleep()) continue;
+    ++sleeps;
+    for (;;) {
+      if (wake.try_acquire_for(std::chrono::milliseconds(1))) break;
+      if (done.load() == kProducers && q.cancel_sleep()) {
+        ++cancelled;
+        after_cancel = true;
+        break;
+      }
+    }
+  }
+  for (auto& t : ts) t.join();
+  REQUIRE(wakes.load() == sleeps - cancelled);
+  REQUIRE(q.take_all() == nullptr);
 }
