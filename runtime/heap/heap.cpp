@@ -195,31 +195,18 @@ class LocalMarker {
 
   // This heap's shared objects are roots: other processes may reach them.
   void mark_shared() {
-    auto each = [this](Block* b) {
-      for_each_selected(b, b->chunk->bits[kSharedBits], [&](uint32_t g, uint64_t) {
-        visit(granule_addr(b, g));
-      });
-    };
-    for (Block* b = h_->small_head; b; b = b->next) each(b);
-    for (Block* b = h_->big; b; b = b->next) each(b);
+    for_each_block(h_, [this](Block* b) {
+      for_each_selected(b, b->chunk->bits[kSharedBits], [&](uint32_t g, uint64_t) { visit(granule_addr(b, g)); });
+    });
   }
 
-  // After an overflow: scan every marked object again; children still
-  // unmarked get pushed. Repeats until the stack holds everything.
+  // Drains; after an overflow, scans every marked object again (children
+  // still unmarked get pushed) until the stack held everything.
   void finish() {
     drain();
-    while (stack_.overflowed) {
-      stack_.overflowed = false;
-      auto rescan = [this](Block* b) {
-        for_each_selected(b, b->chunk->bits[kMarkBits], [&](uint32_t g, uint64_t size) {
-          uintptr_t p = granule_addr(b, g);
-          scan(p, p + size);
-          drain();
-        });
-      };
-      for (Block* b = h_->small_head; b; b = b->next) rescan(b);
-      for (Block* b = h_->big; b; b = b->next) rescan(b);
-    }
+    rescan_after_overflow(
+        stack_, [this](auto&& f) { for_each_block(h_, f); }, kMarkBits, [this](uintptr_t w) { visit(w); },
+        [this] { drain(); });
   }
 
   FlatMap64* take_found() {
@@ -235,6 +222,10 @@ class LocalMarker {
 };
 
 // ---------------------------------------------------------------- sweeping
+
+void poison_granules(const Block* b, uint32_t from, uint32_t to) {
+  if (from < to) asan_poison(reinterpret_cast<void*>(granule_addr(b, from)), uint64_t(to - from) << kGranuleShift);
+}
 
 // Keeps marked objects, poisons the rest. Returns the live bytes.
 uint64_t sweep_small(Block* b) {
@@ -256,13 +247,13 @@ uint64_t sweep_small(Block* b) {
       keep &= keep - 1;
       int64_t e = bits_next_set(en, g, g1);
       if (e < 0) e = g;  // cannot happen: every start has its end
-      if (free_from < g) asan_poison(reinterpret_cast<void*>(granule_addr(b, free_from)), uint64_t(g - free_from) << kGranuleShift);
+      poison_granules(b, free_from, g);
       new_end[uint32_t(e) / 64 - w0] |= uint64_t(1) << (uint32_t(e) & 63);
       live += uint64_t(uint32_t(e) - g + 1) << kGranuleShift;
       free_from = uint32_t(e) + 1;
     }
   }
-  if (free_from < g1) asan_poison(reinterpret_cast<void*>(granule_addr(b, free_from)), uint64_t(g1 - free_from) << kGranuleShift);
+  poison_granules(b, free_from, g1);
   for (uint32_t w = w0; w < w1; ++w) store_relaxed(en[w], new_end[w - w0]);
   b->live_bytes = uint32_t(live);
   return live;

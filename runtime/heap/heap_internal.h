@@ -119,6 +119,31 @@ inline uintptr_t granule_addr(const heap_layout::Block* b, uint32_t g) {
   return b->chunk->base + (uintptr_t(g) << heap_layout::kGranuleShift);
 }
 
+// Calls f(block) for every block the heap owns.
+template <class F>
+void for_each_block(const Heap* h, F&& f) {
+  for (heap_layout::Block* b = h->small_head; b; b = b->next) f(b);
+  for (heap_layout::Block* b = h->big; b; b = b->next) f(b);
+}
+
+// Every marker's overflow path: while `stack` overflowed, the objects that
+// bitmap `bits` selects in the blocks for_blocks(f) passes to f are scanned
+// again (visit(word) on each word, then drain()) until nothing was left out.
+template <class ForBlocks, class Visit, class Drain>
+void rescan_after_overflow(MarkStack& stack, ForBlocks&& for_blocks, heap_layout::BitmapKind bits, Visit&& visit,
+                           Drain&& drain) {
+  while (stack.overflowed) {
+    stack.overflowed = false;
+    for_blocks([&](heap_layout::Block* b) {
+      for_each_selected(b, b->chunk->bits[bits], [&](uint32_t g, uint64_t size) {
+        uintptr_t p = granule_addr(b, g);
+        scan_words(p, p + size, visit);
+        drain();
+      });
+    });
+  }
+}
+
 // ------------------------------------------------ hooks into shared.cpp
 
 // After the owner's collection: `found` (may be nullptr: none) becomes the

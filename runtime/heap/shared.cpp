@@ -207,20 +207,11 @@ class Promoter {
   void promote(const ObjectRef& root) {
     visit_own(root);
     drain();
-    while (stack_.overflowed) {
-      // Some reached objects were not traversed: every shared object of
-      // this heap is scanned again until nothing is left out.
-      stack_.overflowed = false;
-      auto rescan = [this](Block* b) {
-        for_each_selected(b, b->chunk->bits[kSharedBits], [&](uint32_t g, uint64_t size) {
-          uintptr_t p = granule_addr(b, g);
-          scan_words(p, p + size, [this](uintptr_t w) { visit_word(w); });
-          drain();
-        });
-      };
-      for (Block* b = h_->small_head; b; b = b->next) rescan(b);
-      for (Block* b = h_->big; b; b = b->next) rescan(b);
-    }
+    // Some reached objects were not traversed: every shared object of this
+    // heap is scanned again until nothing is left out.
+    rescan_after_overflow(
+        stack_, [this](auto&& f) { for_each_block(h_, f); }, kSharedBits, [this](uintptr_t w) { visit_word(w); },
+        [this] { drain(); });
   }
 
   uint64_t promoted() const { return promoted_; }
@@ -287,15 +278,12 @@ class SharedMarker {
       for (uintptr_t w : batch) visit(w);
       batch.clear();
     }
-    while (stack_.overflowed) {
-      stack_.overflowed = false;
-      for (Block* b : registry_copy())
-        for_each_selected(b, b->chunk->bits[kSharedMarkBits], [&](uint32_t g, uint64_t size) {
-          uintptr_t p = granule_addr(b, g);
-          scan_words(p, p + size, [this](uintptr_t w) { visit(w); });
-          drain();
-        });
-    }
+    rescan_after_overflow(
+        stack_,
+        [](auto&& f) {
+          for (Block* b : registry_copy()) f(b);
+        },
+        kSharedMarkBits, [this](uintptr_t w) { visit(w); }, [this] { drain(); });
   }
 
  private:
@@ -579,15 +567,24 @@ void shared_collect() {
   uint32_t cycle = G.cycle.fetch_add(1, std::memory_order_acq_rel) + 1;
 
   transition(kMarking);
+  // Roots: each ticket shard's and each heap's references are copied out
+  // under their lock and visited after it, so a process waits at most for
+  // a copy. Safe because every change to them during Marking greys what it
+  // adds or removes.
   SharedMarker m;
+  std::vector<uintptr_t> batch;
+  auto visit_batch = [&] {
+    for (uintptr_t w : batch) m.visit(w);
+    batch.clear();
+  };
   for (TicketShard& sh : G.shards) {
     int64_t h0 = now_ns();
     {
       std::lock_guard<SpinLock> l(sh.mu);
-      for (ExportTicket* t = sh.head; t; t = t->next)
-        for (uint32_t i = 0; i < t->count; ++i) m.visit(t->refs[i]);
+      for (ExportTicket* t = sh.head; t; t = t->next) batch.insert(batch.end(), t->refs, t->refs + t->count);
     }
     note_hold(h0);
+    visit_batch();
   }
   if (auto hook = g_cycle_hook.load(std::memory_order_acquire)) hook();
   std::vector<ExternalRefs*> exts;
@@ -599,9 +596,13 @@ void shared_collect() {
     int64_t h0 = now_ns();
     {
       std::lock_guard<SpinLock> l(x->lock);
-      if (x->refs) x->refs->for_each([&](uint64_t k, uint64_t) { m.visit(uintptr_t(k)); });
+      if (x->refs) {
+        batch.reserve(x->refs->size());
+        x->refs->for_each([&](uint64_t k, uint64_t) { batch.push_back(uintptr_t(k)); });
+      }
     }
     note_hold(h0);
+    visit_batch();
   }
   m.drain_all();
 

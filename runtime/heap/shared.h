@@ -95,9 +95,11 @@
 //   ExternalRefs lock -> grey lock;  ticket shard lock -> grey lock.
 //
 // Pause: no process is stopped. A process may wait for a lock the
-// collector holds: a ticket shard while the collector reads that shard's
-// tickets, one heap's external references while it reads them, one block
-// while it sweeps it. SharedStats.longest_hold_ns reports the longest.
+// collector holds: a ticket shard while the collector copies that shard's
+// references, one heap's external references while it copies them (it
+// visits the copies after unlocking: every change made meanwhile greys),
+// one block while it sweeps it. SharedStats.longest_hold_ns reports the
+// longest.
 #pragma once
 
 namespace snow::rt {}  // the interface is heap.h; this header is the protocol's documentation

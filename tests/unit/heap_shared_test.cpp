@@ -15,18 +15,13 @@
 #include <vector>
 
 #include "runtime/heap/heap.h"
+#include "tests/unit/heap_test_util.h"
 
 using namespace snow::rt;
+using heap_test::alive;
+using heap_test::TestHeap;
 
 namespace {
-
-struct TestHeap {
-  Heap* h = heap_create();
-  TestHeap() { REQUIRE(h != nullptr); }
-  ~TestHeap() { heap_destroy(h); }
-  TestHeap(const TestHeap&) = delete;
-  TestHeap& operator=(const TestHeap&) = delete;
-};
 
 void collect_with(Heap* h, std::vector<uintptr_t> words) {
   HeapRoots r;
@@ -55,11 +50,6 @@ bool string_is(const char* s, const char* text) {
 ExportTicket* send_addr(Heap* sender, const void* p) {
   uint64_t payload[2] = {42, reinterpret_cast<uintptr_t>(p)};
   return heap_export(sender, payload, sizeof payload);
-}
-
-bool alive(const void* p) {
-  const void* start = nullptr;
-  return heap_find_object(p, &start, nullptr) && start == p;
 }
 
 struct Pair {

@@ -13,23 +13,17 @@
 #include <vector>
 
 #include "runtime/heap/heap.h"
+#include "tests/unit/heap_test_util.h"
 
 #if defined(SNOW_SANITIZE_ADDRESS)
 #include <sanitizer/asan_interface.h>
 #endif
 
 using namespace snow::rt;
+using heap_test::alive;
+using heap_test::TestHeap;
 
 namespace {
-
-// A heap for one test case, destroyed at the end.
-struct TestHeap {
-  Heap* h = heap_create();
-  TestHeap() { REQUIRE(h != nullptr); }
-  ~TestHeap() { heap_destroy(h); }
-  TestHeap(const TestHeap&) = delete;
-  TestHeap& operator=(const TestHeap&) = delete;
-};
 
 // Collects with one root range (a stand-in for a process stack or a message
 // buffer) and optional single words (stand-ins for saved registers).
@@ -43,11 +37,6 @@ void collect(Heap* h, const void* lo = nullptr, size_t bytes = 0, std::vector<ui
   roots.words = words.data();
   roots.word_count = words.size();
   heap_collect(h, roots);
-}
-
-bool alive(const void* p) {
-  const void* start = nullptr;
-  return heap_find_object(p, &start, nullptr) && start == p;
 }
 
 struct Node {
