@@ -209,7 +209,7 @@ void export_import() {
 }
 
 void shared_cycle() {
-  const int kReceivers = std::getenv("RECV") ? std::atoi(std::getenv("RECV")) : 8;
+  constexpr int kReceivers = 8;
   const size_t objects = iters(100000, 10000);
   Heap* sender = heap_create();
   std::vector<Heap*> receivers;

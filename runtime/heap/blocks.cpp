@@ -237,32 +237,6 @@ void block_lock(Block* b) {
   }
 }
 
-int64_t bits_prev_set(const uint64_t* bits, uint32_t g, uint32_t lo) {
-  uint32_t w = g >> 6;
-  uint64_t v = load_relaxed(bits[w]) & (~uint64_t(0) >> (63 - (g & 63)));
-  for (;;) {
-    if (v) return int64_t(w) * 64 + 63 - std::countl_zero(v);
-    if (w * 64 <= lo) return -1;
-    --w;
-    v = load_relaxed(bits[w]);
-  }
-}
-
-int64_t bits_next_set(const uint64_t* bits, uint32_t g, uint32_t hi) {
-  if (g >= hi) return -1;
-  uint32_t w = g >> 6;
-  uint64_t v = load_relaxed(bits[w]) & (~uint64_t(0) << (g & 63));
-  for (;;) {
-    if (v) {
-      int64_t r = int64_t(w) * 64 + std::countr_zero(v);
-      return r < int64_t(hi) ? r : -1;
-    }
-    ++w;
-    if (w * 64 >= hi) return -1;
-    v = load_relaxed(bits[w]);
-  }
-}
-
 uint64_t block_bytes(const Block* b) {
   if (b->kind == kHuge) return b->chunk->map_size;
   return uint64_t(b->units) << kUnitShift;

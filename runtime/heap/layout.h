@@ -172,8 +172,31 @@ inline void bit_fetch_clear(uint64_t* bits, uint32_t g) {
 
 // Highest set bit in [lo, g] or -1; lowest set bit in [g, hi) or -1. lo and
 // hi are multiples of 64 (blocks are word aligned in the bitmaps).
-int64_t bits_prev_set(const uint64_t* bits, uint32_t g, uint32_t lo);
-int64_t bits_next_set(const uint64_t* bits, uint32_t g, uint32_t hi);
+inline int64_t bits_prev_set(const uint64_t* bits, uint32_t g, uint32_t lo) {
+  uint32_t w = g >> 6;
+  uint64_t v = load_relaxed(bits[w]) & (~uint64_t(0) >> (63 - (g & 63)));
+  for (;;) {
+    if (v) return int64_t(w) * 64 + 63 - std::countl_zero(v);
+    if (w * 64 <= lo) return -1;
+    --w;
+    v = load_relaxed(bits[w]);
+  }
+}
+
+inline int64_t bits_next_set(const uint64_t* bits, uint32_t g, uint32_t hi) {
+  if (g >= hi) return -1;
+  uint32_t w = g >> 6;
+  uint64_t v = load_relaxed(bits[w]) & (~uint64_t(0) << (g & 63));
+  for (;;) {
+    if (v) {
+      int64_t r = int64_t(w) * 64 + std::countr_zero(v);
+      return r < int64_t(hi) ? r : -1;
+    }
+    ++w;
+    if (w * 64 >= hi) return -1;
+    v = load_relaxed(bits[w]);
+  }
+}
 
 // ---------------------------------------------------------------- page map
 
