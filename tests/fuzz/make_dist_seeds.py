@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the distribution fuzz targets.
 
-tests/fuzz/corpus/dist_reader/: inputs for fuzz_dist_reader ([start][chunk]
+tests/fuzz/corpus/fuzz_dist_reader/: inputs for fuzz_dist_reader ([start][chunk]
 then what the peer sends; see that file's header), one per handshake step
 and per control message the reader implements; pids of this node use the
 node name "fz@h" (the target points them at live processes).
-tests/fuzz/corpus/epmd/: port mapper replies.
+tests/fuzz/corpus/fuzz_epmd/: port mapper replies.
 
 Run it from anywhere; it rewrites both directories.
 """
@@ -130,5 +130,5 @@ def write(dirname, seeds):
 
 
 if __name__ == "__main__":
-    write("dist_reader", SEEDS)
-    write("epmd", EPMD)
+    write("fuzz_dist_reader", SEEDS)
+    write("fuzz_epmd", EPMD)
