@@ -1,5 +1,7 @@
 #include "runtime/dist/node_table.h"
 
+#include "runtime/common/common.h"
+
 #include <deque>
 #include <map>
 #include <tuple>
@@ -43,9 +45,15 @@ void forget_pid_locked(NodeEntry* e, std::unordered_map<uint64_t, RemotePid>::it
   T.pids.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void mark_dead(RemotePid& p) {
+  if (p.dead) return;
+  p.dead = true;
+  p.dead_since_ns = now_ns();
+}
+
 void apply_use(RemotePid& p, PidUse use) {
   if (use == PidUse::Exposed) p.exposed = true;
-  if (use == PidUse::Dead) p.dead = true;
+  if (use == PidUse::Dead) mark_dead(p);
 }
 
 bool idle_locked(const NodeEntry* e) {
@@ -148,7 +156,7 @@ void handle_mark(uint64_t handle, PidUse use) {
 }
 
 void handles_all_dead_locked(NodeEntry* e) {
-  for (auto& [number, p] : e->pids) p.dead = true;
+  for (auto& [number, p] : e->pids) mark_dead(p);
 }
 
 size_t handles_sweep_locked(NodeEntry* e) {
@@ -161,9 +169,11 @@ size_t handles_sweep_locked(NodeEntry* e) {
   for (auto& [ref, pm] : e->peer_monitors)
     if (named_here(pm.watcher)) kept[pm.watcher & kHandleNumberMask] = true;
   size_t gone = 0;
+  const int64_t now = now_ns();
   for (auto it = e->pids.begin(); it != e->pids.end();) {
     RemotePid& p = it->second;
-    bool keep = p.young || kept.count(it->first) || (p.exposed && !p.dead);
+    bool keep = p.young || kept.count(it->first) || (p.exposed && !p.dead) ||
+                (p.dead && now - p.dead_since_ns < kDeadHandleGraceNs);
     p.young = false;
     if (keep) {
       ++it;

@@ -27,8 +27,12 @@
 //   service call's caller, a spawn reply, snow_term_decode_pid, or a
 //   noconnection notice). A handle is `dead` once its process is known to
 //   have exited (its link exit or monitor DOWN arrived, or a newer
-//   incarnation of its node connected); user code that still holds a dead
-//   one meets an unknown pid, which is what a dead process is.
+//   incarnation of its node connected). A dead handle is still kept for
+//   kDeadHandleGraceNs: the EXIT or DOWN that announced the death names it
+//   and may wait in a mailbox, and its receiver expects to print or encode
+//   the pid it names. User code that holds a dead handle longer meets an
+//   unknown pid, which is what a dead process is; memory stays bounded by
+//   the rate of deaths times the grace.
 // - Handles are created `young` and survive the first sweep that sees
 //   them, so a handle the loop just decoded reaches its record or its
 //   target before it can be reclaimed.
@@ -99,7 +103,11 @@ struct RemotePid {
   bool young = true;     // created since the last sweep of its entry
   bool exposed = false;  // user code may hold it
   bool dead = false;     // its process is known to have exited
+  int64_t dead_since_ns = 0;  // when it was marked dead (now_ns)
 };
+
+// How long a dead handle stays encodable (see the reclaim rules above).
+constexpr int64_t kDeadHandleGraceNs = int64_t(10) * 1000 * 1000 * 1000;
 
 struct NodeEntry {
   uint16_t index = 0;

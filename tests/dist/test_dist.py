@@ -632,6 +632,36 @@ def t_remote_pids_reclaimed(ctx, n):
     ctx.note("%d remote pids held while linked, %d after the processes exited" % (held, pids))
 
 
+
+def t_dead_pids_named_late(ctx, _n):
+    """An EXIT and a DOWN from remote processes that died still name them
+    when the receiver takes them seconds later, after several ticks swept
+    A's node table: the pid in the message encodes (it was reclaimed at
+    the first sweep, so the soak printed from=0)."""
+    a = ctx.node("a", tick=400)
+    b = ctx.node("b", tick=400)
+    a.spawn("x", trap=True)
+    a.spawn("w")
+    y = b.spawn("y")
+    z = b.spawn("z")
+    a.cmd("link", "x", y)
+    ref = a.cmd("monitor", "w", z).args[0]
+    sync(a, "x", b, "y", y)
+    sync(a, "w", b, "z", z)
+    spin_ms = 3000  # more than five ticks of 400 ms, each a full sweep
+    a.cmd("spin", "x", spin_ms)
+    a.cmd("spin", "w", spin_ms)
+    b.cmd("exit", "y", "custom", "late")
+    b.cmd("crash", "z", "late")
+    for label in ("x", "w"):
+        a.event(label, "SPUN", timeout=tmo(30))
+    ex = a.event("x", "EXIT")
+    check(pid_of(ex.kv.get("from")) == pid_of(y), "EXIT applied late names %s, expected %s" % (ex.kv.get("from"), y))
+    check_reason(ex, "custom", "late", "late EXIT")
+    d = a.event("w", "DOWN", lambda l: l.kv.get("ref") == ref)
+    check(pid_of(d.kv.get("pid")) == pid_of(z), "DOWN applied late names %s, expected %s" % (d.kv.get("pid"), z))
+
+
 # ---------------------------------------------------------------- ordering
 
 
@@ -1461,6 +1491,7 @@ def main():
     runner.add("reconnect_storm", t_reconnect_storm)
     runner.add("many_monitors_and_links", t_many_monitors, max(10, int(10000 * SCALE)))
     runner.add("remote_pids_reclaimed", t_remote_pids_reclaimed, max(300, int(3000 * SCALE)))
+    runner.add("dead_pids_named_late", t_dead_pids_named_late, 0)
     runner.add("ordering", t_ordering, max(1000, int(1000000 * SCALE)))
     return runner.run(sys.argv[2:])
 
