@@ -83,6 +83,12 @@ def check_peer_works(ctx, victim, what):
                  desc="message from a legitimate peer after %s" % what)
     ref = a.cmd("monitor", "w", vt).args[0]
     a.cmd("link", "w", vt)
+    # The monitor and the link are in place at the victim once a later
+    # message from the same sender arrived (ABI section 3 ordering); the
+    # victim's "back" below is no proof of that (other direction).
+    a.cmd("send", "w", vt, hx("after link " + what))
+    victim.event(label, "MSG", lambda l: l.kv.get("data") == hx("after link " + what),
+                 desc="message after the link from a legitimate peer after %s" % what)
     victim.cmd("send", label, aw, hx("back"))
     a.event("w", "MSG", lambda l: l.kv.get("data") == hx("back"), desc="message from the victim after %s" % what)
     victim.cmd("exit", label, "custom", "bye")
