@@ -56,8 +56,6 @@ void log_refusal(const char* fmt, ...) {
   log_line("%s", line);
 }
 
-// A peer-chosen name made safe to print: bytes outside printable ASCII
-
 // ------------------------------------------------------------------ node up and node loss
 
 void publish_connected() {

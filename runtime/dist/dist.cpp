@@ -122,19 +122,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   D.epmd_spawned = false;
   D.epmd_buf.clear();
   D.stopping = false;
-  uv_loop_init(&D.loop);
-  uv_async_init(&D.loop, &D.async, on_async);
-  uv_timer_init(&D.loop, &D.cork_timer);
-  uv_timer_init(&D.loop, &D.stop_timer);
-  D.stop_waiter = nullptr;
-  D.corked.clear();
-  D.cork_timer_wanted = false;
-  {
-    std::lock_guard<std::mutex> lk(D.cmd_mu);
-    D.loop_ready = true;
-  }
-  D.loop_open.store(true, std::memory_order_release);
-  D.thread = std::thread(loop_main);
+  start_loop_thread();
   int64_t rc = command_and_wait(CmdType::Start, {}, -1);
   if (rc != 0) {
     dist_stop();
@@ -146,15 +134,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
 int64_t dist_stop() {
   if (!D.loop_ready) return SNOW_ENOTSTARTED;
   post_and_block(CmdType::Stop, {}, 0, -1);  // a thread wait: the loop is going away
-  {
-    // Under the command lock: no sender is inside uv_async_send on the
-    // handle the loop just closed.
-    std::lock_guard<std::mutex> lk(D.cmd_mu);
-    D.loop_ready = false;
-  }
-  if (D.thread.joinable()) D.thread.join();
-  uv_loop_close(&D.loop);
-  D.peers.clear();
+  end_loop_thread();
   // Node monitors stay registered: they were reported down by the stop and
   // report NODEUP again when a restarted node reconnects, until cancelled.
   D.started.store(false, std::memory_order_release);

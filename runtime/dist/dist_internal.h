@@ -373,8 +373,11 @@ void finish_start(int64_t result);
 void post(Command c);
 int64_t post_and_block(CmdType type, std::string_view node, int64_t id, int64_t timeout_ms);
 int64_t command_and_wait(CmdType type, std::string_view node, int64_t timeout_ms);
-void loop_main();
-void on_async(uv_async_t*);
+// Initialises the loop and starts its thread (dist_start), then, once the
+// loop has run the stop command, joins the thread and closes the loop
+// (dist_stop). The thread that starts and stops the node.
+void start_loop_thread();
+void end_loop_thread();
 
 // ------------------------------------------------------------------ node_monitors.cpp
 

@@ -290,8 +290,6 @@ void run_commands() {
   for (NodeEntry* e : dirty) flush_entry(e);
 }
 
-}  // namespace
-
 // ------------------------------------------------------------------ the loop thread
 
 void on_async(uv_async_t*) {
@@ -348,6 +346,36 @@ void loop_main() {
     }
     if (watching) std::this_thread::yield();
   }
+}
+
+}  // namespace
+
+void start_loop_thread() {
+  uv_loop_init(&D.loop);
+  uv_async_init(&D.loop, &D.async, on_async);
+  uv_timer_init(&D.loop, &D.cork_timer);
+  uv_timer_init(&D.loop, &D.stop_timer);
+  D.stop_waiter = nullptr;
+  D.corked.clear();
+  D.cork_timer_wanted = false;
+  {
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.loop_ready = true;
+  }
+  D.loop_open.store(true, std::memory_order_release);
+  D.thread = std::thread(loop_main);
+}
+
+void end_loop_thread() {
+  {
+    // Under the command lock: no sender is inside uv_async_send on the
+    // handle the loop just closed.
+    std::lock_guard<std::mutex> lk(D.cmd_mu);
+    D.loop_ready = false;
+  }
+  if (D.thread.joinable()) D.thread.join();
+  uv_loop_close(&D.loop);
+  D.peers.clear();
 }
 
 }  // namespace snow::rt::dist

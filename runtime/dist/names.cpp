@@ -9,7 +9,6 @@
 
 namespace snow::rt::dist {
 
-
 // A node name as it may appear on the wire (a pid's node, a handshake
 // name): "alive@host" with the alive part and the host made of letters,
 // digits, '_', '-' and (host only) '.'. Stricter than what a user may pass
@@ -59,7 +58,6 @@ std::string printable(std::string_view s) {
   if (s.size() > 64) out += "...";
   return out;
 }
-
 
 // A pid from a term user code decoded (snow_term_decode_pid), as a local
 // pid or a remote handle, which user code now holds (node_table.h); 0 when

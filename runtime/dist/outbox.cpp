@@ -238,7 +238,6 @@ void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation, RecordChange rc)
   flush_entry_now(e);
 }
 
-
 }  // namespace snow::rt::dist
 
 namespace snow::rt {
@@ -266,7 +265,6 @@ void on_written(uv_write_t* req, int status) {
   for (Frame* f : wr->frames) delete f;
   delete wr;
 }
-
 
 // Frames already counted in c->gate->loop_pending by the caller.
 void write_frames(Conn* c, std::vector<Frame*>& frames) {
@@ -307,7 +305,6 @@ void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted) {
     close_conn(c, "write failed");
   }
 }
-
 
 // Entries are created by any thread; the loop learns of them here, so node
 // up/down handling reaches every entry of a name.

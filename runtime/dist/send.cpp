@@ -70,7 +70,6 @@ std::pair<const uint8_t*, uint64_t> reason_that_fits(const uint8_t* r, uint64_t 
   return {tmp.data(), tmp.size()};
 }
 
-
 // {2, '', To} or {22, From, To}, then the payload.
 void encode_send(Writer& w, const Signal* s, const etf::Pid& to) {
   w.tuple(3);
