@@ -1,7 +1,7 @@
 // The port mapper protocol (EPMD, erl_dist_protocol "EPMD Protocol"): the
 // requests a node sends and the replies it reads, as pure functions. The
 // connection handling (register at start, look a peer up before
-// connecting) is in dist.cpp.
+// connecting) is in epmd_client.cpp.
 //
 // Requests travel as [u16 length][request]; replies come without a length.
 // A node registers with ALIVE2_REQ on a connection it keeps open (EPMD

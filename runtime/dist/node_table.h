@@ -39,11 +39,12 @@
 // - An entry is recycled when nothing refers to it: no handle, record,
 //   queued frame, connection or pin.
 //
-// Threads and locks: `table_mu` (a leaf inside node_table.cpp) guards the
-// key map and the free rows; each entry's `mu` guards its mutable fields.
-// Lock order: an entry's `mu`, then its write gate's `mu`; table_mu is
-// never held while taking an entry's `mu` except in the recycle step, which
-// only try-locks. Sweeps and recycling run on the loop (under loop_mu).
+// Threads and locks: `table_mu` (inside node_table.cpp) guards the key map
+// and the free rows; each entry's `mu` guards its mutable fields. Lock
+// order: table_mu, then an entry's `mu` (entry_get and
+// entry_recycle_if_idle hold both), then its write gate's `mu`; nothing
+// takes table_mu while it holds an entry's `mu`. Sweeps and recycling run
+// on the loop (under loop_mu). dist_internal.h has the module's lock table.
 #pragma once
 
 #include <atomic>

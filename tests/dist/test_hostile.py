@@ -327,7 +327,7 @@ def provoke_dial_outs(sc, v, node_names):
         v.barrier("sink")
 
 
-# What the node logs when a connection it opened fails (runtime/dist/dist.cpp).
+# What the node logs when a connection it opened fails (close_conn, runtime/dist/connection.cpp).
 DIAL_LOG = re.compile(r"connection attempt to ")
 
 

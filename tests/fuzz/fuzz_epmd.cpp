@@ -1,5 +1,5 @@
 // libFuzzer target: the port mapper's replies (registration and lookup),
-// read the way dist.cpp reads them, a prefix at a time.
+// read the way epmd_client.cpp reads them, a prefix at a time.
 #include <cstddef>
 #include <cstdint>
 
