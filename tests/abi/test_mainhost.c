@@ -96,6 +96,16 @@ TEST_CASE(two_processes_exchange_20000_messages_while_main_waits_in_receive) {
 
 static atomic_int g_flag;
 
+/* Spawns fn with args [main] and waits for its [T_READY][pid]: it has run
+ * and waits for main's T_GO. */
+static snow_pid_t spawn_waiting_for_go(void (*fn)(const uint8_t*)) {
+  uint64_t w[1] = {th_main};
+  snow_pid_t p = th_spawn_words(fn, w, 1);
+  CHECK(p != 0);
+  th_wait_user(T_READY, p);
+  return p;
+}
+
 /* args [main]: tells main it waits, then sets g_flag when any message comes. */
 static void flag_on_message(const uint8_t* args) {
   CHECK_EQ(th_send2(th_arg(args, 0), T_READY, snow_actor_self()), 0);
@@ -105,13 +115,13 @@ static void flag_on_message(const uint8_t* args) {
 }
 
 /* Main wakes the process, then computes without calling the runtime: the
- * process must not wait for main's next wait to run. */
+ * process must not wait for main's next wait to run, even when every worker
+ * had parked. */
 TEST_CASE(a_process_main_woke_runs_while_main_computes_without_runtime_calls) {
   th_start();
   atomic_store(&g_flag, 0);
-  uint64_t w[1] = {th_main};
-  snow_pid_t p = th_spawn_words(flag_on_message, w, 1);
-  th_wait_user(T_READY, p);
+  snow_pid_t p = spawn_waiting_for_go(flag_on_message);
+  snow_timer_sleep(20); /* the workers go idle and park */
   CHECK_EQ(th_send2(p, T_GO, th_main), 0);
   CHECK_MSG(spin_until_set(&g_flag), "the process main woke did not run while main computed");
   th_end();
@@ -134,9 +144,7 @@ static void timeout_after_go(const uint8_t* args) {
 TEST_CASE(a_receive_timeout_of_a_process_main_woke_fires_while_main_computes) {
   th_start();
   atomic_store(&g_flag, 0);
-  uint64_t w[1] = {th_main};
-  snow_pid_t p = th_spawn_words(timeout_after_go, w, 1);
-  th_wait_user(T_READY, p);
+  snow_pid_t p = spawn_waiting_for_go(timeout_after_go);
   CHECK_EQ(th_send2(p, T_GO, th_main), 0);
   th_wait_user(T_BLOCKING, p);
   CHECK_MSG(spin_until_set(&g_flag), "the process's 20 ms receive timeout did not fire while main computed");
@@ -201,9 +209,7 @@ static void calls_run_scheduler(const uint8_t* args) {
  * still not the main thread's run_scheduler call. */
 TEST_CASE(run_scheduler_called_by_a_process_main_woke_returns_einval_and_main_lives_on) {
   th_start();
-  uint64_t w[1] = {th_main};
-  snow_pid_t p = th_spawn_words(calls_run_scheduler, w, 1);
-  th_wait_user(T_READY, p);
+  snow_pid_t p = spawn_waiting_for_go(calls_run_scheduler);
   CHECK_EQ(th_send2(p, T_GO, th_main), 0);
   const snow_msg* m = th_wait_user(T_DONE, p);
   CHECK_EQ((int64_t)th_word(m, 2), SNOW_EINVAL);
