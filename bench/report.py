@@ -51,6 +51,10 @@ HALF_BEAM = ("half_beam", "<= 0.5x BEAM")
 IDLE_TIME = ("idle_time", "1M spawned in < 1 s")
 IDLE_BYTES = ("idle_bytes", "<= 2.6 KiB (2,662 B) each")
 CHECK_NS = ("abs_le_2ns", "<= 2 ns")
+# Issue 10: the main thread talks to processes within 2x of what two
+# processes cost each other (the row named third).
+MAIN_RTT = ("within_2x_of", "<= 2x pingpong_rtt", "pingpong_rtt")
+MAIN_CALL = ("within_2x_of", "<= 2x service_call_rtt", "service_call_rtt")
 
 ALL = set(SYSTEMS)
 BEAM_SNOW = {"snowrt", "beam"}
@@ -66,6 +70,10 @@ LOCAL = [
     ]),
     ("Messages", [
         ("pingpong_rtt", "ping-pong round trip (two spawned processes)", "ns", ALL, HALF_BEST),
+        ("main_pingpong_rtt", "ping-pong round trip, main thread <-> spawned process", "ns", {"snowrt"},
+         MAIN_RTT),
+        ("service_call_rtt", "service call + reply (spawned caller and server)", "ns", {"snowrt"}, None),
+        ("main_service_call_rtt", "service call + reply from the main thread", "ns", {"snowrt"}, MAIN_CALL),
         ("send_tput", "one-way send throughput 1 -> 1 (8-byte messages)", "per_s", BEAM_SNOW, None),
     ]),
     ("Monitors and links", [
@@ -309,7 +317,12 @@ def judge(raw, scenario, unit, target, quick):
     """Returns (target text, met text)."""
     if target is None:
         return "", ""
-    kind, text = target
+    kind, text = target[0], target[1]
+    if kind == "within_2x_of":
+        ours, ref = raw.value("snowrt", scenario), raw.value("snowrt", target[2])
+        if ours is None or ref is None:
+            return text, "-"
+        return text, "%s (%.2fx)" % ("met" if ours <= 2 * ref else "not met", ours / ref)
     if kind == "half_best":
         r, best = ratio_of(raw, scenario, unit)
         if best is None:

@@ -8,6 +8,9 @@
  *   spawn_exit_tput_main    spawn+run+exit throughput, spawning from the main thread
  *   spawn_exit_tput_proc    the same, spawning from inside a process
  *   pingpong_rtt            round trip between two spawned processes
+ *   main_pingpong_rtt       round trip between the main thread and a spawned process
+ *   service_call_rtt        snow_service_call from a spawned process to a spawned server
+ *   main_service_call_rtt   the same call made from the main thread
  *   send_tput               one-way send throughput 1 -> 1 (8-byte messages)
  *   monitor_kill_down       kill a monitored process -> DOWN at the monitor
  *   monitor_exit_down       target returns -> DOWN at the monitor (one way)
@@ -18,8 +21,8 @@
  *   reduction_check_ns      one snow_reduction_check() call in a loop (out of line)
  *   reduction_check_inline_ns  one snow_reduction_check_inline() (snowrt_inline.h)
  *
- * Everything except spawn_exit_tput_main runs inside a spawned driver
- * process; ping-pong and send throughput use two further spawned processes.
+ * Everything except spawn_exit_tput_main and the main_* scenarios runs
+ * inside a spawned driver process; ping-pong and send throughput use two further spawned processes.
  * Targets are parked in receive before they are killed or signalled, so the
  * figures measure the signal path, not a race with the target's first run.
  */
@@ -180,6 +183,78 @@ static void run_pingpong(void) {
   }
   free(g_samples);
   g_samples = NULL;
+}
+
+/* The same round trip with the main thread (its process, snow_main's in a
+ * compiled program) as the pinger. */
+static void run_main_pingpong(void) {
+  const char* id = "main_pingpong_rtt";
+  size_t n = bench_iters(200000, 20000), warm = n / 10;
+  uint64_t* v = malloc(n * sizeof *v);
+  snow_pid_t pong = snow_actor_spawn(ponger, NULL, 0, SNOW_PRIO_NORMAL);
+  if (!pong) {
+    bench_report_error(id, "spawn_failed");
+    free(v);
+    return;
+  }
+  snow_pid_t self = snow_actor_self();
+  uint64_t unexpected = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t t0 = bench_now_ns();
+    send_u64(pong, self);
+    bench_recv_kind(SNOW_MSG_USER, -1, &unexpected);
+    v[i] = bench_now_ns() - t0;
+  }
+  send_u64(pong, 0);
+  bench_report_ns(id, v, n, warm, 1.0, NULL);
+  note_unexpected(id, unexpected);
+  free(v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* service call round trip (snow_service_call -> snow_service_reply) */
+
+#define CALL_TAG 0x5E77ull
+
+/* Replies [u64 argument] to calls [tag][caller][u64 argument]; a call with
+ * argument 0 is answered and then ends it. */
+static void echo_server(const uint8_t* args) {
+  (void)args;
+  for (;;) {
+    const snow_msg* m = snow_actor_receive(-1);
+    if (!m || m->len < 24) continue;
+    snow_pid_t caller = bench_le64(m->data + 8);
+    uint64_t arg = bench_le64(m->data + 16);
+    snow_service_reply(caller, m->data + 16, 8);
+    if (arg == 0) return;
+  }
+}
+
+/* Times `n` calls to a fresh echo server from the calling process. */
+static void time_service_calls(const char* id) {
+  size_t n = bench_iters(200000, 20000), warm = n / 10;
+  uint64_t* v = malloc(n * sizeof *v);
+  snow_pid_t server = snow_actor_spawn(echo_server, NULL, 0, SNOW_PRIO_NORMAL);
+  if (!server) {
+    bench_report_error(id, "spawn_failed");
+    free(v);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint64_t arg = i + 1;
+    uint64_t t0 = bench_now_ns();
+    const snow_msg* r = snow_service_call(server, CALL_TAG, (const uint8_t*)&arg, 8);
+    v[i] = bench_now_ns() - t0;
+    if (!r || r->len != 8 || bench_le64(r->data) != arg) {
+      bench_report_error(id, "bad_reply");
+      free(v);
+      return;
+    }
+  }
+  uint64_t stop = 0;
+  (void)snow_service_call(server, CALL_TAG, (const uint8_t*)&stop, 8);
+  bench_report_ns(id, v, n, warm, 1.0, NULL);
+  free(v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -347,6 +422,7 @@ static void driver(const uint8_t* args) {
   if (bench_want("spawn_first_instr")) run_spawn_first_instr();
   if (bench_want("spawn_exit_tput_proc")) run_spawn_tput("spawn_exit_tput_proc", 1);
   if (bench_want("pingpong_rtt")) run_pingpong();
+  if (bench_want("service_call_rtt")) time_service_calls("service_call_rtt");
   if (bench_want("send_tput")) run_send_tput();
   if (bench_want("monitor_kill_down")) run_signal_latency("monitor_kill_down", KILL_DOWN);
   if (bench_want("monitor_exit_down")) run_signal_latency("monitor_exit_down", EXIT_DOWN);
@@ -368,6 +444,8 @@ int main(int argc, char** argv) {
   }
   bench_print_info();
   if (bench_want("spawn_exit_tput_main")) run_spawn_tput("spawn_exit_tput_main", 0);
+  if (bench_want("main_pingpong_rtt")) run_main_pingpong();
+  if (bench_want("main_service_call_rtt")) time_service_calls("main_service_call_rtt");
   bench_current = "driver";
   int status = bench_run_driver(driver);
   return bench_finish(status);

@@ -569,7 +569,8 @@ void free_list(Signal* s) {
 // ---------------------------------------------------------------- waiting
 
 // Parks the calling process until a signal arrives or `deadline` passes
-// (INT64_MAX: none). Thread processes block their OS thread.
+// (INT64_MAX: none). Thread processes wait on their OS thread: the main
+// process's runs the host loop meanwhile, an attached thread's blocks.
 void park(Process* p, int64_t deadline) {
   if (!p->task.is_thread) {
     if (deadline != INT64_MAX && !p->timer_armed) {
@@ -582,22 +583,12 @@ void park(Process* p, int64_t deadline) {
     return;
   }
   if (!p->anchor->queue.try_sleep()) return;
-  if (deadline == INT64_MAX) {
-    p->task.parker->acquire();
+  if (sched_thread_wait(&p->task, deadline)) return;
+  if (p->anchor->queue.cancel_sleep()) {
+    p->timed_out = true;
     return;
   }
-  for (;;) {
-    int64_t left = deadline - now_ns();
-    if (left > 0 && p->task.parker->try_acquire_for(std::chrono::nanoseconds(left))) return;
-    if (left <= 0 || now_ns() >= deadline) {
-      if (p->anchor->queue.cancel_sleep()) {
-        p->timed_out = true;
-        return;
-      }
-      p->task.parker->acquire();  // a pusher woke us meanwhile: take its wake
-      return;
-    }
-  }
+  (void)sched_thread_wait(&p->task, INT64_MAX);  // a pusher woke us meanwhile: take its wake
 }
 
 void disarm(Process* p) {
@@ -761,6 +752,8 @@ void exit_thread_process(Process* p) {
     return;
   }
   finish_exit(p);
+  // What main woke and never ran goes to the workers.
+  if (p->is_main) sched_host_detach(&p->task);
   t_thread_proc = nullptr;
   bool last_attached = !p->is_main && R.attached.fetch_sub(1, std::memory_order_acq_rel) == 1;
   free_process(p);
@@ -981,8 +974,8 @@ int proc_runtime_start(unsigned workers) {
     return SNOW_ENOMEM;
   }
   m->task.is_thread = true;
-  m->task.parker = new std::binary_semaphore(0);
   m->is_main = true;
+  sched_host_attach(&m->task);
   publish(m);
   R.main_proc = m;
   R.main_thread = std::this_thread::get_id();
@@ -1114,7 +1107,8 @@ int proc_runtime_run() {
   if (!R.started.load(std::memory_order_acquire)) return SNOW_ENOTSTARTED;
   // Only the thread that started the runtime waits for its end (another
   // waiter would return early and leave the main thread's call hanging).
-  if (std::this_thread::get_id() != R.main_thread) return SNOW_EINVAL;
+  // (Nor a process the main thread runs as the host.)
+  if (std::this_thread::get_id() != R.main_thread || sched_current_task()) return SNOW_EINVAL;
   Process* m = t_thread_proc;
   if (m && m->is_main) {
     store_reason(m, kReasonNormal, 1);

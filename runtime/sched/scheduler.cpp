@@ -12,6 +12,7 @@
 
 #include "abi/include/snowrt.h"
 #include "runtime/common/common.h"
+#include "runtime/sched/worker.h"
 
 namespace snow::rt {
 
@@ -19,29 +20,6 @@ namespace {
 
 constexpr int kBudget = 2000;        // reduction checks per time slice
 constexpr int kLowEvery = 8;         // a low-priority task runs at least every 8 picks
-
-struct TaskList {
-  Task* head = nullptr;
-  Task* tail = nullptr;
-  void push_back(Task* t) {
-    t->rq_next = nullptr;
-    if (tail) tail->rq_next = t; else head = t;
-    tail = t;
-  }
-  void push_front(Task* t) {
-    t->rq_next = head;
-    head = t;
-    if (!tail) tail = t;
-  }
-  Task* pop_front() {
-    Task* t = head;
-    if (!t) return nullptr;
-    head = t->rq_next;
-    if (!head) tail = nullptr;
-    t->rq_next = nullptr;
-    return t;
-  }
-};
 
 struct SendAfterTimer : TimerNode {
   std::atomic<int> state{0};  // 0 pending, 1 fired, 2 cancelled
@@ -51,47 +29,7 @@ struct SendAfterTimer : TimerNode {
 };
 enum { kPending = 0, kFired = 1, kCancelled = 2 };
 
-// Why a parked worker was woken. A worker woken to watch goes straight back
-// to watching the busy workers, without taking a task queued behind one of
-// them (see "Watching busy workers" below); for work it takes whatever it
-// finds. The stronger reason wins when both arrive.
-enum Wake : uint8_t { kNotWoken = 0, kWakeToWatch = 1, kWakeForWork = 2 };
-
 }  // namespace
-
-struct alignas(kCacheLine) Worker {
-  unsigned index = 0;
-  std::thread thread;
-
-  // Run queue: any thread pushes (foreign wake-ups, thieves pop).
-  SpinLock rq_mu;
-  TaskList rq[3];
-  std::atomic<int64_t> rq_size{0};
-  unsigned picks = 0;
-
-  // Owned by the worker thread.
-  fcontext_t sched_ctx = nullptr;
-  SanitizerFiber san;
-  Task* current = nullptr;
-  bool overflowed = false;
-  void* altstack = nullptr;
-  // Tasks started here so far. Written by this worker only; watchers read
-  // it to tell a worker that keeps switching from one stuck in one task.
-  std::atomic<uint64_t> slices{0};
-  std::vector<uint64_t> seen_slices;  // each worker's slices when this one last looked
-
-  // Parking.
-  std::mutex park_mu;
-  std::condition_variable park_cv;
-  Wake wake = kNotWoken;
-  std::atomic<bool> parked{false};
-  std::atomic<int64_t> park_deadline{INT64_MAX};
-
-  // Timers: a binary min-heap on (deadline, order).
-  std::mutex timer_mu;
-  std::vector<TimerNode*> heap;
-  std::atomic<int64_t> next_deadline{INT64_MAX};
-};
 
 namespace {
 
@@ -101,6 +39,10 @@ struct Sched {
   SchedHooks hooks{};
   SchedConfig cfg{};
   std::vector<Worker*> workers;
+  // The host (worker.h, host.cpp), and every run queue: the workers, then
+  // the host. Stealing, watching and the idle checks look at all of them.
+  Worker* host = nullptr;
+  std::vector<Worker*> queues;
   std::vector<StackSlot*> slots;
   std::atomic<uint64_t> next_slot{0};
   std::atomic<uint64_t> next_foreign_worker{0};
@@ -123,10 +65,11 @@ struct Sched {
 // Never destroyed (see Dist in dist.cpp).
 Sched& g = *new Sched();
 SNOW_TLS Worker* t_worker = nullptr;
+// The hosting thread while its hosted task runs its own code (not in the
+// host loop): what it makes runnable may go to the host's queue.
+SNOW_TLS bool t_hosting = false;
 struct sigaction g_old_segv;
 struct sigaction g_old_bus;
-
-__attribute__((noinline)) Worker* worker_current() { return t_worker; }
 
 // ---------------------------------------------------------------- timers
 
@@ -185,11 +128,15 @@ void heap_remove(Worker* w, TimerNode* n) {
   w->next_deadline.store(h.empty() ? INT64_MAX : h.front()->deadline, std::memory_order_release);
 }
 
-void wake_worker(Worker* w, Wake why = kWakeForWork) {
+}  // namespace
+
+void wake_worker(Worker* w, Wake why) {
   std::lock_guard<std::mutex> lk(w->park_mu);
   if (why > w->wake) w->wake = why;
   w->park_cv.notify_one();
 }
+
+namespace {
 
 void insert_timer(Worker* w, TimerNode* n) {
   n->order = g.timer_order.fetch_add(1, std::memory_order_relaxed);
@@ -209,9 +156,11 @@ void insert_timer(Worker* w, TimerNode* n) {
     wake_worker(w);
 }
 
+// The host owns no timers: its thread may run main's code for a long time
+// and would strand them.
 Worker* timer_home() {
   Worker* w = t_worker;
-  if (w) return w;
+  if (w && w != g.host) return w;
   return g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) % g.workers.size()];
 }
 
@@ -283,6 +232,8 @@ Task* rq_pop_locked(Worker* w) {
   return w->rq[2].pop_front();
 }
 
+}  // namespace
+
 Task* rq_pop(Worker* w) {
   if (w->rq_size.load(std::memory_order_acquire) == 0) return nullptr;
   Task* t;
@@ -294,17 +245,20 @@ Task* rq_pop(Worker* w) {
   return t;
 }
 
+namespace {
+
+// The host's queue counts: what main woke waits there while main runs.
 Task* steal(Worker* self) {
-  size_t n = g.workers.size();
+  size_t n = g.queues.size();
   for (size_t k = 1; k < n; ++k) {
-    Worker* v = g.workers[(self->index + k) % n];
+    Worker* v = g.queues[(self->index + k) % n];
     if (Task* t = rq_pop(v)) return t;
   }
   return nullptr;
 }
 
 bool any_queued() {
-  for (Worker* w : g.workers)
+  for (Worker* w : g.queues)
     if (w->rq_size.load(std::memory_order_seq_cst) > 0) return true;
   return false;
 }
@@ -334,12 +288,28 @@ bool nobody_watching() { return g.num_watching.load(std::memory_order_seq_cst) =
 // queues one behind itself and no idle worker watches, a parked one is
 // woken to watch: it takes the task only if this worker then keeps the
 // same task for a whole watch period.
+//
+// The main thread running main's own code counts as its host running a
+// task: a process it wakes goes to the host's queue, so that main's next
+// wait runs it on this thread (a main <-> process round trip then never
+// leaves user space), but only while that queue is empty: a batch goes to
+// the workers as from any other thread. A process that has never run
+// starts on the workers, spawned by main or by a process the host runs:
+// the host cannot be preempted, and main waits behind whatever it runs,
+// so it runs only processes that already answered main (or its partners)
+// rather than new code that may compute for long without yielding.
 void enqueue(Task* t, bool front) {
   Worker* self = t_worker;
+  if (self == g.host && !t->started) self = nullptr;
   if (self) {
     rq_push(self, t, front);
     if (self->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
     else if (self->current && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
+    return;
+  }
+  if (t_hosting && t->started && g.host->rq_size.load(std::memory_order_relaxed) == 0) {
+    rq_push(g.host, t, front);
+    if (nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
   }
   Worker* w = t->last_worker >= 0 ? g.workers[size_t(t->last_worker) % g.workers.size()]
@@ -416,6 +386,8 @@ void task_trampoline(transfer_t tr) {
   abort();
 }
 
+}  // namespace
+
 void run_task(Worker* w, Task* t) {
   StackSlot* s = t->slot;
   if (!slot_acquire(s, t)) return;
@@ -468,6 +440,8 @@ void run_task(Worker* w, Task* t) {
   }
 }
 
+namespace {
+
 // ---------------------------------------------------------------- parking
 
 // Before parking, watch the queues for a short while (yielding the CPU each
@@ -486,7 +460,7 @@ void run_task(Worker* w, Task* t) {
 // period (below).
 bool work_for(Worker* w, std::memory_order order = std::memory_order_relaxed) {
   if (w->rq_size.load(order) > 0) return true;
-  for (Worker* v : g.workers)
+  for (Worker* v : g.queues)
     if (v != w && v->rq_size.load(order) >= 2) return true;
   return false;
 }
@@ -576,13 +550,31 @@ ParkEnd park(Worker* w, int64_t watch_until) {
 // Asked by a worker that is neither; a hint (the counts move as they are
 // read): a wrong "no" is caught by the park's re-check or costs a wake-up,
 // a wrong "yes" costs a watch period.
-bool others_busy() {
+bool workers_busy() {
   return g.num_parked.load(std::memory_order_seq_cst) + g.num_spinning.load(std::memory_order_seq_cst) <
          int(g.workers.size()) - 1;
 }
 
+// The host is busy while its thread runs the hosted task's own code or a
+// task, rather than waiting in the host loop.
+bool host_busy() {
+  Worker* h = g.host;
+  return h->hosted.load(std::memory_order_relaxed) && !h->host_idle.load(std::memory_order_seq_cst);
+}
+
+bool others_busy() { return workers_busy() || host_busy(); }
+
+// After a watch period: the watch goes on while a worker is busy, or while
+// the host is and tasks may queue behind it: some are queued, or it started
+// tasks during the period (main is talking to processes, and each message
+// main sends may queue one). A main thread busy in its own code and talking
+// to nobody keeps no worker awake.
+bool keep_watching(bool host_moved) {
+  return workers_busy() || (host_busy() && (host_moved || g.host->rq_size.load(std::memory_order_seq_cst) > 0));
+}
+
 bool queued_elsewhere(Worker* w) {
-  for (Worker* v : g.workers)
+  for (Worker* v : g.queues)
     if (v != w && v->rq_size.load(std::memory_order_seq_cst) > 0) return true;
   return false;
 }
@@ -601,15 +593,16 @@ void stop_watching(Worker* w) {
 }
 
 void remember_slices(Worker* w) {
-  for (Worker* v : g.workers) w->seen_slices[v->index] = v->slices.load(std::memory_order_relaxed);
+  for (Worker* v : g.queues) w->seen_slices[v->index] = v->slices.load(std::memory_order_relaxed);
 }
 
 // A task from a worker that still has tasks queued and started none since
-// this one last looked, or nullptr.
-Task* take_from_stuck_worker(Worker* w) {
+// this one last looked, or nullptr. *host_moved: the host started tasks.
+Task* take_from_stuck_worker(Worker* w, bool* host_moved) {
   Task* t = nullptr;
-  for (Worker* v : g.workers) {
+  for (Worker* v : g.queues) {
     uint64_t slices = v->slices.load(std::memory_order_relaxed);
+    if (v == g.host) *host_moved = slices != w->seen_slices[v->index];
     if (!t && v != w && slices == w->seen_slices[v->index] && v->rq_size.load(std::memory_order_relaxed) > 0)
       t = rq_pop(v);
     w->seen_slices[v->index] = slices;
@@ -622,9 +615,14 @@ Task* take_from_stuck_worker(Worker* w) {
 // stuck worker, or nullptr when this worker should look for work again;
 // *to_watch then says it was woken only to watch (so it should take no
 // single task from a busy worker now).
+// A worker woken to watch watches at least one period even when nothing
+// looks busy any more: the host that woke it may be between two of main's
+// sends (its loop idle for a moment), and returning to a plain park would
+// make main's next send wake a worker again.
 Task* wait_for_work(Worker* w, bool* to_watch) {
+  const bool asked = *to_watch;
   *to_watch = false;
-  if (!others_busy() || !start_watching()) {
+  if (!(asked || others_busy()) || !start_watching()) {
     *to_watch = park(w, INT64_MAX) == ParkEnd::Watch;
     return nullptr;
   }
@@ -633,7 +631,9 @@ Task* wait_for_work(Worker* w, bool* to_watch) {
   for (;;) {
     ParkEnd end = park(w, now_ns() + g.cfg.watch_ns);
     if (end == ParkEnd::Work) break;
-    if (end == ParkEnd::Period && ((t = take_from_stuck_worker(w)) || !others_busy())) break;
+    if (end != ParkEnd::Period) continue;
+    bool host_moved = false;
+    if ((t = take_from_stuck_worker(w, &host_moved)) || !keep_watching(host_moved)) break;
   }
   stop_watching(w);
   return t;
@@ -694,7 +694,7 @@ void worker_main(Worker* w) {
   } else {
     w->altstack = nullptr;
   }
-  w->seen_slices.assign(g.workers.size(), 0);
+  w->seen_slices.assign(g.queues.size(), 0);
   bool to_watch = false;  // woken only to watch: take no task from a busy worker yet
   while (!g.stopping.load(std::memory_order_acquire)) {
     run_expired_timers(w);
@@ -729,6 +729,20 @@ void timer_uncount() {
 
 // ---------------------------------------------------------------- public
 
+// Not inlined: a process may resume on another thread, and the compiler
+// must not keep the TLS address of the thread it started on (context.h).
+__attribute__((noinline)) Worker* worker_current() { return t_worker; }
+void worker_set_current(Worker* w) { t_worker = w; }
+Worker* sched_host() { return g.host; }
+
+void hand_host_queue_to_workers(Worker* host) {
+  while (Task* t = rq_pop(host)) {
+    Worker* w = g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) % g.workers.size()];
+    rq_push(w, t, false);
+    wake_one_parked(w);
+  }
+}
+
 int sched_start(const SchedConfig& cfg, const SchedHooks& hooks) {
   if (g.running.load()) return SNOW_EALREADY;
   g.cfg = cfg;
@@ -753,6 +767,11 @@ int sched_start(const SchedConfig& cfg, const SchedHooks& hooks) {
     w->index = i;
     g.workers.push_back(w);
   }
+  g.queues = g.workers;
+  g.host = new Worker();
+  g.host->index = g.cfg.workers;
+  g.host->seen_slices.assign(g.cfg.workers + 1, 0);
+  g.queues.push_back(g.host);
   g.running.store(true);
   for (Worker* w : g.workers) w->thread = std::thread(worker_main, w);
   return 0;
@@ -774,6 +793,8 @@ void sched_stop(int64_t grace_ms) {
     // timers stay allocated (it may still touch them); the tables forget
     // them so a later start begins clean.
     g.workers.clear();
+    g.queues.clear();
+    g.host = nullptr;
     g.slots.clear();
     g.timers_pending.store(0);
     g.running.store(false);
@@ -792,6 +813,9 @@ void sched_stop(int64_t grace_ms) {
   }
   for (auto& st : g.stripes) st.map.clear();
   g.workers.clear();
+  g.queues.clear();
+  delete g.host;  // its queue was handed over when hosting ended
+  g.host = nullptr;
   for (StackSlot* s : g.slots) stack_slot_destroy(s);
   g.slots.clear();
   g.timers_pending.store(0);
@@ -832,10 +856,43 @@ void sched_task_release(Task* t) {
 
 void sched_make_runnable(Task* t) {
   if (t->is_thread) {
-    t->parker->release();
+    if (t->hosted) host_wake_hosted(g.host);
+    else t->parker->release();
     return;
   }
   enqueue(t, false);
+}
+
+bool sched_thread_wait(Task* t, int64_t deadline) {
+  if (t->hosted) return host_wait(g.host, deadline);
+  if (deadline == INT64_MAX) {
+    t->parker->acquire();
+    return true;
+  }
+  for (;;) {
+    int64_t left = deadline - now_ns();
+    if (left <= 0) return false;
+    if (t->parker->try_acquire_for(std::chrono::nanoseconds(left))) return true;
+  }
+}
+
+void sched_host_attach(Task* t) {
+  Worker* h = g.host;
+  t->hosted = true;
+  h->hosted_ready.store(false, std::memory_order_relaxed);
+  h->hosted.store(t, std::memory_order_release);
+  host_thread_setup(h);
+  t_hosting = true;
+}
+
+void sched_host_detach(Task* t) {
+  Worker* h = g.host;
+  if (!h || h->hosted.load(std::memory_order_relaxed) != t) return;
+  t_hosting = false;
+  h->hosted.store(nullptr, std::memory_order_release);
+  t->hosted = false;
+  host_thread_teardown(h);
+  hand_host_queue_to_workers(h);
 }
 
 void sched_switch_out(Task* t, SwitchReason why) {

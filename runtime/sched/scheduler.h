@@ -11,8 +11,17 @@
 //   behind a worker that kept one task for a whole period (a process that
 //   never yields), so that such a task runs whenever a worker is idle.
 // - *Thread task*: the task of the main thread or of an attached foreign
-//   thread. It runs on its own OS thread, is never queued, and parks on a
-//   semaphore instead of switching.
+//   thread. It runs on its own OS thread and is never queued. An attached
+//   thread's task parks on a semaphore instead of switching.
+// - *Host*: the main thread while the main process (a hosted thread task)
+//   waits. Instead of sleeping it runs tasks queued on its own run queue,
+//   switching between the native main stack and process stacks as a worker
+//   does, and returns to the main process as soon as that is made runnable.
+//   Processes main wakes are queued there, so a main <-> process exchange
+//   stays in user space on one thread. The host owns no timers and never
+//   steals; workers steal from it, and the watcher takes what waits there
+//   while main runs its own code (host.cpp, docs/design/scheduler.md,
+//   "The host").
 //
 // Task state machine (scheduler's view):
 //
@@ -74,6 +83,7 @@ struct Task {
   SwitchReason switch_reason = SwitchReason::Yield;
   bool started = false;
   bool is_thread = false;
+  bool hosted = false;           // thread task served by the host (main)
   int32_t last_worker = -1;
   void (*entry)(Task*) = nullptr;  // runs on the task's own stack; never returns
   SanitizerFiber san;
@@ -147,6 +157,22 @@ void sched_task_release(Task* t);
 // Makes a sleeping or new task runnable. Any thread. Thread tasks are woken
 // through their semaphore.
 void sched_make_runnable(Task* t);
+
+// Waits, on its own thread, for thread task `t` (whose signal queue just
+// agreed to sleep) to be made runnable: true, or false once `deadline`
+// (CLOCK_MONOTONIC ns; INT64_MAX: none) passed first. A hosted task's
+// thread runs the host loop meanwhile; an attached thread blocks.
+bool sched_thread_wait(Task* t, int64_t deadline);
+
+// Makes the calling thread the host of thread task `t` (the main process;
+// one at a time): from now on sched_thread_wait(t) runs the host loop, and
+// tasks `t` makes runnable may be queued on the host. Before `t` can be
+// made runnable.
+void sched_host_attach(Task* t);
+// Ends hosting when `t` exits, on the host thread, outside the host loop:
+// what is queued on the host goes to the workers. No effect if `t` is not
+// hosted.
+void sched_host_detach(Task* t);
 
 // From the task's own context: give the worker back.
 void sched_switch_out(Task* t, SwitchReason why);
