@@ -13,7 +13,7 @@ and compares them with the declarations that restate them:
   --clang CLANG    cross-check the .ll against what CLANG itself emits for the
                    header (an independent C front end's ABI lowering; pointer
                    types and `noundef` are normalised away).
-  --python FILE    abi/bindings/python/snowrt.py: its FUNCTIONS table
+  --python FILE    abi/bindings/python/snowrt/_ffi.py: its FUNCTIONS table
                    (argtypes/restype), its ctypes Structures and its constants.
   --rust FILE      abi/bindings/rust/snowrt.rs: its extern "C" block, its
                    repr(C) structs and its constants.
@@ -487,6 +487,8 @@ def ctypes_canon(t, ctypes):
         return "bool"
     if t in (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p):
         return "ptr"
+    if isinstance(t, type) and issubclass(t, ctypes.c_void_p):
+        return "ptr"  # a checked pointer argument (e.g. the binding's ProcEntry)
     if isinstance(t, type) and issubclass(t, (ctypes._Pointer, ctypes._CFuncPtr)):
         return "ptr"
     code = getattr(t, "_type_", None)

@@ -210,6 +210,16 @@ SNOW_API void snow_rt_init(void);
  *  snow_rt_run_scheduler(). */
 SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
 
+/** Chooses whether snow_rt_init_actor() installs the runtime's SIGINT and
+ *  SIGTERM handlers (an orderly stop, as snow_rt_halt(130 / 143)). false
+ *  leaves the program's own handlers in place, e.g. for a host with its own
+ *  signal handling (Python keeps Ctrl-C as KeyboardInterrupt). Without a
+ *  call the SNOW_SIGNALS environment variable decides ("0": off; unset or
+ *  anything else: on); a call overrides it. Returns 0, or SNOW_EALREADY
+ *  while the runtime is started (the setting is then unchanged). Threads:
+ *  any; it applies to the next snow_rt_init_actor(). */
+SNOW_API int32_t snow_rt_set_signal_handling(bool enabled);
+
 /** Called by the main thread after its work. The main process exits with
  *  `normal`; then it waits until every process has exited or snow_rt_halt()
  *  is called, stops the workers and returns the exit status (0 normally,
@@ -227,7 +237,8 @@ SNOW_API int32_t snow_rt_run_scheduler(void);
 
 /** Any thread: orderly stop of everything. Every process is exited with
  *  `shutdown`, the workers stop and snow_rt_run_scheduler() returns
- *  `status`. SIGINT and SIGTERM do the same with status 130 / 143. */
+ *  `status`. SIGINT and SIGTERM do the same with status 130 / 143 unless
+ *  snow_rt_set_signal_handling(false) or SNOW_SIGNALS=0 turned that off. */
 SNOW_API void snow_rt_halt(int32_t status);
 
 /** Returns SNOW_ABI_VERSION. */

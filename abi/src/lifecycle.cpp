@@ -1,7 +1,9 @@
 // ABI section 2: lifecycle, plus errors and statistics.
 #include <sched.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "abi/src/abi_util.h"
@@ -50,7 +52,24 @@ unsigned available_cpus() {
   return std::thread::hardware_concurrency();
 }
 
+// What snow_rt_set_signal_handling chose: -1 no call yet (SNOW_SIGNALS
+// decides), 0 off, 1 on.
+std::atomic<int> g_signal_handling{-1};
+
+bool stop_on_signals() {
+  int chosen = g_signal_handling.load(std::memory_order_acquire);
+  if (chosen >= 0) return chosen == 1;
+  const char* env = getenv("SNOW_SIGNALS");
+  return !(env && strcmp(env, "0") == 0);
+}
+
 }  // namespace
+
+SNOW_API int32_t snow_rt_set_signal_handling(bool enabled) {
+  if (proc_runtime_started()) return SNOW_EALREADY;
+  g_signal_handling.store(enabled ? 1 : 0, std::memory_order_release);
+  return 0;
+}
 
 SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers) {
   snow_rt_init();
@@ -64,7 +83,7 @@ SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers) {
   if (n == 0) n = available_cpus();
   if (n == 0) n = 1;
   if (n > 1024) n = 1024;
-  return proc_runtime_start(n);
+  return proc_runtime_start(n, stop_on_signals());
 }
 
 SNOW_API int32_t snow_rt_run_scheduler(void) { return proc_runtime_run(); }

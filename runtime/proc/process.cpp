@@ -161,6 +161,7 @@ struct Runtime {
   Process* main_proc = nullptr;
   std::thread::id main_thread;  // the thread that started the runtime
   struct sigaction old_int {}, old_term {};
+  bool signals_installed = false;  // old_int/old_term hold what to restore
 };
 
 // Never destroyed (see Dist in dist.cpp).
@@ -940,7 +941,7 @@ void proc_runtime_poke() { post_wakeup(); }
 
 bool proc_runtime_started() { return R.started.load(std::memory_order_acquire); }
 
-int proc_runtime_start(unsigned workers) {
+int proc_runtime_start(unsigned workers, bool stop_on_signals) {
   if (R.started.load()) return SNOW_EALREADY;
   if (!R.wakeup_ready) {
     sem_init(&R.wakeup, 0, 0);
@@ -985,8 +986,11 @@ int proc_runtime_start(unsigned workers) {
   sigemptyset(&sa.sa_mask);
   R.stop_signal_status.store(0);
   R.stop_watcher = std::thread(stop_watcher_main);
-  sigaction(SIGINT, &sa, &R.old_int);
-  sigaction(SIGTERM, &sa, &R.old_term);
+  R.signals_installed = stop_on_signals;
+  if (stop_on_signals) {
+    sigaction(SIGINT, &sa, &R.old_int);
+    sigaction(SIGTERM, &sa, &R.old_term);
+  }
   R.started.store(true, std::memory_order_release);
   return 0;
 }
@@ -1064,8 +1068,11 @@ int stop_everything(int status) {
     if (R.alive.load() > 0) abandon_attached_threads();
   }
   sched_stop(1000);
-  sigaction(SIGINT, &R.old_int, nullptr);
-  sigaction(SIGTERM, &R.old_term, nullptr);
+  if (R.signals_installed) {
+    sigaction(SIGINT, &R.old_int, nullptr);
+    sigaction(SIGTERM, &R.old_term, nullptr);
+    R.signals_installed = false;
+  }
   R.stop_signal_status.store(0);
   sem_post(&R.stop_signal);
   if (R.stop_watcher.joinable()) R.stop_watcher.join();

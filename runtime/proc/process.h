@@ -55,7 +55,9 @@ struct Process;
 struct JobTable;
 
 // Runtime start/stop (called by the ABI lifecycle functions).
-int proc_runtime_start(unsigned workers);
+// stop_on_signals: install SIGINT/SIGTERM handlers that halt the runtime
+// (status 130 / 143) until it stops; false leaves the program's own.
+int proc_runtime_start(unsigned workers, bool stop_on_signals);
 // The main thread's process exits normally, then waits for every process
 // (or a halt, or quiescence), stops everything. Returns the exit status.
 int proc_runtime_run();

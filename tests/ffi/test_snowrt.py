@@ -3,7 +3,8 @@
 
     python3 test_snowrt.py --lib path/to/libsnowrt.so --helpers path/to/libsnowrt_ffi_helpers.so
 
-Loads the library with abi/bindings/python/snowrt.py, starts the runtime
+Loads the library with the raw ctypes layer of the snowrt package
+(abi/bindings/python/snowrt/_ffi.py), starts the runtime
 with this thread as the main process, and checks the ABI from Python:
 messages, selective receive, spawn/monitor/link/exit of C helper processes,
 names, timers, attached threads, services, heap, stats, layouts. Each test
@@ -28,8 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "..", "abi", "bindings", "python"))
 
-import snowrt  # noqa: E402
-from snowrt import u64, get_u64  # noqa: E402
+from snowrt import _ffi as snowrt  # noqa: E402
+from snowrt._ffi import u64, get_u64  # noqa: E402
 
 DEADLINE_MS = 5000
 

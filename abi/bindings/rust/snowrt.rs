@@ -182,6 +182,7 @@ unsafe extern "C" {
     // 2. Lifecycle
     pub fn snow_rt_init();
     pub fn snow_rt_init_actor(schedulers: u32) -> i32;
+    pub fn snow_rt_set_signal_handling(enabled: bool) -> i32;
     pub fn snow_rt_run_scheduler() -> i32;
     pub fn snow_rt_halt(status: i32);
     pub fn snow_rt_abi_version() -> u32;

@@ -1,17 +1,19 @@
-"""snowrt: ctypes binding of the libsnowrt C ABI, contract version 2.
+"""snowrt._ffi: ctypes binding of the libsnowrt C ABI, contract version 2.
 
-Covers the whole public header (abi/include/snowrt.h): every function with
-its argtypes/restype, the structs, the constants, and a few helpers to read
-messages. Only the standard library is used. The header is authoritative;
-codegen-shims/check_decls.py --python checks this file against it.
+The raw layer of the snowrt package (the Pythonic layer in snowrt/__init__.py
+is built on it). Covers the whole public header (abi/include/snowrt.h):
+every function with its argtypes/restype, the structs, the constants, and a
+few helpers to read messages. Only the standard library is used, and no
+relative import: codegen-shims/check_decls.py --python loads this file on
+its own and checks it against the header, which is authoritative.
 
-    import snowrt
-    rt = snowrt.load("/path/to/libsnowrt.so")   # or $SNOWRT_LIB, or the linker path
+    from snowrt import _ffi
+    rt = _ffi.load()                            # see load() for the search order
     rt.snow_rt_init()
     rt.snow_rt_init_actor(0)                    # this thread becomes the main process
     me = rt.snow_actor_self()
-    snowrt.send(rt, me, b"hello")
-    msg = snowrt.receive(rt, 1000)              # Message(kind, tag, data) or None
+    _ffi.send(rt, me, b"hello")
+    msg = _ffi.receive(rt, 1000)                # Message(kind, tag, data) or None
     rt.snow_rt_run_scheduler()
 
 Calls release the GIL while they run (ctypes.CDLL), so a blocking receive
@@ -21,14 +23,18 @@ processes. Process entry functions, terminate callbacks and match functions
 must be C functions (e.g. from a helper library): a Python callback would
 run on a runtime worker thread, on a small process stack, possibly resuming
 on another OS thread after any blocking call, which the interpreter does not
-support. Importing this module does not load the library.
+support. The spawn calls refuse a Python callable with a TypeError (run
+Python code as a process with snowrt.spawn_thread instead). Importing this
+module does not load the library.
 """
 
 import collections
 import ctypes
 import ctypes.util
 import os
+import shutil
 import struct
+import subprocess
 
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int, c_int32, c_int64,
                     c_uint8, c_uint32, c_uint64, c_void_p)
@@ -193,13 +199,58 @@ class snow_sup_spec(Structure):
 
 _MSG_P = POINTER(snow_msg)
 
+ENTRY_REFUSED = ("a Python callable cannot be a snowrt process entry: processes run on small "
+                 "runtime stacks that switch threads under the interpreter; run Python code as a "
+                 "process with snowrt.spawn_thread(fn, *args) (one attached OS thread per process)")
+
+
+def _holds_python_code(objects, seen=None):
+    """Whether a ctypes object graph (_objects) keeps a Python callback
+    (a CFUNCTYPE made from a Python callable keeps its thunk there). The
+    graph may hold cycles (a function pointer keeps its library, which
+    keeps the function): each object is visited once."""
+    if objects is None:
+        return False
+    seen = set() if seen is None else seen
+    if id(objects) in seen:
+        return False
+    seen.add(id(objects))
+    if type(objects).__name__ == "CThunkObject":
+        return True
+    if isinstance(objects, dict):
+        return any(_holds_python_code(v, seen) for v in objects.values())
+    if isinstance(objects, ctypes._CFuncPtr):
+        return _holds_python_code(objects._objects, seen)
+    return False
+
+
+def is_python_callable(f):
+    """True for Python code (a function, method, lambda, or a CFUNCTYPE
+    wrapping one); False for a C function of a loaded library, a CFUNCTYPE
+    made from an address, an address or None."""
+    if isinstance(f, ctypes._CFuncPtr):
+        return _holds_python_code(f._objects)
+    return callable(f)
+
+
+class ProcEntry(c_void_p):
+    """Argument type of the process entry parameters (spawn, job, registered
+    function): a C function pointer, refusing Python code with TypeError."""
+
+    @classmethod
+    def from_param(cls, obj):
+        if is_python_callable(obj):
+            raise TypeError(ENTRY_REFUSED)
+        return c_void_p.from_param(obj)
+
+
 # ---------------------------------------------------------------------------
 # Functions: (name, restype, argtypes), in header order.
 # Data pointers are c_void_p (pass bytes, a ctypes buffer, an address or None);
 # strings are (c_char_p ptr, c_uint64 len) pairs. Function pointers are
-# c_void_p too, so that a function of a loaded C library (helpers.fn), a
-# SNOW_PROC_FN/SNOW_MATCH_FN/SNOW_TERMINATE_FN instance, an address or None
-# (NULL) can be passed as is.
+# c_void_p too (ProcEntry for process entries), so that a function of a
+# loaded C library (helpers.fn), a SNOW_PROC_FN/SNOW_MATCH_FN/
+# SNOW_TERMINATE_FN instance, an address or None (NULL) can be passed as is.
 # ---------------------------------------------------------------------------
 
 FUNCTIONS = [
@@ -207,14 +258,15 @@ FUNCTIONS = [
     # 2. Lifecycle
     ("snow_rt_init", None, []),
     ("snow_rt_init_actor", c_int32, [c_uint32]),
+    ("snow_rt_set_signal_handling", c_int32, [c_bool]),
     ("snow_rt_run_scheduler", c_int32, []),
     ("snow_rt_halt", None, [c_int32]),
     ("snow_rt_abi_version", c_uint32, []),
     ("snow_thread_attach", snow_pid_t, []),
     ("snow_thread_detach", c_int32, []),
     # 3. Processes and messages
-    ("snow_actor_spawn", snow_pid_t, [c_void_p, c_void_p, c_uint64, c_uint8]),
-    ("snow_actor_spawn_opts", snow_pid_t, [c_void_p, c_void_p, c_uint64, POINTER(snow_spawn_opts)]),
+    ("snow_actor_spawn", snow_pid_t, [ProcEntry, c_void_p, c_uint64, c_uint8]),
+    ("snow_actor_spawn_opts", snow_pid_t, [ProcEntry, c_void_p, c_uint64, POINTER(snow_spawn_opts)]),
     ("snow_actor_self", snow_pid_t, []),
     ("snow_reduction_check", None, []),
     ("snow_actor_yield", None, []),
@@ -250,7 +302,7 @@ FUNCTIONS = [
     ("snow_node_self", c_void_p, []),
     ("snow_node_list", c_void_p, []),
     ("snow_node_name", c_int64, [c_void_p, c_uint64]),
-    ("snow_register_function", None, [c_char_p, c_uint64, c_void_p]),
+    ("snow_register_function", None, [c_char_p, c_uint64, ProcEntry]),
     ("snow_node_spawn", snow_pid_t, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64, c_uint8]),
     ("snow_term_encode_pid", c_int64, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
@@ -273,10 +325,10 @@ FUNCTIONS = [
     ("snow_supervisor_terminate_child", c_int64, [snow_pid_t, snow_pid_t]),
     ("snow_supervisor_count_children", c_int64, [snow_pid_t]),
     # 7. Jobs
-    ("snow_job_async", snow_pid_t, [c_void_p, c_void_p]),
+    ("snow_job_async", snow_pid_t, [ProcEntry, c_void_p]),
     ("snow_job_await", c_void_p, [snow_pid_t]),
     ("snow_job_await_timeout", c_void_p, [snow_pid_t, c_int64]),
-    ("snow_job_map", c_void_p, [c_void_p, c_void_p, c_void_p]),
+    ("snow_job_map", c_void_p, [c_void_p, ProcEntry, c_void_p]),
 ]
 
 NORETURN = frozenset(["snow_actor_exit_self", "snow_panic"])
@@ -307,22 +359,67 @@ ERROR_TEXT = {
 
 _lib = None
 
+SONAME = "libsnowrt.so.%d" % SNOW_ABI_VERSION
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _pkg_config_libdir():
+    """`pkg-config --variable=libdir snowrt`, or None without pkg-config or
+    the snowrt package."""
+    exe = shutil.which("pkg-config")
+    if not exe:
+        return None
+    try:
+        r = subprocess.run([exe, "--variable=libdir", "snowrt"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    libdir = r.stdout.strip()
+    return libdir if r.returncode == 0 and libdir else None
+
+
+def locate():
+    """Where load() finds libsnowrt by default: (path, how), in this order:
+
+    1. $SNOWRT_LIBRARY (how "SNOWRT_LIBRARY"; the older $SNOWRT_LIB too);
+    2. libsnowrt.so.2 next to this package (how "package");
+    3. libsnowrt.so.2 in `pkg-config --variable=libdir snowrt` (how "pkg-config");
+    4. the system loader's search (LD_LIBRARY_PATH, ld.so.cache): the bare
+       name libsnowrt.so.2 (how "system").
+    The first one that names an existing file wins (4 always answers)."""
+    for var in ("SNOWRT_LIBRARY", "SNOWRT_LIB"):
+        path = os.environ.get(var)
+        if path:
+            if not os.path.exists(path):
+                raise OSError("$%s names %s, which does not exist" % (var, path))
+            return path, var
+    beside = os.path.join(PACKAGE_DIR, SONAME)
+    if os.path.exists(beside):
+        return beside, "package"
+    libdir = _pkg_config_libdir()
+    if libdir and os.path.exists(os.path.join(libdir, SONAME)):
+        return os.path.join(libdir, SONAME), "pkg-config"
+    return SONAME, "system"
+
 
 def load(path=None, strict=False):
     """Loads libsnowrt and declares every function on it; returns the CDLL.
 
-    path: the library file; default $SNOWRT_LIB, else ctypes.util.find_library.
-    Functions the library does not export are listed in the CDLL's
+    path: the library file; default: locate()'s answer. The CDLL's
+    `snowrt_found_by` attribute says how it was found ("path" when given).
+    Functions the library does not export are listed in its
     `snowrt_missing` attribute (and raise AttributeError when used); with
     strict=True any missing function raises AttributeError here. Raises
     OSError if the library cannot be found, RuntimeError on an ABI version
     mismatch."""
     global _lib
+    how = "path"
     if path is None:
-        path = os.environ.get("SNOWRT_LIB") or ctypes.util.find_library("snowrt")
-    if not path:
-        raise OSError("libsnowrt not found: pass a path or set SNOWRT_LIB")
-    lib = ctypes.CDLL(path)
+        path, how = locate()
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise OSError("libsnowrt not found (%s): set SNOWRT_LIBRARY to the path of %s, install snowrt "
+                      "where pkg-config finds it, or add its directory to LD_LIBRARY_PATH" % (e, SONAME)) from e
     missing = []
     for name, restype, argtypes in FUNCTIONS:
         try:
@@ -335,6 +432,7 @@ def load(path=None, strict=False):
     if strict and missing:
         raise AttributeError("%s does not export: %s" % (path, ", ".join(missing)))
     lib.snowrt_missing = missing
+    lib.snowrt_found_by = how
     version = lib.snow_rt_abi_version()
     if version != SNOW_ABI_VERSION:
         raise RuntimeError("libsnowrt at %s has ABI version %d, this binding is for %d" % (path, version, SNOW_ABI_VERSION))
@@ -362,6 +460,8 @@ def proc_fn(f):
     """A SNOW_PROC_FN from an address (int) or a function of a loaded C
     library (e.g. helpers.my_process), e.g. for snow_child_spec.start. The
     spawn calls accept those directly too."""
+    if is_python_callable(f):
+        raise TypeError(ENTRY_REFUSED)
     if isinstance(f, SNOW_PROC_FN) or f is None:
         return f
     if isinstance(f, int):
