@@ -45,6 +45,8 @@ void forget_pid_locked(NodeEntry* e, std::unordered_map<uint64_t, RemotePid>::it
   T.pids.fetch_sub(1, std::memory_order_relaxed);
 }
 
+std::atomic<int64_t> g_dead_grace_ns{kDeadHandleGraceNs};
+
 void mark_dead(RemotePid& p) {
   if (p.dead) return;
   p.dead = true;
@@ -155,6 +157,8 @@ void handle_mark(uint64_t handle, PidUse use) {
   if (it != e->pids.end()) apply_use(it->second, use);
 }
 
+void handles_set_dead_grace(int64_t ns) { g_dead_grace_ns.store(ns, std::memory_order_relaxed); }
+
 void handles_all_dead_locked(NodeEntry* e) {
   for (auto& [number, p] : e->pids) mark_dead(p);
 }
@@ -173,7 +177,7 @@ size_t handles_sweep_locked(NodeEntry* e) {
   for (auto it = e->pids.begin(); it != e->pids.end();) {
     RemotePid& p = it->second;
     bool keep = p.young || kept.count(it->first) || (p.exposed && !p.dead) ||
-                (p.dead && now - p.dead_since_ns < kDeadHandleGraceNs);
+                (p.dead && now - p.dead_since_ns < g_dead_grace_ns.load(std::memory_order_relaxed));
     p.young = false;
     if (keep) {
       ++it;

@@ -109,6 +109,8 @@ struct RemotePid {
 
 // How long a dead handle stays encodable (see the reclaim rules above).
 constexpr int64_t kDeadHandleGraceNs = int64_t(10) * 1000 * 1000 * 1000;
+// Sets that time (unit tests shorten it; any thread).
+void handles_set_dead_grace(int64_t ns);
 
 struct NodeEntry {
   uint16_t index = 0;

@@ -133,8 +133,7 @@ def fail(text):
 
 @case
 def spawn_thread_that_raises_exits_with_the_exception_text():
-    child = snowrt.spawn_thread(fail, "boom")
-    ref = snowrt.monitor(child)
+    child, ref = snowrt.spawn_thread(fail, "boom", monitor=True)
     down = recv("DOWN")
     eq((down.kind, down.ref, down.pid), (snowrt.MsgKind.DOWN, ref, child), "DOWN")
     eq((down.reason.kind, down.reason.text), (snowrt.ReasonKind.ERROR, "ValueError: boom"), "reason")

@@ -285,16 +285,20 @@ def _exit_attached_with(reason):
     lib.snow_thread_detach()  # in case it did not (no-op, SNOW_ENOTPROC, once it has)
 
 
-def spawn_thread(fn, *args, **kwargs):
+def spawn_thread(fn, *args, link=False, monitor=False, **kwargs):
     """Runs fn(*args, **kwargs) as a process on a new Python thread (attached
     to the runtime) and returns its Pid once it exists. The process exits
     with `normal` when fn returns, or with error "<exception text>" when fn
     raises. Inside fn the thread is a process: receive(), send(), link()...
+    link=True links the caller to it and monitor=True monitors it before fn
+    starts (as spawn_link / spawn_monitor: a process that fails at once is
+    still seen); with monitor=True the result is (pid, ref).
     Costs: one OS thread per process, and its Python code shares the GIL
     with every other Python thread (see docs/python.md)."""
     if not callable(fn):
         raise TypeError("spawn_thread needs a callable, got %r" % (fn,))
     started = threading.Event()
+    go = threading.Event()
     result = {}
 
     def body():
@@ -304,6 +308,7 @@ def spawn_thread(fn, *args, **kwargs):
         started.set()
         if not pid:
             return
+        go.wait()  # the caller's link and monitor are in place
         try:
             fn(*args, **kwargs)
         except BaseException as e:  # noqa: BLE001 - any failure is the process's exit reason
@@ -317,7 +322,14 @@ def spawn_thread(fn, *args, **kwargs):
     started.wait()
     if not result["pid"]:
         raise SnowError(_ffi.SNOW_ENOTSTARTED, "spawn_thread")
-    return Pid(result["pid"])
+    pid = Pid(result["pid"])
+    try:
+        if link:
+            globals()["link"](pid)
+        ref = globals()["monitor"](pid) if monitor else None
+    finally:
+        go.set()
+    return (pid, ref) if monitor else pid
 
 
 def link(pid):
