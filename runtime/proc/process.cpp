@@ -1631,6 +1631,8 @@ ExportTicket* proc_gc_export_value(Process* self, const void* payload, uint64_t 
 
 void proc_gc_import_ticket(Process* self, ExportTicket* t) { (void)gc_import(self->heap, t); }
 
+HeapStats proc_gc_stats(Process* self) { return heap_stats(self->heap); }
+
 namespace {
 struct CallMatch {
   uint64_t call_ref;

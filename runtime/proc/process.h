@@ -200,6 +200,9 @@ void proc_gc_import(Process* self, Signal* s);
 // The same for values kept outside a signal (a job's result).
 ExportTicket* proc_gc_export_value(Process* self, const void* payload, uint64_t len);
 void proc_gc_import_ticket(Process* self, ExportTicket* t);
+// Figures of self's heap (all zero before its first allocation): for the
+// bench and tests. Owner context.
+HeapStats proc_gc_stats(Process* self);
 
 // Service calls (ABI section 7). A failed call either returns NULL with
 // the error recorded for proc_service_last_error (snow_service_try_call),
