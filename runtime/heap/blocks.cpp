@@ -157,8 +157,11 @@ void free_coalesce(ChunkHeader* c, uint32_t unit, unsigned order, bool zeroed) {
   while (order < kMaxOrder) {
     uint32_t buddy = unit ^ (uint32_t(1) << order);
     Block* bd = &c->blocks[buddy];
-    if (!(bd->flags & kFreeListed) || bd->order != order) break;
-    zeroed = zeroed && (bd->flags & kZeroed);
+    // The buddy may be owned, its owner writing its flags (clear_zeroed in
+    // heap.cpp): read atomically; an owned block is never kFreeListed.
+    uint8_t bflags = load_relaxed(bd->flags);
+    if (!(bflags & kFreeListed) || bd->order != order) break;
+    zeroed = zeroed && (bflags & kZeroed);
     take_free(bd);
     unit = unit < buddy ? unit : buddy;
     ++order;
