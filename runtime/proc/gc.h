@@ -63,10 +63,6 @@ void* gc_alloc(Heap*& heap, GcStack stack, const GcExtraRoots& extra, uint64_t s
 void* gc_alloc_global(uint64_t size, uint64_t align);
 // Collects `heap` (no-op without one) from a safepoint of its owner.
 void gc_collect(Heap* heap, GcStack stack, const GcExtraRoots& extra);
-// Collects only if the heap asks for it.
-inline void gc_maybe_collect(Heap* heap, GcStack stack, const GcExtraRoots& extra) {
-  if (heap && heap_wants_collect(heap)) gc_collect(heap, stack, extra);
-}
 // The calling OS thread's stack (cached per thread), for the main process
 // and attached threads. {nullptr, nullptr} when it cannot be found.
 GcStack gc_thread_stack();
