@@ -92,6 +92,15 @@ LOCAL = [
         ("idle_spawn_total", "spawn until all are parked in receive (whole batch)", "ns", ALL, IDLE_TIME),
         ("idle_bytes_each", "resident bytes per idle process", "bytes", ALL, IDLE_BYTES),
     ]),
+    ("Collected heap (issue 11): short-lived 32-byte objects, the last two kept", [
+        ("gc_alloc_tput", "allocation throughput in one process, collections included", "per_s", BEAM_SNOW, None),
+        ("gc_pause_self", "each collection: pause of the allocating process", "ns", BEAM_SNOW, None),
+        ("gc_pause_self_max", "longest such pause", "ns", BEAM_SNOW, None),
+        ("gc_pause_pingpong", "ping-pong round trip of an unrelated pair meanwhile", "ns", BEAM_SNOW, None),
+        ("gc_pause_pingpong_max", "longest such round trip", "ns", BEAM_SNOW, None),
+        ("gc_bytes_after_collect", "heap bytes of a process keeping 512 B after 1 MiB of garbage and a collection",
+         "bytes", BEAM_SNOW, None),
+    ]),
     ("Fan-out: 10,000 observers of one death", [
         ("fanout_monitors_procs", "10k monitoring processes: kill -> last DOWN", "ns", BEAM_SNOW, None),
         ("fanout_monitors_one", "one process holding 10k monitors: kill -> last DOWN", "ns", BEAM_SNOW, None),

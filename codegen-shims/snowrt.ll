@@ -186,6 +186,8 @@ declare i64 @snow_timer_send_after(i64, i64, i8*, i64)
 declare i64 @snow_timer_cancel(i64)
 ; void* snow_gc_alloc_actor(uint64_t size, uint64_t align)
 declare i8* @snow_gc_alloc_actor(i64, i64)
+; void snow_gc_collect(void)
+declare void @snow_gc_collect()
 ; int32_t snow_rt_stats(snow_stats* out)
 declare i32 @snow_rt_stats(i8*)
 

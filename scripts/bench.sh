@@ -125,7 +125,7 @@ if [ "$BUILD" = 1 ]; then
     grep -E -m 5 'error|FAILED' "$WORK/build.log" >&2
     # Something outside the bench may be what fails: build just the bench
     # programs (and the library) so that the figures still come out.
-    BENCH_TARGETS=(snow_bench_local snow_bench_fanout snow_bench_idle snow_bench_dist snow_bench_sigat
+    BENCH_TARGETS=(snow_bench_local snow_bench_fanout snow_bench_idle snow_bench_gc snow_bench_dist snow_bench_sigat
                    snow_bench_tcp_floor)
     grep -q snow_bench_caf "$BUILD_DIR/build.ninja" 2> /dev/null && BENCH_TARGETS+=(snow_bench_caf)
     if cmake --build --preset release --target "${BENCH_TARGETS[@]}" >> "$WORK/build.log" 2>&1; then
@@ -161,6 +161,7 @@ if want snowrt; then
     run snowrt bench_local "" "$B/snow_bench_local" "$MODEFLAG" || FAIL=1
     run snowrt bench_fanout "" "$B/snow_bench_fanout" "$MODEFLAG" || FAIL=1
     run snowrt bench_idle "" "$B/snow_bench_idle" "$MODEFLAG" || FAIL=1
+    run snowrt bench_gc "" "$B/snow_bench_gc" "$MODEFLAG" || FAIL=1
   else
     if [ "$BUILD" = 1 ]; then
       skip snowrt build_failed "libsnowrt release build failed (see build/release/bench-run/build.log)"
@@ -216,6 +217,7 @@ if want beam; then
       run beam local "" "${ERL[@]}" -run snow_bench main local all "$EMODE"
       run beam fanout "" "${ERL[@]}" -run snow_bench main fanout all "$EMODE"
       run beam idle "" "${ERL[@]}" +P 2000000 -run snow_bench main idle "$EMODE"
+      run beam gc "" "${ERL[@]}" -run snow_bench main gc all "$EMODE"
       if [ "$DIST" = 1 ]; then
         [ -x "$SIGAT" ] || echo "NOTE the sigat helper was not built: node-loss scenarios skipped" >> "$RAW"
         COOKIE="snowbench$$"

@@ -524,10 +524,23 @@ SNOW_API snow_ref_t snow_timer_send_after(snow_pid_t pid, int64_t ms, const uint
  *  cancelled, or unknown). Any thread. */
 SNOW_API int64_t snow_timer_cancel(snow_ref_t timer);
 
-/** Zeroed memory owned by the calling process, freed when it exits (outside
- *  a process: process-wide, never freed). align must be a power of two
- *  (0 means 16). NULL for size 0, a bad alignment or out of memory. */
+/** (v2) Zeroed memory in the calling process's garbage-collected heap.
+ *  An object stays valid while it is reachable, conservatively, from the
+ *  process's stack and registers at a safepoint, from other reachable
+ *  objects (any aligned word pointing anywhere inside it), from the message
+ *  being handled or the spawn arguments, or from a message or spawn
+ *  argument that carried its address to another process; the rest is
+ *  reclaimed at safepoints (a reduction check whose budget ran out, receive
+ *  and other waits, snow_gc_collect, this call once the heap has allocated
+ *  its growth budget). Pointers kept only in C globals, thread-locals or
+ *  malloc'd memory are not roots. Outside a process: a process-wide heap,
+ *  never collected. align must be a power of two up to 4096 (0 means 16).
+ *  NULL for size 0, a bad alignment or out of memory. */
 SNOW_API void* snow_gc_alloc_actor(uint64_t size, uint64_t align);
+
+/** (v2) Collects the calling process's heap now (a safepoint). No effect
+ *  outside a process or for a process that never allocated. Owner thread. */
+SNOW_API void snow_gc_collect(void);
 
 /** Fills *out. 0, SNOW_EINVAL for NULL. Any thread. Works before start
  *  (all zero but what has been counted). */

@@ -29,6 +29,9 @@ SNOW_API snow_ref_t snow_timer_send_after(snow_pid_t pid, int64_t ms, const uint
   if (size) std::memcpy(s->msg.data, msg, size_t(size));
   s->msg.tag = snow::abi::user_tag(msg, uint64_t(size));
   s->msg_kind = SNOW_MSG_USER;
+  // The heap values the payload carries stay alive until it is received or
+  // the timer is cancelled (the signal's ticket; dropped with the signal).
+  if (!pid_is_remote(pid)) proc_gc_export(proc_current(), s);
   if (ms < 0) ms = 0;
   if (ms > INT64_MAX / 2000000) ms = INT64_MAX / 2000000;
   uint64_t ref = timer_send_after(now_ns() + ms * 1000000, pid, s);
@@ -43,6 +46,10 @@ SNOW_API void* snow_gc_alloc_actor(uint64_t size, uint64_t align) {
   if (align == 0) align = 16;
   if ((align & (align - 1)) != 0 || align > 4096) return nullptr;
   return proc_gc_alloc(proc_current(), size, align);
+}
+
+SNOW_API void snow_gc_collect(void) {
+  if (Process* p = proc_current()) proc_gc_collect(p);
 }
 
 }  // extern "C"

@@ -85,6 +85,7 @@ bool page_map_set(uintptr_t base, uintptr_t len, ChunkHeader* h) {
       void* m = mmap(nullptr, sizeof(ChunkHeader*) << kMapLeafBits, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (m == MAP_FAILED) return false;
+      asan_unpoison(m, sizeof(ChunkHeader*) << kMapLeafBits);
       store_release(leaf, static_cast<ChunkHeader**>(m));
     }
     store_release(leaf[idx & ((uintptr_t(1) << kMapLeafBits) - 1)], h);
@@ -156,8 +157,11 @@ void free_coalesce(ChunkHeader* c, uint32_t unit, unsigned order, bool zeroed) {
   while (order < kMaxOrder) {
     uint32_t buddy = unit ^ (uint32_t(1) << order);
     Block* bd = &c->blocks[buddy];
-    if (!(bd->flags & kFreeListed) || bd->order != order) break;
-    zeroed = zeroed && (bd->flags & kZeroed);
+    // The buddy may be owned, its owner writing its flags (clear_zeroed in
+    // heap.cpp): read atomically; an owned block is never kFreeListed.
+    uint8_t bflags = load_relaxed(bd->flags);
+    if (!(bflags & kFreeListed) || bd->order != order) break;
+    zeroed = zeroed && (bflags & kZeroed);
     take_free(bd);
     unit = unit < buddy ? unit : buddy;
     ++order;
@@ -199,6 +203,10 @@ ChunkHeader* map_chunk() {
     munmap(mem, kChunkSize);
     return nullptr;
   }
+  // A fresh mapping may land where ASan still records poison of an earlier
+  // one (stacks of frames that never returned): the header is read through
+  // atomics from any thread, so clear it.
+  asan_unpoison(hm, kHeaderBytes);
   auto* hdr = static_cast<char*>(hm);
   auto* c = new (hdr) ChunkHeader();
   c->base = reinterpret_cast<uintptr_t>(mem);

@@ -37,6 +37,11 @@ std::atomic<size_t> g_mark_stack_limit{0};
 
 uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
 
+// The owner's first use of a block it got from the allocator: its memory
+// is no longer known to be zero. Atomic: the allocator reads the flags of
+// a free block's buddies (owned or not) while merging, under its lock only.
+void clear_zeroed(Block* b) { store_relaxed(b->flags, uint8_t(load_relaxed(b->flags) & ~kZeroed)); }
+
 uint32_t pow2_ceil(uint64_t v) {
   uint32_t p = 1;
   while (p < v) p <<= 1;
@@ -106,8 +111,8 @@ void* new_small_block(Heap* h, uint64_t n, uint64_t size, uint64_t align) {
   h->cur_block = b;
   h->cur = b->start;
   h->end = b->start + block_bytes(b);
-  h->cur_fresh = b->flags & kZeroed;
-  b->flags &= uint8_t(~kZeroed);
+  h->cur_fresh = load_relaxed(b->flags) & kZeroed;
+  clear_zeroed(b);
   h->scan_block = b;
   h->scan_granule = block_g1(b);
   uintptr_t p = align_up(h->cur, align);
@@ -158,8 +163,8 @@ void* alloc_big(Heap* h, uint64_t size, uint64_t align) {
   h->allocated_total += bytes;
   void* p = reinterpret_cast<void*>(b->start);
   asan_unpoison(p, size);
-  if (!(b->flags & kZeroed)) std::memset(p, 0, size);
-  b->flags &= uint8_t(~kZeroed);
+  if (!(load_relaxed(b->flags) & kZeroed)) std::memset(p, 0, size);
+  clear_zeroed(b);
   return p;
 }
 

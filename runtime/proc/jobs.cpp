@@ -22,6 +22,9 @@ struct Job {
   JobState state = JobState::Running;
   int64_t value = 0;
   std::string error;  // Failed: the reason as Err text
+  // Ok: the heap values `value` carries (it may be an address in the job's
+  // heap), pinned until the await hands them to the caller's heap.
+  ExportTicket* ticket = nullptr;
 };
 
 // What a job process gets as its spawn argument (copied into the job).
@@ -60,6 +63,7 @@ void job_main(const uint8_t* raw) {
   }
   put_u64(s->msg.data, uint64_t(value));
   s->ref = a.ref;
+  proc_gc_export(proc_current(), s);
   proc_deliver(a.caller, s);
 }
 
@@ -106,6 +110,8 @@ bool wait_job(Process* self, uint64_t pid, int64_t timeout_ms, Job* out) {
     job->state = JobState::Failed;
     job->error = "timeout";
   }
+  proc_gc_import_ticket(self, job->ticket);
+  job->ticket = nullptr;
   *out = std::move(*job);
   t->jobs.erase(pid);
   return true;
@@ -185,6 +191,8 @@ bool jobs_take_signal(Process* self, Signal* s) {
     if (s->kind == SigKind::JobResult) {
       job.state = JobState::Ok;
       job.value = int64_t(get_u64(s->msg.data));
+      job.ticket = s->ticket;
+      s->ticket = nullptr;
     } else {
       job.state = JobState::Failed;
       job.error = reason_text(s->msg.data + 16);
@@ -200,6 +208,8 @@ void jobs_end(Process* self, bool kill_running) {
     for (auto& [pid, job] : t->jobs)
       if (job.state == JobState::Running) (void)proc_exit_signal(proc_pid(self), pid, kReasonKilled, 1);
   }
+  for (auto& [pid, job] : t->jobs)
+    if (job.ticket) heap_ticket_drop(job.ticket);
   delete t;
   t = nullptr;
 }

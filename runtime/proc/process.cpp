@@ -20,6 +20,7 @@
 #include "runtime/common/common.h"
 #include "runtime/common/flat_map.h"
 #include "runtime/dist/dist.h"
+#include "runtime/proc/gc.h"
 #include "runtime/proc/jobs.h"
 #include "runtime/proc/reason.h"
 #include "runtime/proc/signal_queue.h"
@@ -79,10 +80,14 @@ struct Process {
   bool watchers_closed = false;
   void (*fn)(const uint8_t*) = nullptr;
   uint8_t* args = nullptr;
+  uint64_t args_size = 0;
+  // The heap values the spawn arguments carry, until the process imports
+  // them before its function runs (see runtime/proc/gc.h).
+  ExportTicket* args_ticket = nullptr;
   // The terminate callback: 0 none, kTerminateTaken once the exit took it,
   // else the callback. Any thread may set it (see "Terminate callbacks").
   std::atomic<uintptr_t> terminate{0};
-  std::vector<void*>* gc = nullptr;
+  Heap* heap = nullptr;  // collected heap: created on first allocation or import
   std::string* name = nullptr;
   uint8_t* exit_reason = nullptr;
   uint64_t exit_reason_len = 0;
@@ -133,11 +138,6 @@ struct Runtime {
 
   std::mutex reg_mu;
   std::unordered_map<std::string, uint64_t> names;
-
-  std::mutex gc_mu;
-  // Never destroyed, so the blocks stay reachable for LeakSanitizer even
-  // after static destructors ran (the contract says they are never freed).
-  std::vector<void*>* global_gc = new std::vector<void*>();
 
   // Locks for local monitor tables, striped by anchor index (see "Local
   // monitors").
@@ -567,12 +567,35 @@ void free_list(Signal* s) {
   }
 }
 
+// ---------------------------------------------------------------- heap
+
+// The stack of the running process (owner context).
+GcStack own_stack(Process* p) {
+  if (p->task.is_thread) return gc_thread_stack();
+  return GcStack{p->task.slot->map_base, p->task.slot->top};
+}
+
+// Roots besides the stack: the message being handled and the spawn args.
+GcExtraRoots extra_roots(const Process* p) {
+  GcExtraRoots e;
+  if (p->last_msg) e.add(p->last_msg->msg.data, p->last_msg->msg.len);
+  e.add(p->args, p->args_size);
+  return e;
+}
+
+// A safepoint (gc.h): collects if the heap asks for it. Callers are on the
+// process's own stack, hold no lock and are outside queue critical sections.
+void gc_safepoint(Process* p) {
+  if (p->heap && heap_wants_collect(p->heap)) gc_collect(p->heap, own_stack(p), extra_roots(p));
+}
+
 // ---------------------------------------------------------------- waiting
 
 // Parks the calling process until a signal arrives or `deadline` passes
 // (INT64_MAX: none). Thread processes wait on their OS thread: the main
 // process's runs the host loop meanwhile, an attached thread's blocks.
 void park(Process* p, int64_t deadline) {
+  gc_safepoint(p);
   if (!p->task.is_thread) {
     if (deadline != INT64_MAX && !p->timer_armed) {
       p->timed_out = false;
@@ -626,13 +649,13 @@ void free_held_memory(Process* p) {
   p->mbox_head = p->mbox_tail = nullptr;
   if (p->last_msg) signal_free(p->last_msg);
   p->last_msg = nullptr;
-  if (p->gc) {
-    for (void* b : *p->gc) mem_free(b);
-    delete p->gc;
-    p->gc = nullptr;
-  }
+  if (p->args_ticket) heap_ticket_drop(p->args_ticket);
+  p->args_ticket = nullptr;
+  gc_destroy(p->heap);
+  p->heap = nullptr;
   mem_free(p->args);
   p->args = nullptr;
+  p->args_size = 0;
 }
 
 // Everything an exit does after the terminate callback; runs in the owner
@@ -834,6 +857,8 @@ void hook_quiescent() { post_wakeup(); }
 
 void task_entry(Task* t) {
   Process* p = as_process(t);
+  (void)gc_import(p->heap, p->args_ticket);
+  p->args_ticket = nullptr;
   p->fn(p->args);
   exit_now(p, kReasonNormal, 1);
 }
@@ -1137,12 +1162,16 @@ uint64_t proc_spawn(const SpawnRequest& r) {
       return 0;
     }
     std::memcpy(p->args, r.args, r.size);
+    p->args_size = r.size;
+    Process* spawner = proc_current();
+    p->args_ticket = gc_export(spawner ? spawner->heap : nullptr, p->args, r.size);
   }
   p->fn = r.fn;
   p->terminate.store(reinterpret_cast<uintptr_t>(r.terminate), std::memory_order_relaxed);
   p->task.entry = task_entry;
   p->task.priority = r.priority <= SNOW_PRIO_LOW ? r.priority : uint8_t(SNOW_PRIO_NORMAL);
   if (!sched_task_init(&p->task, r.stack_size)) {
+    if (p->args_ticket) heap_ticket_drop(p->args_ticket);
     mem_free(p->args);
     anchor_free(p->anchor, p->pid);
     destroy(p);
@@ -1307,6 +1336,7 @@ int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uin
   if (size) std::memcpy(s->msg.data, msg, size);
   s->msg.tag = tag;
   s->msg_kind = msg_kind;
+  if (!pid_is_remote(to)) proc_gc_export(proc_current(), s);
   R.sent.add(1);
   proc_deliver(to, s);
   return 0;
@@ -1334,6 +1364,7 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
         if (p->mbox_tail == cur) p->mbox_tail = prev;
         cur->next = nullptr;
         disarm(p);
+        proc_gc_import(p, cur);
         p->last_msg = cur;
         // A service call being handled: snow_service_reply(caller) answers
         // the request received last from that caller.
@@ -1394,6 +1425,7 @@ bool proc_wait_until(Process* p, int64_t timeout_ms, bool (*ready)(void*), void*
 JobTable*& proc_jobs(Process* p) { return p->jobs; }
 
 void proc_reduction_check_slow(Process* p) {
+  gc_safepoint(p);
   if (p->task.is_thread) {
     apply_pending(p);
     return;
@@ -1577,17 +1609,30 @@ uint64_t proc_whereis(std::string_view name) {
 }
 
 void* proc_gc_alloc(Process* p, uint64_t size, uint64_t align) {
-  void* b = mem_zalloc_aligned(size_t(size), size_t(align));
-  if (!b) return nullptr;
-  if (!p) {
-    std::lock_guard<std::mutex> lk(R.gc_mu);
-    R.global_gc->push_back(b);
-    return b;
-  }
-  if (!p->gc) p->gc = new std::vector<void*>();
-  p->gc->push_back(b);
-  return b;
+  if (!p) return gc_alloc_global(size, align);
+  return gc_alloc(p->heap, own_stack(p), extra_roots(p), size, align);
 }
+
+void proc_gc_collect(Process* p) {
+  if (p->heap) gc_collect(p->heap, own_stack(p), extra_roots(p));
+}
+
+void proc_gc_export(Process* self, Signal* s) {
+  s->ticket = gc_export(self ? self->heap : nullptr, s->msg.data, s->msg.len);
+}
+
+void proc_gc_import(Process* self, Signal* s) {
+  (void)gc_import(self->heap, s->ticket);
+  s->ticket = nullptr;
+}
+
+ExportTicket* proc_gc_export_value(Process* self, const void* payload, uint64_t len) {
+  return gc_export(self ? self->heap : nullptr, payload, len);
+}
+
+void proc_gc_import_ticket(Process* self, ExportTicket* t) { (void)gc_import(self->heap, t); }
+
+HeapStats proc_gc_stats(Process* self) { return heap_stats(self->heap); }
 
 namespace {
 struct CallMatch {
@@ -1664,6 +1709,7 @@ const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, con
   s->msg.tag = tag;
   s->ref = cref;
   s->flags = kSigServiceCall;
+  if (!pid_is_remote(server)) proc_gc_export(p, s);
   p->call_ref = cref;
   R.sent.add(1);
   proc_deliver(server, s);
@@ -1700,6 +1746,7 @@ int proc_service_reply(Process* p, uint64_t caller, const uint8_t* reply, uint64
   std::memcpy(&tag, reply, size < 8 ? size_t(size) : 8);
   s->msg.tag = tag;
   s->ref = ref;
+  if (!pid_is_remote(caller)) proc_gc_export(p, s);
   R.sent.add(1);
   proc_deliver(caller, s);
   return 0;

@@ -189,8 +189,22 @@ int proc_register(Process* self, std::string_view name);
 int proc_unregister(Process* self, std::string_view name);
 uint64_t proc_whereis(std::string_view name);
 
-// Per-process heap.
+// Per-process collected heap (runtime/proc/gc.h). proc_gc_alloc: `self`
+// null means the process-wide heap; an allocation safepoint otherwise.
 void* proc_gc_alloc(Process* self, uint64_t size, uint64_t align);
+// snow_gc_collect: collects self's heap now (owner context, a safepoint).
+void proc_gc_collect(Process* self);
+// Send side: attaches to `s` the ticket of the heap values its payload
+// carries (self may be null: a thread outside processes). Receive side:
+// hands a signal's ticket to self's heap. Owner context.
+void proc_gc_export(Process* self, Signal* s);
+void proc_gc_import(Process* self, Signal* s);
+// The same for values kept outside a signal (a job's result).
+ExportTicket* proc_gc_export_value(Process* self, const void* payload, uint64_t len);
+void proc_gc_import_ticket(Process* self, ExportTicket* t);
+// Figures of self's heap (all zero before its first allocation): for the
+// bench and tests. Owner context.
+HeapStats proc_gc_stats(Process* self);
 
 // Service calls (ABI section 7). A failed call either returns NULL with
 // the error recorded for proc_service_last_error (snow_service_try_call),

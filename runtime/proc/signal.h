@@ -12,12 +12,20 @@
 //
 // Ownership: the sender allocates and fills a signal, then pushes it onto
 // the target's signal queue; from then on only the target's owner touches it.
+//
+// Heap values: a user message, service call or reply, send-after payload or
+// job result from a local process carries the export ticket of its payload
+// (runtime/heap/heap.h), which keeps the heap objects its words point to
+// alive while it is in flight. Receiving hands the ticket to the receiver's
+// heap (and clears the field); signal_free drops a ticket still there, so
+// every path that discards a message unread releases its values.
 #pragma once
 
 #include <cstdint>
 
 #include "abi/include/snowrt.h"
 #include "runtime/common/common.h"
+#include "runtime/heap/heap.h"
 
 namespace snow::rt {
 
@@ -48,6 +56,7 @@ struct Signal {
   SigKind kind = SigKind::Message;
   uint8_t flags = 0;
   uint32_t msg_kind = SNOW_MSG_USER;  // SNOW_MSG_* once in the mailbox
+  ExportTicket* ticket = nullptr;     // heap values the payload carries (see above)
   snow_msg msg;           // must stay last: data[] follows
 };
 
@@ -65,7 +74,10 @@ inline Signal* signal_alloc(SigKind kind, uint64_t target, uint64_t from, uint64
   return s;
 }
 
-inline void signal_free(Signal* s) { mem_free(s); }
+inline void signal_free(Signal* s) {
+  if (s->ticket) heap_ticket_drop(s->ticket);
+  mem_free(s);
+}
 
 // Exit-like signal (Exit, LinkExit): data = [u64 from][reason]; it becomes an
 // EXIT message as is when the target traps exits.

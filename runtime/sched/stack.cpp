@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "runtime/common/common.h"
+#include "runtime/sched/context.h"
 
 namespace snow::rt {
 
@@ -45,6 +46,10 @@ StackSlot* stack_slot_create(std::size_t usable, bool dedicated) {
 
 void stack_slot_destroy(StackSlot* s) {
   if (!s) return;
+  // ASan keeps the redzone poison of frames that never returned (processes
+  // ended by a runtime stop) after the unmap; a later mapping at these
+  // addresses (a heap chunk header) would inherit it.
+  sanitizer_unpoison(s->map_base + (s->top - s->map_base - s->usable), s->usable);
   munmap(s->map_base, s->map_size);
   destroy(s);
 }

@@ -58,9 +58,11 @@ struct Pair {
 };
 
 // Leaves the shared region as the test found it (nothing orphaned or in
-// flight), so each test's figures are its own.
+// flight), so each test's figures are its own. Starts with a shared
+// collection: what earlier tests (processes that exited) left unreachable
+// is reclaimed before the figures are taken.
 struct SharedBaseline {
-  SharedStats before = shared_stats();
+  SharedStats before = (shared_collect(), shared_stats());
   void check_back() {
     shared_collect();
     SharedStats now = shared_stats();

@@ -245,6 +245,7 @@ unsafe extern "C" {
     pub fn snow_timer_send_after(pid: snow_pid_t, ms: i64, msg: *const u8, size: i64) -> snow_ref_t;
     pub fn snow_timer_cancel(timer: snow_ref_t) -> i64;
     pub fn snow_gc_alloc_actor(size: u64, align: u64) -> *mut core::ffi::c_void;
+    pub fn snow_gc_collect();
     pub fn snow_rt_stats(out: *mut snow_stats) -> i32;
 
     // 7. Services and supervisors

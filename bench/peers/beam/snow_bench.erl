@@ -50,6 +50,10 @@ run(["idle", Q, Count]) ->
     setp(quick, Q =:= "quick"),
     info(),
     idle(list_to_integer(Count));
+run(["gc", Only, Q]) ->
+    setp(quick, Q =:= "quick"),
+    info(),
+    gc(Only);
 run(["dist", Only, Q, Mode, Sigat]) ->
     setp(quick, Q =:= "quick"),
     setp(mode, Mode),
@@ -710,3 +714,85 @@ dist_links_nodeloss() ->
              Last - T0
          end || I <- lists:seq(1, N)],
     report_ns("dist_links_10k_nodeloss", S, 0, 1.0, [{"fanout", ?FANOUT}]).
+
+%% ---------------------------------------------------------------------------
+%% collected heap (bench_gc.cpp's scenarios, the same workloads)
+
+gc(Only) ->
+    L = [{"gc_alloc_tput", fun gc_alloc_tput/0},
+         {"gc_pause_pingpong", fun gc_pause_pingpong/0},
+         {"gc_bytes_after_collect", fun gc_bytes_after_collect/0}],
+    [scenario(Id, F) || {Id, F} <- L, want(Only, Id)],
+    ok.
+
+%% 32-byte objects ({N, N, N}: a header word and three) that die at once,
+%% the last two kept live, as bench_gc.cpp's churn.
+churn(0, _, _) -> ok;
+churn(N, A, _B) -> T = {N, N, N}, churn(N - 1, T, A).
+
+churn_until(Stop) ->
+    churn(2000, x, x),
+    case Stop() of true -> ok; false -> churn_until(Stop) end.
+
+%% Every garbage collection of Pid (minor and major), as {start, end}
+%% monotonic times, collected by the calling process (the tracer).
+gc_pauses(Pid, Acc) ->
+    receive
+        {trace_ts, Pid, Kind, _, T} when Kind =:= gc_minor_start; Kind =:= gc_major_start ->
+            gc_pauses_end(Pid, T, Acc);
+        {done, Pid} -> Acc
+    end.
+gc_pauses_end(Pid, T0, Acc) ->
+    receive
+        {trace_ts, Pid, Kind, _, T1} when Kind =:= gc_minor_end; Kind =:= gc_major_end ->
+            gc_pauses(Pid, [T1 - T0 | Acc])
+    end.
+
+report_max(Id, []) -> report_error(Id, "no_samples");
+report_max(Id, S) ->
+    io:format("RESULT system=beam scenario=~s median=~p p99=- unit=ns n=1~s~n", [Id, lists:max(S), extra(mode_kv())]).
+
+gc_alloc_tput() ->
+    N = iters(20000000, 1000000),
+    D = self(),
+    P1 = spawn(fun() -> receive go -> ok end, T0 = mono(), churn(N, x, x), D ! {elapsed, mono() - T0} end),
+    P1 ! go,
+    receive {elapsed, E} -> report_rate("gc_alloc_tput", [N * 1.0e9 / E], 0, []) end,
+    P2 = spawn(fun() -> receive go -> ok end, churn(N, x, x), D ! {done, self()} end),
+    erlang:trace(P2, true, [garbage_collection, monotonic_timestamp]),
+    P2 ! go,
+    Pauses = gc_pauses(P2, []),
+    report_ns("gc_pause_self", lists:reverse(Pauses), 0, 1.0, [{"max", lists:max([0 | Pauses])}]),
+    report_max("gc_pause_self_max", Pauses).
+
+gc_pause_pingpong() ->
+    N = iters(200000, 20000),
+    D = self(),
+    Stop = fun() -> persistent_term:get({?MODULE, gc_stop}, false) end,
+    persistent_term:put({?MODULE, gc_stop}, false),
+    Churner = spawn(fun() -> churn_until(Stop), D ! churned end),
+    Pong = spawn(fun pong/0),
+    spawn(fun() -> S = ping(Pong, N, []), Pong ! stop, D ! {samples, lists:reverse(S)} end),
+    receive {samples, S} -> ok end,
+    persistent_term:put({?MODULE, gc_stop}, true),
+    receive churned -> ok end,
+    _ = Churner,
+    Kept = lists:nthtail(N div 10, S),
+    report_ns("gc_pause_pingpong", Kept, 0, 1.0, [{"max", lists:max(Kept)}]),
+    report_max("gc_pause_pingpong_max", Kept).
+
+gc_bytes_after_collect() ->
+    D = self(),
+    spawn(fun() ->
+                  Live = list_to_tuple(lists:seq(1, 63)),  % 64 words: 512 bytes
+                  churn(1024 * 1024 div 32, x, x),
+                  erlang:garbage_collect(),
+                  {memory, M} = process_info(self(), memory),
+                  {total_heap_size, H} = process_info(self(), total_heap_size),
+                  D ! {bytes, M, H * erlang:system_info(wordsize), tuple_size(Live)}
+          end),
+    receive
+        {bytes, M, H, _} ->
+            io:format("RESULT system=beam scenario=gc_bytes_after_collect median=~p p99=- unit=bytes n=1 "
+                      "process_memory=~p~s~n", [H, M, extra(mode_kv())])
+    end.

@@ -5,9 +5,8 @@
 ; carried by messages"; issue 10 item 8). A producer sends main a String
 ; and exits; a spawner hands a String to its child and exits; other actors
 ; then allocate and exit (so freed memory is reused) before main and the
-; child read the strings. Today's heap frees a process's allocations when
-; it exits: this program fails until the collected heap (issue 11) lands,
-; and its test is marked WILL_FAIL until then.
+; child read the strings: the shared region (docs/design/heap.md) keeps
+; them after their owners exited.
 ; Expected output: heap_address_outlives_sender.expected.
 
 ; ---- declarations as the Snow compiler emits them (its own types) ----

@@ -313,6 +313,7 @@ FUNCTIONS = [
     ("snow_timer_send_after", snow_ref_t, [snow_pid_t, c_int64, c_void_p, c_int64]),
     ("snow_timer_cancel", c_int64, [snow_ref_t]),
     ("snow_gc_alloc_actor", c_void_p, [c_uint64, c_uint64]),
+    ("snow_gc_collect", None, []),
     ("snow_rt_stats", c_int32, [POINTER(snow_stats)]),
     # 7. Services and supervisors
     ("snow_service_call", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64]),
