@@ -230,12 +230,14 @@ static void chain_link(const uint8_t* args) {
   th_spawn_words(chain_link, w, 2);
 }
 
-TEST_CASE(chain_of_10000_spawns_reaches_its_end) {
+/* 10,000 spawns one after the other: under TSan each costs milliseconds
+ * (a fiber and its shadow memory), so the end gets four event deadlines. */
+TEST_CASE_TIMEOUT(chain_of_10000_spawns_reaches_its_end, 60) {
   th_start();
   uint64_t base = stats_now().processes_alive;
   uint64_t w[2] = {th_main, 10000};
   th_spawn_words(chain_link, w, 2);
-  th_wait_user(T_DONE, TH_ANY_PID);
+  th__wait(__FILE__, __LINE__, th_m_user(T_DONE, TH_ANY_PID), 4 * th_wait_ms());
   th_wait_until(alive_at_most, &base, "chain processes all gone");
   th_end();
 }

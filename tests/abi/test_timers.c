@@ -190,13 +190,17 @@ TEST_CASE(send_after_of_size_0_delivers_an_empty_message) {
 
 TEST_CASE(send_after_timers_fire_in_deadline_order) {
   th_start();
+  /* Deadlines 30 ms apart, times the sanitizer scale: setting the six
+   * timers must take less than one gap, or a later-set shorter timer is
+   * rightly due after an earlier-set longer one. */
   const int64_t delays[] = {180, 60, 120, 30, 150, 90};
   for (int i = 0; i < 6; i++) {
+    int64_t delay = (int64_t)(delays[i] * th_scale());
     uint8_t b[24];
     th_put_u64(b, T_SEQ);
     th_put_u64(b + 8, 0);
-    th_put_u64(b + 16, (uint64_t)delays[i]);
-    CHECK(snow_timer_send_after(th_main, delays[i], b, 24) != 0);
+    th_put_u64(b + 16, (uint64_t)delay);
+    CHECK(snow_timer_send_after(th_main, delay, b, 24) != 0);
   }
   uint64_t prev = 0;
   for (int i = 0; i < 6; i++) {
