@@ -68,19 +68,7 @@ BENCH_FN void bench_setup(int argc, char** argv, unsigned timeout_s) {
 
 /* bench_only: "all", one scenario id, or a comma-separated list of ids. */
 BENCH_FN int bench_want(const char* id) {
-  if (bench_only && strcmp(bench_only, "all") != 0) {
-    size_t n = strlen(id);
-    const char* p = bench_only;
-    int found = 0;
-    while ((p = strstr(p, id)) != NULL) {
-      if ((p == bench_only || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) {
-        found = 1;
-        break;
-      }
-      p += n;
-    }
-    if (!found) return 0;
-  }
+  if (!bench_selected(bench_only, id)) return 0;
   bench_current = id;
   return 1;
 }

@@ -54,4 +54,14 @@ BENCH_FN double bench_p99_u64(const uint64_t* v, size_t n) {
   return (double)v[rank - 1];
 }
 
+/* Whether scenario `id` is selected by `only`: NULL or "all" select every
+ * scenario, otherwise one id or a comma-separated list of ids. */
+BENCH_FN int bench_selected(const char* only, const char* id) {
+  if (!only || strcmp(only, "all") == 0) return 1;
+  size_t n = strlen(id);
+  for (const char* p = only; (p = strstr(p, id)) != NULL; p += n)
+    if ((p == only || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
+  return 0;
+}
+
 #endif

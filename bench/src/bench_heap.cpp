@@ -46,13 +46,7 @@ namespace {
 bool g_quick = false;
 const char* g_only = nullptr;
 
-bool want(const char* id) {
-  if (!g_only || std::strcmp(g_only, "all") == 0) return true;
-  size_t n = std::strlen(id);
-  for (const char* p = g_only; (p = std::strstr(p, id)) != nullptr; p += n)
-    if ((p == g_only || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return true;
-  return false;
-}
+bool want(const char* id) { return bench_selected(g_only, id) != 0; }
 
 uint64_t iters(uint64_t full, uint64_t quick) { return g_quick ? quick : full; }
 
