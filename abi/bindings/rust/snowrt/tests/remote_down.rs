@@ -7,6 +7,7 @@
 //! 1. it tells the victim to exit: DOWN with the victim's reason;
 //! 2. it spawns another victim, monitors it and node b, then kills node b's
 //!    OS process (SIGKILL): DOWN `noconnection` and NODEDOWN.
+//!
 //! Prints one line per step and "remote_down ok"; exits 1 on a failure.
 //! Own main (harness = false): the child must not run a test harness.
 

@@ -17,10 +17,10 @@ pub fn start_runtime() {
         thread::Builder::new()
             .name("snowrt-main".into())
             .spawn(move || {
-                let runtime = snowrt::Runtime::start(2).expect("runtime starts");
+                // The runtime lives until the test program exits: this thread
+                // never calls Runtime::run.
+                let _runtime = snowrt::Runtime::start(2).expect("runtime starts");
                 started.send(()).expect("the test waits");
-                // The runtime lives until the test program exits.
-                std::mem::forget(runtime);
                 loop {
                     thread::park();
                 }

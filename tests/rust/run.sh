@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tests/rust/run.sh <cargo> <build dir> <source dir>
+#
+# The Rust crates of abi/bindings/rust used the way docs/using.md ("Rust")
+# says, against this build installed into a prefix inside the build
+# directory, offline, with every cargo target directory under
+# <build dir>/rust-target (one per variant, so that no run invalidates
+# another's build):
+#   1. shared: `cargo test` of both crates, libsnowrt found through
+#      pkg-config (PKG_CONFIG_PATH): unit tests, tests/processes.rs,
+#      tests/remote_down.rs (a second node as a second OS process: DOWN
+#      when its process exits, DOWN noconnection when it is killed), doc
+#      tests;
+#   2. libdir: the library found through SNOWRT_LIB_DIR (pkg-config made
+#      unusable);
+#   3. static: the `static` feature (snowrt-static.pc); the test program
+#      must not need libsnowrt.so;
+#   4. editions: a copy of the crates per edition (2021, and 2024 when cargo
+#      has it: 1.85 or later), checked with `cargo clippy -- -D warnings`
+#      (`cargo check` with RUSTFLAGS=-D warnings without clippy), so an
+#      unsafe operation outside an unsafe block (E0133 under 2024) fails;
+#      and rustdoc with -D warnings.
+# Prints "rust crates ok" at the end.
+set -euo pipefail
+cargo=$(command -v "$1")
+build=$(cd "$2" && pwd)
+src=$(cd "$3" && pwd)
+crates="$src/abi/bindings/rust"
+targets="$build/rust-target"
+prefix="$build/rust-prefix"
+
+# cargo finds rustc, rustdoc and clippy-driver next to itself.
+export PATH="$(dirname "$cargo"):$PATH"
+export CARGO_INCREMENTAL=0 CARGO_TERM_COLOR=never
+unset RUSTFLAGS RUSTDOCFLAGS SNOWRT_LIB_DIR SNOWRT_STATIC PKG_CONFIG_LIBDIR LD_LIBRARY_PATH
+echo "toolchain: $("$cargo" --version), $(rustc --version)"
+
+cmake --install "$build" --prefix "$prefix" > "$build/rust-install.log"
+libdir=$(dirname "$(find "$prefix" -name libsnowrt.so -print -quit)")
+pcdir="$libdir/pkgconfig"
+cd "$crates"
+
+step() { echo "== $*"; }
+
+step "1. shared, through pkg-config: cargo test"
+PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$libdir" CARGO_TARGET_DIR="$targets/shared" \
+  "$cargo" test --offline --locked
+
+step "2. shared, through SNOWRT_LIB_DIR"
+SNOWRT_LIB_DIR="$libdir" PKG_CONFIG=/bin/false LD_LIBRARY_PATH="$libdir" CARGO_TARGET_DIR="$targets/libdir" \
+  "$cargo" test --offline --locked -p snowrt --test processes
+
+step "3. static: cargo test --features static"
+PKG_CONFIG_PATH="$pcdir" CARGO_TARGET_DIR="$targets/static" \
+  "$cargo" test --offline --locked -p snowrt --features static --test processes --test remote_down
+for program in "$targets"/static/debug/deps/processes-* "$targets"/static/debug/deps/remote_down-*; do
+  [ -x "$program" ] || continue
+  if ldd "$program" | grep -q libsnowrt; then
+    echo "FAIL static: $program needs libsnowrt.so"
+    exit 1
+  fi
+done
+
+editions=(2021)
+cargo_minor=$("$cargo" --version | sed -n 's/^cargo 1\.\([0-9]*\).*/\1/p')
+if [ "${cargo_minor:-0}" -ge 85 ]; then
+  editions+=(2024)
+else
+  echo "SKIP edition 2024: $("$cargo" --version) predates it (needs cargo 1.85; scripts/deps.sh explains)"
+fi
+if "$cargo" clippy --version > /dev/null 2>&1; then
+  lint=(clippy --all-targets --offline --locked -- -D warnings)
+else
+  echo "(no cargo clippy: the edition checks use cargo check with RUSTFLAGS=-D warnings)"
+  lint=(check --all-targets --offline --locked)
+  export RUSTFLAGS="-D warnings"
+fi
+for edition in "${editions[@]}"; do
+  step "4. edition $edition: cargo ${lint[*]}"
+  copy="$targets/edition-$edition/src"
+  rm -rf "$copy"
+  mkdir -p "$copy"
+  cp -r Cargo.toml Cargo.lock snowrt-sys snowrt "$copy/"
+  # The 2024 edition needs rust-version 1.85 or later in the manifest.
+  sed -i -e "s/^edition = \".*\"/edition = \"$edition\"/" \
+    -e "s/^rust-version = \".*\"/rust-version = \"$([ "$edition" = 2024 ] && echo 1.85 || echo 1.63)\"/" \
+    "$copy"/snowrt-sys/Cargo.toml "$copy"/snowrt/Cargo.toml
+  grep -q "edition = \"$edition\"" "$copy/snowrt/Cargo.toml"
+  (cd "$copy" && PKG_CONFIG_PATH="$pcdir" CARGO_TARGET_DIR="$targets/edition-$edition/target" "$cargo" "${lint[@]}")
+done
+unset RUSTFLAGS
+
+step "5. rustdoc, -D warnings"
+PKG_CONFIG_PATH="$pcdir" RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$targets/shared" \
+  "$cargo" doc --offline --locked --no-deps
+echo "rust crates ok"
