@@ -19,7 +19,10 @@
 #      has it: 1.85 or later), checked with `cargo clippy -- -D warnings`
 #      (`cargo check` with RUSTFLAGS=-D warnings without clippy), so an
 #      unsafe operation outside an unsafe block (E0133 under 2024) fails;
-#      and rustdoc with -D warnings.
+#   5. rustdoc with -D warnings;
+#   6. the program of docs/using.md ("Rust"), as a project of its own
+#      depending on the crate by path, builds with -D warnings (it is not
+#      run: it starts a node of a fixed name).
 # Prints "rust crates ok" at the end.
 set -euo pipefail
 cargo=$(command -v "$1")
@@ -93,4 +96,24 @@ unset RUSTFLAGS
 step "5. rustdoc, -D warnings"
 PKG_CONFIG_PATH="$pcdir" RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$targets/shared" \
   "$cargo" doc --offline --locked --no-deps
+step "6. the program in docs/using.md builds"
+example="$targets/docs-example"
+mkdir -p "$example/src"
+awk '/^## Rust/ { in_section = 1 } /^## / && !/^## Rust/ { in_section = 0 }
+     in_section && /^```rust/ { in_code = 1; next } in_code && /^```/ { exit } in_code { print }' \
+  "$src/docs/using.md" > "$example/src/main.rs"
+grep -q "fn main" "$example/src/main.rs"
+cat > "$example/Cargo.toml" <<TOML
+[package]
+name = "docs-example"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+snowrt = { path = "$crates/snowrt" }
+
+[workspace]
+TOML
+(cd "$example" && PKG_CONFIG_PATH="$pcdir" RUSTFLAGS="-D warnings" CARGO_TARGET_DIR="$targets/docs-example/target" \
+  "$cargo" build --offline)
 echo "rust crates ok"
