@@ -99,6 +99,7 @@ PKG_CONFIG_PATH="$pcdir" RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$targets/s
 step "6. the program in docs/using.md builds"
 example="$targets/docs-example"
 mkdir -p "$example/src"
+rm -f "$example/Cargo.lock"  # generated: written by whichever cargo ran last
 awk '/^## Rust/ { in_section = 1 } /^## / && !/^## Rust/ { in_section = 0 }
      in_section && /^```rust/ { in_code = 1; next } in_code && /^```/ { exit } in_code { print }' \
   "$src/docs/using.md" > "$example/src/main.rs"

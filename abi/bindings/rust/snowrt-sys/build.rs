@@ -50,15 +50,16 @@ fn main() {
 
 /// Sets `snowrt_sys_plain_extern` when rustc is older than 1.82.
 fn select_extern_syntax() {
-    // Declares the cfg to rustc's cfg checking (cargo 1.80 and later; older
-    // ones ignore the line).
-    println!("cargo:rustc-check-cfg=cfg(snowrt_sys_plain_extern)");
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let version = Command::new(rustc).arg("--version").output().ok().and_then(|o| String::from_utf8(o.stdout).ok());
-    if let Some(minor) = version.as_deref().and_then(rustc_minor_version) {
-        if minor < 82 {
-            println!("cargo:rustc-cfg=snowrt_sys_plain_extern");
-        }
+    let minor = version.as_deref().and_then(rustc_minor_version).unwrap_or(u32::MAX);
+    if minor >= 80 {
+        // Declares the cfg to rustc's cfg checking (an older cargo warns
+        // that the line needs a nightly flag).
+        println!("cargo:rustc-check-cfg=cfg(snowrt_sys_plain_extern)");
+    }
+    if minor < 82 {
+        println!("cargo:rustc-cfg=snowrt_sys_plain_extern");
     }
 }
 

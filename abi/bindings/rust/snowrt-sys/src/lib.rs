@@ -125,7 +125,9 @@ impl snow_msg {
     /// `self` must be a message returned by a receive call that is still valid.
     pub unsafe fn payload(&self) -> &[u8] {
         // SAFETY: the caller guarantees the message is live; the runtime
-        // keeps `len` payload bytes right after the header.
+        // keeps `len` payload bytes right after the header. (The block is
+        // needed from the 2024 edition on; rustc before 1.65 calls it unused.)
+        #[allow(unused_unsafe)]
         unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len as usize) }
     }
 }

@@ -273,7 +273,10 @@ impl Message {
         if msg.is_null() {
             return None;
         }
-        // SAFETY: the caller guarantees msg is a live received message.
+        // SAFETY: the caller guarantees msg is a live received message. (The
+        // block is needed from the 2024 edition on; rustc before 1.65 calls
+        // it unused.)
+        #[allow(unused_unsafe)]
         unsafe {
             let kind = sys::snow_msg_kind(msg);
             let header = &*msg;
