@@ -13,7 +13,7 @@
 #      tests;
 #   2. libdir: the library found through SNOWRT_LIB_DIR (pkg-config made
 #      unusable);
-#   3. static: the `static` feature (snowrt-static.pc); the test program
+#   3. static: the `static` feature (snowrt-static.pc); the test programs
 #      must not need libsnowrt.so;
 #   4. editions: a copy of the crates per edition (2021, and 2024 when cargo
 #      has it: 1.85 or later), checked with `cargo clippy -- -D warnings`
@@ -53,9 +53,9 @@ step "2. shared, through SNOWRT_LIB_DIR"
 SNOWRT_LIB_DIR="$libdir" PKG_CONFIG=/bin/false LD_LIBRARY_PATH="$libdir" CARGO_TARGET_DIR="$targets/libdir" \
   "$cargo" test --offline --locked -p snowrt --test processes
 
-step "3. static: cargo test --features static"
+step "3. static: cargo test -p snowrt --features static"
 PKG_CONFIG_PATH="$pcdir" CARGO_TARGET_DIR="$targets/static" \
-  "$cargo" test --offline --locked -p snowrt --features static --test processes --test remote_down
+  "$cargo" test --offline --locked -p snowrt --features static
 for program in "$targets"/static/debug/deps/processes-* "$targets"/static/debug/deps/remote_down-*; do
   [ -x "$program" ] || continue
   if ldd "$program" | grep -q libsnowrt; then

@@ -29,7 +29,8 @@
 //!     Some(Message::Down { pid, reason, .. }) => println!("{} ended: {:?}", pid, reason),
 //!     other => println!("unexpected: {:?}", other),
 //! }
-//! std::process::exit(rt.run());
+//! let status = rt.run(); // 0 once every process has exited
+//! # assert_eq!(status, 0);
 //! # Ok::<(), snowrt::Error>(())
 //! ```
 //!
