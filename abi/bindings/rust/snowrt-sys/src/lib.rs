@@ -17,7 +17,7 @@
 //! extern "C"`, which the 2024 edition requires and rustc 1.82 or later
 //! accepts in every edition; the build script selects a plain `extern "C"`
 //! block for an older rustc (Debian 12's 1.63), through the `extern_c!`
-//! macro below.
+//! macro below (with rustc alone, pass `--cfg snowrt_sys_plain_extern`).
 //!
 //! Process entry functions are `unsafe extern "C" fn(*const u8)`. They run
 //! on a runtime stack and may resume on another OS thread after any blocking
