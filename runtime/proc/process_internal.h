@@ -39,6 +39,9 @@
 //                                    runtime, one CAS each (see below)
 //   (*) another thread reads a control block only under watch_lock(pid)
 //   after checking that the anchor still holds pid (with_control_block).
+//   After a stack overflow the scheduler context acts as the owner for the
+//   exit (hook_overflow in lifecycle.cpp), and after the exit the reaper
+//   (free_process) frees what is left.
 //
 // Ownership of an anchor: `pid` and `proc` are written by publish() and
 // free_process() (pid cleared under watch_lock), read by any thread;
