@@ -8,24 +8,14 @@
 
 #include "abi/src/abi_util.h"
 #include "runtime/common/common.h"
+#include "runtime/dist/dist.h"
 #include "runtime/proc/process.h"
 
 using namespace snow::rt;
 
 extern "C" {
 
-SNOW_API const char* snow_strerror(int64_t code) {
-  if (code >= 0) return "success";
-  switch (code) {
-#define SNOW_STRERROR_CASE_(name, value, text) \
-  case value:                                 \
-    return text;
-    SNOW_ERRNO_MAP(SNOW_STRERROR_CASE_)
-#undef SNOW_STRERROR_CASE_
-    default:
-      return "unknown error";
-  }
-}
+SNOW_API const char* snow_strerror(int64_t code) { return error_text(code); }
 
 SNOW_API void snow_rt_init(void) {
   // Process-wide set-up that must happen once: touch the clock and the
@@ -83,7 +73,7 @@ SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers) {
   if (n == 0) n = available_cpus();
   if (n == 0) n = 1;
   if (n > 1024) n = 1024;
-  return proc_runtime_start(n, stop_on_signals());
+  return proc_runtime_start(n, stop_on_signals(), dist_proc_hooks());
 }
 
 SNOW_API int32_t snow_rt_run_scheduler(void) { return proc_runtime_run(); }

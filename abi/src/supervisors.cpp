@@ -1,6 +1,6 @@
 // ABI section 7: supervisors.
 #include "abi/src/abi_util.h"
-#include "runtime/proc/supervisor.h"
+#include "stdlib/supervisor.h"
 
 using namespace snow::rt;
 

@@ -1,7 +1,10 @@
 #include "runtime/common/common.h"
 
+#include "abi/include/snowrt.h"
+
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <sched.h>
 #include <unistd.h>
@@ -64,6 +67,22 @@ void log_line(const char* fmt, ...) {
   (void)w;
 }
 
+void fatal(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  log_line("snowrt: %s", n < 0 ? fmt : buf);
+  abort();
+}
+
+void fatal_oom(const char* what) { fatal("out of memory %s", what); }
+
+void assert_failed(const char* cond, const char* file, int line) {
+  fatal("assertion failed: %s (%s:%d)", cond, file, line);
+}
+
 namespace {
 std::atomic<unsigned> g_next_stripe{0};
 SNOW_TLS int t_stripe = -1;
@@ -110,4 +129,17 @@ uint64_t new_ref() {
   }
   return t_ref_next++;
 }
+const char* error_text(int64_t code) {
+  if (code >= 0) return "success";
+  switch (code) {
+#define SNOW_ERROR_TEXT_CASE_(name, value, text) \
+  case value:                                   \
+    return text;
+    SNOW_ERRNO_MAP(SNOW_ERROR_TEXT_CASE_)
+#undef SNOW_ERROR_TEXT_CASE_
+    default:
+      return "unknown error";
+  }
+}
+
 }  // namespace snow::rt

@@ -26,6 +26,14 @@ constexpr std::size_t kCacheLine = 64;
 // Monotonic clock in nanoseconds (CLOCK_MONOTONIC).
 int64_t now_ns();
 
+// The now_ns() deadline `ms` (>= 0) milliseconds from now. Saturates: a
+// timeout too long to count in nanoseconds lands about 146 years ahead,
+// never past INT64_MAX (which callers use for "no deadline"). Any thread.
+inline int64_t deadline_after_ms(int64_t ms) {
+  constexpr int64_t kMaxMs = INT64_MAX / 2000000;
+  return now_ns() + (ms > kMaxMs ? INT64_MAX / 2 : ms * 1000000);
+}
+
 // Allocation goes through mimalloc: fast thread-local free lists, and the
 // memory of a freed process goes back to the thread that frees it. Sanitizer
 // builds use the C allocator instead: ASan and TSan intercept it (they cannot
@@ -64,6 +72,25 @@ void destroy(T* p) {
 // interleave). Any thread.
 void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// The fatal-error funnel: logs "snowrt: <message>" and aborts. Every
+// condition the runtime cannot survive ends here (a broken invariant, a
+// failed allocation that has no error path, see "Out of memory" in
+// docs/abi.md), so there is one log format and one breakpoint. Any thread.
+[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// fatal("out of memory <what>"): an allocation failed where no caller can
+// be told (delivering a signal, recording an exit reason).
+[[noreturn]] void fatal_oom(const char* what);
+[[noreturn]] void assert_failed(const char* cond, const char* file, int line);
+
+// SNOW_ASSERT(cond): an invariant, checked in debug and sanitizer builds
+// (a failure goes through the funnel) and compiled out of release builds,
+// where `cond` is not evaluated: it must have no side effects.
+#if !defined(NDEBUG) || defined(SNOW_SANITIZE_ADDRESS) || defined(SNOW_SANITIZE_THREAD)
+#define SNOW_ASSERT(cond) ((cond) ? (void)0 : ::snow::rt::assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define SNOW_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
 // A counter that many threads bump without sharing a cache line: each thread
 // picks one of kStripes slots on first use; readers sum every slot.
 class StripedCounter {
@@ -94,15 +121,17 @@ class SpinLock {
       wait_unlocked();
     }
   }
-  bool try_lock() {
-    return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
-  }
   void unlock() { locked_.store(false, std::memory_order_release); }
 
  private:
   void wait_unlocked();
   std::atomic<bool> locked_{false};
 };
+
+// The text of a SNOW_E* code ("success" for any code >= 0, "unknown error"
+// for an unknown one): snow_strerror's answer, for the runtime's own
+// messages. Static strings; any thread.
+const char* error_text(int64_t code);
 
 // Number of code points in well-formed UTF-8 (no overlong forms, surrogates
 // or code points past U+10FFFF), or -1 when the bytes are not that. Any

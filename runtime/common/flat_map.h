@@ -17,6 +17,8 @@
 #include <cstring>
 #include <utility>
 
+#include "runtime/common/common.h"
+
 namespace snow::rt {
 
 class FlatMap64 {
@@ -112,7 +114,7 @@ class FlatMap64 {
     Slot* old = slots_;
     size_t ocap = cap_;
     slots_ = static_cast<Slot*>(std::calloc(ncap, sizeof(Slot)));
-    if (!slots_) std::abort();
+    if (!slots_) fatal_oom("growing a table");
     cap_ = ncap;
     mask_ = ncap - 1;
     used_ = 0;

@@ -100,7 +100,7 @@ void fail_node(const std::string& name, const uint32_t* creation) {
     for (Frame* f : frames) {
       // Links and monitors among these are in the records too; the
       // process side ignores the duplicate.
-      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
+      proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
       delete f;
     }
     for (auto& [local, remote] : links)
@@ -109,8 +109,8 @@ void fail_node(const std::string& name, const uint32_t* creation) {
       deliver_or_die(lr.first, signal_down(lr.first, ref, lr.second, kNoconnection, 1));
     for (auto& [ref, pm] : peer_monitors) deliver_or_die(pm.target, signal_control(SigKind::Demonitor, pm.target, pm.watcher, ref));
     for (auto& [req, requester] : spawns) {
-      uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
-      proc_reply(requester, req, b, 9);
+      SpawnReply r;  // failed: the connection is gone
+      proc_reply(requester, req, &r, sizeof r);
     }
   }
 }

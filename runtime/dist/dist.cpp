@@ -87,6 +87,13 @@ using namespace dist;
 
 bool dist_started() { return D.started.load(std::memory_order_acquire); }
 
+const DistHooks& dist_proc_hooks() {
+  static const DistHooks hooks{dist_started,        dist_stop,          dist_deliver,     dist_flush_slice,
+                               dist_poll_io,        dist_poll_io_done,  dist_node_monitor, dist_node_demonitor,
+                               dist_monitor_all,    dist_nodes_connected, dist_node_entries, dist_remote_pids};
+  return hooks;
+}
+
 int64_t dist_test_feed(const TestFeed& f) {
   if (!dist_started()) return SNOW_ENOTSTARTED;
   auto w = std::make_shared<Waiter>();
@@ -242,9 +249,9 @@ uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t
   if (here) return spawn_here(self, fname, args, size, link);
   uint64_t req = send_spawn_request(self, node, fname, args, size, link);
   if (!req) return 0;
-  uint8_t b[9];
-  if (!proc_wait_reply(self, req, -1, b, 9) || b[0] != 0) return 0;
-  return get_u64(b + 1);
+  SpawnReply r;
+  if (!proc_wait_reply(self, req, -1, &r, sizeof r) || !r.ok) return 0;
+  return r.child;
 }
 
 int64_t dist_encode_pid(uint64_t pid, uint8_t* buf, uint64_t cap) {

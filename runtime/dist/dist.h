@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/proc/process.h"
 #include "runtime/proc/signal.h"
 
 namespace snow::rt {
@@ -45,6 +46,9 @@ struct Process;
 constexpr uint64_t kDistMaxMessage = (uint64_t(64) << 20) - 64 * 1024;
 
 bool dist_started();
+// The distribution entry points proc calls (DistHooks in process.h), for
+// the ABI layer to pass to proc_runtime_start.
+const DistHooks& dist_proc_hooks();
 // Starts the listener and registers with the port mapper. Blocks the
 // calling thread (or parks the calling process) until done.
 int64_t dist_start(std::string_view name, std::string_view cookie);

@@ -71,6 +71,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -100,6 +101,21 @@ struct Waiter {
   uint64_t value = 0;
 };
 using WaiterPtr = std::shared_ptr<Waiter>;
+
+// The replies a waiting process gets through proc_reply / proc_wait_reply
+// (runtime/proc/process.h), which carry them as bytes.
+// A command's outcome (complete() for a Waiter with a pid).
+struct CommandReply {
+  int64_t result = 0;
+  uint64_t value = 0;
+};
+// A remote spawn's outcome (SPAWN_REPLY, or the connection's loss).
+struct SpawnReply {
+  bool ok = false;
+  uint64_t child = 0;  // the child's pid handle when ok
+};
+static_assert(std::is_trivially_copyable_v<CommandReply> && std::is_trivially_copyable_v<SpawnReply>,
+              "replies travel as bytes");
 
 struct Conn;
 
@@ -304,7 +320,6 @@ struct RecordChange {
 constexpr uint32_t kAnyGeneration = 0;
 
 void deliver_or_die(uint64_t pid, Signal* s);
-void answer_undeliverable(SigKind kind, uint64_t local, uint64_t remote, uint64_t ref, const uint8_t* reason);
 void frame_begin(Writer& w);
 Frame* frame_finish(Writer& w, SigKind kind, uint64_t local, uint64_t remote, uint64_t ref);
 // A frame with nothing to answer locally if it cannot be sent.

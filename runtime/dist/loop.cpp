@@ -29,10 +29,8 @@ constexpr int64_t kStopDrainMs = 1000;
 
 void complete(const WaiterPtr& w, int64_t result, uint64_t value) {
   if (w->pid) {
-    uint8_t b[16];
-    put_u64(b, uint64_t(result));
-    put_u64(b + 8, value);
-    proc_reply(w->pid, w->ref, b, 16);
+    CommandReply r{result, value};
+    proc_reply(w->pid, w->ref, &r, sizeof r);
     return;
   }
   std::lock_guard<std::mutex> lk(w->m);
@@ -68,9 +66,9 @@ uint64_t post_for_process(CmdType type, std::string_view node, int64_t id) {
 }
 
 int64_t wait_process(uint64_t ref, int64_t timeout_ms) {
-  uint8_t b[16];
-  if (!proc_wait_reply(proc_current(), ref, timeout_ms, b, 16)) return SNOW_ETIMEDOUT;
-  return int64_t(get_u64(b));
+  CommandReply r;
+  if (!proc_wait_reply(proc_current(), ref, timeout_ms, &r, sizeof r)) return SNOW_ETIMEDOUT;
+  return r.result;
 }
 
 }  // namespace
@@ -220,7 +218,7 @@ void begin_stop(const WaiterPtr& w) {
     finish_stop();
     return;
   }
-  D.stop_deadline_ns = now_ns() + int64_t(kStopDrainMs) * 1000 * 1000;
+  D.stop_deadline_ns = deadline_after_ms(kStopDrainMs);
   uv_timer_start(&D.stop_timer, on_stop_timer, 1, 1);
 }
 

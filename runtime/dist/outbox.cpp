@@ -22,32 +22,8 @@ namespace snow::rt::dist {
 // ------------------------------------------------------------------ local answers
 
 void deliver_or_die(uint64_t pid, Signal* s) {
-  if (!s) {
-    log_line("snowrt: out of memory in distribution");
-    abort();
-  }
+  if (!s) fatal_oom("in distribution");
   proc_deliver(pid, s);
-}
-
-// A signal from `local` to `remote` cannot be delivered: answer it as the
-// target's side would have (reason noproc or noconnection). `local` may be
-// a peer's process (a LINK or MONITOR_P for a pid of this node's previous
-// incarnation): the answer then goes back over the wire.
-void answer_undeliverable(SigKind kind, uint64_t local, uint64_t remote, uint64_t ref, const uint8_t* reason) {
-  if (!local) return;
-  switch (kind) {
-    case SigKind::Link:
-      deliver_or_die(local, signal_exit_like(SigKind::LinkExit, local, remote, reason, 1));
-      break;
-    case SigKind::Monitor:
-      deliver_or_die(local, signal_down(local, ref, remote, reason, 1));
-      break;
-    case SigKind::Unlink:
-      deliver_or_die(local, signal_control(SigKind::UnlinkAck, local, remote, ref));
-      break;
-    default:
-      break;
-  }
 }
 
 // ------------------------------------------------------------------ senders
@@ -218,7 +194,7 @@ void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation, RecordChange rc)
     }
   }
   if (bytes == SIZE_MAX) {
-    answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+    proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
     delete f;
     return;
   }
@@ -350,7 +326,7 @@ void flush_entry(NodeEntry* e) {
   if (frames.empty()) return;
   if (D.stopping) {
     for (Frame* f : frames) {
-      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
+      proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
       delete f;
     }
     return;
@@ -362,7 +338,7 @@ void flush_entry(NodeEntry* e) {
   if (c && c->st == St::Up) {
     // A pid of an incarnation that is gone: those processes do not exist.
     for (Frame* f : frames) {
-      answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+      proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
       delete f;
     }
     return;

@@ -43,7 +43,7 @@ void write_payload(Writer& w, const Signal* s) {
 }
 
 void count_unreachable(Signal* s, const uint8_t* reason) {
-  answer_undeliverable(s->kind, s->from, s->target, s->ref, reason);
+  proc_answer_undeliverable(s->kind, s->from, s->target, s->ref, reason);
   signal_free(s);
 }
 

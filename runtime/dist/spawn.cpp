@@ -162,7 +162,7 @@ void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
     }
   }
   if (!requester) return;
-  uint8_t b[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
+  SpawnReply r;
   uint64_t flags = 0;
   etf::read_u64(ctl.item[3], &flags);
   uint64_t child = 0;
@@ -177,10 +177,10 @@ void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
         ce->links.insert({requester, child});
       }
     }
-    b[0] = 0;
-    put_u64(b + 1, child);
+    r.ok = true;
+    r.child = child;
   }
-  proc_reply(requester, req, b, 9);
+  proc_reply(requester, req, &r, sizeof r);
 }
 
 // Queues a SPAWN_REQUEST for the calling process and returns its ref (0 on

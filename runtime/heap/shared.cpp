@@ -372,8 +372,7 @@ void shared_after_collect(Heap* h, FlatMap64* found) {
     if (!x) {
       // Out of memory: the references found stay unrecorded, which would
       // let them be unshared; keep the process's view conservative instead.
-      log_line("snowrt: out of memory recording a heap's external references");
-      abort();
+      fatal_oom("recording a heap's external references");
     }
   }
   FlatMap64* old;

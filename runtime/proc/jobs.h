@@ -49,7 +49,7 @@ const void* job_await(Process* self, uint64_t job, int64_t timeout_ms);
 // heap is full.
 const void* job_map(Process* self, const void* list, JobMapFn fn, void* env);
 
-// Hooks for process.cpp (owner context):
+// Hooks for the process side (signals.cpp, exits.cpp; owner context):
 // A JobResult or a Down signal for one of self's pending jobs updates its
 // entry and is consumed (true); anything else is left alone (false).
 bool jobs_take_signal(Process* self, Signal* s);

@@ -7,7 +7,7 @@
 //   exceptions: the scheduler part (Task, see sched/scheduler.h), the
 //   anchor's signal queue, which any thread pushes to, and the table of
 //   local watchers, which watchers edit under a striped lock (see "Local
-//   monitors" in process.cpp and docs/design/processes.md).
+//   monitors" in links.cpp and docs/design/processes.md).
 // - *Anchor*: the process table entry for one pid slot: the current pid, the
 //   signal queue and the control block pointer. Anchors are never freed
 //   while the runtime exists, so any thread may look one up by pid and push
@@ -54,10 +54,33 @@ namespace snow::rt {
 struct Process;
 struct JobTable;
 
+// Distribution as proc sees it. proc sits below runtime/dist and never
+// includes its headers: dist fills this table (dist_proc_hooks in dist.h)
+// and the ABI layer hands it to proc_runtime_start. Every entry is set.
+struct DistHooks {
+  bool (*started)();  // a node is running
+  int64_t (*stop)();  // disconnect every node, unregister
+  // A signal addressed to a remote pid (consumes it). Any thread.
+  void (*deliver)(uint64_t pid, Signal* s);
+  // Scheduler hooks of the same names (SchedHooks in sched/scheduler.h).
+  void (*after_slice)();
+  void (*poll_io)();
+  void (*poll_io_done)();
+  // Node monitors: the registry of watchers that dist keeps.
+  void (*node_monitor)(uint64_t watcher, int64_t id, std::string_view node);
+  void (*node_demonitor)(int64_t id);
+  void (*monitor_all)(uint64_t watcher, bool on);
+  // Figures for proc_stats.
+  uint64_t (*nodes_connected)();
+  uint64_t (*node_entries)();
+  uint64_t (*remote_pids)();
+};
+
 // Runtime start/stop (called by the ABI lifecycle functions).
 // stop_on_signals: install SIGINT/SIGTERM handlers that halt the runtime
 // (status 130 / 143) until it stops; false leaves the program's own.
-int proc_runtime_start(unsigned workers, bool stop_on_signals);
+// `dist` is kept for the runtime's lifetime (and across restarts).
+int proc_runtime_start(unsigned workers, bool stop_on_signals, const DistHooks& dist);
 // The main thread's process exits normally, then waits for every process
 // (or a halt, or quiescence), stops everything. Returns the exit status.
 int proc_runtime_run();
@@ -137,6 +160,13 @@ int proc_thread_detach();
 
 // Delivery of a prepared signal to a local or remote pid (consumes it).
 void proc_deliver(uint64_t pid, Signal* s);
+// A signal of `kind` from `from` to `target` (with `ref`) cannot reach a
+// live target: answers it as the target's side would have, with the
+// one-byte `reason` (noproc, noconnection): a Link gets a LinkExit, a
+// Monitor a DOWN, an Unlink its UnlinkAck; the rest needs no answer, nor
+// does a signal from no process (from 0). `from` may be remote (the answer
+// then goes back over the wire). Any thread.
+void proc_answer_undeliverable(SigKind kind, uint64_t from, uint64_t target, uint64_t ref, const uint8_t* reason);
 // User message (tag from the first bytes). Returns 0 or SNOW_E*.
 int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uint32_t msg_kind, uint64_t tag);
 
@@ -173,7 +203,7 @@ int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t
 // Sets the terminate callback of the local process `pid` (0: `self`, the
 // calling process, which may be null) if it has not yet taken its callback
 // on the way out; no effect on a dead, unknown or remote pid. cb NULL
-// clears it. Any thread (see "Terminate callbacks" in process.cpp).
+// clears it. Any thread (see "Terminate callbacks" in exits.cpp).
 void proc_set_terminate(Process* self, uint64_t pid, TerminateFn cb);
 uint64_t proc_monitor(Process* self, uint64_t pid);
 int64_t proc_demonitor(Process* self, uint64_t ref, bool flush);

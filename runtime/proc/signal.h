@@ -21,6 +21,7 @@
 // every path that discards a message unread releases its values.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "abi/include/snowrt.h"
@@ -59,6 +60,9 @@ struct Signal {
   ExportTicket* ticket = nullptr;     // heap values the payload carries (see above)
   snow_msg msg;           // must stay last: data[] follows
 };
+// A mailbox message is handed out as &signal->msg and its payload runs on
+// past the struct (signal_alloc, signal_of_msg).
+static_assert(offsetof(Signal, msg) + sizeof(snow_msg) == sizeof(Signal), "snow_msg must be the last member of Signal");
 
 // Allocates a signal with `len` payload bytes (uninitialised) and
 // msg.len = len. nullptr when out of memory.

@@ -23,7 +23,7 @@
 // when it drains its queue anyway) keeps S and does not schedule the owner,
 // until the backlog is full: the lazy push that makes kLazyLimit signals
 // pending (B' == kBacklogMax) clears S and wakes the owner like an urgent
-// one. process.cpp decides which kinds are lazy.
+// one. signals.cpp (wakes_owner) decides which kinds are lazy.
 //
 // Operations:
 //   push (any thread)        CAS head from h to s | B' | S', with s->next =

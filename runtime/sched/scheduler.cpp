@@ -1,3 +1,18 @@
+// The M:N scheduler's engine: per-worker timer heaps, run queues and
+// stealing, stack slot binding and eviction, parking and spinning, the
+// watcher that takes work from a stuck worker, the stack overflow handler,
+// worker threads, and the public sched_* / timer_* calls.
+//
+// Why one file of about 1,000 lines: these parts are one state machine over
+// one shared state (`g`, the workers' fields in worker.h): a timer insert
+// wakes a parked worker through the same park protocol the run queues use,
+// the watcher reads every queue and every worker's slice counters, and
+// parking decides on timers, queues and spinning in one place. Its
+// correctness argument (docs/design/scheduler.md) reads in this order. The
+// one seam is the timer heaps with send_after (about 230 lines: the
+// "timers" section and timer_*); moving them out means moving `Sched` into
+// worker.h, which is the next step if the file grows. host.cpp (the main
+// thread as a worker), stack.cpp and context.cpp are already apart.
 #include "runtime/sched/scheduler.h"
 
 #include <csignal>
@@ -353,10 +368,7 @@ void evict(StackSlot* s, Task* r) {
   if (used > r->saved_cap) {
     mem_free(r->saved);
     r->saved = static_cast<uint8_t*>(mem_alloc(used));
-    if (!r->saved) {
-      log_line("snowrt: out of memory evicting a process stack");
-      abort();
-    }
+    if (!r->saved) fatal_oom("evicting a process stack");
     r->saved_cap = uint32_t(used);
   }
   sanitizer_unpoison(r->ctx, used);
@@ -382,8 +394,7 @@ void task_trampoline(transfer_t tr) {
   sanitizer_finish_switch(t->san);
   w->sched_ctx = tr.fctx;
   t->entry(t);
-  log_line("snowrt: a process entry returned into the trampoline");
-  abort();
+  fatal("a process entry returned into the trampoline");
 }
 
 }  // namespace
@@ -781,7 +792,7 @@ void sched_stop(int64_t grace_ms) {
   if (!g.running.load()) return;
   g.stopping.store(true, std::memory_order_seq_cst);
   for (Worker* w : g.workers) wake_worker(w);
-  int64_t deadline = now_ns() + grace_ms * 1000000;
+  int64_t deadline = deadline_after_ms(grace_ms);
   while (g.exited_workers.load(std::memory_order_acquire) < int(g.workers.size()) && now_ns() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   bool all_exited = g.exited_workers.load() == int(g.workers.size());

@@ -13,6 +13,14 @@
 // Ownership: the supervisor's state belongs to its process; the API calls
 // below talk to it with service calls (runtime/proc/process.h), so they need
 // a calling process.
+//
+// Layer: stdlib/ sits above the ABI. A supervisor is a client of the public
+// snow_* calls (spawn, monitor, receive, service calls, remote spawn), as
+// OTP's supervisor is an Erlang module over the VM's built-ins; the runtime
+// below never calls the ABI. Besides the ABI it uses runtime/common's byte
+// and clock helpers and one proc query (proc_local_call_sender, which the
+// public API does not offer). The ABI layer's snow_supervisor_* calls
+// forward here.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "runtime/proc/supervisor.h"
+#include "stdlib/supervisor.h"
 
 #include <cstring>
 #include <deque>
@@ -9,7 +9,6 @@
 
 #include "runtime/common/common.h"
 #include "runtime/proc/process.h"
-#include "runtime/proc/reason.h"
 
 namespace snow::rt {
 

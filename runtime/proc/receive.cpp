@@ -1,0 +1,149 @@
+// Receiving and waiting (owner context): selective receive over the
+// mailbox, sleeps, waits for a condition, yields and reduction checks, and
+// the park / wait timer machinery they share.
+#include "runtime/proc/process_internal.h"
+
+#include <thread>
+
+namespace snow::rt {
+
+inline namespace proc_detail {
+
+// ---------------------------------------------------------------- waiting
+
+// Parks the calling process until a signal arrives or `deadline` passes
+// (INT64_MAX: none). Thread processes wait on their OS thread: the main
+// process's runs the host loop meanwhile, an attached thread's blocks.
+void park(Process* p, int64_t deadline) {
+  gc_safepoint(p);
+  if (!p->task.is_thread) {
+    if (deadline != INT64_MAX && !p->timer_armed) {
+      p->timed_out = false;
+      ++p->wait_seq;
+      timer_arm_wait(&p->task, deadline, p->pid, p->wait_seq);
+      p->timer_armed = true;
+    }
+    sched_switch_out(&p->task, SwitchReason::Park);
+    return;
+  }
+  if (!p->anchor->queue.try_sleep()) return;
+  if (sched_thread_wait(&p->task, deadline)) return;
+  if (p->anchor->queue.cancel_sleep()) {
+    p->timed_out = true;
+    return;
+  }
+  (void)sched_thread_wait(&p->task, INT64_MAX);  // a pusher woke us meanwhile: take its wake
+}
+
+void disarm(Process* p) {
+  if (p->timer_armed) {
+    timer_cancel_wait(&p->task);
+    p->timer_armed = false;
+  }
+  p->timed_out = false;
+}
+
+
+bool deadline_passed(Process* p, int64_t deadline) {
+  if (p->timed_out) return true;
+  return deadline != INT64_MAX && now_ns() >= deadline;
+}
+
+}  // namespace proc_detail
+
+const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx) {
+  if (p->last_msg) {
+    signal_free(p->last_msg);
+    p->last_msg = nullptr;
+  }
+  int64_t deadline = timeout_ms > 0 ? deadline_after_ms(timeout_ms) : INT64_MAX;
+  Signal* prev = nullptr;  // last message this call examined and rejected
+  for (;;) {
+    apply_pending(p);
+    Signal* cur = prev ? prev->next : p->mbox_head;
+    while (cur) {
+      bool take = true;
+      if (match) {
+        p->offering = cur;
+        take = match(&cur->msg, ctx) != 0;
+        p->offering = nullptr;
+      }
+      if (take) {
+        mbox_unlink(p, prev, cur);
+        disarm(p);
+        proc_gc_import(p, cur);
+        p->last_msg = cur;
+        // A service call being handled: snow_service_reply(caller) answers
+        // the request received last from that caller.
+        if ((cur->flags & kSigServiceCall) && cur->from) rel(p).pending_calls[cur->from] = cur->ref;
+        return &cur->msg;
+      }
+      prev = cur;
+      cur = cur->next;
+    }
+    if (timeout_ms == 0 || deadline_passed(p, deadline)) {
+      disarm(p);
+      return nullptr;
+    }
+    park(p, deadline);
+  }
+}
+
+uint32_t proc_msg_kind(Process* p, const snow_msg* m) {
+  // Only the messages this process holds are read: the one its last receive
+  // returned and the one offered to its match callback right now. Anything
+  // else (a user buffer, a message already released) is USER, unread.
+  if (!p || !m) return SNOW_MSG_USER;
+  if (p->last_msg && &p->last_msg->msg == m) return p->last_msg->msg_kind;
+  if (p->offering && &p->offering->msg == m) return p->offering->msg_kind;
+  return SNOW_MSG_USER;
+}
+
+uint64_t proc_local_call_sender(Process* p, const snow_msg* m) {
+  if (!p || !m || !p->last_msg || &p->last_msg->msg != m) return 0;
+  const Signal* s = p->last_msg;
+  if (!(s->flags & kSigServiceCall) || !s->from || pid_is_remote(s->from)) return 0;
+  return s->from;
+}
+
+void proc_sleep(Process* p, int64_t ms) {
+  if (ms <= 0) return;
+  int64_t deadline = deadline_after_ms(ms);
+  for (;;) {
+    apply_pending(p);
+    if (deadline_passed(p, deadline)) break;
+    park(p, deadline);
+  }
+  disarm(p);
+}
+
+bool proc_wait_until(Process* p, int64_t timeout_ms, bool (*ready)(void*), void* ctx) {
+  int64_t deadline = timeout_ms > 0 ? deadline_after_ms(timeout_ms) : INT64_MAX;
+  bool ok;
+  for (;;) {
+    apply_pending(p);
+    if ((ok = ready(ctx)) || timeout_ms == 0 || deadline_passed(p, deadline)) break;
+    park(p, deadline);
+  }
+  disarm(p);
+  return ok;
+}
+
+JobTable*& proc_jobs(Process* p) { return p->jobs; }
+
+void proc_reduction_check_slow(Process* p) {
+  gc_safepoint(p);
+  if (p->task.is_thread) {
+    apply_pending(p);
+    return;
+  }
+  proc_yield(p);
+}
+
+void proc_yield(Process* p) {
+  if (!p->task.is_thread) sched_switch_out(&p->task, SwitchReason::Yield);
+  else std::this_thread::yield();
+  apply_pending(p);
+}
+
+}  // namespace snow::rt

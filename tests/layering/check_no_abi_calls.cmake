@@ -1,0 +1,23 @@
+# cmake -DNM=<nm> -DOBJECTS=<a.o|b.o|...> -P check_no_abi_calls.cmake
+# Fails when an object references (calls, takes the address of) a snow_*
+# symbol it does not define: the runtime must not depend on the ABI layer.
+string(REPLACE "|" ";" objects "${OBJECTS}")
+set(bad "")
+foreach(o ${objects})
+  execute_process(COMMAND ${NM} -u ${o} RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NM} -u ${o} failed")
+  endif()
+  string(REGEX MATCHALL "[ \t]snow_[A-Za-z0-9_]+" hits "${out}")
+  foreach(h ${hits})
+    string(STRIP "${h}" h)
+    string(APPEND bad "${o}: ${h}\n")
+  endforeach()
+endforeach()
+list(LENGTH objects n)
+if(n EQUAL 0)
+  message(FATAL_ERROR "no objects to check")
+endif()
+if(bad)
+  message(FATAL_ERROR "the runtime calls the ABI:\n${bad}")
+endif()
