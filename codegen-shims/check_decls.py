@@ -19,9 +19,15 @@ and compares them with the declarations that restate them:
                    repr(C) structs and its constants.
 
 Names and types must match exactly, in both directions (a declaration for a
-function the header does not have is an error too). Exits 0 when everything
-matches, 1 on any mismatch (each one printed), 2 on usage or parse errors.
-Only the standard library is used.
+function the header does not have is an error too).
+
+The header itself is checked on every run: each SNOW_API declaration needs a
+doc comment (/** ... */) that ends on the line directly above it, as the
+header's conventions require. With only --header, that is the whole check.
+
+Exits 0 when everything matches, 1 on any mismatch or undocumented function
+(each one printed), 2 on usage or parse errors. Only the standard library is
+used.
 """
 
 import argparse
@@ -94,6 +100,10 @@ class ParseError(Exception):
 # code -> text of the header's SNOW_ERRNO_MAP (filled by parse_header)
 ERROR_TEXTS = {}
 
+# Names of the header's function pointer typedefs (snow_proc_fn, ...): each
+# is a 'ptr' wherever it appears (filled by parse_header).
+FN_TYPEDEFS = set()
+
 
 # ---------------------------------------------------------------------------
 # Header parsing
@@ -154,7 +164,7 @@ def c_type_canon(decl, what):
     if len(toks) >= 2 and re.match(r"^[A-Za-z_]\w*$", toks[-1]) and toks[-1] not in C_SCALARS:
         name = toks[-1]
         toks = toks[:-1]
-    if "*" in toks:
+    if "*" in toks or (len(toks) == 1 and toks[0] in FN_TYPEDEFS):
         return "ptr", name
     base = " ".join(toks)
     if base not in C_SCALARS:
@@ -177,11 +187,40 @@ def join_continuations(text):
     return re.sub(r"\\\n", " ", text)
 
 
+def undocumented_functions(raw):
+    """Names of the SNOW_API functions in the header text `raw` without a doc
+    comment: a /** ... */ block whose last line is the line directly above
+    the declaration's first line (which may start with SNOW_NORETURN)."""
+    lines = raw.split("\n")
+    code_lines = strip_c_comments(raw).split("\n")  # same line numbers
+    missing = []
+    for i, line in enumerate(code_lines):
+        if not re.search(r"\bSNOW_API\b", line) or line.lstrip().startswith("#"):
+            continue
+        nm = re.search(r"\b(snow_\w+)\s*\(", line)
+        name = nm.group(1) if nm else "line %d" % (i + 1)
+        j = i - 1
+        documented = False
+        if j >= 0 and lines[j].rstrip().endswith("*/"):
+            # Walk up to the comment's opening and require the doc form.
+            while j >= 0 and "/*" not in lines[j]:
+                j -= 1
+            opening = lines[j] if j >= 0 else ""
+            body = "\n".join(lines[j:i])
+            text = re.sub(r"/\*\*|\*/|^\s*\*", "", body, flags=re.M).strip()
+            documented = opening.lstrip().startswith("/**") and text != ""
+        if not documented:
+            missing.append(name)
+    return missing
+
+
 def parse_header(path):
     raw = open(path, encoding="utf-8").read()
     text = join_continuations(strip_c_comments(raw))
     code_lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith("#")]
     code = "\n".join(code_lines)
+    FN_TYPEDEFS.clear()
+    FN_TYPEDEFS.update(re.findall(r"\btypedef\b[^;{}]*?\(\s*\*\s*(\w+)\s*\)\s*\(", code))
 
     funcs = {}
     order = []
@@ -251,7 +290,7 @@ def parse_header(path):
         structs[name] = fields
 
     consts = parse_header_constants(text, code)
-    return funcs, order, structs, consts
+    return funcs, order, structs, consts, undocumented_functions(raw)
 
 
 def eval_c_expr(expr):
@@ -712,7 +751,7 @@ def main(argv):
     ap.add_argument("--print-ll", action="store_true", help="print the expected declares and exit")
     args = ap.parse_args(argv)
     try:
-        funcs, order, structs, consts = parse_header(args.header)
+        funcs, order, structs, consts, undocumented = parse_header(args.header)
     except (OSError, ParseError) as e:
         print("check_decls: cannot parse header: %s" % e, file=sys.stderr)
         return 2
@@ -726,8 +765,9 @@ def main(argv):
                 " ".join(reversed(r.split())) if " " in r else r, n, ", ".join(ps),
                 " noreturn" if funcs[n].noreturn else ""))
         return 0
-    errors = []
-    checked = []
+    errors = ["%s: SNOW_API function %s has no doc comment directly above it" % (args.header, n)
+              for n in undocumented]
+    checked = ["doc comments in %s" % args.header]
     try:
         if args.ll:
             check_ll(funcs, structs, args.ll, errors)
@@ -743,9 +783,6 @@ def main(argv):
             checked.append(args.rust)
     except (OSError, ParseError) as e:
         print("check_decls: %s" % e, file=sys.stderr)
-        return 2
-    if not checked:
-        print("check_decls: nothing to check (give --ll, --python or --rust)", file=sys.stderr)
         return 2
     for e in errors:
         print("MISMATCH: " + e)
