@@ -75,22 +75,22 @@ typedef uint64_t snow_ref_t;
  * non-negative success value. The table is the single source of truth:
  * snow_strerror() is generated from it.
  * ------------------------------------------------------------------------ */
-#define SNOW_ERRNO_MAP(X)                                                            \
-  X(EINVAL, -1, "invalid argument")                                                  \
-  X(ENOTPROC, -2, "not called from a process")                                       \
-  X(ENOPROC, -3, "no such process")                                                  \
-  X(ENOTSTARTED, -4, "runtime or distribution not started")                          \
-  X(EALREADY, -5, "already started")                                                 \
-  X(EEXIST, -6, "name already registered")                                           \
-  X(ENONODE, -7, "no such node or node unreachable")                                 \
-  X(ECONNREFUSED, -8, "connection refused")                                          \
-  X(EAUTH, -9, "authentication failed (cookie mismatch)")                            \
-  X(ETIMEDOUT, -10, "timed out")                                                     \
-  X(ENOMEM, -11, "out of memory")                                                    \
-  X(EBADNAME, -12, "bad name")                                                       \
-  X(EMSGSIZE, -13, "message or argument too large")                                  \
-  X(ENOFUNC, -14, "no such registered function")                                     \
-  X(ENOTFOUND, -15, "name not registered by this process")                           \
+#define SNOW_ERRNO_MAP(X)                                   \
+  X(EINVAL, -1, "invalid argument")                         \
+  X(ENOTPROC, -2, "not called from a process")              \
+  X(ENOPROC, -3, "no such process")                         \
+  X(ENOTSTARTED, -4, "runtime or distribution not started") \
+  X(EALREADY, -5, "already started")                        \
+  X(EEXIST, -6, "name already registered")                  \
+  X(ENONODE, -7, "no such node or node unreachable")        \
+  X(ECONNREFUSED, -8, "connection refused")                 \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")   \
+  X(ETIMEDOUT, -10, "timed out")                            \
+  X(ENOMEM, -11, "out of memory")                           \
+  X(EBADNAME, -12, "bad name")                              \
+  X(EMSGSIZE, -13, "message or argument too large")         \
+  X(ENOFUNC, -14, "no such registered function")            \
+  X(ENOTFOUND, -15, "name not registered by this process")  \
   X(ESHUTDOWN, -16, "runtime is shutting down")
 
 enum {
@@ -158,14 +158,14 @@ enum {
  * carry [u64 len][len bytes]; the others carry nothing. */
 enum {
   SNOW_REASON_NORMAL = 0,
-  SNOW_REASON_ERROR = 1,        /* u64 len + UTF-8 message */
-  SNOW_REASON_KILLED = 2,       /* as an exit signal: the untrappable kill */
-  SNOW_REASON_RESERVED = 3,     /* never produced, rejected as input */
+  SNOW_REASON_ERROR = 1,    /* u64 len + UTF-8 message */
+  SNOW_REASON_KILLED = 2,   /* as an exit signal: the untrappable kill */
+  SNOW_REASON_RESERVED = 3, /* never produced, rejected as input */
   SNOW_REASON_SHUTDOWN = 4,
-  SNOW_REASON_CUSTOM = 5,       /* u64 len + UTF-8 */
+  SNOW_REASON_CUSTOM = 5, /* u64 len + UTF-8 */
   SNOW_REASON_NOCONNECTION = 6,
   SNOW_REASON_NOPROC = 7,
-  SNOW_REASON_TERM = 8          /* u64 len + external term format bytes */
+  SNOW_REASON_TERM = 8 /* u64 len + external term format bytes */
 };
 
 /* ------------------------------------------------------------------------
@@ -217,12 +217,12 @@ enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
 /** Options for snow_actor_spawn_opts(). Zero-initialise, then set fields
  *  (64 bytes). */
 typedef struct snow_spawn_opts {
-  uint8_t link;            /* non-zero: link caller and child atomically */
-  uint8_t monitor;         /* non-zero: caller monitors the child atomically */
-  uint8_t priority;        /* SNOW_PRIO_*; other values mean normal */
-  uint8_t reserved_[5];    /* must be zero */
-  snow_ref_t monitor_ref;  /* out: the monitor's ref when monitor != 0 */
-  uint64_t stack_size;     /* bytes; 0 = default (SNOW_STACK_SIZE). See docs. */
+  uint8_t link;           /* non-zero: link caller and child atomically */
+  uint8_t monitor;        /* non-zero: caller monitors the child atomically */
+  uint8_t priority;       /* SNOW_PRIO_*; other values mean normal */
+  uint8_t reserved_[5];   /* must be zero */
+  snow_ref_t monitor_ref; /* out: the monitor's ref when monitor != 0 */
+  uint64_t stack_size;    /* bytes; 0 = default (SNOW_STACK_SIZE). See docs. */
   /* The child's terminate callback (see snow_actor_set_terminate), in
    * place before the child runs, so it covers even an instant exit.
    * NULL: none. (v2) */
@@ -332,8 +332,7 @@ SNOW_API snow_pid_t snow_actor_spawn(snow_proc_fn fn, const uint8_t* args, uint6
  *  snow_actor_spawn(), and when link/monitor is asked for outside a
  *  process, opts has non-zero reserved bytes or words, or stack_size
  *  exceeds 1 GiB. */
-SNOW_API snow_pid_t snow_actor_spawn_opts(snow_proc_fn fn, const uint8_t* args, uint64_t size,
-                                          snow_spawn_opts* opts);
+SNOW_API snow_pid_t snow_actor_spawn_opts(snow_proc_fn fn, const uint8_t* args, uint64_t size, snow_spawn_opts* opts);
 
 /** The calling process's pid, or 0 outside a process (the way to tell
  *  whether the caller is a process). */
@@ -400,8 +399,8 @@ SNOW_API snow_pid_t snow_actor_whereis(const char* name, uint64_t len);
  *  SNOW_EBADNAME for a bad name, SNOW_EINVAL / SNOW_EMSGSIZE as for send,
  *  SNOW_ENOTSTARTED before start, SNOW_ENONODE for a remote node when
  *  distribution is not started. */
-SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node,
-                                       uint64_t dlen, const uint8_t* msg, uint64_t size);
+SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
+                                       const uint8_t* msg, uint64_t size);
 
 /* ------------------------------------------------------------------------
  * 4. Exits, links and monitors
@@ -451,8 +450,7 @@ SNOW_NORETURN SNOW_API void snow_actor_exit_self(const uint8_t* reason, uint64_t
 /** The calling process exits with `error` whose message is
  *  "file:line: msg", and a crash report goes to stderr; every other process
  *  goes on. Process only (elsewhere it prints the message and aborts). */
-SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen,
-                                       uint32_t line);
+SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen, uint32_t line);
 
 /** Sets the terminate callback of the local process `pid` (0: the calling
  *  process). The callback runs once, on the dying process's own context,
@@ -636,12 +634,7 @@ SNOW_API int32_t snow_rt_stats(snow_stats* out);
  * ------------------------------------------------------------------------ */
 
 /** Supervisor restart strategies (snow_sup_spec.strategy). */
-enum {
-  SNOW_SUP_ONE_FOR_ONE = 0,
-  SNOW_SUP_ONE_FOR_ALL = 1,
-  SNOW_SUP_REST_FOR_ONE = 2,
-  SNOW_SUP_SIMPLE_ONE_FOR_ONE = 3
-};
+enum { SNOW_SUP_ONE_FOR_ONE = 0, SNOW_SUP_ONE_FOR_ALL = 1, SNOW_SUP_REST_FOR_ONE = 2, SNOW_SUP_SIMPLE_ONE_FOR_ONE = 3 };
 /** Child restart types (snow_child_spec.restart). */
 enum { SNOW_RESTART_PERMANENT = 0, SNOW_RESTART_TRANSIENT = 1, SNOW_RESTART_TEMPORARY = 2 };
 /** shutdown_ms value meaning "kill at once". */
@@ -649,25 +642,25 @@ enum { SNOW_RESTART_PERMANENT = 0, SNOW_RESTART_TRANSIENT = 1, SNOW_RESTART_TEMP
 
 /** A supervised child (72 bytes). Zero-initialise, then set fields. */
 typedef struct snow_child_spec {
-  snow_proc_fn start;                 /* local start function */
-  const uint8_t* args;                /* copied at start */
+  snow_proc_fn start;  /* local start function */
+  const uint8_t* args; /* copied at start */
   uint64_t args_size;
-  uint8_t restart;                    /* SNOW_RESTART_* */
-  uint8_t reserved_[7];               /* must be zero */
-  int64_t shutdown_ms;                /* 0 = brutal kill, > 0 grace in ms, < 0 wait forever */
-  const char* node;                   /* optional node to spawn on (NULL/0: here) */
+  uint8_t restart;      /* SNOW_RESTART_* */
+  uint8_t reserved_[7]; /* must be zero */
+  int64_t shutdown_ms;  /* 0 = brutal kill, > 0 grace in ms, < 0 wait forever */
+  const char* node;     /* optional node to spawn on (NULL/0: here) */
   uint64_t node_len;
-  const char* function;               /* registered function name, for node */
+  const char* function; /* registered function name, for node */
   uint64_t function_len;
 } snow_child_spec;
 
 /** A supervisor (32 bytes). Zero-initialise, then set fields. */
 typedef struct snow_sup_spec {
-  uint8_t strategy;                   /* SNOW_SUP_* */
+  uint8_t strategy; /* SNOW_SUP_* */
   uint8_t reserved_[3];
-  uint32_t max_restarts;              /* intensity: at most this many restarts */
-  uint64_t period_ms;                 /* ... within this period (> 0; 0 is an invalid spec) */
-  const snow_child_spec* children;    /* for simple_one_for_one: the template */
+  uint32_t max_restarts;           /* intensity: at most this many restarts */
+  uint64_t period_ms;              /* ... within this period (> 0; 0 is an invalid spec) */
+  const snow_child_spec* children; /* for simple_one_for_one: the template */
   uint64_t child_count;
 } snow_sup_spec;
 
@@ -692,8 +685,7 @@ typedef struct snow_sup_spec {
  *  snow_thread_attach). C and FFI callers that want an error instead use
  *  snow_service_try_call(). Process only (elsewhere it prints a message
  *  and aborts: there is no process to exit). */
-SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                           uint64_t size);
+SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size);
 
 /** snow_service_call() with a deadline (timeout_ms < 0: none, 0: the reply
  *  must already be there). When it passes the calling process exits with
@@ -711,8 +703,8 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
  *  size > 0), SNOW_EMSGSIZE, SNOW_ENOMEM. timeout_ms < 0 waits forever.
  *  Process only (elsewhere NULL, nothing sent, and
  *  snow_service_last_error() there gives SNOW_ENOTPROC). */
-SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                               uint64_t size, int64_t timeout_ms);
+SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
+                                               int64_t timeout_ms);
 
 /** Called by the server while handling a call: sends the reply to the call
  *  it received last from `caller`. Returns 0; SNOW_EINVAL when the calling

@@ -39,7 +39,9 @@ constexpr uint64_t kMaxNameLen = 255;
 inline bool str_ok(const char* p, uint64_t len, uint64_t max = 1 << 20) {
   return len <= max && (p != nullptr || len == 0);
 }
-inline std::string_view sv(const char* p, uint64_t len) { return len ? std::string_view(p, size_t(len)) : std::string_view(); }
+inline std::string_view sv(const char* p, uint64_t len) {
+  return len ? std::string_view(p, size_t(len)) : std::string_view();
+}
 
 inline bool bytes_ok(const void* p, uint64_t len) { return p != nullptr || len == 0; }
 

@@ -88,7 +88,8 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
   if (!bytes_ok(args, asize)) return 0;
   // Another node's spawn request carries the args in one frame.
   if (!snow::abi::size_fits(!dist_is_self(sv(node, nlen)), asize)) return 0;
-  return snow::abi::guarded<snow_pid_t>(0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
+  return snow::abi::guarded<snow_pid_t>(
+      0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
 }
 
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap) {
@@ -117,8 +118,8 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
     data = t.data();
     n = t.size();
   }
-  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC,
-                                     [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
+  return snow::abi::guarded<int32_t>(
+      SNOW_ENOTPROC, [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
 }
 
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {

@@ -24,7 +24,8 @@ constexpr uint64_t kReasonHead = 1 + 8;
 // cannot decode and cost the whole connection.
 bool user_reason_ok(const uint8_t* r, uint64_t len) {
   if (!r || len > SNOW_MAX_MSG_SIZE || reason_validate(r, len) < 0) return false;
-  if (r[0] == SNOW_REASON_ERROR || r[0] == SNOW_REASON_CUSTOM) return utf8_count(r + kReasonHead, size_t(len - kReasonHead)) >= 0;
+  if (r[0] == SNOW_REASON_ERROR || r[0] == SNOW_REASON_CUSTOM)
+    return utf8_count(r + kReasonHead, size_t(len - kReasonHead)) >= 0;
   if (r[0] == SNOW_REASON_TERM) return len > kReasonHead && etf::validate(r + kReasonHead, size_t(len - kReasonHead));
   return true;
 }
@@ -63,9 +64,8 @@ SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag) {
   uint8_t reason[kReasonHead];  // a tag's data, if it has any, is empty here
   reason_write(reason, reason_tag, {});
   // An exit signal to oneself takes effect here.
-  return snow::abi::guarded<int32_t>(0, [&] {
-    return proc_exit_signal(proc_pid(proc_current()), pid, reason, reason_size(reason_tag, 0));
-  });
+  return snow::abi::guarded<int32_t>(
+      0, [&] { return proc_exit_signal(proc_pid(proc_current()), pid, reason, reason_size(reason_tag, 0)); });
 }
 
 SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len) {

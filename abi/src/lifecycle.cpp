@@ -18,7 +18,7 @@ SNOW_API const char* snow_strerror(int64_t code) {
   if (code >= 0) return "success";
   switch (code) {
 #define SNOW_STRERROR_CASE_(name, value, text) \
-  case value:                                 \
+  case value:                                  \
     return text;
     SNOW_ERRNO_MAP(SNOW_STRERROR_CASE_)
 #undef SNOW_STRERROR_CASE_

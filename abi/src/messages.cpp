@@ -48,8 +48,7 @@ SNOW_API snow_pid_t snow_actor_spawn(snow_proc_fn fn, const uint8_t* args, uint6
   return proc_spawn(r);
 }
 
-SNOW_API snow_pid_t snow_actor_spawn_opts(snow_proc_fn fn, const uint8_t* args, uint64_t size,
-                                          snow_spawn_opts* o) {
+SNOW_API snow_pid_t snow_actor_spawn_opts(snow_proc_fn fn, const uint8_t* args, uint64_t size, snow_spawn_opts* o) {
   SpawnRequest r;
   if (!spawn_request(r, fn, args, size)) return 0;
   if (o) {

@@ -15,8 +15,8 @@ constexpr uint64_t kServiceRequestHeader = 16;
 
 // The three call entry points: `how` says whether a failure returns NULL
 // (try_call) or exits the calling process (call, call_timeout).
-const snow_msg* service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
-                             int64_t timeout_ms, CallFailure how) {
+const snow_msg* service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size, int64_t timeout_ms,
+                             CallFailure how) {
   Process* p = proc_current();
   if (!p) {
     if (how == CallFailure::ReturnNull) return nullptr;
@@ -48,13 +48,12 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
   return service_call(server, tag, payload, size, timeout_ms, CallFailure::ExitCaller);
 }
 
-SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                           uint64_t size) {
+SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size) {
   return service_call(server, tag, payload, size, -1, CallFailure::ExitCaller);
 }
 
-SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                               uint64_t size, int64_t timeout_ms) {
+SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
+                                               int64_t timeout_ms) {
   return service_call(server, tag, payload, size, timeout_ms, CallFailure::ReturnNull);
 }
 
