@@ -31,11 +31,12 @@
  *   snow_thread_attach(). Blocking calls park only the calling process; on
  *   the main thread or an attached thread they block that thread.
  * - Threads: any OS thread may call a function, whether or not it is a
- *   process, at any time; before snow_rt_init_actor() it gives its "not
- *   started" result. A comment states only the exceptions: "Process only"
- *   means the call acts for the calling process, and elsewhere it has no
- *   effect and gives the result the comment names (SNOW_ENOTPROC, 0, NULL
- *   or false, or an abort where there is no result to give).
+ *   process, at any time (before snow_rt_init_actor(), one that needs the
+ *   runtime gives the "not started" result its comment names). A comment
+ *   states only the exceptions to this rule: "Process only" means the call
+ *   acts for the calling process, and elsewhere it has no effect and gives
+ *   the result the comment names (SNOW_ENOTPROC, 0, NULL or false, or an
+ *   abort where there is no result to give).
  * - Every function pointer has a typedef (snow_proc_fn, snow_match_fn,
  *   ...) whose comment says where the runtime calls it.
  * - Nothing received from a caller is trusted: every bad argument gets an
