@@ -14,9 +14,11 @@ and compares them with the declarations that restate them:
                    header (an independent C front end's ABI lowering; pointer
                    types and `noundef` are normalised away).
   --python FILE    abi/bindings/python/snowrt/_ffi.py: its FUNCTIONS table
-                   (argtypes/restype), its ctypes Structures and its constants.
+                   (argtypes/restype), its ctypes Structures, its constants and
+                   a CFUNCTYPE per callback typedef (SNOW_PROC_FN, ...).
   --rust FILE      abi/bindings/rust/snowrt.rs: its extern "C" block, its
-                   repr(C) structs and its constants.
+                   repr(C) structs, its constants and a `pub type` per
+                   callback typedef (snow_proc_fn, ...).
 
 Names and types must match exactly, in both directions (a declaration for a
 function the header does not have is an error too).
@@ -100,9 +102,11 @@ class ParseError(Exception):
 # code -> text of the header's SNOW_ERRNO_MAP (filled by parse_header)
 ERROR_TEXTS = {}
 
-# Names of the header's function pointer typedefs (snow_proc_fn, ...): each
-# is a 'ptr' wherever it appears (filled by parse_header).
-FN_TYPEDEFS = set()
+# The header's function pointer typedefs (snow_proc_fn, ...): name ->
+# (canonical return type, [canonical parameter types]). Each is a 'ptr'
+# wherever it appears, and the bindings must restate it under the same name
+# (Rust) or the same name in capitals (Python). Filled by parse_header.
+FN_TYPEDEFS = {}
 
 
 # ---------------------------------------------------------------------------
@@ -220,7 +224,11 @@ def parse_header(path):
     code_lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith("#")]
     code = "\n".join(code_lines)
     FN_TYPEDEFS.clear()
-    FN_TYPEDEFS.update(re.findall(r"\btypedef\b[^;{}]*?\(\s*\*\s*(\w+)\s*\)\s*\(", code))
+    for m in re.finditer(r"\btypedef\s+([^;{}(]*?)\(\s*\*\s*(\w+)\s*\)\s*\(([^;{}]*)\)\s*;", code):
+        ret, _ = c_type_canon(m.group(1), "return type of typedef " + m.group(2))
+        params = [c_type_canon(p, "parameter of typedef " + m.group(2))[0]
+                  for p in split_top_level(m.group(3)) if p.strip() != "void"]
+        FN_TYPEDEFS[m.group(2)] = (ret, params)
 
     funcs = {}
     order = []
@@ -594,6 +602,15 @@ def check_python(funcs, structs, consts, py_path, errors):
         want = [(n, c, cnt) for (n, c, cnt) in fields]
         if got != want:
             errors.append("%s: Structure %s fields %r, header says %r" % (py_path, sname, got, want))
+    for tname, (tret, tparams) in sorted(FN_TYPEDEFS.items()):
+        proto = getattr(mod, tname.upper(), None)
+        if proto is None or not hasattr(proto, "_argtypes_"):
+            errors.append("%s: no CFUNCTYPE %s for the header's %s" % (py_path, tname.upper(), tname))
+            continue
+        got = (ctypes_canon(proto._restype_, ctypes), [ctypes_canon(t, ctypes) for t in proto._argtypes_])
+        if got != (tret, tparams):
+            errors.append("%s: %s is %s(%s), header's %s is %s(%s)" % (py_path, tname.upper(), got[0], ", ".join(got[1]),
+                                                                    tname, tret, ", ".join(tparams)))
     check_constants(consts, lambda n: getattr(mod, n, None), py_path, errors)
     texts = getattr(mod, "ERROR_TEXT", None)
     if texts is not None and texts != ERROR_TEXTS:
@@ -736,6 +753,16 @@ def check_rust(funcs, structs, consts, rs_path, errors):
         except ParseError as e:
             errors.append("%s: %s" % (rs_path, e))
     check_constants(consts, lambda n: rconsts.get(n), rs_path, errors)
+    for tname, (tret, tparams) in sorted(FN_TYPEDEFS.items()):
+        fm = re.match(r"^(?:unsafe\s+)?extern\s+\"C\"\s+fn\s*\((.*)\)\s*(?:->\s*(.+))?$", aliases.get(tname, ""), flags=re.S)
+        if not fm:
+            errors.append("%s: no `pub type %s = unsafe extern \"C\" fn(...)` for the header's typedef" % (rs_path, tname))
+            continue
+        params = [rust_canon(p.split(":", 1)[-1], aliases) for p in split_top_level(fm.group(1))]
+        ret = rust_canon(fm.group(2) or "", aliases)
+        if (ret, params) != (tret, tparams):
+            errors.append("%s: %s is %s(%s), header says %s(%s)" % (rs_path, tname, ret, ", ".join(params), tret,
+                                                                   ", ".join(tparams)))
 
 
 # ---------------------------------------------------------------------------
