@@ -14,18 +14,26 @@ and compares them with the declarations that restate them:
                    header (an independent C front end's ABI lowering; pointer
                    types and `noundef` are normalised away).
   --python FILE    abi/bindings/python/snowrt/_ffi.py: its FUNCTIONS table
-                   (argtypes/restype), its ctypes Structures and its constants.
+                   (argtypes/restype), its ctypes Structures, its constants and
+                   a CFUNCTYPE per callback typedef (SNOW_PROC_FN, ...).
   --rust FILE      abi/bindings/rust/snowrt-sys/src/lib.rs: its declaration
                    blocks (`unsafe extern "C" { ... }`, or `extern_c! { ... }`
                    whose cfg(not(snowrt_sys_plain_extern)) arm expands to
                    `unsafe extern "C"`; a plain `extern "C"` block, an error
-                   in the 2024 edition, is a mismatch), its repr(C) structs
-                   and its constants.
+                   in the 2024 edition, is a mismatch), its repr(C) structs,
+                   its constants and a `pub type` per callback typedef
+                   (snow_proc_fn, ...).
 
 Names and types must match exactly, in both directions (a declaration for a
-function the header does not have is an error too). Exits 0 when everything
-matches, 1 on any mismatch (each one printed), 2 on usage or parse errors.
-Only the standard library is used.
+function the header does not have is an error too).
+
+The header itself is checked on every run: each SNOW_API declaration needs a
+doc comment (/** ... */) that ends on the line directly above it, as the
+header's conventions require. With only --header, that is the whole check.
+
+Exits 0 when everything matches, 1 on any mismatch or undocumented function
+(each one printed), 2 on usage or parse errors. Only the standard library is
+used.
 """
 
 import argparse
@@ -98,6 +106,12 @@ class ParseError(Exception):
 # code -> text of the header's SNOW_ERRNO_MAP (filled by parse_header)
 ERROR_TEXTS = {}
 
+# The header's function pointer typedefs (snow_proc_fn, ...): name ->
+# (canonical return type, [canonical parameter types]). Each is a 'ptr'
+# wherever it appears, and the bindings must restate it under the same name
+# (Rust) or the same name in capitals (Python). Filled by parse_header.
+FN_TYPEDEFS = {}
+
 
 # ---------------------------------------------------------------------------
 # Header parsing
@@ -158,7 +172,7 @@ def c_type_canon(decl, what):
     if len(toks) >= 2 and re.match(r"^[A-Za-z_]\w*$", toks[-1]) and toks[-1] not in C_SCALARS:
         name = toks[-1]
         toks = toks[:-1]
-    if "*" in toks:
+    if "*" in toks or (len(toks) == 1 and toks[0] in FN_TYPEDEFS):
         return "ptr", name
     base = " ".join(toks)
     if base not in C_SCALARS:
@@ -181,11 +195,44 @@ def join_continuations(text):
     return re.sub(r"\\\n", " ", text)
 
 
+def undocumented_functions(raw):
+    """Names of the SNOW_API functions in the header text `raw` without a doc
+    comment: a /** ... */ block whose last line is the line directly above
+    the declaration's first line (which may start with SNOW_NORETURN)."""
+    lines = raw.split("\n")
+    code_lines = strip_c_comments(raw).split("\n")  # same line numbers
+    missing = []
+    for i, line in enumerate(code_lines):
+        if not re.search(r"\bSNOW_API\b", line) or line.lstrip().startswith("#"):
+            continue
+        nm = re.search(r"\b(snow_\w+)\s*\(", line)
+        name = nm.group(1) if nm else "line %d" % (i + 1)
+        j = i - 1
+        documented = False
+        if j >= 0 and lines[j].rstrip().endswith("*/"):
+            # Walk up to the comment's opening and require the doc form.
+            while j >= 0 and "/*" not in lines[j]:
+                j -= 1
+            opening = lines[j] if j >= 0 else ""
+            body = "\n".join(lines[j:i])
+            text = re.sub(r"/\*\*|\*/|^\s*\*", "", body, flags=re.M).strip()
+            documented = opening.lstrip().startswith("/**") and text != ""
+        if not documented:
+            missing.append(name)
+    return missing
+
+
 def parse_header(path):
     raw = open(path, encoding="utf-8").read()
     text = join_continuations(strip_c_comments(raw))
     code_lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith("#")]
     code = "\n".join(code_lines)
+    FN_TYPEDEFS.clear()
+    for m in re.finditer(r"\btypedef\s+([^;{}(]*?)\(\s*\*\s*(\w+)\s*\)\s*\(([^;{}]*)\)\s*;", code):
+        ret, _ = c_type_canon(m.group(1), "return type of typedef " + m.group(2))
+        params = [c_type_canon(p, "parameter of typedef " + m.group(2))[0]
+                  for p in split_top_level(m.group(3)) if p.strip() != "void"]
+        FN_TYPEDEFS[m.group(2)] = (ret, params)
 
     funcs = {}
     order = []
@@ -255,7 +302,7 @@ def parse_header(path):
         structs[name] = fields
 
     consts = parse_header_constants(text, code)
-    return funcs, order, structs, consts
+    return funcs, order, structs, consts, undocumented_functions(raw)
 
 
 def eval_c_expr(expr):
@@ -559,6 +606,15 @@ def check_python(funcs, structs, consts, py_path, errors):
         want = [(n, c, cnt) for (n, c, cnt) in fields]
         if got != want:
             errors.append("%s: Structure %s fields %r, header says %r" % (py_path, sname, got, want))
+    for tname, (tret, tparams) in sorted(FN_TYPEDEFS.items()):
+        proto = getattr(mod, tname.upper(), None)
+        if proto is None or not hasattr(proto, "_argtypes_"):
+            errors.append("%s: no CFUNCTYPE %s for the header's %s" % (py_path, tname.upper(), tname))
+            continue
+        got = (ctypes_canon(proto._restype_, ctypes), [ctypes_canon(t, ctypes) for t in proto._argtypes_])
+        if got != (tret, tparams):
+            errors.append("%s: %s is %s(%s), header's %s is %s(%s)" % (py_path, tname.upper(), got[0], ", ".join(got[1]),
+                                                                    tname, tret, ", ".join(tparams)))
     check_constants(consts, lambda n: getattr(mod, n, None), py_path, errors)
     texts = getattr(mod, "ERROR_TEXT", None)
     if texts is not None and texts != ERROR_TEXTS:
@@ -716,6 +772,16 @@ def check_rust(funcs, structs, consts, rs_path, errors):
         except ParseError as e:
             errors.append("%s: %s" % (rs_path, e))
     check_constants(consts, lambda n: rconsts.get(n), rs_path, errors)
+    for tname, (tret, tparams) in sorted(FN_TYPEDEFS.items()):
+        fm = re.match(r"^(?:unsafe\s+)?extern\s+\"C\"\s+fn\s*\((.*)\)\s*(?:->\s*(.+))?$", aliases.get(tname, ""), flags=re.S)
+        if not fm:
+            errors.append("%s: no `pub type %s = unsafe extern \"C\" fn(...)` for the header's typedef" % (rs_path, tname))
+            continue
+        params = [rust_canon(p.split(":", 1)[-1], aliases) for p in split_top_level(fm.group(1))]
+        ret = rust_canon(fm.group(2) or "", aliases)
+        if (ret, params) != (tret, tparams):
+            errors.append("%s: %s is %s(%s), header says %s(%s)" % (rs_path, tname, ret, ", ".join(params), tret,
+                                                                   ", ".join(tparams)))
 
 
 # ---------------------------------------------------------------------------
@@ -731,7 +797,7 @@ def main(argv):
     ap.add_argument("--print-ll", action="store_true", help="print the expected declares and exit")
     args = ap.parse_args(argv)
     try:
-        funcs, order, structs, consts = parse_header(args.header)
+        funcs, order, structs, consts, undocumented = parse_header(args.header)
     except (OSError, ParseError) as e:
         print("check_decls: cannot parse header: %s" % e, file=sys.stderr)
         return 2
@@ -745,8 +811,9 @@ def main(argv):
                 " ".join(reversed(r.split())) if " " in r else r, n, ", ".join(ps),
                 " noreturn" if funcs[n].noreturn else ""))
         return 0
-    errors = []
-    checked = []
+    errors = ["%s: SNOW_API function %s has no doc comment directly above it" % (args.header, n)
+              for n in undocumented]
+    checked = ["doc comments in %s" % args.header]
     try:
         if args.ll:
             check_ll(funcs, structs, args.ll, errors)
@@ -762,9 +829,6 @@ def main(argv):
             checked.append(args.rust)
     except (OSError, ParseError) as e:
         print("check_decls: %s" % e, file=sys.stderr)
-        return 2
-    if not checked:
-        print("check_decls: nothing to check (give --ll, --python or --rust)", file=sys.stderr)
         return 2
     for e in errors:
         print("MISMATCH: " + e)

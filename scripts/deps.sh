@@ -6,8 +6,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libuv1-dev libmimalloc-dev libxxhash-dev catch2 libboost-context-dev libssl-dev
-  erlang-nox clang llvm python3 python3-venv python3-setuptools python3-wheel python3-pip libclang-rt-14-dev
+  libuv1-dev libmimalloc-dev catch2 libboost-context-dev libssl-dev
+  erlang-nox clang clang-format-14 llvm python3 python3-venv python3-setuptools python3-wheel python3-pip libclang-rt-14-dev
   libcaf-dev gnuplot-nox
 )
 

@@ -9,13 +9,36 @@
  *
  * Conventions that hold for every function below:
  * - snow_pid_t and snow_ref_t are uint64_t; 0 means "none".
+ * - Every SNOW_API function has a doc comment directly above it stating its
+ *   contract, its results and any exception to the thread rule below
+ *   (codegen-shims/check_decls.py fails the build's tests otherwise).
  * - Fallible calls return a signed integer: >= 0 success, negative SNOW_E*
- *   error (snow_strerror() names every code).
+ *   error (snow_strerror() names every code). The codes are -1 to -16 and
+ *   are returned as int32_t; the calls that ABI.md fixes as returning
+ *   int64_t (distribution, node and process monitors, snow_timer_cancel,
+ *   snow_service_last_error, the supervisor calls) return the same values
+ *   widened. Test `r < 0` or compare with SNOW_E*, never by width.
+ * - Results that cannot carry a code (a pid, ref, pointer or bool) report
+ *   failure as 0, NULL or false, and the comment lists every cause. Each
+ *   cause is one the caller can check beforehand (its arguments, whether
+ *   it is a process: snow_actor_self() != 0, whether it started the
+ *   runtime) unless the comment says it is not reported; see docs/abi.md,
+ *   "Known gaps". The service calls report theirs through
+ *   snow_service_last_error().
  * - Strings are (const char* ptr, uint64_t len) pairs, UTF-8, no NUL needed.
  * - "Calling process" means code running inside a spawned process, the main
  *   thread after snow_rt_init_actor(), or a foreign thread after
  *   snow_thread_attach(). Blocking calls park only the calling process; on
  *   the main thread or an attached thread they block that thread.
+ * - Threads: any OS thread may call a function, whether or not it is a
+ *   process, at any time (before snow_rt_init_actor(), one that needs the
+ *   runtime gives the "not started" result its comment names). A comment
+ *   states only the exceptions to this rule: "Process only" means the call
+ *   acts for the calling process, and elsewhere it has no effect and gives
+ *   the result the comment names (SNOW_ENOTPROC, 0, NULL or false, or an
+ *   abort where there is no result to give).
+ * - Every function pointer has a typedef (snow_proc_fn, snow_match_fn,
+ *   ...) whose comment says where the runtime calls it.
  * - Nothing received from a caller is trusted: every bad argument gets an
  *   error code or a documented no-op, never a crash (bad pointers aside).
  */
@@ -53,22 +76,22 @@ typedef uint64_t snow_ref_t;
  * non-negative success value. The table is the single source of truth:
  * snow_strerror() is generated from it.
  * ------------------------------------------------------------------------ */
-#define SNOW_ERRNO_MAP(X)                                                            \
-  X(EINVAL, -1, "invalid argument")                                                  \
-  X(ENOTPROC, -2, "not called from a process")                                       \
-  X(ENOPROC, -3, "no such process")                                                  \
-  X(ENOTSTARTED, -4, "runtime or distribution not started")                          \
-  X(EALREADY, -5, "already started")                                                 \
-  X(EEXIST, -6, "name already registered")                                           \
-  X(ENONODE, -7, "no such node or node unreachable")                                 \
-  X(ECONNREFUSED, -8, "connection refused")                                          \
-  X(EAUTH, -9, "authentication failed (cookie mismatch)")                            \
-  X(ETIMEDOUT, -10, "timed out")                                                     \
-  X(ENOMEM, -11, "out of memory")                                                    \
-  X(EBADNAME, -12, "bad name")                                                       \
-  X(EMSGSIZE, -13, "message or argument too large")                                  \
-  X(ENOFUNC, -14, "no such registered function")                                     \
-  X(ENOTFOUND, -15, "name not registered by this process")                           \
+#define SNOW_ERRNO_MAP(X)                                   \
+  X(EINVAL, -1, "invalid argument")                         \
+  X(ENOTPROC, -2, "not called from a process")              \
+  X(ENOPROC, -3, "no such process")                         \
+  X(ENOTSTARTED, -4, "runtime or distribution not started") \
+  X(EALREADY, -5, "already started")                        \
+  X(EEXIST, -6, "name already registered")                  \
+  X(ENONODE, -7, "no such node or node unreachable")        \
+  X(ECONNREFUSED, -8, "connection refused")                 \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")   \
+  X(ETIMEDOUT, -10, "timed out")                            \
+  X(ENOMEM, -11, "out of memory")                           \
+  X(EBADNAME, -12, "bad name")                              \
+  X(EMSGSIZE, -13, "message or argument too large")         \
+  X(ENOFUNC, -14, "no such registered function")            \
+  X(ENOTFOUND, -15, "name not registered by this process")  \
   X(ESHUTDOWN, -16, "runtime is shutting down")
 
 enum {
@@ -136,15 +159,43 @@ enum {
  * carry [u64 len][len bytes]; the others carry nothing. */
 enum {
   SNOW_REASON_NORMAL = 0,
-  SNOW_REASON_ERROR = 1,        /* u64 len + UTF-8 message */
-  SNOW_REASON_KILLED = 2,       /* as an exit signal: the untrappable kill */
-  SNOW_REASON_RESERVED = 3,     /* never produced, rejected as input */
+  SNOW_REASON_ERROR = 1,    /* u64 len + UTF-8 message */
+  SNOW_REASON_KILLED = 2,   /* as an exit signal: the untrappable kill */
+  SNOW_REASON_RESERVED = 3, /* never produced, rejected as input */
   SNOW_REASON_SHUTDOWN = 4,
-  SNOW_REASON_CUSTOM = 5,       /* u64 len + UTF-8 */
+  SNOW_REASON_CUSTOM = 5, /* u64 len + UTF-8 */
   SNOW_REASON_NOCONNECTION = 6,
   SNOW_REASON_NOPROC = 7,
-  SNOW_REASON_TERM = 8          /* u64 len + external term format bytes */
+  SNOW_REASON_TERM = 8 /* u64 len + external term format bytes */
 };
+
+/* ------------------------------------------------------------------------
+ * Callbacks. Plain C function pointers (the typedefs only name them: the
+ * layout and calling convention are those of the spelled-out types).
+ * ------------------------------------------------------------------------ */
+
+/** A process's entry function (snow_actor_spawn, snow_register_function,
+ *  snow_child_spec.start). Runs in the new process with its copy of the
+ *  spawn arguments; returning exits the process with `normal`. */
+typedef void (*snow_proc_fn)(const uint8_t* args);
+
+/** A selective-receive predicate (snow_actor_receive_match): non-zero
+ *  takes the message. Runs in the receiving process, inside the receive,
+ *  for each message offered; the pointer is valid only during the call. */
+typedef int (*snow_match_fn)(const snow_msg* msg, void* ctx);
+
+/** A terminate callback (snow_actor_set_terminate,
+ *  snow_spawn_opts.terminate). Runs once in the dying process, before its
+ *  links and monitors fire, with state == NULL and the encoded exit reason. */
+typedef void (*snow_terminate_fn)(const uint8_t* state, const uint8_t* reason);
+
+/** A job's function (snow_job_async): runs in the job process; its result
+ *  is the job's Ok value. */
+typedef int64_t (*snow_job_fn)(void* env);
+
+/** A job_map element function (snow_job_map): runs in the element's job
+ *  process with the list element; its result is that element's result. */
+typedef int64_t (*snow_job_map_fn)(void* env, int64_t elem);
 
 /** Priorities for snow_actor_spawn(); any other value means normal. */
 enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
@@ -167,16 +218,16 @@ enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
 /** Options for snow_actor_spawn_opts(). Zero-initialise, then set fields
  *  (64 bytes). */
 typedef struct snow_spawn_opts {
-  uint8_t link;            /* non-zero: link caller and child atomically */
-  uint8_t monitor;         /* non-zero: caller monitors the child atomically */
-  uint8_t priority;        /* SNOW_PRIO_*; other values mean normal */
-  uint8_t reserved_[5];    /* must be zero */
-  snow_ref_t monitor_ref;  /* out: the monitor's ref when monitor != 0 */
-  uint64_t stack_size;     /* bytes; 0 = default (SNOW_STACK_SIZE). See docs. */
+  uint8_t link;           /* non-zero: link caller and child atomically */
+  uint8_t monitor;        /* non-zero: caller monitors the child atomically */
+  uint8_t priority;       /* SNOW_PRIO_*; other values mean normal */
+  uint8_t reserved_[5];   /* must be zero */
+  snow_ref_t monitor_ref; /* out: the monitor's ref when monitor != 0 */
+  uint64_t stack_size;    /* bytes; 0 = default (SNOW_STACK_SIZE). See docs. */
   /* The child's terminate callback (see snow_actor_set_terminate), in
    * place before the child runs, so it covers even an instant exit.
    * NULL: none. (v2) */
-  void (*terminate)(const uint8_t* state, const uint8_t* reason);
+  snow_terminate_fn terminate;
   uint64_t reserved_words_[4]; /* must be zero; see "Growth" above */
 } snow_spawn_opts;
 
@@ -199,15 +250,15 @@ typedef struct snow_stats {
  * 2. Lifecycle
  * ------------------------------------------------------------------------ */
 
-/** Idempotent process-wide set-up (allocator, signal handlers, clocks). Safe
- *  to call before anything else, from any thread, any number of times. */
+/** Idempotent process-wide set-up (allocator, clocks). Safe to call before
+ *  anything else, any number of times; snow_rt_init_actor() calls it. */
 SNOW_API void snow_rt_init(void);
 
 /** Starts `schedulers` worker threads (0 = the SNOW_SCHEDULERS environment
- *  variable, else one per CPU) and makes the calling thread the main
- *  process. Returns 0, SNOW_EALREADY if already started, SNOW_ENOMEM if the
- *  workers cannot be created. Call from the thread that will later call
- *  snow_rt_run_scheduler(). */
+ *  variable, else one per usable CPU; at most 1024) and makes the calling
+ *  thread the main process. Returns 0, SNOW_EALREADY if already started,
+ *  SNOW_ENOMEM if the workers cannot be created. Threads: the thread that
+ *  will later call snow_rt_run_scheduler(). */
 SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
 
 /** Chooses whether snow_rt_init_actor() installs the runtime's SIGINT and
@@ -216,8 +267,8 @@ SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
  *  signal handling (Python keeps Ctrl-C as KeyboardInterrupt). Without a
  *  call the SNOW_SIGNALS environment variable decides ("0": off; unset or
  *  anything else: on); a call overrides it. Returns 0, or SNOW_EALREADY
- *  while the runtime is started (the setting is then unchanged). Threads:
- *  any; it applies to the next snow_rt_init_actor(). */
+ *  while the runtime is started (the setting is then unchanged); it applies
+ *  to the next snow_rt_init_actor(). */
 SNOW_API int32_t snow_rt_set_signal_handling(bool enabled);
 
 /** Called by the main thread after its work. The main process exits with
@@ -230,33 +281,37 @@ SNOW_API int32_t snow_rt_set_signal_handling(bool enabled);
  *  peers spawn here count while they live. When no node is started, no
  *  thread is attached and every remaining process waits with no timer
  *  pending, they are exited with reason `shutdown` and it returns 0.
- *  Returns SNOW_ENOTSTARTED if the runtime is not started, SNOW_EINVAL on
- *  a thread other than the one that started it. After it returns, the
- *  runtime may be started again with snow_rt_init_actor(). */
+ *  Returns SNOW_ENOTSTARTED if the runtime is not started. After it
+ *  returns, the runtime may be started again with snow_rt_init_actor().
+ *  Threads: the one that called snow_rt_init_actor() (SNOW_EINVAL on any
+ *  other). */
 SNOW_API int32_t snow_rt_run_scheduler(void);
 
-/** Any thread: orderly stop of everything. Every process is exited with
- *  `shutdown`, the workers stop and snow_rt_run_scheduler() returns
- *  `status`. SIGINT and SIGTERM do the same with status 130 / 143 unless
- *  snow_rt_set_signal_handling(false) or SNOW_SIGNALS=0 turned that off. */
+/** Orderly stop of everything: every process is exited with `shutdown`,
+ *  the workers stop and snow_rt_run_scheduler() returns `status`. SIGINT
+ *  and SIGTERM do the same with status 130 / 143 unless
+ *  snow_rt_set_signal_handling(false) or SNOW_SIGNALS=0 turned that off.
+ *  No effect before start. */
 SNOW_API void snow_rt_halt(int32_t status);
 
-/** Returns SNOW_ABI_VERSION. */
+/** Returns SNOW_ABI_VERSION, the contract version the library implements. */
 SNOW_API uint32_t snow_rt_abi_version(void);
 
 /** Makes the calling foreign OS thread a process with a mailbox, so it can
  *  receive, link and monitor. Returns its pid (the existing pid if already
- *  attached or the main thread), or 0 if the runtime is not started.
- *  Blocking calls block this thread. If the process is ended by a signal
- *  while the thread is inside a runtime call, that call returns its "not a
- *  process" result (NULL, 0 or SNOW_ENOTPROC) and the thread is no longer
- *  attached; only snow_actor_exit_self and snow_panic end the thread
- *  (pthread_exit). See docs/abi.md. */
+ *  attached or the main thread, or a process's own pid), or 0 if the
+ *  runtime is not started or out of memory (not reported). Blocking calls
+ *  block this thread. If the process is ended by a signal while the thread
+ *  is inside a runtime call, that call returns its "not a process" result
+ *  (NULL, 0 or SNOW_ENOTPROC) and the thread is no longer attached; only
+ *  snow_actor_exit_self and snow_panic end the thread (pthread_exit). See
+ *  docs/abi.md. */
 SNOW_API snow_pid_t snow_thread_attach(void);
 
 /** Exits the calling attached thread's process with reason `normal`.
- *  Returns 0, SNOW_ENOTPROC if the thread is not attached (the main
- *  process cannot detach: SNOW_EINVAL). */
+ *  Returns 0, SNOW_ENOTPROC if the thread is not attached, SNOW_EINVAL on
+ *  the main thread (the main process cannot detach). Threads: an attached
+ *  thread. */
 SNOW_API int32_t snow_thread_detach(void);
 
 /* ------------------------------------------------------------------------
@@ -267,21 +322,21 @@ SNOW_API int32_t snow_thread_detach(void);
  *  from `args` and lives as long as the process (NULL args with size 0 gives
  *  fn(NULL)). Priority: SNOW_PRIO_*, others mean normal. Returning from fn
  *  exits with `normal`. Returns the pid, or 0 if the runtime is not started,
- *  fn is NULL, args is NULL with size > 0, or size exceeds
- *  SNOW_MAX_MSG_SIZE. Any thread. */
-SNOW_API snow_pid_t snow_actor_spawn(void (*fn)(const uint8_t* args), const uint8_t* args,
-                                     uint64_t size, uint8_t priority);
+ *  fn is NULL, args is NULL with size > 0, size exceeds SNOW_MAX_MSG_SIZE,
+ *  or memory runs out (not reported). */
+SNOW_API snow_pid_t snow_actor_spawn(snow_proc_fn fn, const uint8_t* args, uint64_t size, uint8_t priority);
 
-/** Like snow_actor_spawn(), with options. Link and monitor need a calling
- *  process; they and the terminate callback are set up before the child
- *  runs its first instruction (an exit of the child can never be missed).
- *  Returns 0 on the same failures, and when link/monitor is asked for
- *  outside a process or opts has non-zero reserved bytes or words. opts may
- *  be NULL (plain spawn). Any thread. */
-SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t* args), const uint8_t* args,
-                                          uint64_t size, snow_spawn_opts* opts);
+/** Like snow_actor_spawn(), with options (opts may be NULL: a plain
+ *  spawn). Link and monitor need a calling process; they and the terminate
+ *  callback are set up before the child runs its first instruction (an
+ *  exit of the child can never be missed). Returns 0 on the failures of
+ *  snow_actor_spawn(), and when link/monitor is asked for outside a
+ *  process, opts has non-zero reserved bytes or words, or stack_size
+ *  exceeds 1 GiB. */
+SNOW_API snow_pid_t snow_actor_spawn_opts(snow_proc_fn fn, const uint8_t* args, uint64_t size, snow_spawn_opts* opts);
 
-/** The calling process's pid, or 0 outside a process. */
+/** The calling process's pid, or 0 outside a process (the way to tell
+ *  whether the caller is a process). */
 SNOW_API snow_pid_t snow_actor_self(void);
 
 /** Preemption point for generated code (calls and loop back-edges). Yields
@@ -300,24 +355,24 @@ SNOW_API void snow_actor_yield(void);
  *  one sender to one receiver arrive in send order, interleaved correctly
  *  with that sender's link, unlink, monitor, demonitor and exit signals.
  *  Returns 0; SNOW_EINVAL for pid 0 or msg NULL with size > 0;
- *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE; SNOW_ENOTSTARTED before start.
- *  Any thread, attached or not. */
+ *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE (64 MiB - 64 KiB for a pid of
+ *  another node); SNOW_ENOTSTARTED before start. */
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size);
 
 /** Removes and returns the oldest message. timeout_ms < 0 waits forever,
- *  0 polls. Returns NULL on timeout or when not called from a process. The
- *  timeout fires on time by itself. The returned memory stays valid until
- *  this process's next receive call (of either kind; service calls,
- *  supervisor calls and the waiting distribution calls receive too) or its
- *  exit. */
+ *  0 polls. Returns NULL on timeout. The timeout fires on time by itself.
+ *  The returned memory stays valid until this process's next receive call
+ *  (of either kind; service calls, supervisor calls and the waiting
+ *  distribution calls receive too) or its exit. Process only (NULL
+ *  elsewhere). */
 SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms);
 
 /** Selective receive: returns the oldest message for which match(msg, ctx)
  *  is non-zero; the others keep their order. Messages already rejected by
- *  this call are not offered again while it waits. NULL on timeout, when
- *  match is NULL, or outside a process. */
-SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
-                                                  int64_t timeout_ms);
+ *  this call are not offered again while it waits. NULL on timeout or when
+ *  match is NULL. Validity as for snow_actor_receive(). Process only (NULL
+ *  elsewhere). */
+SNOW_API const snow_msg* snow_actor_receive_match(snow_match_fn match, void* ctx, int64_t timeout_ms);
 
 /** The kind (SNOW_MSG_*) of the message the calling process's last receive
  *  returned, or of the message its receive_match callback is being offered.
@@ -327,23 +382,26 @@ SNOW_API uint32_t snow_msg_kind(const snow_msg* msg);
 
 /** Registers `name` for the calling process on this node. Returns 0,
  *  SNOW_EEXIST if the name is taken (or the process already has a name),
- *  SNOW_EBADNAME for an empty or over-long (> 255 bytes) name,
- *  SNOW_ENOTPROC outside a process. Released when the process exits. */
+ *  SNOW_EBADNAME for an empty or over-long (> 255 bytes) name. Released
+ *  when the process exits. Process only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int32_t snow_actor_register(const char* name, uint64_t len);
 
-/** Releases a name held by the calling process. 0, SNOW_ENOTFOUND if the
- *  caller does not hold it, SNOW_EBADNAME, SNOW_ENOTPROC. */
+/** Releases a name held by the calling process. Returns 0,
+ *  SNOW_ENOTFOUND if the caller does not hold it, SNOW_EBADNAME. Process
+ *  only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int32_t snow_actor_unregister(const char* name, uint64_t len);
 
-/** The pid registered under `name` on this node, or 0. Any thread. */
+/** The pid registered under `name` on this node, or 0 (no such name, a bad
+ *  name, or not started). */
 SNOW_API snow_pid_t snow_actor_whereis(const char* name, uint64_t len);
 
 /** Sends to the process registered as `name` on `node` (dlen == 0 or this
  *  node's name: local). An unknown name drops the message and returns 0.
  *  SNOW_EBADNAME for a bad name, SNOW_EINVAL / SNOW_EMSGSIZE as for send,
- *  SNOW_ENONODE for a remote node when distribution is not started. */
-SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node,
-                                       uint64_t dlen, const uint8_t* msg, uint64_t size);
+ *  SNOW_ENOTSTARTED before start, SNOW_ENONODE for a remote node when
+ *  distribution is not started. */
+SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
+                                       const uint8_t* msg, uint64_t size);
 
 /* ------------------------------------------------------------------------
  * 4. Exits, links and monitors
@@ -353,21 +411,22 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
  *  to oneself does nothing). If pid does not exist the caller receives an
  *  exit signal `noproc` (an EXIT message when trapping, otherwise it exits).
  *  Returns 0 (also in the noproc case: the outcome is the signal),
- *  SNOW_EINVAL for pid 0, SNOW_ENOTPROC outside a process. */
+ *  SNOW_EINVAL for pid 0. Process only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int32_t snow_actor_link(snow_pid_t pid);
 
 /** Removes the link. Once it returns the link has no further effect, even
- *  if an exit signal from pid is already in flight. 0, SNOW_EINVAL,
- *  SNOW_ENOTPROC. Unlinking a pid that is not linked is a no-op (0). */
+ *  if an exit signal from pid is already in flight. Returns 0 (also for a
+ *  pid that is not linked), SNOW_EINVAL for pid 0. Process only
+ *  (SNOW_ENOTPROC elsewhere). */
 SNOW_API int32_t snow_actor_unlink(snow_pid_t pid);
 
 /** Turns exit trapping on for the calling process (old compiled code calls
- *  it with no argument). Returns the previous value; false outside a
- *  process. */
+ *  it with no argument). Returns the previous value. Process only (false
+ *  elsewhere). */
 SNOW_API bool snow_actor_trap_exit(void);
 
-/** Sets exit trapping; returns the previous value (false outside a
- *  process). */
+/** Sets exit trapping; returns the previous value. Process only (false
+ *  elsewhere). */
 SNOW_API bool snow_actor_set_trap_exit(bool on);
 
 /** Sends an exit signal (Erlang exit/2) with reason `reason_tag` (tags
@@ -376,22 +435,23 @@ SNOW_API bool snow_actor_set_trap_exit(bool on);
  *  unless the target is the caller. A trapping target receives an EXIT
  *  message whose from is the sender (0 when sent from outside a process).
  *  Returns 0 (dead targets included), SNOW_EINVAL for pid 0 or tag 3 or
- *  > 8. Any thread. */
+ *  > 8, SNOW_ENOTSTARTED before start. */
 SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag);
 
-/** Same with a fully encoded reason (validated: SNOW_EINVAL if malformed,
- *  SNOW_EMSGSIZE if too large). */
+/** snow_actor_exit() with a fully encoded reason. Returns 0, SNOW_EINVAL
+ *  for pid 0 or a malformed reason, SNOW_EMSGSIZE if too large (64 MiB -
+ *  64 KiB for a pid of another node), SNOW_ENOTSTARTED before start. */
 SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len);
 
 /** The calling process exits now with that encoded reason (a malformed
- *  reason becomes error "bad exit reason"). Outside a process: abort(). */
+ *  reason becomes error "bad exit reason"). Process only (elsewhere it
+ *  prints a message and aborts). */
 SNOW_NORETURN SNOW_API void snow_actor_exit_self(const uint8_t* reason, uint64_t len);
 
 /** The calling process exits with `error` whose message is
  *  "file:line: msg", and a crash report goes to stderr; every other process
- *  goes on. Outside a process: prints the message and aborts. */
-SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen,
-                                       uint32_t line);
+ *  goes on. Process only (elsewhere it prints the message and aborts). */
+SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint64_t flen, uint32_t line);
 
 /** Sets the terminate callback of the local process `pid` (0: the calling
  *  process). The callback runs once, on the dying process's own context,
@@ -404,37 +464,38 @@ SNOW_NORETURN SNOW_API void snow_panic(const char* msg, uint64_t mlen, const cha
  *  out (the first step of its exit); later, and on a dead, unknown or
  *  remote pid, it has no effect. A process that may exit before the
  *  spawner's call gets its callback through snow_spawn_opts.terminate
- *  instead. The last set before the exit wins; cb == NULL clears it. Any
- *  thread. */
-SNOW_API void snow_actor_set_terminate(snow_pid_t pid,
-                                       void (*cb)(const uint8_t* state, const uint8_t* reason));
+ *  instead. The last set before the exit wins; cb == NULL clears it. */
+SNOW_API void snow_actor_set_terminate(snow_pid_t pid, snow_terminate_fn cb);
 
 /** Monitors `pid` (each call a new monitor). When the target exits the
  *  caller gets DOWN(ref, pid, reason); a target already dead gives DOWN
  *  `noproc` at once; losing its node gives DOWN `noconnection`. Exactly one
- *  DOWN per ref unless demonitored. Returns the ref, or 0 outside a process
- *  or for pid 0. */
+ *  DOWN per ref unless demonitored. Returns the ref, or 0 for pid 0.
+ *  Process only (0 elsewhere). */
 SNOW_API snow_ref_t snow_process_monitor(snow_pid_t pid);
 
-/** 0 if the monitor was active, 1 if not (already fired, unknown, or not
- *  the caller's). After it returns no DOWN for ref arrives.
- *  SNOW_ENOTPROC outside a process. */
+/** Returns 0 if the monitor was active, 1 if not (already fired, unknown,
+ *  or not the caller's). After it returns no DOWN for ref arrives. Process
+ *  only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_process_demonitor(snow_ref_t ref);
 
-/** Same, and also removes a DOWN for ref already in the mailbox. */
+/** snow_process_demonitor(), and also removes a DOWN for ref already in
+ *  the mailbox. Process only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_process_demonitor_flush(snow_ref_t ref);
 
 /** Node monitor: NODEDOWN when the connection to `node` is lost, NODEUP when
  *  it is (re)established, until cancelled. Returns a positive id. If the
  *  node is not connected and cannot be connected NODEDOWN arrives at once.
- *  SNOW_EBADNAME, SNOW_ENOTPROC. */
+ *  SNOW_EBADNAME for an empty or over-long name. Process only
+ *  (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_node_monitor(const char* node, uint64_t len);
 
-/** Cancels a node monitor: 0 if it was active, 1 if unknown. */
+/** Cancels a node monitor: 0 if it was active, 1 if unknown. Process only
+ *  (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_node_demonitor(int64_t id);
 
 /** NODEUP/NODEDOWN for every node (like net_kernel:monitor_nodes). Returns
- *  the previous setting (0 or 1), SNOW_ENOTPROC. */
+ *  the previous setting (0 or 1). Process only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_node_monitor_all(bool on);
 
 /* ------------------------------------------------------------------------
@@ -444,47 +505,64 @@ SNOW_API int64_t snow_node_monitor_all(bool on);
 /** Starts distribution as node `name` ("alive@host", or "alive@host:port"
  *  to listen on that port) with `cookie`: listener, port mapper
  *  registration (a port mapper is started if none runs). Blocks the caller
- *  (parks it if it is a process) until done. 0, SNOW_EALREADY,
+ *  (parks it if it is a process) until done. Returns 0, SNOW_EALREADY,
  *  SNOW_EBADNAME, SNOW_EEXIST (name registered on this host), SNOW_EINVAL
- *  (port cannot be bound), SNOW_ENOTSTARTED (runtime not started). See
- *  docs/distribution.md. Any thread. */
+ *  (port cannot be bound, or a cookie over 1024 bytes), SNOW_ENOTSTARTED
+ *  (runtime not started). See docs/distribution.md. */
 SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen);
+
 /** Disconnects every node (all noconnection signals fire), unregisters and
- *  stops the listener. Blocks the calling thread. 0, SNOW_ENOTSTARTED. */
+ *  stops the listener. Blocks the calling thread. Returns 0, or
+ *  SNOW_ENOTSTARTED when no node is started. */
 SNOW_API int64_t snow_node_stop(void);
+
 /** Connects and authenticates ("name@host" or "name@host:port"). Parks the
- *  calling process (blocks a thread) until done: 0, SNOW_ECONNREFUSED,
- *  SNOW_EAUTH (cookie refused), SNOW_ETIMEDOUT, SNOW_ENONODE,
- *  SNOW_EBADNAME, SNOW_ENOTSTARTED. Sending to, linking or monitoring a pid
- *  of an unconnected node connects on demand. */
+ *  calling process (blocks a thread) until done. Returns 0,
+ *  SNOW_ECONNREFUSED, SNOW_EAUTH (cookie refused), SNOW_ETIMEDOUT,
+ *  SNOW_ENONODE, SNOW_EBADNAME, SNOW_ENOTSTARTED. Sending to, linking or
+ *  monitoring a pid of an unconnected node connects on demand. */
 SNOW_API int64_t snow_node_connect(const char* node, uint64_t len);
+
 /** Closes the connection; noconnection signals and NODEDOWN fire on both
- *  sides. 0, SNOW_ENONODE (not connected), SNOW_EBADNAME, SNOW_ENOTSTARTED. */
+ *  sides. Returns 0, SNOW_ENONODE (not connected), SNOW_EBADNAME,
+ *  SNOW_ENOTSTARTED. */
 SNOW_API int64_t snow_node_disconnect(const char* node, uint64_t len);
-/** Snow string [u64 len][bytes] from the caller's heap; empty when not
- *  started. Never NULL. */
+
+/** This node's name as a Snow string [u64 len][bytes] from the caller's
+ *  heap (snow_gc_alloc_actor); empty when no node is started or the heap
+ *  is exhausted. Never NULL. */
 SNOW_API const void* snow_node_self(void);
-/** Snow list [u64 len][u64 cap][u64 string_ptr x len] of connected nodes,
- *  from the caller's heap; never NULL. */
+
+/** The connected nodes as a Snow list [u64 len][u64 cap][u64 string_ptr x
+ *  len] from the caller's heap; empty when the heap is exhausted. Never
+ *  NULL. */
 SNOW_API const void* snow_node_list(void);
+
 /** Copies the node name (no NUL added) and returns its full length; 0 when
  *  not started. Copies min(len, cap) bytes. SNOW_EINVAL for NULL buf with
- *  cap > 0. Any thread. */
+ *  cap > 0. */
 SNOW_API int64_t snow_node_name(char* buf, uint64_t cap);
+
 /** Makes fn spawnable by name from other nodes (snow_node_spawn, or an
- *  Erlang spawn_request of snow:name/1 with [<<args>>]). Any thread; a NULL
- *  fn or a bad name is ignored. */
-SNOW_API void snow_register_function(const char* name, uint64_t len, void (*fn)(const uint8_t*));
+ *  Erlang spawn_request of snow:name/1 with [<<args>>]). A NULL fn or a bad
+ *  name (empty or over 255 bytes) is ignored: there is no result, so check
+ *  the arguments. */
+SNOW_API void snow_register_function(const char* name, uint64_t len, snow_proc_fn fn);
+
 /** Spawns the registered function `fname` on `node` with a copy of args;
  *  link == 1 links caller and child atomically. Parks the calling process
- *  until the reply. Returns the child's pid, or 0 (unknown function, node
- *  lost or unreachable, not called from a process, not started). */
+ *  until the reply. Returns the child's pid, or 0 for a bad node or
+ *  function name, args NULL with asize > 0, asize over SNOW_MAX_MSG_SIZE
+ *  (64 MiB - 64 KiB for another node), no started node; and, not reported
+ *  apart, an unknown function, a node lost or unreachable. Process only (0
+ *  elsewhere). */
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                     const uint8_t* args, uint64_t asize, uint8_t link);
+
 /** Writes pid in the external term format (131 first) to buf; returns the
- *  length, SNOW_EMSGSIZE if cap is too small, SNOW_EINVAL for pid 0 or an
- *  unknown remote handle. Local pids carry this node's name (nonode@nohost
- *  when not started). Any thread.
+ *  length, SNOW_EMSGSIZE if cap is too small, SNOW_EINVAL for pid 0, NULL
+ *  buf with cap > 0, or an unknown remote handle. Local pids carry this
+ *  node's name (nonode@nohost when not started).
  *  Pids cross nodes as terms: a snow_pid_t value is meaningful only on the
  *  node (and in the run of the program) that made it. Encode a pid with
  *  this function and decode it on the other side with
@@ -492,18 +570,22 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
  *  there (sends are dropped, links and monitors get noproc), barring a
  *  collision of about live/2^48 per value (docs/abi.md, "Pids"). */
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap);
+
 /** The pid held by a term that is a pid, or a tuple whose first element is
- *  a pid (with or without the 131 version byte), as a handle; 0 otherwise.
- *  Reads only that pid: whatever follows it is not examined. Any thread. */
+ *  a pid (with or without the 131 version byte), as a handle; 0 for
+ *  anything else (NULL, empty or oversized input included). Reads only
+ *  that pid: whatever follows it is not examined. */
 SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
+
 /** Sends an arbitrary external-term-format term (validated; 131 optional):
  *  a libsnowrt receiver gets a TERM message, an Erlang receiver the term.
- *  0, SNOW_EINVAL if it does not decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED.
- *  Any thread. */
+ *  Returns 0, SNOW_EINVAL for pid 0, an empty term or one that does not
+ *  decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED. */
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len);
+
 /** Sets the tick time: a silent peer is declared down between 1.0x and
  *  1.25x of it (default 60000, like net_ticktime). Use the same value on
- *  every node. 0 or SNOW_EINVAL for 0. Any thread, any time. */
+ *  every node. Returns 0, or SNOW_EINVAL for 0. Any time. */
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms);
 
 /* ------------------------------------------------------------------------
@@ -517,11 +599,12 @@ SNOW_API void snow_timer_sleep(int64_t ms);
 
 /** Copies the bytes now and sends them to pid after ms (<= 0: at once) as a
  *  user message from no one. Returns a timer ref (> 0), or 0 for pid 0,
- *  msg NULL with size > 0, negative or oversized size, or before start. */
+ *  msg NULL with size > 0, negative or oversized size, before start, or
+ *  when memory runs out (not reported). */
 SNOW_API snow_ref_t snow_timer_send_after(snow_pid_t pid, int64_t ms, const uint8_t* msg, int64_t size);
 
-/** 0 if the timer was cancelled before firing, 1 otherwise (fired, already
- *  cancelled, or unknown). Any thread. */
+/** Returns 0 if the timer was cancelled before firing, 1 otherwise (fired,
+ *  already cancelled, or unknown). */
 SNOW_API int64_t snow_timer_cancel(snow_ref_t timer);
 
 /** (v2) Zeroed memory in the calling process's garbage-collected heap.
@@ -535,46 +618,50 @@ SNOW_API int64_t snow_timer_cancel(snow_ref_t timer);
  *  its growth budget). Pointers kept only in C globals, thread-locals or
  *  malloc'd memory are not roots. Outside a process: a process-wide heap,
  *  never collected. align must be a power of two up to 4096 (0 means 16).
- *  NULL for size 0, a bad alignment or out of memory. */
+ *  NULL for size 0 or over 2^40, a bad alignment, or out of memory (the
+ *  one cause not reported apart). */
 SNOW_API void* snow_gc_alloc_actor(uint64_t size, uint64_t align);
 
 /** (v2) Collects the calling process's heap now (a safepoint). No effect
- *  outside a process or for a process that never allocated. Owner thread. */
+ *  for a process that never allocated. Process only (no effect elsewhere). */
 SNOW_API void snow_gc_collect(void);
 
-/** Fills *out. 0, SNOW_EINVAL for NULL. Any thread. Works before start
- *  (all zero but what has been counted). */
+/** Fills *out. Returns 0, SNOW_EINVAL for NULL. Works before start (all
+ *  zero but what has been counted). */
 SNOW_API int32_t snow_rt_stats(snow_stats* out);
 
 /* ------------------------------------------------------------------------
  * 7. Services and supervisors
  * ------------------------------------------------------------------------ */
 
-enum { SNOW_SUP_ONE_FOR_ONE = 0, SNOW_SUP_ONE_FOR_ALL = 1, SNOW_SUP_REST_FOR_ONE = 2,
-       SNOW_SUP_SIMPLE_ONE_FOR_ONE = 3 };
+/** Supervisor restart strategies (snow_sup_spec.strategy). */
+enum { SNOW_SUP_ONE_FOR_ONE = 0, SNOW_SUP_ONE_FOR_ALL = 1, SNOW_SUP_REST_FOR_ONE = 2, SNOW_SUP_SIMPLE_ONE_FOR_ONE = 3 };
+/** Child restart types (snow_child_spec.restart). */
 enum { SNOW_RESTART_PERMANENT = 0, SNOW_RESTART_TRANSIENT = 1, SNOW_RESTART_TEMPORARY = 2 };
 /** shutdown_ms value meaning "kill at once". */
 #define SNOW_SHUTDOWN_BRUTAL_KILL 0
 
+/** A supervised child (72 bytes). Zero-initialise, then set fields. */
 typedef struct snow_child_spec {
-  void (*start)(const uint8_t* args); /* local start function */
-  const uint8_t* args;                /* copied at start */
+  snow_proc_fn start;  /* local start function */
+  const uint8_t* args; /* copied at start */
   uint64_t args_size;
-  uint8_t restart;                    /* SNOW_RESTART_* */
-  uint8_t reserved_[7];               /* must be zero */
-  int64_t shutdown_ms;                /* 0 = brutal kill, > 0 grace in ms, < 0 wait forever */
-  const char* node;                   /* optional node to spawn on (NULL/0: here) */
+  uint8_t restart;      /* SNOW_RESTART_* */
+  uint8_t reserved_[7]; /* must be zero */
+  int64_t shutdown_ms;  /* 0 = brutal kill, > 0 grace in ms, < 0 wait forever */
+  const char* node;     /* optional node to spawn on (NULL/0: here) */
   uint64_t node_len;
-  const char* function;               /* registered function name, for node */
+  const char* function; /* registered function name, for node */
   uint64_t function_len;
 } snow_child_spec;
 
+/** A supervisor (32 bytes). Zero-initialise, then set fields. */
 typedef struct snow_sup_spec {
-  uint8_t strategy;                   /* SNOW_SUP_* */
+  uint8_t strategy; /* SNOW_SUP_* */
   uint8_t reserved_[3];
-  uint32_t max_restarts;              /* intensity: at most this many restarts */
-  uint64_t period_ms;                 /* ... within this period (> 0; 0 is an invalid spec) */
-  const snow_child_spec* children;    /* for simple_one_for_one: the template */
+  uint32_t max_restarts;           /* intensity: at most this many restarts */
+  uint64_t period_ms;              /* ... within this period (> 0; 0 is an invalid spec) */
+  const snow_child_spec* children; /* for simple_one_for_one: the template */
   uint64_t child_count;
 } snow_sup_spec;
 
@@ -596,47 +683,72 @@ typedef struct snow_sup_spec {
  *  a crash report goes to stderr. Links, monitors and supervisors then
  *  handle it. The one NULL: on an attached foreign thread the process
  *  exits, and the call returns NULL with the thread no longer attached (see
- *  snow_thread_attach). Outside a process it prints a message and aborts
- *  (there is no process to exit). C and FFI callers that want an error
- *  instead use snow_service_try_call(). Threads: a process. */
-SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                           uint64_t size);
+ *  snow_thread_attach). C and FFI callers that want an error instead use
+ *  snow_service_try_call(). Process only (elsewhere it prints a message
+ *  and aborts: there is no process to exit). */
+SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size);
+
 /** snow_service_call() with a deadline (timeout_ms < 0: none, 0: the reply
  *  must already be there). When it passes the calling process exits with
  *  the custom reason "timeout" (tag 5, text "timeout": the atom `timeout`
- *  for Erlang peers). (v2) */
+ *  for Erlang peers). (v2) Process only (elsewhere it prints a message and
+ *  aborts). */
 SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t tag, const uint8_t* payload,
                                                    uint64_t size, int64_t timeout_ms);
+
 /** The same call for C and FFI callers (v2): returns NULL instead of
  *  exiting, and snow_service_last_error() tells why: SNOW_ENOPROC (server
  *  dead or unknown, or it exited with noproc), SNOW_ENONODE (its node was
  *  lost), SNOW_ETIMEDOUT, SNOW_SERVICE_EXITED + reason tag (it exited with
  *  that reason before replying), SNOW_EINVAL (server 0, payload NULL with
- *  size > 0), SNOW_EMSGSIZE, SNOW_ENOMEM; SNOW_ENOTPROC when not called
- *  from a process (NULL, nothing sent). timeout_ms < 0 waits forever.
- *  Threads: a process (elsewhere NULL). */
-SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                               uint64_t size, int64_t timeout_ms);
+ *  size > 0), SNOW_EMSGSIZE, SNOW_ENOMEM. timeout_ms < 0 waits forever.
+ *  Process only (elsewhere NULL, nothing sent, and
+ *  snow_service_last_error() there gives SNOW_ENOTPROC). */
+SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
+                                               int64_t timeout_ms);
+
 /** Called by the server while handling a call: sends the reply to the call
- *  it received last from `caller`. 0; SNOW_EINVAL when the calling process
- *  has no unanswered call from caller (or caller is 0, or reply is NULL
- *  with size > 0); SNOW_EMSGSIZE; SNOW_ENOTPROC outside a process.
- *  Threads: a process (the server). */
+ *  it received last from `caller`. Returns 0; SNOW_EINVAL when the calling
+ *  process has no unanswered call from caller (or caller is 0, or reply is
+ *  NULL with size > 0); SNOW_EMSGSIZE. Process only (SNOW_ENOTPROC
+ *  elsewhere). */
 SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size);
+
 /** Why the calling process's last snow_service_try_call() returned NULL
- *  (codes above), 0 after a success; SNOW_ENOTPROC outside a process.
- *  Threads: a process. */
+ *  (codes above), 0 after a success. Process only (SNOW_ENOTPROC
+ *  elsewhere). */
 SNOW_API int64_t snow_service_last_error(void);
-/** Starts a supervisor process (any thread). Returns its pid, or 0 for an
- *  invalid spec (bad strategy or restart type, nonzero reserved bytes,
- *  period_ms == 0, a simple_one_for_one spec without exactly one template)
- *  or when the runtime is not started. The other supervisor calls are
- *  service calls; a supervisor takes requests only as service calls from
- *  processes of this node and drops plain messages shaped like them and
- *  anything from another node. */
+
+/** Starts a supervisor process, which starts the children in order before
+ *  it handles any request. Returns its pid, or 0 for an invalid spec (NULL,
+ *  bad strategy or restart type, nonzero reserved bytes, period_ms == 0,
+ *  more than 100000 children, a simple_one_for_one spec without exactly one
+ *  template, a child without a start function or a remote child without a
+ *  function name) or when the runtime is not started. The other supervisor
+ *  calls are service calls; a supervisor takes requests only as service
+ *  calls from processes of this node and drops plain messages shaped like
+ *  them and anything from another node. */
 SNOW_API snow_pid_t snow_supervisor_start(const snow_sup_spec* spec);
+
+/** Asks the supervisor `sup` of this node to start one more child (for
+ *  simple_one_for_one, from its template: a non-NULL start and non-empty
+ *  args override the template's) and waits for it. Returns the child's
+ *  pid, or 0 for sup 0, an invalid child spec, a supervisor that is not a
+ *  live supervisor of this node; and, not reported apart, a child that
+ *  could not be started (e.g. a remote child without a started node).
+ *  Process only (0 elsewhere). */
 SNOW_API snow_pid_t snow_supervisor_start_child(snow_pid_t sup, const snow_child_spec* child);
+
+/** Asks the supervisor `sup` of this node to shut `child` down (as its
+ *  spec's shutdown_ms says) and forget it, and waits for it. Returns 0 if
+ *  the child was found and shut down, 1 if not; SNOW_EINVAL for a zero
+ *  pid, SNOW_ENOPROC if sup is not a live supervisor of this node. Process
+ *  only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_supervisor_terminate_child(snow_pid_t sup, snow_pid_t child);
+
+/** The number of running children of the supervisor `sup` of this node.
+ *  Returns the count, SNOW_EINVAL for sup 0, SNOW_ENOPROC if sup is not a
+ *  live supervisor of this node. Process only (SNOW_ENOTPROC elsewhere). */
 SNOW_API int64_t snow_supervisor_count_children(snow_pid_t sup);
 
 /* ------------------------------------------------------------------------
@@ -659,31 +771,35 @@ SNOW_API int64_t snow_supervisor_count_children(snow_pid_t sup);
  * (await_timeout), or "term (N bytes of external term format)" for the
  * reason atoms and tags of the same names. `env` and anything the result
  * points to cross between processes the way a message carries an address
- * (see snow_gc_alloc_actor).
+ * (see snow_gc_alloc_actor). Every job call is process only.
  * ------------------------------------------------------------------------ */
 
 /** Spawns a job running fn(env) for the calling process. Returns the job's
- *  pid, or 0 when fn is NULL, the runtime is not started or the caller is
- *  not a process (a job reports to a process). Threads: a process. */
-SNOW_API snow_pid_t snow_job_async(int64_t (*fn)(void* env), void* env);
+ *  pid, or 0 when fn is NULL, the runtime is not started, or memory runs
+ *  out (not reported). Process only (0 elsewhere: a job reports to a
+ *  process). */
+SNOW_API snow_pid_t snow_job_async(snow_job_fn fn, void* env);
+
 /** Waits for the job `job` of the calling process, and for it only (other
  *  messages stay in the mailbox, in order), and returns its SnowResult:
  *  Ok(fn's result), or Err(text of the job's exit reason, see above). A job
  *  is awaited once: an unknown pid, another process's job or a job already
- *  awaited gives Err("noproc") at once. NULL only outside a process (or
- *  when the caller's heap is exhausted). Threads: a process (the caller). */
+ *  awaited gives Err("noproc") at once. NULL only when the caller's heap is
+ *  exhausted. Process only (NULL elsewhere). */
 SNOW_API const void* snow_job_await(snow_pid_t job);
+
 /** snow_job_await() giving up after ms milliseconds (< 0: never, 0: only
  *  an already finished job): then the job is killed and the result is
- *  Err("timeout"). Threads: a process (the caller). */
+ *  Err("timeout"). Process only (NULL elsewhere). */
 SNOW_API const void* snow_job_await_timeout(snow_pid_t job, int64_t ms);
+
 /** Runs fn(env, element) in one job per element of the SnowList `list`, all
  *  in parallel, and waits for all of them. Returns a new SnowList (len ==
  *  cap == the input's len) whose element i is job i's result; a failed
  *  job's element is 0 and its failure is printed to stderr as a crash
- *  report naming the element. NULL outside a process, for a NULL list or
- *  fn, or when the caller's heap is exhausted. Threads: a process. */
-SNOW_API const void* snow_job_map(const void* list, int64_t (*fn)(void* env, int64_t elem), void* env);
+ *  report naming the element. NULL for a NULL list or fn, or when the
+ *  caller's heap is exhausted. Process only (NULL elsewhere). */
+SNOW_API const void* snow_job_map(const void* list, snow_job_map_fn fn, void* env);
 
 #ifdef __cplusplus
 }

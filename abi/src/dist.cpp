@@ -77,18 +77,19 @@ SNOW_API int64_t snow_node_name(char* buf, uint64_t cap) {
   return int64_t(n.size());
 }
 
-SNOW_API void snow_register_function(const char* name, uint64_t len, void (*fn)(const uint8_t*)) {
-  if (!name || len == 0 || len > snow::abi::kMaxNameLen || !fn) return;
+SNOW_API void snow_register_function(const char* name, uint64_t len, snow_proc_fn fn) {
+  if (!snow::abi::name_ok(name, len) || !fn) return;
   dist_register_function(sv(name, len), fn);
 }
 
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                     const uint8_t* args, uint64_t asize, uint8_t link) {
   if (!node_arg_ok(node, nlen) || !snow::abi::atom_name_ok(fname, flen)) return 0;
-  if (!bytes_ok(args, asize) || asize > SNOW_MAX_MSG_SIZE) return 0;
+  if (!bytes_ok(args, asize)) return 0;
   // Another node's spawn request carries the args in one frame.
-  if (asize > kDistMaxMessage && !dist_is_self(sv(node, nlen))) return 0;
-  return snow::abi::guarded<snow_pid_t>(0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
+  if (!snow::abi::size_fits(!dist_is_self(sv(node, nlen)), asize)) return 0;
+  return snow::abi::guarded<snow_pid_t>(
+      0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
 }
 
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap) {
@@ -103,7 +104,7 @@ SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len) {
 
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, uint64_t len) {
   if (to == 0 || !etf_bytes || len == 0) return SNOW_EINVAL;
-  if (len > SNOW_MAX_MSG_SIZE || (pid_is_remote(to) && len > kDistMaxMessage)) return SNOW_EMSGSIZE;
+  if (!snow::abi::size_fits_pid(to, len)) return SNOW_EMSGSIZE;
   if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   // Stored with its version byte, as TERM messages are delivered.
@@ -117,8 +118,8 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
     data = t.data();
     n = t.size();
   }
-  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC,
-                                     [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
+  return snow::abi::guarded<int32_t>(
+      SNOW_ENOTPROC, [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
 }
 
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {

@@ -7,7 +7,7 @@ using namespace snow::rt;
 
 extern "C" {
 
-SNOW_API snow_pid_t snow_job_async(int64_t (*fn)(void* env), void* env) {
+SNOW_API snow_pid_t snow_job_async(snow_job_fn fn, void* env) {
   if (!fn || !proc_runtime_started()) return 0;
   Process* p = proc_current();
   if (!p) return 0;
@@ -22,7 +22,7 @@ SNOW_API const void* snow_job_await_timeout(snow_pid_t job, int64_t ms) {
 
 SNOW_API const void* snow_job_await(snow_pid_t job) { return snow_job_await_timeout(job, -1); }
 
-SNOW_API const void* snow_job_map(const void* list, int64_t (*fn)(void* env, int64_t elem), void* env) {
+SNOW_API const void* snow_job_map(const void* list, snow_job_map_fn fn, void* env) {
   if (!list || !fn) return nullptr;
   Process* p = proc_current();
   if (!p) return nullptr;

@@ -8,38 +8,49 @@
 
 using namespace snow::rt;
 
-namespace snow::abi {
-uint64_t user_tag(const uint8_t* msg, uint64_t size) {
-  uint64_t tag = 0;
-  if (size) std::memcpy(&tag, msg, size < 8 ? size_t(size) : 8);
-  return tag;  // x86-64 and aarch64 are little-endian: the bytes are the value
-}
-}  // namespace snow::abi
-
 using snow::abi::bytes_ok;
+using snow::abi::name_ok;
 using snow::abi::str_ok;
 using snow::abi::sv;
 
-extern "C" {
+namespace {
 
-SNOW_API snow_pid_t snow_actor_spawn(void (*fn)(const uint8_t*), const uint8_t* args, uint64_t size,
-                                     uint8_t priority) {
-  if (!fn || !bytes_ok(args, size) || size > SNOW_MAX_MSG_SIZE) return 0;
-  SpawnRequest r;
+uint8_t priority_or_normal(uint8_t priority) {
+  return priority <= SNOW_PRIO_LOW ? priority : uint8_t(SNOW_PRIO_NORMAL);
+}
+
+// The request both spawn calls start from, or false for arguments no spawn
+// accepts.
+bool spawn_request(SpawnRequest& r, snow_proc_fn fn, const uint8_t* args, uint64_t size) {
+  if (!fn || !bytes_ok(args, size) || !snow::abi::size_fits(false, size)) return false;
   r.fn = fn;
   r.args = args;
   r.size = size;
-  r.priority = priority <= SNOW_PRIO_LOW ? priority : uint8_t(SNOW_PRIO_NORMAL);
+  return true;
+}
+
+// A user message from the calling process (or from no one), tagged by the
+// ABI's rule. A send to oneself applies one's pending signals.
+int32_t send_user_message(snow_pid_t to, const uint8_t* msg, uint64_t size) {
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
+    return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, user_message_tag(msg, size));
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+SNOW_API snow_pid_t snow_actor_spawn(snow_proc_fn fn, const uint8_t* args, uint64_t size, uint8_t priority) {
+  SpawnRequest r;
+  if (!spawn_request(r, fn, args, size)) return 0;
+  r.priority = priority_or_normal(priority);
   return proc_spawn(r);
 }
 
-SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t*), const uint8_t* args, uint64_t size,
-                                          snow_spawn_opts* o) {
-  if (!fn || !bytes_ok(args, size) || size > SNOW_MAX_MSG_SIZE) return 0;
+SNOW_API snow_pid_t snow_actor_spawn_opts(snow_proc_fn fn, const uint8_t* args, uint64_t size, snow_spawn_opts* o) {
   SpawnRequest r;
-  r.fn = fn;
-  r.args = args;
-  r.size = size;
+  if (!spawn_request(r, fn, args, size)) return 0;
   if (o) {
     // Reserved bytes and words must be zero: a caller built against a later
     // header that uses one of them must not have it silently ignored.
@@ -49,7 +60,7 @@ SNOW_API snow_pid_t snow_actor_spawn_opts(void (*fn)(const uint8_t*), const uint
       if (w != 0) return 0;
     if (o->stack_size > (uint64_t(1) << 30)) return 0;
     r.terminate = o->terminate;
-    r.priority = o->priority <= SNOW_PRIO_LOW ? o->priority : uint8_t(SNOW_PRIO_NORMAL);
+    r.priority = priority_or_normal(o->priority);
     r.stack_size = o->stack_size;
     r.link = o->link != 0;
     r.monitor = o->monitor != 0;
@@ -87,12 +98,9 @@ SNOW_API void snow_actor_yield(void) {
 
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size) {
   if (to == 0 || !bytes_ok(msg, size)) return SNOW_EINVAL;
-  if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(to) && size > kDistMaxMessage)) return SNOW_EMSGSIZE;
+  if (!snow::abi::size_fits_pid(to, size)) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  // A send to oneself applies one's pending signals.
-  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
-    return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
-  });
+  return send_user_message(to, msg, size);
 }
 
 SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms) {
@@ -101,18 +109,13 @@ SNOW_API const snow_msg* snow_actor_receive(int64_t timeout_ms) {
   return snow::abi::guarded<const snow_msg*>(nullptr, [&] { return proc_receive(p, timeout_ms, nullptr, nullptr); });
 }
 
-SNOW_API const snow_msg* snow_actor_receive_match(int (*match)(const snow_msg*, void*), void* ctx,
-                                                  int64_t timeout_ms) {
+SNOW_API const snow_msg* snow_actor_receive_match(snow_match_fn match, void* ctx, int64_t timeout_ms) {
   Process* p = proc_current();
   if (!p || !match) return nullptr;
   return snow::abi::guarded<const snow_msg*>(nullptr, [&] { return proc_receive(p, timeout_ms, match, ctx); });
 }
 
 SNOW_API uint32_t snow_msg_kind(const snow_msg* msg) { return proc_msg_kind(proc_current(), msg); }
-
-static bool name_ok(const char* n, uint64_t len) {
-  return n && len > 0 && len <= snow::abi::kMaxNameLen;
-}
 
 SNOW_API int32_t snow_actor_register(const char* n, uint64_t len) {
   if (!name_ok(n, len)) return SNOW_EBADNAME;
@@ -138,18 +141,16 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
   if (!name_ok(name, nlen)) return SNOW_EBADNAME;
   if (!str_ok(node, dlen, snow::abi::kMaxNameLen)) return SNOW_EBADNAME;
   if (!bytes_ok(msg, size)) return SNOW_EINVAL;
-  if (size > SNOW_MAX_MSG_SIZE) return SNOW_EMSGSIZE;
+  if (!snow::abi::size_fits(false, size)) return SNOW_EMSGSIZE;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (dlen != 0 && !dist_is_self(sv(node, dlen))) {
     if (!snow::abi::atom_name_ok(name, nlen)) return SNOW_EBADNAME;
-    if (size > kDistMaxMessage) return SNOW_EMSGSIZE;
+    if (!snow::abi::size_fits(true, size)) return SNOW_EMSGSIZE;
     return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), msg, size);
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));
   if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid
-  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
-    return proc_send(proc_pid(proc_current()), to, msg, size, SNOW_MSG_USER, snow::abi::user_tag(msg, size));
-  });
+  return send_user_message(to, msg, size);
 }
 
 }  // extern "C"

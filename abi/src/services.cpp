@@ -10,10 +10,13 @@ using namespace snow::rt;
 
 namespace {
 
+// A request's data: [u64 tag][u64 caller pid][payload].
+constexpr uint64_t kServiceRequestHeader = 16;
+
 // The three call entry points: `how` says whether a failure returns NULL
 // (try_call) or exits the calling process (call, call_timeout).
-const snow_msg* service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
-                             int64_t timeout_ms, CallFailure how) {
+const snow_msg* service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size, int64_t timeout_ms,
+                             CallFailure how) {
   Process* p = proc_current();
   if (!p) {
     if (how == CallFailure::ReturnNull) return nullptr;
@@ -30,7 +33,7 @@ const snow_msg* service_call(snow_pid_t server, uint64_t tag, const uint8_t* pay
     if (!snow::abi::bytes_ok(payload, size)) return proc_service_call_refused(p, server, SNOW_EINVAL, how);
     // A remote server: the request ([tag][caller][payload]) must fit in one
     // frame a peer accepts.
-    if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(server) && size + 16 > kDistMaxMessage))
+    if (!snow::abi::size_fits_pid(server, size, kServiceRequestHeader))
       return proc_service_call_refused(p, server, SNOW_EMSGSIZE, how);
     return proc_service_call(p, server, tag, payload, size, timeout_ms, how);
   });
@@ -45,19 +48,18 @@ SNOW_API const snow_msg* snow_service_call_timeout(snow_pid_t server, uint64_t t
   return service_call(server, tag, payload, size, timeout_ms, CallFailure::ExitCaller);
 }
 
-SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                           uint64_t size) {
+SNOW_API const snow_msg* snow_service_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size) {
   return service_call(server, tag, payload, size, -1, CallFailure::ExitCaller);
 }
 
-SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload,
-                                               uint64_t size, int64_t timeout_ms) {
+SNOW_API const snow_msg* snow_service_try_call(snow_pid_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
+                                               int64_t timeout_ms) {
   return service_call(server, tag, payload, size, timeout_ms, CallFailure::ReturnNull);
 }
 
 SNOW_API int32_t snow_service_reply(snow_pid_t caller, const uint8_t* reply, uint64_t size) {
   if (caller == 0 || !snow::abi::bytes_ok(reply, size)) return SNOW_EINVAL;
-  if (size > SNOW_MAX_MSG_SIZE || (pid_is_remote(caller) && size > kDistMaxMessage)) return SNOW_EMSGSIZE;
+  if (!snow::abi::size_fits_pid(caller, size)) return SNOW_EMSGSIZE;
   Process* p = proc_current();
   if (!p) return SNOW_ENOTPROC;
   return proc_service_reply(p, caller, reply, size);

@@ -21,13 +21,13 @@ SNOW_API void snow_timer_sleep(int64_t ms) {
 }
 
 SNOW_API snow_ref_t snow_timer_send_after(snow_pid_t pid, int64_t ms, const uint8_t* msg, int64_t size) {
-  if (pid == 0 || size < 0 || uint64_t(size) > SNOW_MAX_MSG_SIZE || !snow::abi::bytes_ok(msg, uint64_t(size)))
+  if (pid == 0 || size < 0 || !snow::abi::size_fits(false, uint64_t(size)) || !snow::abi::bytes_ok(msg, uint64_t(size)))
     return 0;
   if (!proc_runtime_started()) return 0;
   Signal* s = signal_alloc(SigKind::Message, pid, 0, uint64_t(size));
   if (!s) return 0;
   if (size) std::memcpy(s->msg.data, msg, size_t(size));
-  s->msg.tag = snow::abi::user_tag(msg, uint64_t(size));
+  s->msg.tag = user_message_tag(msg, uint64_t(size));
   s->msg_kind = SNOW_MSG_USER;
   // The heap values the payload carries stay alive until it is received or
   // the timer is cancelled (the signal's ticket; dropped with the signal).

@@ -80,8 +80,8 @@ static void send_tagged(snow_pid_t to, uint64_t tag, const uint64_t* extra, size
 /* Writes a readable form of an encoded exit reason ([u8 tag][data]) into
  * out. Checks every length against the bytes actually present. */
 static void describe_reason(const uint8_t* r, uint64_t len, char* out, size_t cap) {
-  static const char* const names[] = {"normal",   "error",        "killed", "reserved", "shutdown",
-                                      "custom",   "noconnection", "noproc", "term"};
+  static const char* const names[] = {"normal", "error",        "killed", "reserved", "shutdown",
+                                      "custom", "noconnection", "noproc", "term"};
   if (len < 1 || r[0] > SNOW_REASON_TERM) {
     snprintf(out, cap, "<malformed reason>");
     return;
@@ -96,10 +96,8 @@ static void describe_reason(const uint8_t* r, uint64_t len, char* out, size_t ca
     return;
   }
   uint64_t n = get_u64(r + 1);
-  if (tag == SNOW_REASON_TERM)
-    snprintf(out, cap, "term (%" PRIu64 " bytes of external term format)", n);
-  else
-    snprintf(out, cap, "%s \"%.*s\"", names[tag], (int)(n > 200 ? 200 : n), (const char*)(r + 9));
+  if (tag == SNOW_REASON_TERM) snprintf(out, cap, "term (%" PRIu64 " bytes of external term format)", n);
+  else snprintf(out, cap, "%s \"%.*s\"", names[tag], (int)(n > 200 ? 200 : n), (const char*)(r + 9));
 }
 
 /* ---- names for pids, so the output reads the same on every run --------- */
@@ -134,8 +132,7 @@ static const char* pid_name(snow_pid_t pid) {
 static void report_termination(const uint8_t* state, const uint8_t* reason) {
   (void)state; /* always NULL in this ABI */
   uint64_t rlen = 1;
-  if (reason[0] == SNOW_REASON_ERROR || reason[0] == SNOW_REASON_CUSTOM ||
-      reason[0] == SNOW_REASON_TERM)
+  if (reason[0] == SNOW_REASON_ERROR || reason[0] == SNOW_REASON_CUSTOM || reason[0] == SNOW_REASON_TERM)
     rlen = 9 + get_u64(reason + 1);
   uint8_t buf[16 + 256];
   if (rlen > 256) rlen = 1; /* long reasons are cut to their tag: keep the demo simple */
@@ -154,21 +151,21 @@ static void worker(const uint8_t* args) {
     if (m == NULL || snow_msg_kind(m) != SNOW_MSG_USER || m->len < 16) continue;
     snow_pid_t from = get_u64(m->data + 8);
     switch (m->tag) {
-    case TAG_WORK:
-      if (m->len >= 32) {
-        uint64_t product = get_u64(m->data + 16) * get_u64(m->data + 24);
-        send_tagged(from, TAG_RESULT, &product, 1);
+      case TAG_WORK:
+        if (m->len >= 32) {
+          uint64_t product = get_u64(m->data + 16) * get_u64(m->data + 24);
+          send_tagged(from, TAG_RESULT, &product, 1);
+        }
+        break;
+      case TAG_STOP:
+        return; /* returning from the entry function exits with `normal` */
+      case TAG_CRASH: {
+        char text[64];
+        int n = snprintf(text, sizeof text, "worker %" PRIu64 " was told to crash", index);
+        snow_panic(text, (uint64_t)n, DEMO_FILE, strlen(DEMO_FILE), __LINE__);
       }
-      break;
-    case TAG_STOP:
-      return; /* returning from the entry function exits with `normal` */
-    case TAG_CRASH: {
-      char text[64];
-      int n = snprintf(text, sizeof text, "worker %" PRIu64 " was told to crash", index);
-      snow_panic(text, (uint64_t)n, DEMO_FILE, strlen(DEMO_FILE), __LINE__);
-    }
-    default:
-      break;
+      default:
+        break;
     }
   }
 }
@@ -200,10 +197,10 @@ static void bystander(const uint8_t* args) {
 /* ---- main: waiting for exactly the expected messages -------------------- */
 
 struct want {
-  uint32_t kind;     /* SNOW_MSG_* */
-  uint64_t tag;      /* user messages: the tag */
-  snow_pid_t pid;    /* DOWN: the pid; EXIT: from; user: the sender */
-  snow_ref_t ref;    /* DOWN: the monitor ref */
+  uint32_t kind;  /* SNOW_MSG_* */
+  uint64_t tag;   /* user messages: the tag */
+  snow_pid_t pid; /* DOWN: the pid; EXIT: from; user: the sender */
+  snow_ref_t ref; /* DOWN: the monitor ref */
 };
 
 /* The match callback runs inside snow_actor_receive_match() on behalf of
@@ -213,12 +210,12 @@ static int matches(const snow_msg* m, void* ctx) {
   const struct want* w = ctx;
   if (snow_msg_kind(m) != w->kind) return 0;
   switch (w->kind) {
-  case SNOW_MSG_DOWN:
-    return m->len >= 17 && get_u64(m->data) == w->ref && get_u64(m->data + 8) == w->pid;
-  case SNOW_MSG_EXIT:
-    return m->len >= 9 && get_u64(m->data) == w->pid;
-  default:
-    return m->tag == w->tag && m->len >= 16 && get_u64(m->data + 8) == w->pid;
+    case SNOW_MSG_DOWN:
+      return m->len >= 17 && get_u64(m->data) == w->ref && get_u64(m->data + 8) == w->pid;
+    case SNOW_MSG_EXIT:
+      return m->len >= 9 && get_u64(m->data) == w->pid;
+    default:
+      return m->tag == w->tag && m->len >= 16 && get_u64(m->data + 8) == w->pid;
   }
 }
 
@@ -230,12 +227,11 @@ static _Noreturn void fail(const char* fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-  snow_rt_halt(1);                 /* orderly stop of every process ... */
-  exit(snow_rt_run_scheduler());   /* ... and run_scheduler returns the status 1 */
+  snow_rt_halt(1);               /* orderly stop of every process ... */
+  exit(snow_rt_run_scheduler()); /* ... and run_scheduler returns the status 1 */
 }
 
-static const snow_msg* expect(uint32_t kind, uint64_t tag, snow_pid_t pid, snow_ref_t ref,
-                              const char* what) {
+static const snow_msg* expect(uint32_t kind, uint64_t tag, snow_pid_t pid, snow_ref_t ref, const char* what) {
   struct want w = {kind, tag, pid, ref};
   const snow_msg* m = snow_actor_receive_match(matches, &w, DEADLINE_MS);
   if (m == NULL) fail("no %s within %d ms", what, DEADLINE_MS);
@@ -246,9 +242,8 @@ static void expect_down(snow_ref_t ref, snow_pid_t pid) {
   const snow_msg* m = expect(SNOW_MSG_DOWN, 0, pid, ref, "DOWN");
   char reason[256];
   describe_reason(m->data + 16, m->len - 16, reason, sizeof reason);
-  printf("  main got DOWN  ref=%s pid=%s reason=%s\n",
-         get_u64(m->data) == ref ? "(its monitor)" : "(unexpected)", pid_name(get_u64(m->data + 8)),
-         reason);
+  printf("  main got DOWN  ref=%s pid=%s reason=%s\n", get_u64(m->data) == ref ? "(its monitor)" : "(unexpected)",
+         pid_name(get_u64(m->data + 8)), reason);
 }
 
 static void expect_exit(snow_pid_t from) {
@@ -263,12 +258,10 @@ static void expect_terminated(snow_pid_t from) {
   const snow_msg* m = expect(SNOW_MSG_USER, TAG_TERMINATED, from, 0, "terminate report");
   char reason[256];
   describe_reason(m->data + 16, m->len - 16, reason, sizeof reason);
-  printf("  main got TERMINATED from=%s (its terminate callback) reason=%s\n", pid_name(from),
-         reason);
+  printf("  main got TERMINATED from=%s (its terminate callback) reason=%s\n", pid_name(from), reason);
 }
 
-static snow_pid_t spawn_linked_monitored(void (*fn)(const uint8_t*), uint64_t arg,
-                                         snow_ref_t* ref) {
+static snow_pid_t spawn_linked_monitored(void (*fn)(const uint8_t*), uint64_t arg, snow_ref_t* ref) {
   uint8_t args[8];
   put_u64(args, arg);
   snow_spawn_opts o;
@@ -317,8 +310,7 @@ int main(void) {
   uint64_t operands[2] = {6, 7};
   send_tagged(w1, TAG_WORK, operands, 2);
   const snow_msg* m = expect(SNOW_MSG_USER, TAG_RESULT, w1, 0, "RESULT from w1");
-  printf("  main got RESULT from=%s: 6 * 7 = %" PRIu64 "\n", pid_name(w1),
-         m->len >= 24 ? get_u64(m->data + 16) : 0);
+  printf("  main got RESULT from=%s: 6 * 7 = %" PRIu64 "\n", pid_name(w1), m->len >= 24 ? get_u64(m->data + 16) : 0);
   send_tagged(w1, TAG_STOP, NULL, 0);
   expect_terminated(w1);
   expect_down(ref1, w1);
@@ -338,8 +330,7 @@ int main(void) {
   if (m->len < 25) fail("short TRAPPED report");
   char reason[256];
   describe_reason(m->data + 24, m->len - 24, reason, sizeof reason);
-  printf("  w3 reported an EXIT message from=%s reason=%s\n", pid_name(get_u64(m->data + 16)),
-         reason);
+  printf("  w3 reported an EXIT message from=%s reason=%s\n", pid_name(get_u64(m->data + 16)), reason);
   snow_actor_exit(w3, SNOW_REASON_KILLED);
   expect_down(ref3, w3);
   expect_exit(w3);
@@ -351,8 +342,8 @@ int main(void) {
   rc = snow_rt_run_scheduler();
   snow_stats st;
   snow_rt_stats(&st);
-  printf("main: snow_rt_run_scheduler returned %d (%" PRIu64 " processes spawned, %" PRIu64
-         " exited, %" PRIu64 " alive)\n",
+  printf("main: snow_rt_run_scheduler returned %d (%" PRIu64 " processes spawned, %" PRIu64 " exited, %" PRIu64
+         " alive)\n",
          (int)rc, st.processes_spawned, st.processes_exited, st.processes_alive);
   return rc == 0 && extra == NULL ? 0 : 1;
 }

@@ -22,8 +22,7 @@ static void greeter(const uint8_t* args) {
   (void)args;
   for (;;) {
     const snow_msg* m = snow_actor_receive(-1);
-    if (m == NULL || snow_msg_kind(m) != SNOW_MSG_USER || m->tag != TAG_HELLO || m->len < 16)
-      continue;
+    if (m == NULL || snow_msg_kind(m) != SNOW_MSG_USER || m->tag != TAG_HELLO || m->len < 16) continue;
     snow_pid_t from;
     memcpy(&from, m->data + 8, 8); /* x86-64 and AArch64 are little-endian */
     uint8_t reply[8 + 32] = {TAG_GREETING};
@@ -40,10 +39,8 @@ void snow_main(void) {
   memcpy(hello + 8, &self, 8);
   snow_actor_send(g, hello, sizeof hello);
   const snow_msg* m = snow_actor_receive(5000);
-  if (m != NULL && m->tag == TAG_GREETING)
-    printf("snow_main got: %.*s\n", (int)(m->len - 8), (const char*)m->data + 8);
-  else
-    printf("snow_main got no greeting\n");
+  if (m != NULL && m->tag == TAG_GREETING) printf("snow_main got: %.*s\n", (int)(m->len - 8), (const char*)m->data + 8);
+  else printf("snow_main got no greeting\n");
   printf("snow_main returns; the greeter is still waiting\n");
   fflush(stdout);
 }

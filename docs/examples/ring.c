@@ -23,11 +23,11 @@
 #include <time.h>
 
 enum {
-  TAG_NEXT = 1,    /* [tag][next pid]: your successor */
-  TAG_LINKED = 2,  /* [tag][index]: linked to my successor */
-  TAG_TOKEN = 3,   /* [tag][hops left][checksum] */
-  TAG_DONE = 4,    /* [tag][index][checksum]: sent by name to "ring_main" */
-  TAG_TIMEOUT = 5  /* [tag]: main's deadline */
+  TAG_NEXT = 1,   /* [tag][next pid]: your successor */
+  TAG_LINKED = 2, /* [tag][index]: linked to my successor */
+  TAG_TOKEN = 3,  /* [tag][hops left][checksum] */
+  TAG_DONE = 4,   /* [tag][index][checksum]: sent by name to "ring_main" */
+  TAG_TIMEOUT = 5 /* [tag]: main's deadline */
 };
 
 #define MAIN_NAME "ring_main"
@@ -152,8 +152,7 @@ int main(int argc, char** argv) {
     }
   }
   double t1 = now_ms();
-  printf("ring: %" PRIu64 " processes spawned, monitored and linked in a ring in %.1f ms\n", n,
-         t1 - t0);
+  printf("ring: %" PRIu64 " processes spawned, monitored and linked in a ring in %.1f ms\n", n, t1 - t0);
 
   /* A deadline for the whole run: a timer message to ourselves, cancelled
    * when the token comes back in time. */
@@ -176,11 +175,10 @@ int main(int argc, char** argv) {
    * and in order. */
   uint64_t expect = 0xcbf29ce484222325ull;
   for (uint64_t h = 0; h < hops; h++) expect = mix(expect, h % n);
-  printf("ring: token made %" PRIu64 " hops (%" PRIu64 " rounds), ended at node %" PRIu64
-         ", checksum %s\n",
-         hops, rounds, last, sum == expect ? "ok" : "WRONG");
-  printf("ring: %.1f ms, %.0f ns per hop; deadline timer %s\n", t2 - t1,
-         (t2 - t1) * 1e6 / (double)hops, cancelled == 0 ? "cancelled" : "had already fired");
+  printf("ring: token made %" PRIu64 " hops (%" PRIu64 " rounds), ended at node %" PRIu64 ", checksum %s\n", hops,
+         rounds, last, sum == expect ? "ok" : "WRONG");
+  printf("ring: %.1f ms, %.0f ns per hop; deadline timer %s\n", t2 - t1, (t2 - t1) * 1e6 / (double)hops,
+         cancelled == 0 ? "cancelled" : "had already fired");
 
   /* One exit signal takes the ring down: node 0 dies with `shutdown`, and
    * so, through the links, does every other node. */

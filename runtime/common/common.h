@@ -146,6 +146,15 @@ inline uint64_t get_u64(const uint8_t* p) {
   return v;
 }
 
+// The tag of a user message (ABI.md section 3): its first min(size, 8)
+// payload bytes read little-endian, zero-padded. Senders, timers and the
+// distribution's incoming messages all tag with this one rule.
+inline uint64_t user_message_tag(const uint8_t* payload, uint64_t size) {
+  uint64_t tag = 0;
+  if (size) std::memcpy(&tag, payload, size < 8 ? std::size_t(size) : 8);
+  return tag;  // x86-64 and aarch64 are little-endian: the bytes are the value
+}
+
 }  // namespace snow::rt
 
 namespace snow::rt {

@@ -132,12 +132,17 @@ class snow_msg(Structure):
     _fields_ = [("tag", c_uint64), ("len", c_uint64), ("data", c_uint8 * 0)]
 
 
-# void (*fn)(const uint8_t* args): process entry / registered function
+# The header's callback typedefs, same names in capitals.
+# snow_proc_fn: void (*)(const uint8_t* args), process entry / registered function
 SNOW_PROC_FN = CFUNCTYPE(None, c_void_p)
-# int (*match)(const snow_msg*, void* ctx)
+# snow_match_fn: int (*)(const snow_msg* msg, void* ctx)
 SNOW_MATCH_FN = CFUNCTYPE(c_int, POINTER(snow_msg), c_void_p)
-# void (*cb)(const uint8_t* state, const uint8_t* reason)
+# snow_terminate_fn: void (*)(const uint8_t* state, const uint8_t* reason)
 SNOW_TERMINATE_FN = CFUNCTYPE(None, c_void_p, c_void_p)
+# snow_job_fn: int64_t (*)(void* env)
+SNOW_JOB_FN = CFUNCTYPE(c_int64, c_void_p)
+# snow_job_map_fn: int64_t (*)(void* env, int64_t elem)
+SNOW_JOB_MAP_FN = CFUNCTYPE(c_int64, c_void_p, c_int64)
 
 
 # The extensible structs keep a fixed size and end in reserved words (must be
