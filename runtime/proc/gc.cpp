@@ -141,6 +141,10 @@ bool gc_import(Heap*& heap, ExportTicket* t) {
   return true;
 }
 
+void GcPin::reset() {
+  if (ticket_) heap_ticket_drop(std::exchange(ticket_, nullptr));
+}
+
 void gc_destroy(Heap* heap) {
   if (!heap) return;
   heap_destroy(heap);
