@@ -35,6 +35,11 @@ namespace {
 constexpr uint64_t kMediumMin = 256;
 std::atomic<size_t> g_mark_stack_limit{0};
 
+// Totals over every heap (heap_totals): the live bytes of each existing
+// heap's last collection, summed, and the collections run since start.
+std::atomic<uint64_t> g_live_total{0};
+std::atomic<uint64_t> g_collections_total{0};
+
 uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
 
 // The owner's first use of a block it got from the allocator: its memory
@@ -328,6 +333,7 @@ Heap* heap_create() { return make<Heap>(); }
 
 void heap_destroy(Heap* h) {
   if (!h) return;
+  g_live_total.fetch_sub(h->live_bytes, std::memory_order_relaxed);
   shared_heap_gone(h);
   for (Block* lists : {h->small_head, h->big}) {
     for (Block* b = lists; b;) {
@@ -391,6 +397,8 @@ void heap_collect(Heap* h, const HeapRoots& roots) {
   }
   shared_after_collect(h, m.take_found());
 
+  g_live_total.fetch_add(live - h->live_bytes, std::memory_order_relaxed);  // wraps when it shrank
+  g_collections_total.fetch_add(1, std::memory_order_relaxed);
   h->live_bytes = live;
   h->budget = std::max(kHeapMinBudget, live);
   h->allocated_since = 0;
@@ -415,6 +423,11 @@ HeapStats heap_stats(const Heap* h) {
   return HeapStats{h->live_bytes,      h->small_bytes + h->big_bytes, h->allocated_total,
                    h->allocated_since, h->budget,                      h->collections,
                    shared_refs_count(h), h->last_pause_ns};
+}
+
+HeapTotals heap_totals() {
+  return HeapTotals{heap_memory_stats().in_use_bytes, g_live_total.load(std::memory_order_relaxed),
+                    g_collections_total.load(std::memory_order_relaxed), shared_stats().shared_bytes};
 }
 
 __attribute__((noinline)) void heap_with_registers_spilled(void (*fn)(const void* sp, void* ctx), void* ctx) {

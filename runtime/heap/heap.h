@@ -106,6 +106,15 @@ struct HeapMemoryStats {
   uint64_t purged_bytes;  // given back to the OS over time
 };
 
+// Totals over every heap, for snow_rt_stats. Any thread; each figure is
+// read on its own (they may come from slightly different moments).
+struct HeapTotals {
+  uint64_t heap_bytes;    // in blocks held by heaps and the shared region (HeapMemoryStats.in_use_bytes)
+  uint64_t live_bytes;    // live bytes of each existing heap's last collection, summed
+  uint64_t collections;   // heap collections since the program started
+  uint64_t shared_bytes;  // shared objects kept by the last shared collection (SharedStats.shared_bytes)
+};
+
 // The smallest collection budget (bytes a heap may allocate between two
 // collections, however little it keeps live).
 constexpr uint64_t kHeapMinBudget = 8 * 1024;
@@ -159,6 +168,7 @@ void shared_collect();
 SharedStats shared_stats();
 
 HeapMemoryStats heap_memory_stats();
+HeapTotals heap_totals();
 // Gives every free block of at least a page back to the OS.
 void heap_memory_purge();
 
