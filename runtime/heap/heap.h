@@ -130,6 +130,10 @@ void heap_destroy(Heap* h);
 // 16). nullptr for size 0, a bad alignment, or when out of memory. Never
 // collects: the caller checks heap_wants_collect at its safepoints.
 void* heap_alloc(Heap* h, uint64_t size, uint64_t align);
+// heap_alloc, unless the heap wants a collection first (heap_wants_collect):
+// then nullptr, allocating nothing. One call for an allocation path's
+// common case; nullptr also when heap_alloc gives it.
+void* heap_alloc_unless_collect_due(Heap* h, uint64_t size, uint64_t align);
 // The heap has allocated its budget since its last collection, or has
 // imported many external references since (they are only trimmed by a
 // collection).

@@ -93,6 +93,8 @@ void* gc_alloc(Heap*& heap, GcStack stack, const GcExtraRoots& extra, uint64_t s
   if (!heap) {
     heap = heap_create();
     if (!heap) return nullptr;
+  } else if (void* p = heap_alloc_unless_collect_due(heap, size, align)) {
+    return p;
   } else if (heap_wants_collect(heap)) {
     gc_collect(heap, stack, extra);
   }
