@@ -405,6 +405,17 @@ void arg_reader(const uint8_t* args) {
   snow_actor_exit_self(crash, sizeof crash);
 }
 
+// A supervisor of one child (or template) that restarts it up to 1000 times.
+snow_sup_spec one_child_supervisor(uint8_t strategy, const snow_child_spec* child) {
+  snow_sup_spec s{};
+  s.strategy = strategy;
+  s.max_restarts = 1000;
+  s.period_ms = 60000;
+  s.children = child;
+  s.child_count = 1;
+  return s;
+}
+
 // [test's pid][strategy][restart type]: allocates a value, starts a
 // supervisor with one arg_reader child whose args carry it, reports
 // [kOwnerReady][supervisor][value hidden] and exits: from then on, nothing
@@ -420,12 +431,7 @@ void supervisor_owner(const uint8_t* args) {
   c.args_size = sizeof child_args;
   c.restart = args[9];
   c.shutdown_ms = SNOW_SHUTDOWN_BRUTAL_KILL;
-  snow_sup_spec s{};
-  s.strategy = args[8];
-  s.max_restarts = 1000;
-  s.period_ms = 60000;
-  s.children = &c;
-  s.child_count = 1;
+  snow_sup_spec s = one_child_supervisor(args[8], &c);
   send_words(main_pid, {kOwnerReady, snow_supervisor_start(&s), hide(v)});
 }
 
@@ -488,6 +494,21 @@ snow_pid_t wait_reader(bool* intact) {
   if (!m) return 0;
   *intact = word_at(m, 2) == 1;
   return word_at(m, 1);
+}
+
+// Four rounds: a reader reports the value intact, garbage and shared
+// collections run while only the supervisor and that reader refer to it,
+// and the reader crashes (the supervisor starts another).
+void crash_and_check_restarts(const Owned& o) {
+  for (int round = 0; round < 4; ++round) {
+    bool intact = false;
+    snow_pid_t child = wait_reader(&intact);
+    REQUIRE(child != 0);
+    CHECK(intact);
+    churn_and_collect();
+    CHECK(alive(unhide(o.value)));
+    send_words(child, {kReaderCrash});
+  }
 }
 
 // The value is reclaimed within the deadline (an exiting process destroys
@@ -578,15 +599,7 @@ TEST_CASE("a thread outside any process allocates from the process-wide heap, wh
 TEST_CASE("a value a supervisor's child args carry is intact for every restart after its owner exited", "[gc][supervisor]") {
   Runtime rt;
   Owned o = run_owner(supervisor_owner, owner_mode(SNOW_SUP_ONE_FOR_ONE, SNOW_RESTART_PERMANENT));
-  for (int round = 0; round < 4; ++round) {
-    bool intact = false;
-    snow_pid_t child = wait_reader(&intact);
-    REQUIRE(child != 0);
-    CHECK(intact);
-    churn_and_collect();
-    CHECK(alive(unhide(o.value)));
-    send_words(child, {kReaderCrash});
-  }
+  crash_and_check_restarts(o);
 }
 
 TEST_CASE("a simple_one_for_one template keeps its args' values while no child runs", "[gc][supervisor]") {
@@ -610,24 +623,11 @@ TEST_CASE("a value passed to snow_supervisor_start_child is intact for every res
   snow_child_spec templ{};
   templ.start = arg_reader;
   templ.shutdown_ms = SNOW_SHUTDOWN_BRUTAL_KILL;
-  snow_sup_spec spec{};
-  spec.strategy = SNOW_SUP_SIMPLE_ONE_FOR_ONE;
-  spec.max_restarts = 1000;
-  spec.period_ms = 60000;
-  spec.children = &templ;
-  spec.child_count = 1;
+  snow_sup_spec spec = one_child_supervisor(SNOW_SUP_SIMPLE_ONE_FOR_ONE, &templ);
   snow_pid_t sup = snow_supervisor_start(&spec);
   REQUIRE(sup != 0);
   Owned o = run_owner(start_child_owner, sup);
-  for (int round = 0; round < 4; ++round) {
-    bool intact = false;
-    snow_pid_t child = wait_reader(&intact);
-    REQUIRE(child != 0);
-    CHECK(intact);
-    churn_and_collect();
-    CHECK(alive(unhide(o.value)));
-    send_words(child, {kReaderCrash});
-  }
+  crash_and_check_restarts(o);
 }
 
 TEST_CASE("a temporary child's args release their value when the child ends", "[gc][supervisor]") {
