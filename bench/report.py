@@ -100,6 +100,10 @@ LOCAL = [
         ("gc_pause_pingpong_max", "longest such round trip", "ns", BEAM_SNOW, None),
         ("gc_bytes_after_collect", "heap bytes of a process keeping 512 B after 1 MiB of garbage and a collection",
          "bytes", BEAM_SNOW, None),
+        ("gc_scan_stack_ints_per_kib", "a deep stack's cost to a collection, per KiB (frames keep integers)", "ns",
+         BEAM_SNOW, None),
+        ("gc_scan_stack_refs_per_kib", "the same, each frame keeping a 32-byte object (BEAM: 3x the frames per KiB)",
+         "ns", BEAM_SNOW, None),
     ]),
     ("Fan-out: 10,000 observers of one death", [
         ("fanout_monitors_procs", "10k monitoring processes: kill -> last DOWN", "ns", BEAM_SNOW, None),

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/common/common.h"
+#include "runtime/proc/gc.h"
 #include "runtime/proc/process.h"
 
 namespace snow::rt {
@@ -19,6 +20,14 @@ enum : uint64_t { kCallStartChild = 1, kCallTerminateChild = 2, kCallCountChildr
 struct ChildSpec {
   void (*start)(const uint8_t*) = nullptr;
   std::vector<uint8_t> args;
+  // The heap values the args refer to (a compiled program passes
+  // addresses): pinned for as long as the spec is kept, because the
+  // supervisor hands them to every restarted child while their owner may
+  // have dropped them or exited, and this copy is malloc memory, which no
+  // collection scans. Empty for a remote child (its args leave as bytes)
+  // and for a simple_one_for_one child started with the template's args
+  // (the template's pin keeps them; it lives as long as the supervisor).
+  GcPin args_pin;
   uint8_t restart = SNOW_RESTART_PERMANENT;
   int64_t shutdown_ms = 0;
   std::string node, function;
@@ -41,14 +50,38 @@ struct SupState {
 std::mutex g_sup_mu;
 std::unordered_map<uint64_t, SupState*> g_sups;  // live supervisors
 
+// Copies `size` bytes of args into `s` and, for a local child, pins what
+// they refer to. Exported by the calling process: in snow_supervisor_start
+// the caller, whose own objects the export promotes to shared; in a
+// start_child call the supervisor, which imported the caller's values with
+// the call's message.
+void set_args(ChildSpec& s, const uint8_t* args, uint64_t size) {
+  s.args.assign(args, args + size);
+  if (s.node.empty()) s.args_pin = GcPin(proc_gc_export_value(proc_current(), s.args.data(), s.args.size()));
+}
+
 ChildSpec copy_spec(const snow_child_spec* c) {
   ChildSpec s;
   s.start = c->start;
-  if (c->args_size) s.args.assign(c->args, c->args + c->args_size);
-  s.restart = c->restart;
-  s.shutdown_ms = c->shutdown_ms;
   if (c->node && c->node_len) s.node.assign(c->node, size_t(c->node_len));
   if (c->function && c->function_len) s.function.assign(c->function, size_t(c->function_len));
+  if (c->args_size) set_args(s, c->args, c->args_size);
+  s.restart = c->restart;
+  s.shutdown_ms = c->shutdown_ms;
+  return s;
+}
+
+// A simple_one_for_one child: the template, with the call's start function
+// and args when it gives them.
+ChildSpec instance_of(const ChildSpec& templ, const snow_child_spec& cs) {
+  ChildSpec s;
+  s.start = cs.start ? cs.start : templ.start;
+  s.node = templ.node;
+  s.function = templ.function;
+  if (cs.args_size) set_args(s, cs.args, cs.args_size);
+  else s.args = templ.args;
+  s.restart = templ.restart;
+  s.shutdown_ms = templ.shutdown_ms;
   return s;
 }
 
@@ -199,13 +232,7 @@ void handle_call(SupState* st, const snow_msg* m) {
     cs.node = cs.node_len ? reinterpret_cast<const char*>(extra + cs.args_size) : nullptr;
     cs.function = cs.function_len ? reinterpret_cast<const char*>(extra + cs.args_size + cs.node_len) : nullptr;
     Child c;
-    if (st->strategy == SNOW_SUP_SIMPLE_ONE_FOR_ONE) {
-      c.spec = st->templ;
-      if (cs.start) c.spec.start = cs.start;
-      if (cs.args_size) c.spec.args.assign(cs.args, cs.args + cs.args_size);
-    } else {
-      c.spec = copy_spec(&cs);
-    }
+    c.spec = st->strategy == SNOW_SUP_SIMPLE_ONE_FOR_ONE ? instance_of(st->templ, cs) : copy_spec(&cs);
     c.pid = start_one(c.spec);
     result = int64_t(c.pid);
     if (c.pid) st->children.push_back(std::move(c));

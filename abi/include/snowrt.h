@@ -243,7 +243,15 @@ typedef struct snow_stats {
   uint64_t stacks_resident;   /* execution stack slots mapped (shared + dedicated) */
   uint64_t node_entries;      /* node-table entries in use (v2) */
   uint64_t remote_pids;       /* remote pid handles held (v2) */
-  uint64_t reserved_[6];      /* written as 0; see "Growth" above */
+  /* The collected heap (v2; see snow_rt_stats in docs/abi.md): */
+  uint64_t heap_bytes;        /* bytes of heap blocks in use (process heaps and
+                                 values kept after their owner exited) */
+  uint64_t heap_live_bytes;   /* live bytes found by each existing process
+                                 heap's last collection, summed */
+  uint64_t gc_collections;    /* process heap collections since program start */
+  uint64_t gc_shared_bytes;   /* bytes of values carried between processes
+                                 that the last shared collection kept */
+  uint64_t reserved_[2];      /* written as 0; see "Growth" above */
 } snow_stats;
 
 /* ------------------------------------------------------------------------

@@ -16,6 +16,22 @@
 //                     heap bytes of a process keeping 512 bytes live after it
 //                     allocated 1 MiB of garbage and collected (its control
 //                     block, 600 bytes or so, is not included)
+//   gc_scan_stack_ints_per_kib, gc_scan_stack_refs_per_kib
+//                     what a deep stack adds to a collection, per KiB of
+//                     stack: a process recurses until its stack holds about
+//                     256 KiB (64 in quick mode), then collects 200 (30)
+//                     times at the bottom (snow_gc_collect, timed around the
+//                     call); the median at depth 1 is subtracted and the
+//                     difference divided by the stack added. Every frame
+//                     keeps an integer (ints: the cost of the conservative
+//                     scan itself, each word looked up and rejected) or a
+//                     32-byte object of its own (refs: scanning plus marking
+//                     what the words point to) live across its call. BEAM
+//                     runs the same recursion (its frames are 16 bytes, ours
+//                     about 48, so it has about three times as many objects
+//                     per KiB in the refs case; frames= in the raw lines);
+//                     its full collection scans the stack and moves it with
+//                     the heap.
 // Reads the process's heap figures through proc_gc_stats (runtime internals,
 // like bench_heap), hence C++ and the static library.
 #include <algorithm>
@@ -24,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "abi/include/snowrt.h"
@@ -119,7 +136,8 @@ void churn_plain(const uint8_t* args) {
   tell_main(r);
 }
 
-void spawn_and_wait(void (*fn)(const uint8_t*), Run* r) {
+template <class R>
+void spawn_and_wait(void (*fn)(const uint8_t*), R* r) {
   r->main_pid = snow_actor_self();
   snow_actor_spawn(fn, reinterpret_cast<const uint8_t*>(&r), sizeof r, SNOW_PRIO_NORMAL);
   (void)snow_actor_receive(-1);
@@ -211,6 +229,77 @@ void bytes_after_collect() {
   report_value("gc_bytes_after_collect", double(r.count), "bytes");
 }
 
+// A recursion whose bottom collects (gc_scan_stack_*_per_kib).
+struct DeepRun {
+  uint64_t target = 0;  // stack bytes to reach before collecting
+  bool refs = false;    // every frame keeps a 32-byte object of its own
+  uintptr_t base = 0;   // frame address where the recursion began
+  uint64_t reached = 0; // stack bytes at the bottom
+  uint64_t frames = 0;
+  std::vector<uint64_t> ns;  // each collection, reserved before the run
+  snow_pid_t main_pid = 0;
+};
+
+__attribute__((noinline)) void collect_repeatedly(DeepRun* d) {
+  for (size_t i = 0; i < d->ns.capacity(); ++i) {
+    uint64_t t0 = bench_now_ns();
+    snow_gc_collect();
+    d->ns.push_back(bench_now_ns() - t0);
+  }
+}
+
+// Not a tail call: the frame's words are used after the call returns.
+__attribute__((noinline)) uint64_t deep(DeepRun* d, uint64_t n) {
+  volatile uint64_t word = n;
+  void* volatile ref = d->refs ? snow_gc_alloc_actor(32, 16) : nullptr;
+  uint64_t used = d->base - reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  uint64_t r = 0;
+  if (used >= d->target) {
+    d->reached = used;
+    d->frames = n;
+    collect_repeatedly(d);
+  } else {
+    r = deep(d, n + 1);
+  }
+  return r + word + (ref != nullptr);
+}
+
+void deep_stack(const uint8_t* args) {
+  DeepRun* d;
+  std::memcpy(&d, args, sizeof d);
+  void* volatile anchor = snow_gc_alloc_actor(32, 16);  // a heap to collect, in both runs
+  d->base = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  (void)deep(d, 1);
+  (void)anchor;
+  uint64_t done = 1;
+  snow_actor_send(d->main_pid, reinterpret_cast<const uint8_t*>(&done), sizeof done);
+}
+
+void scan_stack_per_kib(const char* id, bool refs) {
+  size_t reps = iters(200, 30);
+  DeepRun shallow, deep_run;
+  for (DeepRun* d : {&shallow, &deep_run}) {
+    d->refs = refs;
+    d->ns.reserve(reps);
+  }
+  deep_run.target = iters(256, 64) * 1024;
+  spawn_and_wait(deep_stack, &shallow);
+  spawn_and_wait(deep_stack, &deep_run);
+  if (deep_run.ns.empty() || shallow.ns.empty() || deep_run.reached <= shallow.reached) {
+    std::printf("RESULT system=snowrt scenario=%s error=no_samples\n", id);
+    return;
+  }
+  std::sort(shallow.ns.begin(), shallow.ns.end());
+  std::sort(deep_run.ns.begin(), deep_run.ns.end());
+  double deep_ns = bench_median_u64(deep_run.ns.data(), deep_run.ns.size());
+  double shallow_ns = bench_median_u64(shallow.ns.data(), shallow.ns.size());
+  double kib = double(deep_run.reached - shallow.reached) / 1024.0;
+  std::printf("RESULT system=snowrt scenario=%s median=%.1f p99=- unit=ns n=%zu stack_kib=%.1f frames=%llu "
+              "deep_ns=%.1f shallow_ns=%.1f\n",
+              id, (deep_ns - shallow_ns) / kib, deep_run.ns.size(), kib,
+              static_cast<unsigned long long>(deep_run.frames), deep_ns, shallow_ns);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,6 +317,8 @@ int main(int argc, char** argv) {
   if (want("gc_alloc_tput")) alloc_tput();
   if (want("gc_pause_pingpong")) pause_pingpong();
   if (want("gc_bytes_after_collect")) bytes_after_collect();
+  if (want("gc_scan_stack_ints_per_kib")) scan_stack_per_kib("gc_scan_stack_ints_per_kib", false);
+  if (want("gc_scan_stack_refs_per_kib")) scan_stack_per_kib("gc_scan_stack_refs_per_kib", true);
   snow_rt_halt(0);
   snow_rt_run_scheduler();
   return 0;

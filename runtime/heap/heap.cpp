@@ -35,6 +35,11 @@ namespace {
 constexpr uint64_t kMediumMin = 256;
 std::atomic<size_t> g_mark_stack_limit{0};
 
+// Totals over every heap (heap_totals): the live bytes of each existing
+// heap's last collection, summed, and the collections run since start.
+std::atomic<uint64_t> g_live_total{0};
+std::atomic<uint64_t> g_collections_total{0};
+
 uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
 
 // The owner's first use of a block it got from the allocator: its memory
@@ -50,7 +55,23 @@ uint32_t pow2_ceil(uint64_t v) {
 
 // Marks the object [p, p + n) allocated in block b and hands out `size`
 // zeroed bytes.
-void* commit(Heap* h, Block* b, uintptr_t p, uint64_t n, uint64_t size, bool fresh) {
+// Zeroes n bytes at p (both granule multiples). Most objects are a few
+// granules: whole-granule stores beat memset's dispatch on the size.
+inline void zero_granules(void* p, uint64_t n) {
+  if (n > 8 * kGranule) {
+    std::memset(p, 0, n);
+    return;
+  }
+  auto* w = static_cast<uint64_t*>(p);
+  for (uint64_t i = 0; i < n / 8; i += 2) {
+    w[i] = 0;
+    w[i + 1] = 0;
+  }
+}
+
+// Inlined into the bump path (heap_alloc, heap_alloc_unless_collect_due).
+__attribute__((always_inline)) inline void* commit(Heap* h, Block* b, uintptr_t p, uint64_t n, uint64_t size,
+                                                   bool fresh) {
   ChunkHeader* c = b->chunk;
   uint32_t g = granule_of(c, p);
   bit_set_owner(c->bits[kStartBits], g);
@@ -58,7 +79,7 @@ void* commit(Heap* h, Block* b, uintptr_t p, uint64_t n, uint64_t size, bool fre
   void* out = reinterpret_cast<void*>(p);
   if (!fresh) {
     asan_unpoison(out, n);
-    std::memset(out, 0, n);
+    zero_granules(out, n);
     asan_poison(out, n);
   }
   asan_unpoison(out, size);
@@ -328,6 +349,7 @@ Heap* heap_create() { return make<Heap>(); }
 
 void heap_destroy(Heap* h) {
   if (!h) return;
+  g_live_total.fetch_sub(h->live_bytes, std::memory_order_relaxed);
   shared_heap_gone(h);
   for (Block* lists : {h->small_head, h->big}) {
     for (Block* b = lists; b;) {
@@ -359,7 +381,12 @@ void* heap_alloc(Heap* h, uint64_t size, uint64_t align) {
 
 bool heap_wants_collect(const Heap* h) {
   if (!h) return false;
-  return h->allocated_since >= h->budget || shared_refs_want_collect(h);
+  return h->allocated_since >= h->budget || (h->ext && shared_refs_want_collect(h));
+}
+
+void* heap_alloc_unless_collect_due(Heap* h, uint64_t size, uint64_t align) {
+  if (heap_wants_collect(h)) return nullptr;
+  return heap_alloc(h, size, align);
 }
 
 void heap_collect(Heap* h, const HeapRoots& roots) {
@@ -391,6 +418,8 @@ void heap_collect(Heap* h, const HeapRoots& roots) {
   }
   shared_after_collect(h, m.take_found());
 
+  g_live_total.fetch_add(live - h->live_bytes, std::memory_order_relaxed);  // wraps when it shrank
+  g_collections_total.fetch_add(1, std::memory_order_relaxed);
   h->live_bytes = live;
   h->budget = std::max(kHeapMinBudget, live);
   h->allocated_since = 0;
@@ -415,6 +444,11 @@ HeapStats heap_stats(const Heap* h) {
   return HeapStats{h->live_bytes,      h->small_bytes + h->big_bytes, h->allocated_total,
                    h->allocated_since, h->budget,                      h->collections,
                    shared_refs_count(h), h->last_pause_ns};
+}
+
+HeapTotals heap_totals() {
+  return HeapTotals{heap_memory_stats().in_use_bytes, g_live_total.load(std::memory_order_relaxed),
+                    g_collections_total.load(std::memory_order_relaxed), shared_stats().shared_bytes};
 }
 
 __attribute__((noinline)) void heap_with_registers_spilled(void (*fn)(const void* sp, void* ctx), void* ctx) {

@@ -106,6 +106,15 @@ struct HeapMemoryStats {
   uint64_t purged_bytes;  // given back to the OS over time
 };
 
+// Totals over every heap, for snow_rt_stats. Any thread; each figure is
+// read on its own (they may come from slightly different moments).
+struct HeapTotals {
+  uint64_t heap_bytes;    // in blocks held by heaps and the shared region (HeapMemoryStats.in_use_bytes)
+  uint64_t live_bytes;    // live bytes of each existing heap's last collection, summed
+  uint64_t collections;   // heap collections since the program started
+  uint64_t shared_bytes;  // shared objects kept by the last shared collection (SharedStats.shared_bytes)
+};
+
 // The smallest collection budget (bytes a heap may allocate between two
 // collections, however little it keeps live).
 constexpr uint64_t kHeapMinBudget = 8 * 1024;
@@ -121,6 +130,10 @@ void heap_destroy(Heap* h);
 // 16). nullptr for size 0, a bad alignment, or when out of memory. Never
 // collects: the caller checks heap_wants_collect at its safepoints.
 void* heap_alloc(Heap* h, uint64_t size, uint64_t align);
+// heap_alloc, unless the heap wants a collection first (heap_wants_collect):
+// then nullptr, allocating nothing. One call for an allocation path's
+// common case; nullptr also when heap_alloc gives it.
+void* heap_alloc_unless_collect_due(Heap* h, uint64_t size, uint64_t align);
 // The heap has allocated its budget since its last collection, or has
 // imported many external references since (they are only trimmed by a
 // collection).
@@ -159,6 +172,7 @@ void shared_collect();
 SharedStats shared_stats();
 
 HeapMemoryStats heap_memory_stats();
+HeapTotals heap_totals();
 // Gives every free block of at least a page back to the OS.
 void heap_memory_purge();
 

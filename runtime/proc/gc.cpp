@@ -93,6 +93,8 @@ void* gc_alloc(Heap*& heap, GcStack stack, const GcExtraRoots& extra, uint64_t s
   if (!heap) {
     heap = heap_create();
     if (!heap) return nullptr;
+  } else if (void* p = heap_alloc_unless_collect_due(heap, size, align)) {
+    return p;
   } else if (heap_wants_collect(heap)) {
     gc_collect(heap, stack, extra);
   }
@@ -139,6 +141,10 @@ bool gc_import(Heap*& heap, ExportTicket* t) {
   }
   heap_import(heap, t);
   return true;
+}
+
+void GcPin::reset() {
+  if (ticket_) heap_ticket_drop(std::exchange(ticket_, nullptr));
 }
 
 void gc_destroy(Heap* heap) {

@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "runtime/heap/heap.h"
 
@@ -75,6 +76,33 @@ ExportTicket* gc_export(Heap* heap, const void* payload, uint64_t len);
 // needed. Returns false when the heap cannot be created (the ticket is then
 // dropped and the values it pinned may be reclaimed; logged).
 bool gc_import(Heap*& heap, ExportTicket* t);
+// A ticket kept in runtime memory instead of travelling with a message:
+// while it is held, the heap values the exported payload refers to stay
+// alive (a ticket is a root of the shared collection), whoever their owner
+// and whether or not it still runs. For payloads the runtime keeps and
+// hands out again (a supervisor's child arguments). Dropped on destruction
+// or reset(), on any thread. Move-only: one holder per ticket.
+class GcPin {
+ public:
+  GcPin() = default;
+  explicit GcPin(ExportTicket* t) : ticket_(t) {}
+  GcPin(GcPin&& o) noexcept : ticket_(std::exchange(o.ticket_, nullptr)) {}
+  GcPin& operator=(GcPin&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ticket_ = std::exchange(o.ticket_, nullptr);
+    }
+    return *this;
+  }
+  GcPin(const GcPin&) = delete;
+  GcPin& operator=(const GcPin&) = delete;
+  ~GcPin() { reset(); }
+  void reset();
+
+ private:
+  ExportTicket* ticket_ = nullptr;
+};
+
 // The owner is gone: frees its heap (shared objects become orphans) and
 // wakes the shared collector if needed.
 void gc_destroy(Heap* heap);

@@ -285,6 +285,11 @@ void proc_stats(snow_stats* out) {
   out->schedulers = sched_worker_count();
   out->timers_pending = uint64_t(timers_pending());
   out->stacks_resident = uint64_t(sched_running() ? sched_stacks_resident() : 0);
+  HeapTotals heap = heap_totals();
+  out->heap_bytes = heap.heap_bytes;
+  out->heap_live_bytes = heap.live_bytes;
+  out->gc_collections = heap.collections;
+  out->gc_shared_bytes = heap.shared_bytes;
   // The reserved words stay 0 (snow_stats{} above).
 }
 

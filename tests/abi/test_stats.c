@@ -168,3 +168,83 @@ TEST_CASE(stats_work_from_a_foreign_thread) {
   CHECK_EQ(r, 0);
   th_end();
 }
+
+/* ---------------------------------------------------------- heap figures */
+
+enum { HEAP_OBJECTS = 64, HEAP_OBJECT_SIZE = 1024 };
+
+/* Allocates HEAP_OBJECTS objects into keep[] (the caller's frame, so the
+ * main process's stack holds them). */
+static void __attribute__((noinline)) alloc_into(void* volatile* keep) {
+  for (int i = 0; i < HEAP_OBJECTS; i++) {
+    keep[i] = snow_gc_alloc_actor(HEAP_OBJECT_SIZE, 16);
+    CHECK(keep[i] != NULL);
+  }
+}
+
+TEST_CASE(stats_heap_figures_are_0_before_anything_allocates_and_reserved_words_are_0) {
+  snow_rt_init();
+  snow_stats s = stats_now();
+  CHECK_EQ(s.heap_bytes, 0);
+  CHECK_EQ(s.heap_live_bytes, 0);
+  CHECK_EQ(s.gc_collections, 0);
+  CHECK_EQ(s.gc_shared_bytes, 0);
+  for (size_t i = 0; i < sizeof s.reserved_ / sizeof s.reserved_[0]; i++) CHECK_EQ(s.reserved_[i], 0);
+}
+
+TEST_CASE(stats_report_the_live_heap_a_collection_found_and_count_collections) {
+  th_start();
+  snow_stats before = stats_now();
+  void* volatile keep[HEAP_OBJECTS];
+  alloc_into(keep);
+  snow_gc_collect();
+  snow_stats kept = stats_now();
+  /* Allocating past the budget collected too: at least one more. */
+  CHECK(kept.gc_collections > before.gc_collections);
+  CHECK_MSG(kept.heap_live_bytes >= before.heap_live_bytes + HEAP_OBJECTS * HEAP_OBJECT_SIZE,
+            "live %llu after keeping %d bytes", (unsigned long long)kept.heap_live_bytes,
+            HEAP_OBJECTS * HEAP_OBJECT_SIZE);
+  CHECK(kept.heap_bytes >= kept.heap_live_bytes);
+  for (int i = 0; i < HEAP_OBJECTS; i++) keep[i] = NULL;
+  snow_gc_collect();
+  snow_stats dropped = stats_now();
+  CHECK_EQ(dropped.gc_collections, kept.gc_collections + 1);
+  CHECK_MSG(dropped.heap_live_bytes + HEAP_OBJECTS * HEAP_OBJECT_SIZE <= kept.heap_live_bytes,
+            "live %llu after dropping, %llu before", (unsigned long long)dropped.heap_live_bytes,
+            (unsigned long long)kept.heap_live_bytes);
+  th_end();
+}
+
+enum { SHARED_VALUES = 48, SHARED_VALUE_SIZE = 128 * 1024, T_SENT_ALL = 0x57A701 };
+
+/* Sends the main process SHARED_VALUES addresses of new values (6 MiB in
+ * all, past the 4 MiB that starts a shared collection), then exits. */
+static void value_sender(const uint8_t* args) {
+  snow_pid_t to = th_arg(args, 0);
+  for (int i = 0; i < SHARED_VALUES; i++) {
+    void* v = snow_gc_alloc_actor(SHARED_VALUE_SIZE, 16);
+    CHECK(v != NULL);
+    uint64_t w[2] = {T_SENT_ALL - 1, (uint64_t)(uintptr_t)v};
+    CHECK_EQ(th_send_words(to, w, 2), 0);
+  }
+  th_send1(to, T_SENT_ALL);
+}
+
+static bool shared_kept_at_least(void* ctx) {
+  return stats_now().gc_shared_bytes >= *(uint64_t*)ctx;
+}
+
+TEST_CASE(stats_report_values_a_shared_collection_kept) {
+  th_start();
+  uint64_t self = th_main;
+  th_spawn_words(value_sender, &self, 1);
+  th_wait_user(T_SENT_ALL, TH_ANY_PID);
+  /* The values are in the mailbox and the main process never collects
+   * here: every one stays reachable, so the collection that the senders'
+   * exports started keeps at least the 4 MiB that started it. */
+  uint64_t goal = 4u << 20;
+  th_wait_until(shared_kept_at_least, &goal, "a shared collection keeps 4 MiB");
+  snow_stats s = stats_now();
+  CHECK(s.heap_bytes >= s.gc_shared_bytes);
+  th_end();
+}

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 #include <thread>
 #include <vector>
 
@@ -340,6 +341,187 @@ void many_messages_scenario(const uint8_t* args) {
   report(args);
 }
 
+
+// ---- Supervisor child arguments: a value the args carry is pinned by the
+// supervisor for as long as it keeps the child's spec.
+
+constexpr uint64_t kOwnerReady = 0x5A0001;     // [tag][supervisor or child pid][value, hidden]
+constexpr uint64_t kReaderStarted = 0x5A0002;  // [tag][reader pid][1: value intact]
+constexpr uint64_t kReaderCrash = 0x5A0003;    // to a reader: exit with an error
+constexpr uint64_t kReaderReturn = 0x5A0004;   // to a reader: return (exit normal)
+constexpr uint8_t kValueFill = 0x5A;
+constexpr uint8_t kNestedFill = 0xA5;
+constexpr size_t kNestedSize = 32;
+
+// The value a child's args point to: another object hangs off it, so the
+// whole graph the args reach must be kept, not only the object they name.
+struct ArgValue {
+  uint8_t* nested;   // kNestedSize bytes of kNestedFill
+  uint8_t fill[56];  // kValueFill
+};
+
+__attribute__((noinline)) ArgValue* make_arg_value() {
+  auto* v = static_cast<ArgValue*>(snow_gc_alloc_actor(sizeof(ArgValue), 16));
+  if (!v) abort();
+  v->nested = static_cast<uint8_t*>(snow_gc_alloc_actor(kNestedSize, 16));
+  if (!v->nested) abort();
+  std::memset(v->nested, kNestedFill, kNestedSize);
+  std::memset(v->fill, kValueFill, sizeof v->fill);
+  return v;
+}
+
+// Reads the value's own bytes first, so that a freed value is reported by
+// ASan (poisoned) and seen in a plain build (contents reused or not alive).
+__attribute__((noinline)) bool arg_value_intact(const ArgValue* v) {
+  bool ok = true;
+  for (uint8_t b : v->fill) ok = ok && b == kValueFill;
+  if (!ok || !alive(v) || !alive(v->nested)) return false;
+  for (size_t i = 0; i < kNestedSize; ++i) ok = ok && v->nested[i] == kNestedFill;
+  return ok;
+}
+
+uint64_t word_at(const snow_msg* m, size_t i) {
+  uint64_t w = 0;
+  if (m->len >= (i + 1) * 8) std::memcpy(&w, m->data + i * 8, 8);
+  return w;
+}
+
+void send_words(snow_pid_t to, std::initializer_list<uint64_t> words) {
+  std::vector<uint64_t> w(words);
+  snow_actor_send(to, reinterpret_cast<const uint8_t*>(w.data()), w.size() * 8);
+}
+
+// A supervisor's child: args [value][test's pid]. Tells the test whether
+// the value is intact, then crashes or returns as told.
+void arg_reader(const uint8_t* args) {
+  const ArgValue* v;
+  snow_pid_t main_pid;
+  std::memcpy(&v, args, sizeof v);
+  std::memcpy(&main_pid, args + 8, sizeof main_pid);
+  send_words(main_pid, {kReaderStarted, snow_actor_self(), uint64_t(arg_value_intact(v))});
+  const snow_msg* m = snow_actor_receive(-1);
+  if (m && word_at(m, 0) == kReaderReturn) return;
+  static const uint8_t crash[9] = {SNOW_REASON_ERROR};  // error, empty message
+  snow_actor_exit_self(crash, sizeof crash);
+}
+
+// A supervisor of one child (or template) that restarts it up to 1000 times.
+snow_sup_spec one_child_supervisor(uint8_t strategy, const snow_child_spec* child) {
+  snow_sup_spec s{};
+  s.strategy = strategy;
+  s.max_restarts = 1000;
+  s.period_ms = 60000;
+  s.children = child;
+  s.child_count = 1;
+  return s;
+}
+
+// [test's pid][strategy][restart type]: allocates a value, starts a
+// supervisor with one arg_reader child whose args carry it, reports
+// [kOwnerReady][supervisor][value hidden] and exits: from then on, nothing
+// but the supervisor (and a child it runs) refers to the value.
+void supervisor_owner(const uint8_t* args) {
+  snow_pid_t main_pid;
+  std::memcpy(&main_pid, args, sizeof main_pid);
+  ArgValue* v = make_arg_value();
+  uint64_t child_args[2] = {reinterpret_cast<uint64_t>(v), main_pid};
+  snow_child_spec c{};
+  c.start = arg_reader;
+  c.args = reinterpret_cast<const uint8_t*>(child_args);
+  c.args_size = sizeof child_args;
+  c.restart = args[9];
+  c.shutdown_ms = SNOW_SHUTDOWN_BRUTAL_KILL;
+  snow_sup_spec s = one_child_supervisor(args[8], &c);
+  send_words(main_pid, {kOwnerReady, snow_supervisor_start(&s), hide(v)});
+}
+
+// [test's pid][supervisor]: the same through snow_supervisor_start_child on
+// a simple_one_for_one supervisor; reports [kOwnerReady][child][value hidden].
+void start_child_owner(const uint8_t* args) {
+  snow_pid_t main_pid, sup;
+  std::memcpy(&main_pid, args, sizeof main_pid);
+  std::memcpy(&sup, args + 8, sizeof sup);
+  ArgValue* v = make_arg_value();
+  uint64_t child_args[2] = {reinterpret_cast<uint64_t>(v), main_pid};
+  snow_child_spec c{};
+  c.args = reinterpret_cast<const uint8_t*>(child_args);
+  c.args_size = sizeof child_args;
+  send_words(main_pid, {kOwnerReady, snow_supervisor_start_child(sup, &c), hide(v)});
+}
+
+int is_word0(const snow_msg* m, void* tag) {
+  return snow_msg_kind(m) == SNOW_MSG_USER && word_at(m, 0) == *static_cast<uint64_t*>(tag);
+}
+
+const snow_msg* wait_word0(uint64_t tag) { return snow_actor_receive_match(is_word0, &tag, 20000); }
+
+struct Owned {
+  snow_pid_t pid = 0;  // the supervisor, or the child started
+  uintptr_t value = 0; // hidden
+};
+
+// Runs `fn` with args [test's pid][extra] and waits for its report and its
+// exit.
+Owned run_owner(void (*fn)(const uint8_t*), uint64_t extra) {
+  uint64_t args[2] = {snow_actor_self(), extra};
+  snow_spawn_opts o{};
+  o.monitor = 1;
+  REQUIRE(snow_actor_spawn_opts(fn, reinterpret_cast<const uint8_t*>(args), sizeof args, &o) != 0);
+  const snow_msg* m = wait_word0(kOwnerReady);
+  REQUIRE(m != nullptr);
+  Owned r{word_at(m, 1), uintptr_t(word_at(m, 2))};
+  REQUIRE(r.pid != 0);
+  REQUIRE(snow_actor_receive_match(is_down, nullptr, 20000) != nullptr);
+  return r;
+}
+
+uint64_t owner_mode(uint8_t strategy, uint8_t restart) { return uint64_t(strategy) | uint64_t(restart) << 8; }
+
+// Garbage in the test's heap (freed memory gets reused) and shared
+// collections: a value nothing pins would be reclaimed here.
+void churn_and_collect() {
+  for (int i = 0; i < 4096; ++i) (void)alloc_hidden(1024);
+  scrub_stack();
+  snow_gc_collect();
+  shared_collect();
+  shared_collect();
+}
+
+// Waits for a reader's report; returns its pid (0 when none came) and
+// whether it found the value intact.
+snow_pid_t wait_reader(bool* intact) {
+  const snow_msg* m = wait_word0(kReaderStarted);
+  if (!m) return 0;
+  *intact = word_at(m, 2) == 1;
+  return word_at(m, 1);
+}
+
+// Four rounds: a reader reports the value intact, garbage and shared
+// collections run while only the supervisor and that reader refer to it,
+// and the reader crashes (the supervisor starts another).
+void crash_and_check_restarts(const Owned& o) {
+  for (int round = 0; round < 4; ++round) {
+    bool intact = false;
+    snow_pid_t child = wait_reader(&intact);
+    REQUIRE(child != 0);
+    CHECK(intact);
+    churn_and_collect();
+    CHECK(alive(unhide(o.value)));
+    send_words(child, {kReaderCrash});
+  }
+}
+
+// The value is reclaimed within the deadline (an exiting process destroys
+// its heap after its DOWN is sent, so this polls).
+bool freed_eventually(uintptr_t hidden) {
+  for (int i = 0; i < 5000; ++i) {
+    shared_collect();
+    shared_collect();
+    if (was_freed(hidden)) return true;
+    snow_timer_sleep(2);
+  }
+  return false;
+}
 }  // namespace
 
 TEST_CASE("a process keeps an object its stack refers to and frees one it dropped", "[gc]") {
@@ -412,4 +594,61 @@ TEST_CASE("a thread outside any process allocates from the process-wide heap, wh
   });
   t.join();
   CHECK(zeroed);
+}
+
+TEST_CASE("a value a supervisor's child args carry is intact for every restart after its owner exited", "[gc][supervisor]") {
+  Runtime rt;
+  Owned o = run_owner(supervisor_owner, owner_mode(SNOW_SUP_ONE_FOR_ONE, SNOW_RESTART_PERMANENT));
+  crash_and_check_restarts(o);
+}
+
+TEST_CASE("a simple_one_for_one template keeps its args' values while no child runs", "[gc][supervisor]") {
+  Runtime rt;
+  Owned o = run_owner(supervisor_owner, owner_mode(SNOW_SUP_SIMPLE_ONE_FOR_ONE, SNOW_RESTART_PERMANENT));
+  for (int round = 0; round < 3; ++round) {
+    churn_and_collect();  // only the template refers to the value now
+    CHECK(alive(unhide(o.value)));
+    snow_child_spec from_template{};
+    REQUIRE(snow_supervisor_start_child(o.pid, &from_template) != 0);
+    bool intact = false;
+    snow_pid_t child = wait_reader(&intact);
+    REQUIRE(child != 0);
+    CHECK(intact);
+    CHECK(snow_supervisor_terminate_child(o.pid, child) == 0);
+  }
+}
+
+TEST_CASE("a value passed to snow_supervisor_start_child is intact for every restart after its owner exited", "[gc][supervisor]") {
+  Runtime rt;
+  snow_child_spec templ{};
+  templ.start = arg_reader;
+  templ.shutdown_ms = SNOW_SHUTDOWN_BRUTAL_KILL;
+  snow_sup_spec spec = one_child_supervisor(SNOW_SUP_SIMPLE_ONE_FOR_ONE, &templ);
+  snow_pid_t sup = snow_supervisor_start(&spec);
+  REQUIRE(sup != 0);
+  Owned o = run_owner(start_child_owner, sup);
+  crash_and_check_restarts(o);
+}
+
+TEST_CASE("a temporary child's args release their value when the child ends", "[gc][supervisor]") {
+  Runtime rt;
+  Owned o = run_owner(supervisor_owner, owner_mode(SNOW_SUP_ONE_FOR_ONE, SNOW_RESTART_TEMPORARY));
+  bool intact = false;
+  snow_pid_t child = wait_reader(&intact);
+  REQUIRE(child != 0);
+  CHECK(intact);
+  send_words(child, {kReaderReturn});
+  CHECK(freed_eventually(o.value));
+  CHECK(snow_supervisor_count_children(o.pid) == 0);
+}
+
+TEST_CASE("a supervisor's exit releases the values its children's args carry", "[gc][supervisor]") {
+  Runtime rt;
+  Owned o = run_owner(supervisor_owner, owner_mode(SNOW_SUP_ONE_FOR_ONE, SNOW_RESTART_PERMANENT));
+  bool intact = false;
+  REQUIRE(wait_reader(&intact) != 0);
+  CHECK(intact);
+  CHECK(alive(unhide(o.value)));
+  snow_actor_exit(o.pid, SNOW_REASON_SHUTDOWN);
+  CHECK(freed_eventually(o.value));
 }

@@ -721,7 +721,9 @@ dist_links_nodeloss() ->
 gc(Only) ->
     L = [{"gc_alloc_tput", fun gc_alloc_tput/0},
          {"gc_pause_pingpong", fun gc_pause_pingpong/0},
-         {"gc_bytes_after_collect", fun gc_bytes_after_collect/0}],
+         {"gc_bytes_after_collect", fun gc_bytes_after_collect/0},
+         {"gc_scan_stack_ints_per_kib", fun() -> gc_scan_stack("gc_scan_stack_ints_per_kib", false) end},
+         {"gc_scan_stack_refs_per_kib", fun() -> gc_scan_stack("gc_scan_stack_refs_per_kib", true) end}],
     [scenario(Id, F) || {Id, F} <- L, want(Only, Id)],
     ok.
 
@@ -795,4 +797,58 @@ gc_bytes_after_collect() ->
         {bytes, M, H, _} ->
             io:format("RESULT system=beam scenario=gc_bytes_after_collect median=~p p99=- unit=bytes n=1 "
                       "process_memory=~p~s~n", [H, M, extra(mode_kv())])
+    end.
+
+%% What a deep stack adds to a collection, per KiB of stack (bench_gc.cpp's
+%% gc_scan_stack_*_per_kib, where it is a conservative scan of every word).
+%% A process recurses until its stack holds about Kib KiB, then collects
+%% Reps times (erlang:garbage_collect/0, a full collection: BEAM scans the
+%% stack for roots and moves it with the heap), each timed around the call;
+%% the median at depth 0 is subtracted and the difference divided by the
+%% stack that was added (process_info stack_size at the bottom). Every frame
+%% keeps an integer (ints) or a 3-tuple of its own (refs: 32 bytes, as the
+%% 32-byte object each of ours keeps) live across its call.
+gc_scan_stack(Id, Refs) ->
+    Kib = iters(256, 64),
+    Reps = iters(200, 30),
+    {ShallowNs, ShallowW} = in_process(fun() -> deep_gc(0, Refs, Reps) end),
+    Frames = Kib * 1024 div 16,  % a frame: the return address and one saved variable
+    {DeepNs, DeepW} = in_process(fun() -> deep_gc(Frames, Refs, Reps) end),
+    Bytes = (DeepW - ShallowW) * erlang:system_info(wordsize),
+    io:format("RESULT system=beam scenario=~s median=~.1f p99=- unit=ns n=~p stack_kib=~.1f frames=~p "
+              "deep_ns=~.1f shallow_ns=~.1f~s~n",
+              [Id, (DeepNs - ShallowNs) * 1024 / Bytes, Reps, Bytes / 1024, Frames, DeepNs * 1.0,
+               ShallowNs * 1.0, extra(mode_kv())]).
+
+in_process(F) ->
+    D = self(),
+    spawn(fun() -> D ! {in_process, F()} end),
+    receive {in_process, R} -> R end.
+
+deep_gc(0, _, Reps) ->
+    {stack_size, W} = process_info(self(), stack_size),
+    {median(gc_times(Reps, [])), W};
+deep_gc(N, false, Reps) ->
+    R = deep_gc(N - 1, false, Reps),
+    keep_frame(N, R);
+deep_gc(N, true, Reps) ->
+    T = {N, N, N},
+    R = deep_gc(N - 1, true, Reps),
+    keep_frame(T, R).
+
+%% Uses its first argument after the call above, so the frame keeps it.
+keep_frame(_, R) -> R.
+
+gc_times(0, Acc) -> Acc;
+gc_times(K, Acc) ->
+    T0 = mono(),
+    true = erlang:garbage_collect(),
+    gc_times(K - 1, [mono() - T0 | Acc]).
+
+median(L) ->
+    S = list_to_tuple(lists:sort(L)),
+    N = tuple_size(S),
+    case N rem 2 of
+        1 -> element(N div 2 + 1, S);
+        0 -> (element(N div 2, S) + element(N div 2 + 1, S)) / 2
     end.

@@ -172,7 +172,11 @@ class snow_stats(Structure):
         ("stacks_resident", c_uint64),
         ("node_entries", c_uint64),
         ("remote_pids", c_uint64),
-        ("reserved_", c_uint64 * 6),
+        ("heap_bytes", c_uint64),
+        ("heap_live_bytes", c_uint64),
+        ("gc_collections", c_uint64),
+        ("gc_shared_bytes", c_uint64),
+        ("reserved_", c_uint64 * 2),
     ]
 
 

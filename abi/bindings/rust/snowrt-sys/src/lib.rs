@@ -161,7 +161,11 @@ pub struct snow_stats {
     pub stacks_resident: u64,
     pub node_entries: u64,
     pub remote_pids: u64,
-    pub reserved_: [u64; 6],
+    pub heap_bytes: u64,
+    pub heap_live_bytes: u64,
+    pub gc_collections: u64,
+    pub gc_shared_bytes: u64,
+    pub reserved_: [u64; 2],
 }
 
 #[repr(C)]
