@@ -21,8 +21,8 @@ def run_check(check, header, flag, binding):
 # (flag, what, old text, new text, name the report must carry)
 CASES = [
     ("--rust", "return type changed",
-     "pub type snow_job_fn = unsafe extern \"C\" fn(env: *mut core::ffi::c_void) -> i64;",
-     "pub type snow_job_fn = unsafe extern \"C\" fn(env: *mut core::ffi::c_void) -> i32;", "snow_job_fn"),
+     "pub type snow_job_fn = unsafe extern \"C\" fn(env: *mut c_void) -> i64;",
+     "pub type snow_job_fn = unsafe extern \"C\" fn(env: *mut c_void) -> i32;", "snow_job_fn"),
     ("--rust", "missing",
      "pub type snow_terminate_fn = unsafe extern \"C\" fn(state: *const u8, reason: *const u8);", "",
      "snow_terminate_fn"),
