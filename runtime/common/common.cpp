@@ -1,7 +1,5 @@
 #include "runtime/common/common.h"
 
-#include <cstdarg>
-#include <cstdio>
 #include <ctime>
 #include <sched.h>
 #include <unistd.h>
@@ -49,19 +47,6 @@ int64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-void log_line(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if (n > int(sizeof buf - 2)) n = int(sizeof buf - 2);
-  buf[n++] = '\n';
-  ssize_t w = write(2, buf, size_t(n));
-  (void)w;
 }
 
 namespace {

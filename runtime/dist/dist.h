@@ -45,7 +45,8 @@ struct Process;
 constexpr uint64_t kDistMaxMessage = (uint64_t(64) << 20) - 64 * 1024;
 
 bool dist_started();
-// Starts the listener and registers with the port mapper. Blocks the
+// Starts the listener and registers with the port mapper; an empty cookie
+// means $HOME/.erlang.cookie's. Returns snow_node_start's codes. Blocks the
 // calling thread (or parks the calling process) until done.
 int64_t dist_start(std::string_view name, std::string_view cookie);
 // Disconnects every node (noconnection signals fire) and unregisters.

@@ -26,6 +26,8 @@ pub type snow_match_fn = unsafe extern "C" fn(msg: *const snow_msg, ctx: *mut co
 /// Terminate callback.
 pub type snow_terminate_fn = unsafe extern "C" fn(state: *const u8, reason: *const u8);
 /// A job's function (snow_job_async).
+pub type snow_log_handler =
+    unsafe extern "C" fn(level: i32, line: *const core::ffi::c_char, len: u64, ctx: *mut core::ffi::c_void);
 pub type snow_job_fn = unsafe extern "C" fn(env: *mut core::ffi::c_void) -> i64;
 /// A Job.map element function (snow_job_map).
 pub type snow_job_map_fn = unsafe extern "C" fn(env: *mut core::ffi::c_void, elem: i64) -> i64;
@@ -51,6 +53,9 @@ pub const SNOW_EMSGSIZE: i64 = -13;
 pub const SNOW_ENOFUNC: i64 = -14;
 pub const SNOW_ENOTFOUND: i64 = -15;
 pub const SNOW_ESHUTDOWN: i64 = -16;
+pub const SNOW_EADDRINUSE: i64 = -17;
+pub const SNOW_EEPMD: i64 = -18;
+pub const SNOW_ENOCOOKIE: i64 = -19;
 
 pub const SNOW_TAG_EXIT: u64 = u64::MAX;
 pub const SNOW_TAG_DOWN: u64 = u64::MAX - 1;
@@ -80,6 +85,11 @@ pub const SNOW_REASON_TERM: u8 = 8;
 pub const SNOW_PRIO_HIGH: u8 = 0;
 pub const SNOW_PRIO_NORMAL: u8 = 1;
 pub const SNOW_PRIO_LOW: u8 = 2;
+
+pub const SNOW_LOG_ERROR: i32 = 0;
+pub const SNOW_LOG_WARNING: i32 = 1;
+pub const SNOW_LOG_INFO: i32 = 2;
+pub const SNOW_LOG_DEBUG: i32 = 3;
 
 pub const SNOW_MAX_MSG_SIZE: u64 = 1 << 31;
 
@@ -183,6 +193,9 @@ unsafe extern "C" {
     pub fn snow_rt_init();
     pub fn snow_rt_init_actor(schedulers: u32) -> i32;
     pub fn snow_rt_set_signal_handling(enabled: bool) -> i32;
+    pub fn snow_rt_set_log_handler(handler: Option<snow_log_handler>, ctx: *mut core::ffi::c_void);
+    pub fn snow_rt_set_log_level(level: i32) -> i32;
+    pub fn snow_rt_log_level() -> i32;
     pub fn snow_rt_run_scheduler() -> i32;
     pub fn snow_rt_halt(status: i32);
     pub fn snow_rt_abi_version() -> u32;

@@ -62,6 +62,9 @@ SNOW_EMSGSIZE = -13
 SNOW_ENOFUNC = -14
 SNOW_ENOTFOUND = -15
 SNOW_ESHUTDOWN = -16
+SNOW_EADDRINUSE = -17
+SNOW_EEPMD = -18
+SNOW_ENOCOOKIE = -19
 
 UINT64_MAX = 2**64 - 1
 SNOW_TAG_EXIT = UINT64_MAX
@@ -92,6 +95,11 @@ SNOW_REASON_TERM = 8
 SNOW_PRIO_HIGH = 0
 SNOW_PRIO_NORMAL = 1
 SNOW_PRIO_LOW = 2
+
+SNOW_LOG_ERROR = 0
+SNOW_LOG_WARNING = 1
+SNOW_LOG_INFO = 2
+SNOW_LOG_DEBUG = 3
 
 SNOW_MAX_MSG_SIZE = 1 << 31
 
@@ -138,6 +146,8 @@ SNOW_PROC_FN = CFUNCTYPE(None, c_void_p)
 SNOW_MATCH_FN = CFUNCTYPE(c_int, POINTER(snow_msg), c_void_p)
 # void (*cb)(const uint8_t* state, const uint8_t* reason)
 SNOW_TERMINATE_FN = CFUNCTYPE(None, c_void_p, c_void_p)
+# snow_log_handler(level, line, len, ctx); keep the instance alive while set.
+SNOW_LOG_FN = CFUNCTYPE(None, c_int32, c_void_p, c_uint64, c_void_p)
 
 
 # The extensible structs keep a fixed size and end in reserved words (must be
@@ -259,6 +269,9 @@ FUNCTIONS = [
     ("snow_rt_init", None, []),
     ("snow_rt_init_actor", c_int32, [c_uint32]),
     ("snow_rt_set_signal_handling", c_int32, [c_bool]),
+    ("snow_rt_set_log_handler", None, [c_void_p, c_void_p]),
+    ("snow_rt_set_log_level", c_int32, [c_int32]),
+    ("snow_rt_log_level", c_int32, []),
     ("snow_rt_run_scheduler", c_int32, []),
     ("snow_rt_halt", None, [c_int32]),
     ("snow_rt_abi_version", c_uint32, []),
@@ -355,7 +368,8 @@ ERROR_TEXT = {
     SNOW_EAUTH: "authentication failed (cookie mismatch)", SNOW_ETIMEDOUT: "timed out",
     SNOW_ENOMEM: "out of memory", SNOW_EBADNAME: "bad name", SNOW_EMSGSIZE: "message or argument too large",
     SNOW_ENOFUNC: "no such registered function", SNOW_ENOTFOUND: "name not registered by this process",
-    SNOW_ESHUTDOWN: "runtime is shutting down",
+    SNOW_ESHUTDOWN: "runtime is shutting down", SNOW_EADDRINUSE: "address already in use",
+    SNOW_EEPMD: "port mapper (epmd) failed", SNOW_ENOCOOKIE: "no cookie given and ~/.erlang.cookie unusable",
 }
 
 _lib = None
