@@ -610,6 +610,52 @@ SNOW_API void snow_gc_collect(void);
  *  (all zero but what has been counted). */
 SNOW_API int32_t snow_rt_stats(snow_stats* out);
 
+/* Introspection (v2): what an operator sees of this node's processes. */
+
+/** snow_process_info status values. */
+enum {
+  SNOW_PROC_RUNNING = 0, /* running on a worker, or queued to run */
+  SNOW_PROC_WAITING = 1, /* parked: receive, sleep, service call, other waits */
+  SNOW_PROC_EXITING = 2  /* its exit has begun */
+};
+
+/** One process's figures (snow_process_info), 384 bytes. The figures are
+ *  the process's own recent publication, not one instant's snapshot: a
+ *  running process's links, monitors, heap size and reductions may be up
+ *  to one time slice old. */
+typedef struct snow_proc_info {
+  snow_pid_t pid;
+  uint8_t status;              /* SNOW_PROC_* */
+  uint8_t reserved_[7];        /* written as 0 */
+  uint64_t message_queue_len;  /* messages in its mailbox (signals in flight not yet) */
+  uint64_t links;              /* processes (local or remote) it is linked to */
+  uint64_t monitors;           /* monitors it holds on other processes */
+  uint64_t monitored_by;       /* monitors other local processes hold on it */
+  uint64_t heap_size;          /* bytes of its collected heap (0 before its first allocation) */
+  uint64_t reductions;         /* reduction checks run since it started */
+  uint64_t entry;              /* address of its entry function: the "current
+                                  function" as far as it is known (0 for the main
+                                  process and attached threads) */
+  uint64_t name_len;           /* registered name length, 0 when none */
+  uint8_t name[256];           /* the registered name (UTF-8), NUL-terminated */
+  uint64_t reserved_words_[6]; /* written as 0 */
+} snow_proc_info;
+
+/** Lists the live processes of this node: writes the first min(count,
+ *  cap) pids to buf and returns count, the number alive now. Truncation
+ *  rule: a count above cap means buf holds only the first cap (in table
+ *  order, not spawn order); call again with a buffer of at least count
+ *  (processes spawned meanwhile may need more). 0 before start.
+ *  SNOW_EINVAL for NULL buf with cap > 0. Any thread. */
+SNOW_API int64_t snow_rt_processes(snow_pid_t* buf, uint64_t cap);
+
+/** Fills *out with the figures of the local process pid (the whole
+ *  struct, reserved words as 0). Returns 0; SNOW_EINVAL for NULL out or
+ *  pid 0; SNOW_ENOPROC when pid is not a live local process (dead,
+ *  unknown, or of another node); SNOW_ENOTSTARTED before start. Any
+ *  thread. */
+SNOW_API int32_t snow_process_info(snow_pid_t pid, snow_proc_info* out);
+
 /* ------------------------------------------------------------------------
  * 7. Services and supervisors
  * ------------------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include "runtime/common/flat_map.h"
 #include "runtime/dist/dist.h"
 #include "runtime/proc/gc.h"
+#include "runtime/proc/introspect.h"
 #include "runtime/proc/jobs.h"
 #include "runtime/proc/reason.h"
 #include "runtime/proc/signal_queue.h"
@@ -106,6 +107,7 @@ struct Process {
   // grace period, and the thread frees the process the next time it calls
   // in (release_abandoned). Exactly one side wins.
   std::atomic<uint8_t> thread_fate{0};
+  ProcessGauges gauges;  // published for snow_process_info (introspect.h)
 };
 
 enum : uint8_t { kAttached = 0, kExiting = 1, kAbandoned = 2 };
@@ -394,6 +396,7 @@ void mbox_append(Process* p, Signal* s) {
   s->next = nullptr;
   if (p->mbox_tail) p->mbox_tail->next = s; else p->mbox_head = s;
   p->mbox_tail = s;
+  p->gauges.queue_add(1);
 }
 
 [[noreturn]] void exit_now(Process* p, const uint8_t* reason, uint64_t len);
@@ -591,11 +594,22 @@ void gc_safepoint(Process* p) {
 
 // ---------------------------------------------------------------- waiting
 
+// The gauges only the owner can compute (introspect.h), at a park or yield.
+void publish_gauges(Process* p) {
+  ProcessGauges& g = p->gauges;
+  g.set(g.links, p->rel ? p->rel->links.size() : 0);
+  g.set(g.monitors, p->rel ? p->rel->monitors.size() : 0);
+  g.set(g.heap_bytes, p->heap ? heap_stats(p->heap).heap_bytes : 0);
+  if (!p->task.is_thread) g.add_reductions(sched_reductions_used());
+}
+
 // Parks the calling process until a signal arrives or `deadline` passes
 // (INT64_MAX: none). Thread processes wait on their OS thread: the main
 // process's runs the host loop meanwhile, an attached thread's blocks.
 void park(Process* p, int64_t deadline) {
   gc_safepoint(p);
+  publish_gauges(p);
+  GaugeStatus waiting(p->gauges, SNOW_PROC_WAITING);
   if (!p->task.is_thread) {
     if (deadline != INT64_MAX && !p->timer_armed) {
       p->timed_out = false;
@@ -647,6 +661,7 @@ void crash_report(Process* p, const uint8_t* reason) {
 void free_held_memory(Process* p) {
   free_list(p->mbox_head);
   p->mbox_head = p->mbox_tail = nullptr;
+  p->gauges.set(p->gauges.message_queue_len, 0);
   if (p->last_msg) signal_free(p->last_msg);
   p->last_msg = nullptr;
   if (p->args_ticket) heap_ticket_drop(p->args_ticket);
@@ -793,6 +808,7 @@ void main_thread_after_exit(int status);
 void begin_exit(Process* p) {
   if (p->exiting) return;
   p->exiting = true;
+  p->gauges.set_status(SNOW_PROC_EXITING);
   uintptr_t cb = p->terminate.exchange(kTerminateTaken, std::memory_order_acq_rel);
   if (cb != 0 && cb != kTerminateTaken) reinterpret_cast<TerminateFn>(cb)(nullptr, p->exit_reason);
 }
@@ -1362,6 +1378,7 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
       if (take) {
         if (prev) prev->next = cur->next; else p->mbox_head = cur->next;
         if (p->mbox_tail == cur) p->mbox_tail = prev;
+        p->gauges.queue_add(-1);
         cur->next = nullptr;
         disarm(p);
         proc_gc_import(p, cur);
@@ -1434,6 +1451,7 @@ void proc_reduction_check_slow(Process* p) {
 }
 
 void proc_yield(Process* p) {
+  publish_gauges(p);
   if (!p->task.is_thread) sched_switch_out(&p->task, SwitchReason::Yield);
   else std::this_thread::yield();
   apply_pending(p);
@@ -1557,6 +1575,7 @@ int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
       if (cur->msg_kind == SNOW_MSG_DOWN && cur->ref == ref) {
         if (prev) prev->next = cur->next; else p->mbox_head = cur->next;
         if (p->mbox_tail == cur) p->mbox_tail = prev;
+        p->gauges.queue_add(-1);
         signal_free(cur);
         break;
       }
@@ -1767,6 +1786,50 @@ void proc_stats(snow_stats* out) {
   out->node_entries = dist_node_entries();
   out->remote_pids = dist_remote_pids();
   // The reserved words stay 0 (snow_stats{} above).
+}
+
+// ---------------------------------------------------------------- introspection (introspect.h)
+
+uint64_t proc_list(uint64_t* buf, uint64_t cap) {
+  uint32_t n;
+  {
+    std::lock_guard<SpinLock> lk(R.table_mu);
+    n = R.next_unused;
+  }
+  uint64_t count = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    Anchor* a = anchor_at(i);
+    uint64_t pid = a ? a->pid.load(std::memory_order_acquire) : 0;
+    if (pid == 0) continue;
+    if (count < cap) buf[count] = pid;
+    ++count;
+  }
+  return count;
+}
+
+int32_t proc_info(uint64_t pid, snow_proc_info* out) {
+  *out = snow_proc_info{};
+  bool live = with_control_block(pid, [&](Process* p) {
+    const ProcessGauges& g = p->gauges;
+    out->status = g.status.load(std::memory_order_relaxed);
+    out->message_queue_len = g.message_queue_len.load(std::memory_order_relaxed);
+    out->links = g.links.load(std::memory_order_relaxed);
+    out->monitors = g.monitors.load(std::memory_order_relaxed);
+    out->heap_size = g.heap_bytes.load(std::memory_order_relaxed);
+    out->reductions = g.reductions.load(std::memory_order_relaxed);
+    out->monitored_by = p->watchers && !p->watchers_closed ? p->watchers->size() : 0;  // under the watch lock
+    out->entry = reinterpret_cast<uint64_t>(p->fn);
+    return true;
+  });
+  if (!live) return SNOW_ENOPROC;
+  out->pid = pid;
+  std::lock_guard<std::mutex> lk(R.reg_mu);
+  for (const auto& [name, holder] : R.names)
+    if (holder == pid && name.size() < sizeof out->name) {
+      out->name_len = name.size();
+      std::memcpy(out->name, name.data(), name.size());
+    }
+  return 0;
 }
 
 }  // namespace snow::rt

@@ -158,6 +158,28 @@ pub struct snow_stats {
     pub reserved_: [u64; 6],
 }
 
+pub const SNOW_PROC_RUNNING: u8 = 0;
+pub const SNOW_PROC_WAITING: u8 = 1;
+pub const SNOW_PROC_EXITING: u8 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct snow_proc_info {
+    pub pid: snow_pid_t,
+    pub status: u8,
+    pub reserved_: [u8; 7],
+    pub message_queue_len: u64,
+    pub links: u64,
+    pub monitors: u64,
+    pub monitored_by: u64,
+    pub heap_size: u64,
+    pub reductions: u64,
+    pub entry: u64,
+    pub name_len: u64,
+    pub name: [u8; 256],
+    pub reserved_words_: [u64; 6],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct snow_child_spec {
@@ -260,6 +282,8 @@ unsafe extern "C" {
     pub fn snow_gc_alloc_actor(size: u64, align: u64) -> *mut core::ffi::c_void;
     pub fn snow_gc_collect();
     pub fn snow_rt_stats(out: *mut snow_stats) -> i32;
+    pub fn snow_rt_processes(buf: *mut snow_pid_t, cap: u64) -> i64;
+    pub fn snow_process_info(pid: snow_pid_t, out: *mut snow_proc_info) -> i32;
 
     // 7. Services and supervisors
     pub fn snow_service_call(server: snow_pid_t, tag: u64, payload: *const u8, size: u64) -> *const snow_msg;

@@ -181,6 +181,29 @@ class snow_stats(Structure):
     ]
 
 
+SNOW_PROC_RUNNING = 0
+SNOW_PROC_WAITING = 1
+SNOW_PROC_EXITING = 2
+
+
+class snow_proc_info(Structure):
+    _fields_ = [
+        ("pid", c_uint64),
+        ("status", c_uint8),
+        ("reserved_", c_uint8 * 7),
+        ("message_queue_len", c_uint64),
+        ("links", c_uint64),
+        ("monitors", c_uint64),
+        ("monitored_by", c_uint64),
+        ("heap_size", c_uint64),
+        ("reductions", c_uint64),
+        ("entry", c_uint64),
+        ("name_len", c_uint64),
+        ("name", c_uint8 * 256),
+        ("reserved_words_", c_uint64 * 6),
+    ]
+
+
 class snow_child_spec(Structure):
     _fields_ = [
         ("start", SNOW_PROC_FN),
@@ -328,6 +351,8 @@ FUNCTIONS = [
     ("snow_gc_alloc_actor", c_void_p, [c_uint64, c_uint64]),
     ("snow_gc_collect", None, []),
     ("snow_rt_stats", c_int32, [POINTER(snow_stats)]),
+    ("snow_rt_processes", c_int64, [POINTER(c_uint64), c_uint64]),
+    ("snow_process_info", c_int32, [c_uint64, POINTER(snow_proc_info)]),
     # 7. Services and supervisors
     ("snow_service_call", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64]),
     ("snow_service_call_timeout", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64, c_int64]),
@@ -578,3 +603,34 @@ def stats(lib):
     if rc < 0:
         raise SnowError(rc, "snow_rt_stats")
     return {name: getattr(s, name) for name, _ in snow_stats._fields_ if not name.startswith("reserved")}
+
+
+def processes(lib):
+    """snow_rt_processes as a list of pids (asks again while the list grows)."""
+    cap = 64
+    while True:
+        buf = (c_uint64 * cap)()
+        n = lib.snow_rt_processes(buf, cap)
+        if n < 0:
+            raise SnowError(n, "snow_rt_processes")
+        if n <= cap:
+            return list(buf[:n])
+        cap = n + 64
+
+
+PROC_STATUS = {SNOW_PROC_RUNNING: "running", SNOW_PROC_WAITING: "waiting", SNOW_PROC_EXITING: "exiting"}
+
+
+def process_info(lib, pid):
+    """snow_process_info as a dict, or None for a process that is not alive
+    (SNOW_ENOPROC)."""
+    info = snow_proc_info()
+    rc = lib.snow_process_info(pid, ctypes.byref(info))
+    if rc == SNOW_ENOPROC:
+        return None
+    if rc < 0:
+        raise SnowError(rc, "snow_process_info")
+    out = {name: getattr(info, name) for name, _ in snow_proc_info._fields_ if not name.startswith("reserved")}
+    out["name"] = bytes(info.name[:info.name_len]).decode("utf-8", "replace") or None
+    out["status"] = PROC_STATUS.get(info.status, info.status)
+    return out
