@@ -15,8 +15,12 @@ and compares them with the declarations that restate them:
                    types and `noundef` are normalised away).
   --python FILE    abi/bindings/python/snowrt/_ffi.py: its FUNCTIONS table
                    (argtypes/restype), its ctypes Structures and its constants.
-  --rust FILE      abi/bindings/rust/snowrt.rs: its extern "C" block, its
-                   repr(C) structs and its constants.
+  --rust FILE      abi/bindings/rust/snowrt-sys/src/lib.rs: its declaration
+                   blocks (`unsafe extern "C" { ... }`, or `extern_c! { ... }`
+                   whose cfg(not(snowrt_sys_plain_extern)) arm expands to
+                   `unsafe extern "C"`; a plain `extern "C"` block, an error
+                   in the 2024 edition, is a mismatch), its repr(C) structs
+                   and its constants.
 
 Names and types must match exactly, in both directions (a declaration for a
 function the header does not have is an error too). Exits 0 when everything
@@ -618,7 +622,22 @@ def check_rust(funcs, structs, consts, rs_path, errors):
     text = strip_rust_comments(open(rs_path, encoding="utf-8").read())
     aliases = {m.group(1): m.group(2).strip() for m in re.finditer(r"\bpub\s+type\s+(\w+)\s*=\s*([^;]+);", text)}
     decls = {}
-    for m in re.finditer(r"extern\s+\"C\"\s*\{", text):
+    # Declarations live in `unsafe extern "C"` blocks or `extern_c!`
+    # invocations; the macro's own definitions (macro_rules! extern_c) hold
+    # only `$($decl)*` and are skipped.
+    macro_defs = list(re.finditer(r"#\[cfg\((not\()?snowrt_sys_plain_extern\)?\)\]\s*macro_rules!\s*extern_c\s*\{"
+                                  r"\s*\(\$\(\$decl:tt\)\*\)\s*=>\s*\{\s*((?:unsafe\s+)?extern)\s+\"C\"", text))
+    modern = [m for m in macro_defs if m.group(1)]
+    if re.search(r"\bextern_c!\s*\{", text) and (len(macro_defs) != 2 or len(modern) != 1
+                                                    or not modern[0].group(2).startswith("unsafe")):
+        errors.append("%s: extern_c! needs two macro_rules! arms, the cfg(not(snowrt_sys_plain_extern)) one "
+                      "expanding to `unsafe extern \"C\"`" % rs_path)
+    for m in re.finditer(r"(\bunsafe\s+)?\bextern\s+\"C\"\s*\{", text):
+        if not m.group(1) and not any(d.start() <= m.start() < d.end() + 1 for d in macro_defs):
+            errors.append("%s: a plain `extern \"C\"` block (the 2024 edition needs `unsafe extern \"C\"`)" % rs_path)
+    blocks = [m for m in re.finditer(r"(?:\b(?:unsafe\s+)?extern\s+\"C\"|\bextern_c!)\s*\{", text)
+              if not any(d.start() <= m.start() <= d.end() for d in macro_defs)]
+    for m in blocks:
         depth, i = 0, m.end() - 1
         while True:
             if text[i] == "{":

@@ -11,6 +11,20 @@ packages=(
   libcaf-dev gnuplot-nox
 )
 
+# Rust (ctest rust_crates, ffi_rust*): rustup's toolchain in ~/.cargo/bin
+# when there is one (CMake looks there too), else any cargo on PATH, else
+# Debian's cargo. Debian 12's is cargo 0.66 / rustc 1.63: the crates build
+# and test with it, but it has no 2024 edition, so those checks are skipped.
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin/cargo"
+if [ -x "$cargo_bin" ]; then
+  echo "deps: Rust toolchain: $("$cargo_bin" --version) in $(dirname "$cargo_bin")"
+elif command -v cargo > /dev/null; then
+  echo "deps: Rust toolchain: $(cargo --version) on PATH"
+else
+  echo "deps: no cargo: installing Debian's (no 2024 edition: the tests skip its checks; rustup gives a newer one)"
+  packages+=(cargo)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,4 @@
-//! test_snowrt.rs: libsnowrt from Rust through abi/bindings/rust/snowrt.rs.
+//! test_snowrt.rs: libsnowrt from Rust through abi/bindings/rust/snowrt-sys/src/lib.rs.
 //!
 //! Built with rustc alone (no cargo, no crates) and linked against
 //! libsnowrt.so; see tests/ffi/CMakeLists.txt. The main thread becomes the
@@ -6,7 +6,8 @@
 //! Each test is one behaviour; prints one line per test, then
 //! `N passed, N failed`, and exits 1 if any failed.
 
-#[path = "../../abi/bindings/rust/snowrt.rs"]
+#[allow(dead_code)] // the test uses part of the declarations
+#[path = "../../abi/bindings/rust/snowrt-sys/src/lib.rs"]
 mod snowrt;
 
 use snowrt::*;
@@ -107,7 +108,7 @@ unsafe extern "C" fn waiter(_args: *const u8) {
 unsafe extern "C" fn crasher(_args: *const u8) {
     let msg = b"rust crash";
     let file = b"test_snowrt.rs";
-    snow_panic(msg.as_ptr(), msg.len() as u64, file.as_ptr(), file.len() as u64, 12);
+    snow_panic(msg.as_ptr().cast(), msg.len() as u64, file.as_ptr().cast(), file.len() as u64, 12);
 }
 
 /// Sums the u64 in its spawn arguments and sends [sum] to the pid in args[0].
@@ -337,14 +338,14 @@ fn t_names_and_heap() {
     let me = unsafe { snow_actor_self() };
     let n = b"rust_main";
     unsafe {
-        assert_eq!(snow_actor_register(n.as_ptr(), n.len() as u64), 0);
-        assert_eq!(snow_actor_whereis(n.as_ptr(), n.len() as u64), me);
-        assert_eq!(snow_actor_send_named(n.as_ptr(), n.len() as u64, ptr::null(), 0, b"by name".as_ptr(), 7), 0);
+        assert_eq!(snow_actor_register(n.as_ptr().cast(), n.len() as u64), 0);
+        assert_eq!(snow_actor_whereis(n.as_ptr().cast(), n.len() as u64), me);
+        assert_eq!(snow_actor_send_named(n.as_ptr().cast(), n.len() as u64, ptr::null(), 0, b"by name".as_ptr(), 7), 0);
     }
     assert_eq!(must_recv("named").data, b"by name");
     unsafe {
-        assert_eq!(snow_actor_unregister(n.as_ptr(), n.len() as u64), 0);
-        assert_eq!(snow_actor_whereis(n.as_ptr(), n.len() as u64), 0);
+        assert_eq!(snow_actor_unregister(n.as_ptr().cast(), n.len() as u64), 0);
+        assert_eq!(snow_actor_whereis(n.as_ptr().cast(), n.len() as u64), 0);
         let p = snow_gc_alloc_actor(48, 32) as *const u8;
         assert!(!p.is_null());
         assert_eq!(p as usize % 32, 0);

@@ -1,20 +1,32 @@
-//! snowrt: Rust declarations of the libsnowrt C ABI, contract version 2.
+//! snowrt-sys: raw declarations of the libsnowrt C ABI, contract version 2.
 //!
-//! `extern "C"` declarations of every function in abi/include/snowrt.h, the
-//! `#[repr(C)]` structs and the constants. No crates, no build script: use it
-//! as a module (`#[path = ".../snowrt.rs"] mod snowrt;`) or compile it as a
-//! crate (`rustc --crate-type rlib --crate-name snowrt snowrt.rs`), and link
-//! libsnowrt (`-l snowrt` / `-C link-arg=/path/libsnowrt.so`). Any edition
-//! from 2015 to 2024; needs rustc 1.82 or later (`unsafe extern` blocks).
-//! The header is authoritative; codegen-shims/check_decls.py --rust checks
-//! this file against it.
+//! Every function of `abi/include/snowrt.h`, its `#[repr(C)]` structs and
+//! its constants, one to one; the header is authoritative and
+//! `codegen-shims/check_decls.py --rust` checks this file against it (ctest
+//! `ffi_rust_binding_matches_header`). Everything here is `unsafe` to call;
+//! the `snowrt` crate is the safe layer over it.
+//!
+//! Linking: the build script finds libsnowrt through `pkg-config` (or
+//! `$SNOWRT_LIB_DIR`) and links it shared, or statically with the `static`
+//! feature or `SNOWRT_STATIC=1`; see README.md next to this crate. No
+//! `#[link]` attribute here, so the file also compiles with rustc alone
+//! (`#[path = ".../lib.rs"] mod snowrt;` plus `-C link-arg=libsnowrt.so`),
+//! as tests/ffi/test_snowrt.rs does.
+//!
+//! Editions and compilers: the `extern "C"` block is written `unsafe
+//! extern "C"`, which the 2024 edition requires and rustc 1.82 or later
+//! accepts in every edition; the build script selects a plain `extern "C"`
+//! block for an older rustc (Debian 12's 1.63), through the `extern_c!`
+//! macro below (with rustc alone, pass `--cfg snowrt_sys_plain_extern`).
 //!
 //! Process entry functions are `unsafe extern "C" fn(*const u8)`. They run
 //! on a runtime stack and may resume on another OS thread after any blocking
 //! call (receive, sleep, yield, service call): do not hold a reference to a
 //! thread-local across such a call, and do not let a panic unwind out of
-//! them (mark them `extern "C"`, which aborts on unwinding).
-#![allow(non_camel_case_types, non_upper_case_globals, dead_code)]
+//! them (an `extern "C"` function aborts on unwinding).
+#![allow(non_camel_case_types, non_upper_case_globals)]
+
+use std::os::raw::{c_char, c_void};
 
 pub type snow_pid_t = u64;
 pub type snow_ref_t = u64;
@@ -22,15 +34,15 @@ pub type snow_ref_t = u64;
 /// Process entry and registered-function signature.
 pub type snow_proc_fn = unsafe extern "C" fn(args: *const u8);
 /// Selective-receive predicate.
-pub type snow_match_fn = unsafe extern "C" fn(msg: *const snow_msg, ctx: *mut core::ffi::c_void) -> i32;
+pub type snow_match_fn = unsafe extern "C" fn(msg: *const snow_msg, ctx: *mut c_void) -> i32;
 /// Terminate callback.
 pub type snow_terminate_fn = unsafe extern "C" fn(state: *const u8, reason: *const u8);
+/// Log handler (snow_rt_set_log_handler): called on whichever thread logs.
+pub type snow_log_handler = unsafe extern "C" fn(level: i32, line: *const c_char, len: u64, ctx: *mut c_void);
 /// A job's function (snow_job_async).
-pub type snow_log_handler =
-    unsafe extern "C" fn(level: i32, line: *const core::ffi::c_char, len: u64, ctx: *mut core::ffi::c_void);
-pub type snow_job_fn = unsafe extern "C" fn(env: *mut core::ffi::c_void) -> i64;
+pub type snow_job_fn = unsafe extern "C" fn(env: *mut c_void) -> i64;
 /// A Job.map element function (snow_job_map).
-pub type snow_job_map_fn = unsafe extern "C" fn(env: *mut core::ffi::c_void, elem: i64) -> i64;
+pub type snow_job_map_fn = unsafe extern "C" fn(env: *mut c_void, elem: i64) -> i64;
 
 // ---- constants ---------------------------------------------------------------
 
@@ -122,7 +134,11 @@ impl snow_msg {
     /// # Safety
     /// `self` must be a message returned by a receive call that is still valid.
     pub unsafe fn payload(&self) -> &[u8] {
-        core::slice::from_raw_parts(self.data.as_ptr(), self.len as usize)
+        // SAFETY: the caller guarantees the message is live; the runtime
+        // keeps `len` payload bytes right after the header. (The block is
+        // needed from the 2024 edition on; rustc before 1.65 calls it unused.)
+        #[allow(unused_unsafe)]
+        unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len as usize) }
     }
 }
 
@@ -189,9 +205,9 @@ pub struct snow_child_spec {
     pub restart: u8,
     pub reserved_: [u8; 7],
     pub shutdown_ms: i64,
-    pub node: *const u8,
+    pub node: *const c_char,
     pub node_len: u64,
-    pub function: *const u8,
+    pub function: *const c_char,
     pub function_len: u64,
 }
 
@@ -208,14 +224,28 @@ pub struct snow_sup_spec {
 
 // ---- functions ---------------------------------------------------------------
 
-unsafe extern "C" {
-    pub fn snow_strerror(code: i64) -> *const core::ffi::c_char;
+/// Wraps the declarations in the `extern "C"` block this compiler wants:
+/// `unsafe extern "C"` (needed by the 2024 edition, accepted by rustc 1.82
+/// and later in every edition), or a plain `extern "C"` block when the build
+/// script found an older rustc and set `snowrt_sys_plain_extern`. A macro
+/// because an older rustc cannot even parse `unsafe extern` outside one.
+#[cfg(not(snowrt_sys_plain_extern))]
+macro_rules! extern_c {
+    ($($decl:tt)*) => { unsafe extern "C" { $($decl)* } };
+}
+#[cfg(snowrt_sys_plain_extern)]
+macro_rules! extern_c {
+    ($($decl:tt)*) => { extern "C" { $($decl)* } };
+}
+
+extern_c! {
+    pub fn snow_strerror(code: i64) -> *const c_char;
 
     // 2. Lifecycle
     pub fn snow_rt_init();
     pub fn snow_rt_init_actor(schedulers: u32) -> i32;
     pub fn snow_rt_set_signal_handling(enabled: bool) -> i32;
-    pub fn snow_rt_set_log_handler(handler: Option<snow_log_handler>, ctx: *mut core::ffi::c_void);
+    pub fn snow_rt_set_log_handler(handler: Option<snow_log_handler>, ctx: *mut c_void);
     pub fn snow_rt_set_log_level(level: i32) -> i32;
     pub fn snow_rt_log_level() -> i32;
     pub fn snow_rt_run_scheduler() -> i32;
@@ -233,13 +263,13 @@ unsafe extern "C" {
     pub fn snow_actor_yield();
     pub fn snow_actor_send(to: snow_pid_t, msg: *const u8, size: u64) -> i32;
     pub fn snow_actor_receive(timeout_ms: i64) -> *const snow_msg;
-    pub fn snow_actor_receive_match(match_: Option<snow_match_fn>, ctx: *mut core::ffi::c_void,
+    pub fn snow_actor_receive_match(match_: Option<snow_match_fn>, ctx: *mut c_void,
                                     timeout_ms: i64) -> *const snow_msg;
     pub fn snow_msg_kind(msg: *const snow_msg) -> u32;
-    pub fn snow_actor_register(name: *const u8, len: u64) -> i32;
-    pub fn snow_actor_unregister(name: *const u8, len: u64) -> i32;
-    pub fn snow_actor_whereis(name: *const u8, len: u64) -> snow_pid_t;
-    pub fn snow_actor_send_named(name: *const u8, nlen: u64, node: *const u8, dlen: u64,
+    pub fn snow_actor_register(name: *const c_char, len: u64) -> i32;
+    pub fn snow_actor_unregister(name: *const c_char, len: u64) -> i32;
+    pub fn snow_actor_whereis(name: *const c_char, len: u64) -> snow_pid_t;
+    pub fn snow_actor_send_named(name: *const c_char, nlen: u64, node: *const c_char, dlen: u64,
                                  msg: *const u8, size: u64) -> i32;
 
     // 4. Exits, links and monitors
@@ -250,25 +280,25 @@ unsafe extern "C" {
     pub fn snow_actor_exit(pid: snow_pid_t, reason_tag: u8) -> i32;
     pub fn snow_actor_exit_reason(pid: snow_pid_t, reason: *const u8, len: u64) -> i32;
     pub fn snow_actor_exit_self(reason: *const u8, len: u64) -> !;
-    pub fn snow_panic(msg: *const u8, mlen: u64, file: *const u8, flen: u64, line: u32) -> !;
+    pub fn snow_panic(msg: *const c_char, mlen: u64, file: *const c_char, flen: u64, line: u32) -> !;
     pub fn snow_actor_set_terminate(pid: snow_pid_t, cb: Option<snow_terminate_fn>);
     pub fn snow_process_monitor(pid: snow_pid_t) -> snow_ref_t;
     pub fn snow_process_demonitor(ref_: snow_ref_t) -> i64;
     pub fn snow_process_demonitor_flush(ref_: snow_ref_t) -> i64;
-    pub fn snow_node_monitor(node: *const u8, len: u64) -> i64;
+    pub fn snow_node_monitor(node: *const c_char, len: u64) -> i64;
     pub fn snow_node_demonitor(id: i64) -> i64;
     pub fn snow_node_monitor_all(on: bool) -> i64;
 
     // 5. Distribution
-    pub fn snow_node_start(name: *const u8, nlen: u64, cookie: *const u8, clen: u64) -> i64;
+    pub fn snow_node_start(name: *const c_char, nlen: u64, cookie: *const c_char, clen: u64) -> i64;
     pub fn snow_node_stop() -> i64;
-    pub fn snow_node_connect(node: *const u8, len: u64) -> i64;
-    pub fn snow_node_disconnect(node: *const u8, len: u64) -> i64;
-    pub fn snow_node_self() -> *const core::ffi::c_void;
-    pub fn snow_node_list() -> *const core::ffi::c_void;
-    pub fn snow_node_name(buf: *mut u8, cap: u64) -> i64;
-    pub fn snow_register_function(name: *const u8, len: u64, fn_: Option<snow_proc_fn>);
-    pub fn snow_node_spawn(node: *const u8, nlen: u64, fname: *const u8, flen: u64,
+    pub fn snow_node_connect(node: *const c_char, len: u64) -> i64;
+    pub fn snow_node_disconnect(node: *const c_char, len: u64) -> i64;
+    pub fn snow_node_self() -> *const c_void;
+    pub fn snow_node_list() -> *const c_void;
+    pub fn snow_node_name(buf: *mut c_char, cap: u64) -> i64;
+    pub fn snow_register_function(name: *const c_char, len: u64, fn_: Option<snow_proc_fn>);
+    pub fn snow_node_spawn(node: *const c_char, nlen: u64, fname: *const c_char, flen: u64,
                            args: *const u8, asize: u64, link: u8) -> snow_pid_t;
     pub fn snow_term_encode_pid(pid: snow_pid_t, buf: *mut u8, cap: u64) -> i64;
     pub fn snow_term_decode_pid(etf: *const u8, len: u64) -> snow_pid_t;
@@ -279,7 +309,7 @@ unsafe extern "C" {
     pub fn snow_timer_sleep(ms: i64);
     pub fn snow_timer_send_after(pid: snow_pid_t, ms: i64, msg: *const u8, size: i64) -> snow_ref_t;
     pub fn snow_timer_cancel(timer: snow_ref_t) -> i64;
-    pub fn snow_gc_alloc_actor(size: u64, align: u64) -> *mut core::ffi::c_void;
+    pub fn snow_gc_alloc_actor(size: u64, align: u64) -> *mut c_void;
     pub fn snow_gc_collect();
     pub fn snow_rt_stats(out: *mut snow_stats) -> i32;
     pub fn snow_rt_processes(buf: *mut snow_pid_t, cap: u64) -> i64;
@@ -299,11 +329,11 @@ unsafe extern "C" {
     pub fn snow_supervisor_count_children(sup: snow_pid_t) -> i64;
 
     // 7. Jobs
-    pub fn snow_job_async(fn_: Option<snow_job_fn>, env: *mut core::ffi::c_void) -> snow_pid_t;
-    pub fn snow_job_await(job: snow_pid_t) -> *const core::ffi::c_void;
-    pub fn snow_job_await_timeout(job: snow_pid_t, ms: i64) -> *const core::ffi::c_void;
-    pub fn snow_job_map(list: *const core::ffi::c_void, fn_: Option<snow_job_map_fn>,
-                        env: *mut core::ffi::c_void) -> *const core::ffi::c_void;
+    pub fn snow_job_async(fn_: Option<snow_job_fn>, env: *mut c_void) -> snow_pid_t;
+    pub fn snow_job_await(job: snow_pid_t) -> *const c_void;
+    pub fn snow_job_await_timeout(job: snow_pid_t, ms: i64) -> *const c_void;
+    pub fn snow_job_map(list: *const c_void, fn_: Option<snow_job_map_fn>,
+                        env: *mut c_void) -> *const c_void;
 }
 
 // ---- helpers -----------------------------------------------------------------
@@ -322,6 +352,6 @@ pub fn strerror(code: i64) -> String {
         if p.is_null() {
             return String::from("(null)");
         }
-        core::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
     }
 }
