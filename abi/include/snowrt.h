@@ -645,15 +645,17 @@ typedef struct snow_proc_info {
  *  cap) pids to buf and returns count, the number alive now. Truncation
  *  rule: a count above cap means buf holds only the first cap (in table
  *  order, not spawn order); call again with a buffer of at least count
- *  (processes spawned meanwhile may need more). 0 before start.
+ *  (processes spawned meanwhile may need more). A process is listed until
+ *  its exit notifies its links and monitors. 0 before start.
  *  SNOW_EINVAL for NULL buf with cap > 0. Any thread. */
 SNOW_API int64_t snow_rt_processes(snow_pid_t* buf, uint64_t cap);
 
 /** Fills *out with the figures of the local process pid (the whole
  *  struct, reserved words as 0). Returns 0; SNOW_EINVAL for NULL out or
- *  pid 0; SNOW_ENOPROC when pid is not a live local process (dead,
- *  unknown, or of another node); SNOW_ENOTSTARTED before start. Any
- *  thread. */
+ *  pid 0; SNOW_ENOPROC when pid is not a live local process (dead, or
+ *  exiting so far that its links and monitors have been told: after a
+ *  DOWN or EXIT from it; unknown; of another node); SNOW_ENOTSTARTED
+ *  before start. Any thread. */
 SNOW_API int32_t snow_process_info(snow_pid_t pid, snow_proc_info* out);
 
 /* ------------------------------------------------------------------------

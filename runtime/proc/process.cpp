@@ -1800,7 +1800,7 @@ uint64_t proc_list(uint64_t* buf, uint64_t cap) {
   for (uint32_t i = 0; i < n; ++i) {
     Anchor* a = anchor_at(i);
     uint64_t pid = a ? a->pid.load(std::memory_order_acquire) : 0;
-    if (pid == 0) continue;
+    if (pid == 0 || !with_control_block(pid, [](Process* p) { return !p->watchers_closed; })) continue;
     if (count < cap) buf[count] = pid;
     ++count;
   }
@@ -1809,7 +1809,10 @@ uint64_t proc_list(uint64_t* buf, uint64_t cap) {
 
 int32_t proc_info(uint64_t pid, snow_proc_info* out) {
   *out = snow_proc_info{};
+  // Gone once its exit notifies (the watcher table closes first): after a
+  // DOWN or EXIT from it, it is never reported alive.
   bool live = with_control_block(pid, [&](Process* p) {
+    if (p->watchers_closed) return false;
     const ProcessGauges& g = p->gauges;
     out->status = g.status.load(std::memory_order_relaxed);
     out->message_queue_len = g.message_queue_len.load(std::memory_order_relaxed);
@@ -1817,7 +1820,7 @@ int32_t proc_info(uint64_t pid, snow_proc_info* out) {
     out->monitors = g.monitors.load(std::memory_order_relaxed);
     out->heap_size = g.heap_bytes.load(std::memory_order_relaxed);
     out->reductions = g.reductions.load(std::memory_order_relaxed);
-    out->monitored_by = p->watchers && !p->watchers_closed ? p->watchers->size() : 0;  // under the watch lock
+    out->monitored_by = p->watchers ? p->watchers->size() : 0;  // under the watch lock
     out->entry = reinterpret_cast<uint64_t>(p->fn);
     return true;
   });
