@@ -65,6 +65,7 @@ C_SCALARS = {
     "size_t": "u64",
     "snow_pid_t": "u64",
     "snow_ref_t": "u64",
+    "snow_log_handler": "ptr",  # a function pointer typedef
 }
 
 # LLVM spelling of each canonical type as a parameter or return value, with

@@ -25,7 +25,7 @@
 ; 0 USER, 1 EXIT, 2 DOWN, 3 NODEUP, 4 NODEDOWN, 5 SPAWN_REPLY, 6 TERM.
 ; Exit reason tags: 0 normal, 1 error, 2 killed, 4 shutdown, 5 custom,
 ; 6 noconnection, 7 noproc, 8 term. Errors are negative: -1 EINVAL ...
-; -16 ESHUTDOWN (snow_strerror names them).
+; -19 ENOCOOKIE (snow_strerror names them).
 
 ; ---------------------------------------------------------------------------
 ; Types (C layouts; field order and sizes as in the header)
@@ -44,6 +44,10 @@
 ;   node_entries, remote_pids, heap_bytes, heap_live_bytes, gc_collections,
 ;   gc_shared_bytes, reserved_[2] }: all u64, 128 bytes
 %snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, [2 x i64] }
+; { u64 pid, u8 status, u8 reserved_[7], message_queue_len, links, monitors,
+;   monitored_by, heap_size, reductions, entry, name_len, u8 name[256],
+;   u64 reserved_words_[6] }: 384 bytes (snow_process_info)
+%snow_proc_info = type { i64, i8, [7 x i8], i64, i64, i64, i64, i64, i64, i64, i64, [256 x i8], [6 x i64] }
 ; { start, args, args_size, u8 restart, u8 reserved_[7], i64 shutdown_ms,
 ;   node, node_len, function, function_len }
 %snow_child_spec = type { i8*, i8*, i64, i8, [7 x i8], i64, i8*, i64, i8*, i64 }
@@ -67,6 +71,12 @@ declare void @snow_rt_init()
 declare i32 @snow_rt_init_actor(i32)
 ; int32_t snow_rt_set_signal_handling(bool enabled)
 declare i32 @snow_rt_set_signal_handling(i1 zeroext)
+; void snow_rt_set_log_handler(snow_log_handler fn, void* ctx)
+declare void @snow_rt_set_log_handler(i8*, i8*)
+; int32_t snow_rt_set_log_level(int32_t level)
+declare i32 @snow_rt_set_log_level(i32)
+; int32_t snow_rt_log_level(void)
+declare i32 @snow_rt_log_level()
 ; int32_t snow_rt_run_scheduler(void)
 declare i32 @snow_rt_run_scheduler()
 ; void snow_rt_halt(int32_t status)
@@ -191,6 +201,10 @@ declare i8* @snow_gc_alloc_actor(i64, i64)
 declare void @snow_gc_collect()
 ; int32_t snow_rt_stats(snow_stats* out)
 declare i32 @snow_rt_stats(i8*)
+; int64_t snow_rt_processes(snow_pid_t* buf, uint64_t cap)
+declare i64 @snow_rt_processes(i8*, i64)
+; int32_t snow_process_info(snow_pid_t pid, snow_proc_info* out)
+declare i32 @snow_process_info(i64, i8*)
 
 ; ---------------------------------------------------------------------------
 ; 7. Services and supervisors

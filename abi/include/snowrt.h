@@ -76,23 +76,26 @@ typedef uint64_t snow_ref_t;
  * non-negative success value. The table is the single source of truth:
  * snow_strerror() is generated from it.
  * ------------------------------------------------------------------------ */
-#define SNOW_ERRNO_MAP(X)                                   \
-  X(EINVAL, -1, "invalid argument")                         \
-  X(ENOTPROC, -2, "not called from a process")              \
-  X(ENOPROC, -3, "no such process")                         \
-  X(ENOTSTARTED, -4, "runtime or distribution not started") \
-  X(EALREADY, -5, "already started")                        \
-  X(EEXIST, -6, "name already registered")                  \
-  X(ENONODE, -7, "no such node or node unreachable")        \
-  X(ECONNREFUSED, -8, "connection refused")                 \
-  X(EAUTH, -9, "authentication failed (cookie mismatch)")   \
-  X(ETIMEDOUT, -10, "timed out")                            \
-  X(ENOMEM, -11, "out of memory")                           \
-  X(EBADNAME, -12, "bad name")                              \
-  X(EMSGSIZE, -13, "message or argument too large")         \
-  X(ENOFUNC, -14, "no such registered function")            \
-  X(ENOTFOUND, -15, "name not registered by this process")  \
-  X(ESHUTDOWN, -16, "runtime is shutting down")
+#define SNOW_ERRNO_MAP(X)                                                            \
+  X(EINVAL, -1, "invalid argument")                                                  \
+  X(ENOTPROC, -2, "not called from a process")                                       \
+  X(ENOPROC, -3, "no such process")                                                  \
+  X(ENOTSTARTED, -4, "runtime or distribution not started")                          \
+  X(EALREADY, -5, "already started")                                                 \
+  X(EEXIST, -6, "name already registered")                                           \
+  X(ENONODE, -7, "no such node or node unreachable")                                 \
+  X(ECONNREFUSED, -8, "connection refused")                                          \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")                            \
+  X(ETIMEDOUT, -10, "timed out")                                                     \
+  X(ENOMEM, -11, "out of memory")                                                    \
+  X(EBADNAME, -12, "bad name")                                                       \
+  X(EMSGSIZE, -13, "message or argument too large")                                  \
+  X(ENOFUNC, -14, "no such registered function")                                     \
+  X(ENOTFOUND, -15, "name not registered by this process")                           \
+  X(ESHUTDOWN, -16, "runtime is shutting down")                                     \
+  X(EADDRINUSE, -17, "address already in use")                                       \
+  X(EEPMD, -18, "port mapper (epmd) failed")                                         \
+  X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable")
 
 enum {
 #define SNOW_ERRNO_ENUM_(name, value, text) SNOW_##name = (value),
@@ -278,6 +281,39 @@ SNOW_API int32_t snow_rt_init_actor(uint32_t schedulers);
  *  while the runtime is started (the setting is then unchanged); it applies
  *  to the next snow_rt_init_actor(). */
 SNOW_API int32_t snow_rt_set_signal_handling(bool enabled);
+
+/* Logging (v2). The runtime logs crash reports, refused connections,
+ * lost nodes and its own troubles as lines of text with a level; lines
+ * above the level in force are dropped. */
+enum { SNOW_LOG_ERROR = 0, SNOW_LOG_WARNING = 1, SNOW_LOG_INFO = 2, SNOW_LOG_DEBUG = 3 };
+
+/** Receives each log line that passes the level: its SNOW_LOG_* level and
+ *  its text (len bytes, no newline, no NUL; valid only during the call).
+ *  Threads: called on whichever thread logs (a scheduler worker running a
+ *  process, the distribution thread, a thread inside a runtime call),
+ *  possibly on several at once, so it must be thread-safe and quick (it
+ *  holds up that thread: a slow handler slows every node connection). It
+ *  must not call into the runtime except snow_strerror,
+ *  snow_rt_abi_version and snow_rt_log_level; above all not
+ *  snow_rt_set_log_handler (it would wait for itself). A line it causes
+ *  itself goes to stderr. */
+typedef void (*snow_log_handler)(int32_t level, const char* line, uint64_t len, void* ctx);
+
+/** Routes log lines to fn(level, line, len, ctx) instead of stderr; NULL
+ *  fn goes back to stderr. Once it returns the previous handler is not
+ *  called again. Any thread, any time, before or after start. */
+SNOW_API void snow_rt_set_log_handler(snow_log_handler fn, void* ctx);
+
+/** Sets the level (SNOW_LOG_*): lines of that level and more severe ones
+ *  are logged. Without a call the SNOW_LOG environment variable decides
+ *  ("error", "warning", "info" or "debug", any case; unset or anything
+ *  else: info, the latter with a warning line); a call overrides it.
+ *  Returns the previous level, or SNOW_EINVAL for a level outside 0..3
+ *  (unchanged). Any thread, any time. */
+SNOW_API int32_t snow_rt_set_log_level(int32_t level);
+
+/** The level in force (SNOW_LOG_*). Any thread. */
+SNOW_API int32_t snow_rt_log_level(void);
 
 /** Called by the main thread after its work. The main process exits with
  *  `normal`; then it waits until every process has exited or snow_rt_halt()
@@ -512,28 +548,54 @@ SNOW_API int64_t snow_node_monitor_all(bool on);
 
 /** Starts distribution as node `name` ("alive@host", or "alive@host:port"
  *  to listen on that port) with `cookie`: listener, port mapper
- *  registration (a port mapper is started if none runs). Blocks the caller
- *  (parks it if it is a process) until done. Returns 0, SNOW_EALREADY,
- *  SNOW_EBADNAME, SNOW_EEXIST (name registered on this host), SNOW_EINVAL
- *  (port cannot be bound, or a cookie over 1024 bytes), SNOW_ENOTSTARTED
- *  (runtime not started). See docs/distribution.md. */
+ *  registration (a port mapper is started if none runs; with none at all
+ *  after about 3 s the node works unregistered, reachable as name@host:port,
+ *  and logs so). ERL_EPMD_PORT chooses the port mapper's port (default
+ *  4369), as for erl. An empty cookie (cookie NULL or clen 0) means the
+ *  first line of $HOME/.erlang.cookie, which, as for erl, must be readable
+ *  by its owner only. Blocks the caller (parks it if it is a process) until
+ *  done. Returns 0 or:
+ *    SNOW_EBADNAME     name is not alive@host[:port] (1-255 bytes of UTF-8)
+ *    SNOW_EINVAL       cookie over 1024 bytes or NULL with clen > 0; a
+ *                      malformed SNOW_DIST_* listen setting; the listen
+ *                      address cannot be used (not an address of this host,
+ *                      a privileged port)
+ *    SNOW_EADDRINUSE   the port (every port of SNOW_DIST_LISTEN_MIN..MAX) is
+ *                      in use
+ *    SNOW_EEXIST       the name is registered at this host's port mapper
+ *    SNOW_EEPMD        the port mapper closed the registration or answered
+ *                      something that is not its protocol
+ *    SNOW_ENOCOOKIE    empty cookie and no usable ~/.erlang.cookie
+ *    SNOW_EALREADY     a node is already started
+ *    SNOW_ENOTSTARTED  the runtime is not started
+ *  After an error nothing is left started: a new call may succeed. See
+ *  docs/distribution.md. Any thread. */
 SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen);
 
 /** Disconnects every node (all noconnection signals fire), unregisters and
- *  stops the listener. Blocks the calling thread. Returns 0, or
- *  SNOW_ENOTSTARTED when no node is started. */
+ *  stops the listener. Blocks the calling thread. 0, SNOW_ENOTSTARTED (no
+ *  node started). */
 SNOW_API int64_t snow_node_stop(void);
 
 /** Connects and authenticates ("name@host" or "name@host:port"). Parks the
- *  calling process (blocks a thread) until done. Returns 0,
- *  SNOW_ECONNREFUSED, SNOW_EAUTH (cookie refused), SNOW_ETIMEDOUT,
- *  SNOW_ENONODE, SNOW_EBADNAME, SNOW_ENOTSTARTED. Sending to, linking or
- *  monitoring a pid of an unconnected node connects on demand. */
+ *  calling process (blocks a thread) until done. Connecting to this node
+ *  itself is 0. Returns 0 or:
+ *    SNOW_EBADNAME     node is not alive@host[:port]
+ *    SNOW_ENONODE      the host cannot be resolved, has no port mapper, or
+ *                      its port mapper does not know the name
+ *    SNOW_ECONNREFUSED the node's port refused the connection, or the node
+ *                      refused the handshake (e.g. it does not allow us)
+ *    SNOW_EAUTH        the cookies differ
+ *    SNOW_ETIMEDOUT    the handshake did not complete in time
+ *    SNOW_ENOTSTARTED  no node is started here (or it stopped meanwhile)
+ *    SNOW_ENOTPROC     the calling attached thread's process was ended
+ *  Sending to, linking or monitoring a pid of an unconnected node connects
+ *  on demand. */
 SNOW_API int64_t snow_node_connect(const char* node, uint64_t len);
 
 /** Closes the connection; noconnection signals and NODEDOWN fire on both
- *  sides. Returns 0, SNOW_ENONODE (not connected), SNOW_EBADNAME,
- *  SNOW_ENOTSTARTED. */
+ *  sides. 0, SNOW_ENONODE (not connected), SNOW_EBADNAME, SNOW_ENOTSTARTED
+ *  (no node started). */
 SNOW_API int64_t snow_node_disconnect(const char* node, uint64_t len);
 
 /** This node's name as a Snow string [u64 len][bytes] from the caller's
@@ -637,6 +699,54 @@ SNOW_API void snow_gc_collect(void);
 /** Fills *out. Returns 0, SNOW_EINVAL for NULL. Works before start (all
  *  zero but what has been counted). */
 SNOW_API int32_t snow_rt_stats(snow_stats* out);
+
+/* Introspection (v2): what an operator sees of this node's processes. */
+
+/** snow_process_info status values. */
+enum {
+  SNOW_PROC_RUNNING = 0, /* running on a worker, or queued to run */
+  SNOW_PROC_WAITING = 1, /* parked: receive, sleep, service call, other waits */
+  SNOW_PROC_EXITING = 2  /* its exit has begun */
+};
+
+/** One process's figures (snow_process_info), 384 bytes. The figures are
+ *  the process's own recent publication, not one instant's snapshot: a
+ *  running process's links, monitors, heap size and reductions may be up
+ *  to one time slice old. */
+typedef struct snow_proc_info {
+  snow_pid_t pid;
+  uint8_t status;              /* SNOW_PROC_* */
+  uint8_t reserved_[7];        /* written as 0 */
+  uint64_t message_queue_len;  /* messages in its mailbox (signals in flight not yet) */
+  uint64_t links;              /* processes (local or remote) it is linked to */
+  uint64_t monitors;           /* monitors it holds on other processes */
+  uint64_t monitored_by;       /* monitors other local processes hold on it */
+  uint64_t heap_size;          /* bytes of its collected heap (0 before its first allocation) */
+  uint64_t reductions;         /* reduction checks run since it started */
+  uint64_t entry;              /* address of its entry function: the "current
+                                  function" as far as it is known (0 for the main
+                                  process and attached threads) */
+  uint64_t name_len;           /* registered name length, 0 when none */
+  uint8_t name[256];           /* the registered name (UTF-8), NUL-terminated */
+  uint64_t reserved_words_[6]; /* written as 0 */
+} snow_proc_info;
+
+/** Lists the live processes of this node: writes the first min(count,
+ *  cap) pids to buf and returns count, the number alive now. Truncation
+ *  rule: a count above cap means buf holds only the first cap (in table
+ *  order, not spawn order); call again with a buffer of at least count
+ *  (processes spawned meanwhile may need more). A process is listed until
+ *  its exit notifies its links and monitors. 0 before start.
+ *  SNOW_EINVAL for NULL buf with cap > 0. Any thread. */
+SNOW_API int64_t snow_rt_processes(snow_pid_t* buf, uint64_t cap);
+
+/** Fills *out with the figures of the local process pid (the whole
+ *  struct, reserved words as 0). Returns 0; SNOW_EINVAL for NULL out or
+ *  pid 0; SNOW_ENOPROC when pid is not a live local process (dead, or
+ *  exiting so far that its links and monitors have been told: after a
+ *  DOWN or EXIT from it; unknown; of another node); SNOW_ENOTSTARTED
+ *  before start. Any thread. */
+SNOW_API int32_t snow_process_info(snow_pid_t pid, snow_proc_info* out);
 
 /* ------------------------------------------------------------------------
  * 7. Services and supervisors

@@ -17,6 +17,15 @@ extern "C" {
 
 SNOW_API const char* snow_strerror(int64_t code) { return error_text(code); }
 
+SNOW_API void snow_rt_set_log_handler(snow_log_handler fn, void* ctx) { log_set_handler(fn, ctx); }
+
+SNOW_API int32_t snow_rt_set_log_level(int32_t level) {
+  if (level < SNOW_LOG_ERROR || level > SNOW_LOG_DEBUG) return SNOW_EINVAL;
+  return log_set_level(level);
+}
+
+SNOW_API int32_t snow_rt_log_level(void) { return log_level(); }
+
 SNOW_API void snow_rt_init(void) {
   // Process-wide set-up that must happen once: touch the clock and the
   // allocator so their lazy initialisation is not raced by workers.

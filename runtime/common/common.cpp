@@ -54,19 +54,6 @@ int64_t now_ns() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void log_line(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if (n > int(sizeof buf - 2)) n = int(sizeof buf - 2);
-  buf[n++] = '\n';
-  ssize_t w = write(2, buf, size_t(n));
-  (void)w;
-}
-
 void fatal(const char* fmt, ...) {
   char buf[1024];
   va_list ap;

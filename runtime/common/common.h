@@ -68,9 +68,25 @@ void destroy(T* p) {
   mem_free(p);
 }
 
-// Log a line to stderr (one write(2) per line so concurrent lines do not
-// interleave). Any thread.
+// Logging (log.cpp). A line has a level (the SNOW_LOG_* values of the
+// ABI); lines above the chosen level are dropped, the rest go to the
+// handler an embedding program set (snow_rt_set_log_handler) or else to
+// stderr, one write(2) per line so concurrent lines do not interleave. The
+// level is SNOW_LOG's until snow_rt_set_log_level sets one. Any thread.
+enum class LogLevel : int32_t { Error = 0, Warning = 1, Info = 2, Debug = 3 };
+bool log_enabled(LogLevel level);
+void log_at(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// An error-level line: crash reports and failures the runtime cannot hide.
 void log_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// The level in force (SNOW_LOG read on first use); the level a name means
+// ("error", "warning" or "warn", "info", "debug", any case), -1 for
+// anything else; the set-up calls behind snow_rt_set_log_level (returns
+// the previous level) and snow_rt_set_log_handler (NULL: stderr).
+int32_t log_level();
+int32_t log_parse_level(const char* text);
+int32_t log_set_level(int32_t level);
+using LogHandler = void (*)(int32_t level, const char* line, uint64_t len, void* ctx);
+void log_set_handler(LogHandler fn, void* ctx);
 
 // The fatal-error funnel: logs "snowrt: <message>" and aborts. Every
 // condition the runtime cannot survive ends here (a broken invariant, a

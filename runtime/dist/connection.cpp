@@ -37,7 +37,7 @@ void log_refusal(const char* fmt, ...) {
   int64_t now = now_ns();
   if (now - D.refusal_window_start >= kRefusalWindowNs) {
     if (D.refusals_unlogged > 0)
-      log_line("snowrt: %llu more refused or failed connection attempts were not logged",
+      log_at(LogLevel::Warning, "snowrt: %llu more refused or failed connection attempts were not logged",
                static_cast<unsigned long long>(D.refusals_unlogged));
     D.refusal_window_start = now;
     D.refusal_lines = 0;
@@ -53,7 +53,7 @@ void log_refusal(const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  log_line("%s", line);
+  log_at(LogLevel::Warning, "%s", line);
 }
 
 // ------------------------------------------------------------------ node up and node loss
@@ -207,12 +207,12 @@ void close_conn(Conn* c, const char* why) {
     c->gate->open = false;
   }
   if (why && was == St::Up) {
-    log_line("snowrt: connection to %s closed: %s", c->peer.c_str(), why);
+    log_at(LogLevel::Info, "snowrt: connection to %s closed: %s", c->peer.c_str(), why);
   } else if (why && !c->yielded && !D.stopping) {
     // Failed attempts from others are rate limited: anyone who can reach
     // the port can make them.
     if (c->initiator)
-      log_line("snowrt: connection attempt to %s failed: %s", c->peer.c_str(), why);
+      log_at(LogLevel::Warning, "snowrt: connection attempt to %s failed: %s", c->peer.c_str(), why);
     else
       log_refusal("snowrt: connection attempt from %s failed: %s",
                   c->peer.empty() ? "unknown node" : printable(c->peer).c_str(), why);

@@ -384,7 +384,7 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
   wire::Control ctl;
   if (!wire::read_control(m, n, &ctl)) return false;
-  if (g_trace) log_line("snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(ctl.op), n);
+  if (g_trace) log_at(LogLevel::Debug, "snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(ctl.op), n);
   switch (ctl.op) {
     case wire::kLink:
       return on_link(c, ctl);

@@ -116,13 +116,17 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   int port;
   if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  if (dist_started()) return SNOW_EALREADY;
+  std::string secret(cookie);
+  if (secret.empty())
+    if (int64_t rc = read_default_cookie(&secret); rc != 0) return rc;
   if (D.started.exchange(true)) return SNOW_EALREADY;
   if (!read_listen_settings()) {
     D.started.store(false);
     return SNOW_EINVAL;
   }
   D.name = name;
-  D.cookie = std::string(cookie);
+  D.cookie = std::move(secret);
   D.listen_port = port;
   D.creation = 0;
   D.epmd_attempts = 0;

@@ -49,7 +49,8 @@ bool dist_started();
 // The distribution entry points proc calls (DistHooks in process.h), for
 // the ABI layer to pass to proc_runtime_start.
 const DistHooks& dist_proc_hooks();
-// Starts the listener and registers with the port mapper. Blocks the
+// Starts the listener and registers with the port mapper; an empty cookie
+// means $HOME/.erlang.cookie's. Returns snow_node_start's codes. Blocks the
 // calling thread (or parks the calling process) until done.
 int64_t dist_start(std::string_view name, std::string_view cookie);
 // Disconnects every node (noconnection signals fire) and unregisters.

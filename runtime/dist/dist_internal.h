@@ -376,6 +376,12 @@ void arm_ticks();
 void sweep_node_table();
 void run_test_feed(const TestFeed& f);
 
+// ------------------------------------------------------------------ cookie.cpp
+
+// The first line of $HOME/.erlang.cookie into *out: 0, or SNOW_ENOCOOKIE
+// (logged) when it is missing, empty, too long or readable by others.
+int64_t read_default_cookie(std::string* out);
+
 // ------------------------------------------------------------------ epmd_client.cpp
 
 void lookup_and_connect(Conn* c);

@@ -70,7 +70,7 @@ void lookup_and_connect(Conn* c) {
     return;
   }
   sockaddr_in addr = c->addr;
-  addr.sin_port = htons(epmd::kPort);
+  addr.sin_port = htons(epmd::port());
   c->st = St::EpmdLookup;
   uv_tcp_init(&D.loop, &c->epmd);
   c->epmd.data = c;
@@ -97,7 +97,7 @@ void epmd_reg_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     switch (epmd::parse_alive2_resp(D.epmd_buf.data(), D.epmd_buf.size(), &creation)) {
       case epmd::Reply::NeedMore:
         if (nread >= 0) return;
-        finish_start(SNOW_ECONNREFUSED);
+        finish_start(SNOW_EEPMD);  // closed before answering
         return;
       case epmd::Reply::Ok:
         D.creation = creation;
@@ -108,11 +108,11 @@ void epmd_reg_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         return;
       case epmd::Reply::Malformed:
         log_line("snowrt: unexpected reply from the port mapper");
-        finish_start(SNOW_ECONNREFUSED);
+        finish_start(SNOW_EEPMD);
         return;
     }
   }
-  if (nread < 0 && !D.stopping) log_line("snowrt: the port mapper closed our registration");
+  if (nread < 0 && !D.stopping) log_at(LogLevel::Warning, "snowrt: the port mapper closed our registration");
   (void)s;
 }
 
@@ -130,7 +130,7 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
         int st;
         waitpid(child, &st, 0);
       } else {
-        log_line("snowrt: no port mapper running and epmd cannot be started");
+        log_at(LogLevel::Warning, "snowrt: no port mapper running and epmd cannot be started");
       }
     }
     if (++D.epmd_attempts < 30) {
@@ -138,7 +138,7 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
       return;
     }
     // Work without a port mapper: peers must use name@host:port.
-    log_line("snowrt: no port mapper: node %s reachable only as %s:%d", D.name.c_str(), D.name.c_str(),
+    log_at(LogLevel::Warning, "snowrt: no port mapper: node %s reachable only as %s:%d", D.name.c_str(), D.name.c_str(),
              D.listen_port);
     D.creation = hs::new_challenge() | 1;
     finish_start(0);
@@ -156,11 +156,11 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
 void epmd_register() {
   uv_tcp_init(&D.loop, &D.epmd_reg);
   sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", epmd::kPort, &addr);
+  uv_ip4_addr("127.0.0.1", epmd::port(), &addr);
   auto* req = new uv_connect_t();
   if (uv_tcp_connect(req, &D.epmd_reg, reinterpret_cast<const sockaddr*>(&addr), epmd_reg_connected) != 0) {
     delete req;
-    finish_start(SNOW_ECONNREFUSED);
+    finish_start(SNOW_EEPMD);
   }
 }
 

@@ -148,7 +148,7 @@ void do_start(const WaiterPtr& w) {
   if (rc != 0) {
     log_line("snowrt: cannot listen on %s port %d%s%d: %s", D.listen_interface.c_str(), lo, lo == hi ? "" : "-",
              hi, strerror(-rc));
-    finish_start(SNOW_EINVAL);
+    finish_start(rc == UV_EADDRINUSE ? SNOW_EADDRINUSE : SNOW_EINVAL);
     return;
   }
   D.listen_port = port;

@@ -228,7 +228,7 @@ void dist_deliver(uint64_t pid, Signal* s) {
     return;
   }
   Frame* f = frame_finish(w, s->kind, s->from, pid, s->ref);
-  if (g_trace) log_line("snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(s->kind), f->bytes.size());
+  if (g_trace) log_at(LogLevel::Debug, "snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(s->kind), f->bytes.size());
   signal_free(s);
   enqueue_frame(e, f, target.generation, rc);
 }

@@ -50,6 +50,7 @@ void crash_report(Process* p, const uint8_t* reason) {
 void free_held_memory(Process* p) {
   free_list(p->mbox_head);
   p->mbox_head = p->mbox_tail = nullptr;
+  p->gauges.set(p->gauges.message_queue_len, 0);
   if (p->last_msg) signal_free(p->last_msg);
   p->last_msg = nullptr;
   if (p->args_ticket) heap_ticket_drop(p->args_ticket);
@@ -172,6 +173,7 @@ void exit_thread_process(Process* p) {
 void begin_exit(Process* p) {
   if (p->exiting) return;
   p->exiting = true;
+  p->gauges.set_status(SNOW_PROC_EXITING);
   uintptr_t cb = p->terminate.exchange(kTerminateTaken, std::memory_order_acq_rel);
   if (cb != 0 && cb != kTerminateTaken) reinterpret_cast<TerminateFn>(cb)(nullptr, p->exit_reason);
 }

@@ -14,8 +14,18 @@ inline namespace proc_detail {
 // Parks the calling process until a signal arrives or `deadline` passes
 // (INT64_MAX: none). Thread processes wait on their OS thread: the main
 // process's runs the host loop meanwhile, an attached thread's blocks.
+void publish_gauges(Process* p) {
+  ProcessGauges& g = p->gauges;
+  g.set(g.links, p->rel ? p->rel->links.size() : 0);
+  g.set(g.monitors, p->rel ? p->rel->monitors.size() : 0);
+  g.set(g.heap_bytes, p->heap ? heap_stats(p->heap).heap_bytes : 0);
+  if (!p->task.is_thread) g.add_reductions(sched_reductions_used());
+}
+
 void park(Process* p, int64_t deadline) {
   gc_safepoint(p);
+  publish_gauges(p);
+  GaugeStatus waiting(p->gauges, SNOW_PROC_WAITING);
   if (!p->task.is_thread) {
     if (deadline != INT64_MAX && !p->timer_armed) {
       p->timed_out = false;
@@ -141,6 +151,7 @@ void proc_reduction_check_slow(Process* p) {
 }
 
 void proc_yield(Process* p) {
+  publish_gauges(p);
   if (!p->task.is_thread) sched_switch_out(&p->task, SwitchReason::Yield);
   else std::this_thread::yield();
   apply_pending(p);

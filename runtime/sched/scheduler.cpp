@@ -33,7 +33,7 @@ namespace snow::rt {
 
 namespace {
 
-constexpr int kBudget = 2000;        // reduction checks per time slice
+constexpr int kBudget = kSchedBudget;  // reduction checks per time slice
 constexpr int kLowEvery = 8;         // a low-priority task runs at least every 8 picks
 
 struct SendAfterTimer : TimerNode {

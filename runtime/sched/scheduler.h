@@ -192,6 +192,12 @@ extern __thread int32_t t_sched_reductions __attribute__((tls_model("initial-exe
 // Counts one reduction; false once the budget is spent (the caller then
 // takes the slow path: apply signals, yield).
 inline bool sched_reductions_left() { return --t_sched_reductions > 0; }
+// Reduction checks a worker's current time slice has run so far (for
+// snow_process_info's reductions, counted when the process switches out).
+constexpr int32_t kSchedBudget = 2000;
+inline uint64_t sched_reductions_used() {
+  return uint64_t(kSchedBudget - (t_sched_reductions > 0 ? t_sched_reductions : 0));
+}
 
 // A full budget for the calling thread when it is not a worker (thread
 // processes do not yield; they only apply their signals every so often).

@@ -787,13 +787,46 @@ def term_pid_encoding_round_trips():
 
 
 @test
+def processes_and_process_info_see_a_waiting_process():
+    pid, ref = spawn_monitored("ffi_waiter")
+    ok(pid in snowrt.processes(rt), "the new process is listed")
+    ok(rt.snow_actor_self() in snowrt.processes(rt), "main is listed")
+    deadline = time.monotonic() + DEADLINE_MS / 1000
+    info = snowrt.process_info(rt, pid)
+    while info["status"] != "waiting" and time.monotonic() < deadline:
+        time.sleep(0.005)
+        info = snowrt.process_info(rt, pid)
+    eq(info["status"], "waiting", "status")
+    eq(info["pid"], pid, "pid")
+    eq(info["name"], None, "no registered name")
+    eq(info["monitored_by"], 1, "main monitors it")
+    snowrt.send(rt, pid, b"go")
+    expect_down(ref, pid)
+    eq(snowrt.process_info(rt, pid), None, "a dead process has no info")
+
+
+@test
+def log_handler_receives_a_crash_report():
+    lines = []
+    handler = snowrt.SNOW_LOG_HANDLER(lambda level, line, n, ctx: lines.append((level, ctypes.string_at(line, n))))
+    rt.snow_rt_set_log_handler(ctypes.cast(handler, ctypes.c_void_p), None)
+    try:
+        pid, ref = spawn_monitored("ffi_crasher")
+        expect_down(ref, pid)
+    finally:
+        rt.snow_rt_set_log_handler(None, None)
+    ok(any(level == snowrt.SNOW_LOG_ERROR and b"CRASH REPORT" in text for level, text in lines),
+       "crash report routed to the handler: %r" % lines)
+
+
+@test
 def struct_layouts_match_the_c_compiler():
     helpers.ffi_offsetof.restype = ctypes.c_int64
     helpers.ffi_offsetof.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     helpers.ffi_sizeof.restype = ctypes.c_int64
     helpers.ffi_sizeof.argtypes = [ctypes.c_char_p]
     for cls in (snowrt.snow_msg, snowrt.snow_spawn_opts, snowrt.snow_stats, snowrt.snow_child_spec,
-                snowrt.snow_sup_spec):
+                snowrt.snow_sup_spec, snowrt.snow_proc_info):
         name = cls.__name__.encode()
         eq(ctypes.sizeof(cls), helpers.ffi_sizeof(name), "sizeof %s" % cls.__name__)
         for fname, _ in cls._fields_:

@@ -62,6 +62,9 @@ SNOW_EMSGSIZE = -13
 SNOW_ENOFUNC = -14
 SNOW_ENOTFOUND = -15
 SNOW_ESHUTDOWN = -16
+SNOW_EADDRINUSE = -17
+SNOW_EEPMD = -18
+SNOW_ENOCOOKIE = -19
 
 UINT64_MAX = 2**64 - 1
 SNOW_TAG_EXIT = UINT64_MAX
@@ -92,6 +95,11 @@ SNOW_REASON_TERM = 8
 SNOW_PRIO_HIGH = 0
 SNOW_PRIO_NORMAL = 1
 SNOW_PRIO_LOW = 2
+
+SNOW_LOG_ERROR = 0
+SNOW_LOG_WARNING = 1
+SNOW_LOG_INFO = 2
+SNOW_LOG_DEBUG = 3
 
 SNOW_MAX_MSG_SIZE = 1 << 31
 
@@ -143,6 +151,8 @@ SNOW_TERMINATE_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 SNOW_JOB_FN = CFUNCTYPE(c_int64, c_void_p)
 # snow_job_map_fn: int64_t (*)(void* env, int64_t elem)
 SNOW_JOB_MAP_FN = CFUNCTYPE(c_int64, c_void_p, c_int64)
+# snow_log_handler(level, line, len, ctx); keep the instance alive while set.
+SNOW_LOG_HANDLER = CFUNCTYPE(None, c_int32, c_void_p, c_uint64, c_void_p)
 
 
 # The extensible structs keep a fixed size and end in reserved words (must be
@@ -177,6 +187,29 @@ class snow_stats(Structure):
         ("gc_collections", c_uint64),
         ("gc_shared_bytes", c_uint64),
         ("reserved_", c_uint64 * 2),
+    ]
+
+
+SNOW_PROC_RUNNING = 0
+SNOW_PROC_WAITING = 1
+SNOW_PROC_EXITING = 2
+
+
+class snow_proc_info(Structure):
+    _fields_ = [
+        ("pid", c_uint64),
+        ("status", c_uint8),
+        ("reserved_", c_uint8 * 7),
+        ("message_queue_len", c_uint64),
+        ("links", c_uint64),
+        ("monitors", c_uint64),
+        ("monitored_by", c_uint64),
+        ("heap_size", c_uint64),
+        ("reductions", c_uint64),
+        ("entry", c_uint64),
+        ("name_len", c_uint64),
+        ("name", c_uint8 * 256),
+        ("reserved_words_", c_uint64 * 6),
     ]
 
 
@@ -268,6 +301,9 @@ FUNCTIONS = [
     ("snow_rt_init", None, []),
     ("snow_rt_init_actor", c_int32, [c_uint32]),
     ("snow_rt_set_signal_handling", c_int32, [c_bool]),
+    ("snow_rt_set_log_handler", None, [c_void_p, c_void_p]),
+    ("snow_rt_set_log_level", c_int32, [c_int32]),
+    ("snow_rt_log_level", c_int32, []),
     ("snow_rt_run_scheduler", c_int32, []),
     ("snow_rt_halt", None, [c_int32]),
     ("snow_rt_abi_version", c_uint32, []),
@@ -324,6 +360,8 @@ FUNCTIONS = [
     ("snow_gc_alloc_actor", c_void_p, [c_uint64, c_uint64]),
     ("snow_gc_collect", None, []),
     ("snow_rt_stats", c_int32, [POINTER(snow_stats)]),
+    ("snow_rt_processes", c_int64, [POINTER(c_uint64), c_uint64]),
+    ("snow_process_info", c_int32, [c_uint64, POINTER(snow_proc_info)]),
     # 7. Services and supervisors
     ("snow_service_call", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64]),
     ("snow_service_call_timeout", _MSG_P, [snow_pid_t, c_uint64, c_void_p, c_uint64, c_int64]),
@@ -364,7 +402,8 @@ ERROR_TEXT = {
     SNOW_EAUTH: "authentication failed (cookie mismatch)", SNOW_ETIMEDOUT: "timed out",
     SNOW_ENOMEM: "out of memory", SNOW_EBADNAME: "bad name", SNOW_EMSGSIZE: "message or argument too large",
     SNOW_ENOFUNC: "no such registered function", SNOW_ENOTFOUND: "name not registered by this process",
-    SNOW_ESHUTDOWN: "runtime is shutting down",
+    SNOW_ESHUTDOWN: "runtime is shutting down", SNOW_EADDRINUSE: "address already in use",
+    SNOW_EEPMD: "port mapper (epmd) failed", SNOW_ENOCOOKIE: "no cookie given and ~/.erlang.cookie unusable",
 }
 
 _lib = None
@@ -573,3 +612,34 @@ def stats(lib):
     if rc < 0:
         raise SnowError(rc, "snow_rt_stats")
     return {name: getattr(s, name) for name, _ in snow_stats._fields_ if not name.startswith("reserved")}
+
+
+def processes(lib):
+    """snow_rt_processes as a list of pids (asks again while the list grows)."""
+    cap = 64
+    while True:
+        buf = (c_uint64 * cap)()
+        n = lib.snow_rt_processes(buf, cap)
+        if n < 0:
+            raise SnowError(n, "snow_rt_processes")
+        if n <= cap:
+            return list(buf[:n])
+        cap = n + 64
+
+
+PROC_STATUS = {SNOW_PROC_RUNNING: "running", SNOW_PROC_WAITING: "waiting", SNOW_PROC_EXITING: "exiting"}
+
+
+def process_info(lib, pid):
+    """snow_process_info as a dict, or None for a process that is not alive
+    (SNOW_ENOPROC)."""
+    info = snow_proc_info()
+    rc = lib.snow_process_info(pid, ctypes.byref(info))
+    if rc == SNOW_ENOPROC:
+        return None
+    if rc < 0:
+        raise SnowError(rc, "snow_process_info")
+    out = {name: getattr(info, name) for name, _ in snow_proc_info._fields_ if not name.startswith("reserved")}
+    out["name"] = bytes(info.name[:info.name_len]).decode("utf-8", "replace") or None
+    out["status"] = PROC_STATUS.get(info.status, info.status)
+    return out

@@ -37,6 +37,8 @@ pub type snow_proc_fn = unsafe extern "C" fn(args: *const u8);
 pub type snow_match_fn = unsafe extern "C" fn(msg: *const snow_msg, ctx: *mut c_void) -> i32;
 /// Terminate callback.
 pub type snow_terminate_fn = unsafe extern "C" fn(state: *const u8, reason: *const u8);
+/// Log handler (snow_rt_set_log_handler): called on whichever thread logs.
+pub type snow_log_handler = unsafe extern "C" fn(level: i32, line: *const c_char, len: u64, ctx: *mut c_void);
 /// A job's function (snow_job_async).
 pub type snow_job_fn = unsafe extern "C" fn(env: *mut c_void) -> i64;
 /// A Job.map element function (snow_job_map).
@@ -63,6 +65,9 @@ pub const SNOW_EMSGSIZE: i64 = -13;
 pub const SNOW_ENOFUNC: i64 = -14;
 pub const SNOW_ENOTFOUND: i64 = -15;
 pub const SNOW_ESHUTDOWN: i64 = -16;
+pub const SNOW_EADDRINUSE: i64 = -17;
+pub const SNOW_EEPMD: i64 = -18;
+pub const SNOW_ENOCOOKIE: i64 = -19;
 
 pub const SNOW_TAG_EXIT: u64 = u64::MAX;
 pub const SNOW_TAG_DOWN: u64 = u64::MAX - 1;
@@ -92,6 +97,11 @@ pub const SNOW_REASON_TERM: u8 = 8;
 pub const SNOW_PRIO_HIGH: u8 = 0;
 pub const SNOW_PRIO_NORMAL: u8 = 1;
 pub const SNOW_PRIO_LOW: u8 = 2;
+
+pub const SNOW_LOG_ERROR: i32 = 0;
+pub const SNOW_LOG_WARNING: i32 = 1;
+pub const SNOW_LOG_INFO: i32 = 2;
+pub const SNOW_LOG_DEBUG: i32 = 3;
 
 pub const SNOW_MAX_MSG_SIZE: u64 = 1 << 31;
 
@@ -168,6 +178,28 @@ pub struct snow_stats {
     pub reserved_: [u64; 2],
 }
 
+pub const SNOW_PROC_RUNNING: u8 = 0;
+pub const SNOW_PROC_WAITING: u8 = 1;
+pub const SNOW_PROC_EXITING: u8 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct snow_proc_info {
+    pub pid: snow_pid_t,
+    pub status: u8,
+    pub reserved_: [u8; 7],
+    pub message_queue_len: u64,
+    pub links: u64,
+    pub monitors: u64,
+    pub monitored_by: u64,
+    pub heap_size: u64,
+    pub reductions: u64,
+    pub entry: u64,
+    pub name_len: u64,
+    pub name: [u8; 256],
+    pub reserved_words_: [u64; 6],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct snow_child_spec {
@@ -217,6 +249,9 @@ extern_c! {
     pub fn snow_rt_init();
     pub fn snow_rt_init_actor(schedulers: u32) -> i32;
     pub fn snow_rt_set_signal_handling(enabled: bool) -> i32;
+    pub fn snow_rt_set_log_handler(handler: Option<snow_log_handler>, ctx: *mut c_void);
+    pub fn snow_rt_set_log_level(level: i32) -> i32;
+    pub fn snow_rt_log_level() -> i32;
     pub fn snow_rt_run_scheduler() -> i32;
     pub fn snow_rt_halt(status: i32);
     pub fn snow_rt_abi_version() -> u32;
@@ -281,6 +316,8 @@ extern_c! {
     pub fn snow_gc_alloc_actor(size: u64, align: u64) -> *mut c_void;
     pub fn snow_gc_collect();
     pub fn snow_rt_stats(out: *mut snow_stats) -> i32;
+    pub fn snow_rt_processes(buf: *mut snow_pid_t, cap: u64) -> i64;
+    pub fn snow_process_info(pid: snow_pid_t, out: *mut snow_proc_info) -> i32;
 
     // 7. Services and supervisors
     pub fn snow_service_call(server: snow_pid_t, tag: u64, payload: *const u8, size: u64) -> *const snow_msg;

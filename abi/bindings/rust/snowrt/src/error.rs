@@ -42,6 +42,13 @@ pub enum Error {
     NotRegistered,
     /// `SNOW_ESHUTDOWN`: the runtime is shutting down.
     ShuttingDown,
+    /// `SNOW_EADDRINUSE`: the node's listen port is in use.
+    AddressInUse,
+    /// `SNOW_EEPMD`: the port mapper (epmd) closed the registration or
+    /// answered outside its protocol.
+    PortMapperFailed,
+    /// `SNOW_ENOCOOKIE`: no cookie given and `~/.erlang.cookie` unusable.
+    NoCookie,
     /// A negative code this crate does not know (a newer runtime).
     Unknown(i64),
 }
@@ -49,7 +56,7 @@ pub enum Error {
 /// The result of a fallible call.
 pub type Result<T> = std::result::Result<T, Error>;
 
-const CODES: [(i64, Error); 16] = [
+const CODES: [(i64, Error); 19] = [
     (sys::SNOW_EINVAL, Error::InvalidArgument),
     (sys::SNOW_ENOTPROC, Error::NotAProcess),
     (sys::SNOW_ENOPROC, Error::NoProcess),
@@ -66,6 +73,9 @@ const CODES: [(i64, Error); 16] = [
     (sys::SNOW_ENOFUNC, Error::NoFunction),
     (sys::SNOW_ENOTFOUND, Error::NotRegistered),
     (sys::SNOW_ESHUTDOWN, Error::ShuttingDown),
+    (sys::SNOW_EADDRINUSE, Error::AddressInUse),
+    (sys::SNOW_EEPMD, Error::PortMapperFailed),
+    (sys::SNOW_ENOCOOKIE, Error::NoCookie),
 ];
 
 impl Error {
@@ -108,7 +118,7 @@ mod tests {
 
     #[test]
     fn every_code_maps_to_its_variant_and_back() {
-        for code in -16..=-1 {
+        for code in -19..=-1 {
             let e = Error::from_code(code).expect("a negative code is an error");
             assert!(!matches!(e, Error::Unknown(_)), "code {} has a variant", code);
             assert_eq!(e.code(), code);
