@@ -77,6 +77,21 @@ bool read_listen_settings() {
   return true;
 }
 
+// Whether the node is visible to its peers: SNOW_DIST_VISIBLE=1 or true
+// (like erl without -hidden); unset, empty, 0 or false: hidden (the
+// default, as an ei C node). false (and a log line) for anything else.
+bool read_visibility() {
+  D.visible = false;
+  const char* v = getenv("SNOW_DIST_VISIBLE");
+  if (!v || !*v || strcmp(v, "0") == 0 || strcmp(v, "false") == 0) return true;
+  if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
+    D.visible = true;
+    return true;
+  }
+  log_line("snowrt: SNOW_DIST_VISIBLE=%s is not 0, 1, false or true", v);
+  return false;
+}
+
 }  // namespace
 
 }  // namespace snow::rt::dist
@@ -110,7 +125,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (D.started.exchange(true)) return SNOW_EALREADY;
-  if (!read_listen_settings()) {
+  if (!read_listen_settings() || !read_visibility()) {
     D.started.store(false);
     return SNOW_EINVAL;
   }

@@ -197,6 +197,11 @@ struct Dist {
   int listen_port = 0;
   std::string listen_interface = "0.0.0.0";
   int listen_min = 0, listen_max = 0;  // 0: any port
+  // Whether peers see this node as visible (it offers kFlagPublished):
+  // SNOW_DIST_VISIBLE, read at start. Hidden by default, as a C node: a
+  // visible node would have to take part in `global`'s connect protocol,
+  // which it does not (docs/distribution.md "Visibility").
+  bool visible = false;
 
   uv_loop_t loop;
   // Whoever runs the loop holds loop_mu: its own thread, or a spinning
@@ -273,6 +278,9 @@ inline uint32_t get_be32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
 inline uint16_t get_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+
+// The flags this node offers in its handshake (set at start).
+inline uint64_t our_flags() { return D.visible ? wire::kOurFlags : wire::kOurFlags & ~wire::kFlagPublished; }
 
 // Exit reasons of the answers given locally.
 inline constexpr uint8_t kNoconnection[1] = {SNOW_REASON_NOCONNECTION};

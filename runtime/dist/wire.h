@@ -35,6 +35,8 @@ constexpr uint64_t kFlagMandatory25Digest = uint64_t(1) << 36;
 
 // What we offer: everything OTP 25 requires plus the features we implement.
 // Not offered (so peers never use them): atom cache, fragments, aliases.
+// kFlagPublished is dropped for a hidden node (the default: see
+// dist_internal.h our_flags and docs/distribution.md "Visibility").
 constexpr uint64_t kOurFlags = kFlagPublished | kFlagExtendedReferences | kFlagDistMonitor | kFlagDistMonitorName | kFlagFunTags | kFlagNewFunTags |
                                kFlagExtendedPidsPorts | kFlagExportPtrTag | kFlagBitBinaries | kFlagNewFloats | kFlagUtf8Atoms |
                                kFlagMapTag | kFlagBigCreation | kFlagSendSender | kFlagExitPayload | kFlagHandshake23 |

@@ -204,6 +204,85 @@ def t_wrong_cookie(ctx):
     s.expect_none("c", "NODEUP")
 
 
+# ---------------------------------------------------------------- global and visibility
+
+
+def t_visibility(ctx):
+    """A libsnowrt node is hidden by default (erl lists it in
+    nodes(hidden), not nodes(), and reports it as hidden), visible with
+    SNOW_DIST_VISIBLE=1, in either connect direction."""
+    e = ErlNode(ctx, ctx.uname("e"))
+    e.spawn("w")
+    e.cmd("monitor_nodes", "w")
+    hidden = ctx.node("h")
+    visible = ctx.node("v", env={"SNOW_DIST_VISIBLE": "1"})
+    check(e.cmd("ping", "w", hidden.name).args[0] == "pong", "ping the hidden node")
+    up = e.event("w", "NODEUP", lambda l: l.kv.get("node") == hidden.name)
+    check(up.kv.get("type") == "hidden", "erl sees the default node as %s" % up.kv.get("type"))
+    visible.spawn("c")
+    check(visible.cmd("connect", "c", e.name).args[0] == "0", "connect the visible node")
+    up = e.event("w", "NODEUP", lambda l: l.kv.get("node") == visible.name)
+    check(up.kv.get("type") == "visible", "erl sees the SNOW_DIST_VISIBLE=1 node as %s" % up.kv.get("type"))
+    vis = e.cmd("visible", "w").args[0].split(",")
+    hid = e.cmd("hidden", "w").args[0].split(",")
+    check(visible.name in vis and hidden.name not in vis, "nodes() = %s" % vis)
+    check(hidden.name in hid and visible.name not in hid, "nodes(hidden) = %s" % hid)
+    bad = ctx.node("bad", env={"SNOW_DIST_VISIBLE": "maybe"}, expect_ready=False)
+    ln = bad.wait_line(lambda l: l.kind in ("ready", "startfail"), tmo(15), "startfail")
+    bad.killed = True  # exits with status 2 by design
+    check(ln.kind == "startfail" and ln.label == "-1", "SNOW_DIST_VISIBLE=maybe: %s (want SNOW_EINVAL)" % ln.raw)
+
+
+def t_global_with_snow_nodes(ctx):
+    """Three erl nodes and two libsnowrt nodes, connected in both directions
+    (erl to us, us to erl, us to us): global:sync() returns promptly on every
+    erl node, global names and locks work among the erl nodes, and links and
+    monitors between erl and libsnowrt processes keep working."""
+    es = [ErlNode(ctx, ctx.uname("e%d" % i)) for i in (1, 2, 3)]
+    s1, s2 = ctx.node("s1"), ctx.node("s2")
+    for e in es:
+        e.spawn("w", trap=True)
+    for e in es[1:]:
+        check(es[0].cmd("ping", "w", e.name).args[0] == "pong", "erl mesh: ping %s" % e.name)
+    check(es[0].cmd("ping", "w", s1.name).args[0] == "pong", "erl pings s1")
+    check(es[2].cmd("ping", "w", s2.name).args[0] == "pong", "erl pings s2")
+    s1.spawn("c", trap=True)
+    s2.spawn("c", trap=True)
+    check(s1.cmd("connect", "c", es[1].name).args[0] == "0", "s1 connects to e2")
+    check(s2.cmd("connect", "c", es[0].name).args[0] == "0", "s2 connects to e1")
+    check(s1.cmd("connect", "c", s2.name).args[0] == "0", "s1 connects to s2")
+    for e in es:
+        ln = e.cmd("gsync", "w", timeout=tmo(10))
+        check(ln.args[0] == "ok", "%s: global:sync() = %s" % (e.tag, ln.raw))
+        ctx.note("%s global:sync %s ms" % (e.tag, ln.args[1]))
+    ln = es[0].cmd("gregister", "w", "snowglobal")
+    check(ln.args[0] == "yes", "global:register_name = %s" % ln.raw)
+    wpid = es[0].cmd("pid", "w").args[0]
+    for e in es:
+        ln = e.cmd("gwhereis", "w", "snowglobal")
+        check(ln.args[0] != "undefined", "%s: global:whereis_name = undefined" % e.tag)
+        same_process(ln.args[0], wpid, "%s: global:whereis_name" % e.tag)
+    for e in es:
+        ln = e.cmd("gtrans", "w", timeout=tmo(15))
+        check(ln.args[0] == "done", "%s: global:trans = %s" % (e.tag, ln.raw))
+    # Links and monitors over the hidden connections, both ways.
+    pe, ref = erl_proc_watched_by_snow(es[1], s1, "c", "t1")
+    es[1].cmd("kill", "t1")
+    down, ex = down_and_exit(s1, "c", "t1", ref)
+    check(down.kv.get("reason") == "killed" and ex.kv.get("reason") == "killed",
+          "snow saw %s / %s" % (down.raw, ex.raw))
+    p, ref = snow_proc_watched_by_erl(es[2], s2, "p2")
+    s2.cmd("kill", "p2")
+    down, ex = down_and_exit(es[2], "w", "p2", ref)
+    check(rp(down) == "killed" and rp(ex) == "killed", "erl saw %s / %s" % (rp(down), rp(ex)))
+    # A libsnowrt node leaving and coming back does not disturb global.
+    s1.cmd("disconnect", "c", es[1].name)
+    check(s1.cmd("connect", "c", es[1].name).args[0] == "0", "s1 reconnects to e2")
+    for e in es:
+        ln = e.cmd("gsync", "w", timeout=tmo(10))
+        check(ln.args[0] == "ok", "%s: global:sync() after a reconnect = %s" % (e.tag, ln.raw))
+
+
 # ---------------------------------------------------------------- erl watches a libsnowrt process
 
 
@@ -774,6 +853,8 @@ def main():
     runner.add("connect_erl_to_snow", t_connect_erl_to_snow)
     runner.add("connect_snow_to_erl", t_connect_snow_to_erl)
     runner.add("wrong_cookie", t_wrong_cookie)
+    runner.add("visibility", t_visibility)
+    runner.add("global_with_snow_nodes", t_global_with_snow_nodes)
     runner.add("short_names", t_short_names)
     runner.add("erl_monitors_and_links_snow", t_erl_monitors_snow)
     runner.add("snow_monitors_and_links_erl", t_snow_monitors_erl)
