@@ -77,6 +77,22 @@ bool read_listen_settings() {
   return true;
 }
 
+// The port mapper's port on every host: ERL_EPMD_PORT, as erl reads it
+// (default 4369). false (and a log line) when it is not a port number.
+bool read_epmd_port() {
+  D.epmd_port = epmd::kPort;
+  const char* v = getenv("ERL_EPMD_PORT");
+  if (!v || !*v) return true;
+  char* end;
+  long p = strtol(v, &end, 10);
+  if (*end != 0 || p < 1 || p > 65535) {
+    log_line("snowrt: ERL_EPMD_PORT=%s is not a port number", v);
+    return false;
+  }
+  D.epmd_port = uint16_t(p);
+  return true;
+}
+
 // Whether the node is visible to its peers: SNOW_DIST_VISIBLE=1 or true
 // (like erl without -hidden); unset, empty, 0 or false: hidden (the
 // default, as an ei C node). false (and a log line) for anything else.
@@ -125,7 +141,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   if (!parse_node(full, &name, &host, &port)) return SNOW_EBADNAME;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
   if (D.started.exchange(true)) return SNOW_EALREADY;
-  if (!read_listen_settings() || !read_visibility()) {
+  if (!read_listen_settings() || !read_visibility() || !read_epmd_port()) {
     D.started.store(false);
     return SNOW_EINVAL;
   }
@@ -134,6 +150,9 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   D.listen_port = port;
   D.creation = 0;
   D.epmd_attempts = 0;
+  D.epmd_backoff_ms = 100;
+  D.epmd_registered = false;
+  D.epmd_reg_open = false;
   D.epmd_spawned = false;
   D.epmd_buf.clear();
   D.stopping = false;

@@ -77,6 +77,7 @@
 
 #include "abi/include/snowrt.h"
 #include "runtime/dist/dist.h"
+#include "runtime/dist/epmd.h"
 #include "runtime/dist/node_table.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
@@ -240,7 +241,13 @@ struct Dist {
 
   std::unordered_map<std::string, PeerState> peers;  // loop thread only
   WaiterPtr start_waiter;
-  int epmd_attempts = 0;
+  // The port mapper registration (epmd_client.cpp has its states). Loop
+  // only, except epmd_port (set at start).
+  uint16_t epmd_port = epmd::kPort;  // ERL_EPMD_PORT
+  bool epmd_reg_open = false;        // epmd_reg is initialised and not closing
+  bool epmd_registered = false;      // the port mapper holds our name
+  int epmd_attempts = 0;             // of the current (re-)registration
+  int epmd_backoff_ms = 100;         // the next re-registration delay
   bool epmd_spawned = false;
   std::vector<uint8_t> epmd_buf;
   bool stopping = false;

@@ -137,11 +137,12 @@ def describe_pid(hexstr):
 # ---------------------------------------------------------------- port mapper, raw peers
 
 
-def epmd_port(node_name, timeout=5.0):
-    """The node's distribution port from the port mapper (PORT_PLEASE2), or None."""
+def epmd_port(node_name, timeout=5.0, epmd=4369):
+    """The node's distribution port from the port mapper on port `epmd`
+    (PORT_PLEASE2), or None."""
     import socket
     alive = node_name.split("@")[0].encode()
-    with socket.create_connection(("127.0.0.1", 4369), timeout=timeout) as s:
+    with socket.create_connection(("127.0.0.1", epmd), timeout=timeout) as s:
         s.sendall((len(alive) + 1).to_bytes(2, "big") + b"z" + alive)
         data = b""
         while len(data) < 4:

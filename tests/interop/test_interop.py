@@ -55,16 +55,17 @@ def rp(ev):
 
 
 class ErlNode(Proc):
-    def __init__(self, ctx, short, cookie="snowcookie", sname=False):
+    def __init__(self, ctx, short, cookie="snowcookie", sname=False, env=None):
         """sname: erl -sname, named short@<this host's name> (what most
-        people type), instead of -name short@127.0.0.1."""
+        people type), instead of -name short@127.0.0.1. env: added to
+        erl's environment."""
         if sname:
             name = "%s@%s" % (short, socket.gethostname().split(".")[0])
         else:
             name = "%s@%s" % (short, HOST)
         argv = ["erl", "-sname" if sname else "-name", name, "-setcookie", cookie, "-noshell",
                 "-pa", ctx.runner.beamdir, "-s", "snowpeer", "main"]
-        super().__init__(ctx, name, argv, tag=short)
+        super().__init__(ctx, name, argv, env=env, tag=short)
         self.cookie = cookie
         ln = self.wait_line(lambda l: l.kind == "ready", tmo(30), "erl ready")
         check(ln.label == name, "erl says it is %s" % ln.label)
@@ -281,6 +282,102 @@ def t_global_with_snow_nodes(ctx):
     for e in es:
         ln = e.cmd("gsync", "w", timeout=tmo(10))
         check(ln.args[0] == "ok", "%s: global:sync() after a reconnect = %s" % (e.tag, ln.raw))
+
+
+# ---------------------------------------------------------------- port mapper restarts
+
+
+class Epmd:
+    """A port mapper of the test's own (`epmd -port P` in the foreground, so
+    the test knows its pid), on a free port: nodes reach it through
+    ERL_EPMD_PORT."""
+
+    def __init__(self, ctx, port):
+        self.port = port
+        self.log = open(os.path.join(ctx.logdir, "epmd.%d.%d.stderr" % (port, len(ctx.procs))), "wb")
+        self.p = subprocess.Popen(["epmd", "-port", str(port)], stdin=subprocess.DEVNULL, stdout=self.log,
+                                  stderr=self.log)
+        deadline = time.monotonic() + tmo(10)
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                if self.p.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise Fail("epmd -port %d did not start" % port)
+                time.sleep(0.02)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()  # by pid: only the port mapper this test started
+        self.p.wait()
+        self.log.close()
+
+
+def free_port():
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+def t_epmd_restart(ctx):
+    """The port mapper restarts (killed, then started again on its port):
+    the libsnowrt node registers again, on the dynamic port it listens on,
+    and an erl node started afterwards reaches it by name."""
+    from nodelib import epmd_port
+    port = free_port()
+    env = {"ERL_EPMD_PORT": str(port)}
+    epmd = Epmd(ctx, port)
+    try:
+        s = ctx.node("s", env=env)
+        s.spawn("w")
+        dist_port = epmd_port(s.name, epmd=port)
+        check(dist_port, "%s is not registered with the port mapper" % s.name)
+        epmd.stop()
+        epmd = Epmd(ctx, port)
+        deadline = time.monotonic() + tmo(15)
+        got = None
+        while time.monotonic() < deadline:
+            got = epmd_port(s.name, epmd=port)
+            if got:
+                break
+            time.sleep(0.05)
+        check(got == dist_port, "after the port mapper restarted: %s registered at %s (listens on %d)" %
+              (s.name, got, dist_port))
+        e = ErlNode(ctx, ctx.uname("e"), env=env)
+        e.spawn("w")
+        ln = e.cmd("ping", "w", s.name)
+        check(ln.args[0] == "pong", "net_adm:ping after the port mapper restarted: %s" % ln.args[0])
+        with open(s.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        check("registered %s (port %d) with the port mapper again" % (s.name, dist_port) in log,
+              "no re-registration line in the node's log")
+    finally:
+        epmd.stop()
+
+
+def t_epmd_starts_late(ctx):
+    """No port mapper when the node starts (and none can be started): the
+    node starts anyway and registers, on its listening port, once one
+    runs."""
+    from nodelib import epmd_port, proc_tcp_sockets
+    port = free_port()
+    s = ctx.node("s", env={"ERL_EPMD_PORT": str(port), "PATH": "/nonexistent"})
+    listening = [local[1] for state, local, _ in proc_tcp_sockets(s.pid) if state == "LISTEN"]
+    check(len(listening) == 1, "listening sockets: %s" % listening)
+    epmd = Epmd(ctx, port)
+    try:
+        deadline = time.monotonic() + tmo(15)
+        got = None
+        while time.monotonic() < deadline and not got:
+            got = epmd_port(s.name, epmd=port)
+            if not got:
+                time.sleep(0.05)
+        check(got == listening[0], "%s registered at %s once a port mapper runs (listens on %d)" %
+              (s.name, got, listening[0]))
+    finally:
+        epmd.stop()
 
 
 # ---------------------------------------------------------------- erl watches a libsnowrt process
@@ -855,6 +952,8 @@ def main():
     runner.add("wrong_cookie", t_wrong_cookie)
     runner.add("visibility", t_visibility)
     runner.add("global_with_snow_nodes", t_global_with_snow_nodes)
+    runner.add("epmd_restart", t_epmd_restart)
+    runner.add("epmd_starts_late", t_epmd_starts_late)
     runner.add("short_names", t_short_names)
     runner.add("erl_monitors_and_links_snow", t_erl_monitors_snow)
     runner.add("snow_monitors_and_links_erl", t_snow_monitors_erl)
