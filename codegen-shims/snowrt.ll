@@ -41,8 +41,9 @@
 %snow_spawn_opts = type { i8, i8, i8, [5 x i8], i64, i64, i8*, [4 x i64] }
 ; { processes_alive, processes_spawned, processes_exited, messages_sent,
 ;   nodes_connected, schedulers, timers_pending, stacks_resident,
-;   node_entries, remote_pids, reserved_[6] }: all u64, 128 bytes
-%snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, [6 x i64] }
+;   node_entries, remote_pids, alias_sends_dropped, reserved_[5] }: all
+;   u64, 128 bytes
+%snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, [5 x i64] }
 ; { start, args, args_size, u8 restart, u8 reserved_[7], i64 shutdown_ms,
 ;   node, node_len, function, function_len }
 %snow_child_spec = type { i8*, i8*, i64, i8, [7 x i8], i64, i8*, i64, i8*, i64 }

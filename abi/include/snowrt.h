@@ -192,7 +192,8 @@ typedef struct snow_stats {
   uint64_t stacks_resident;   /* execution stack slots mapped (shared + dedicated) */
   uint64_t node_entries;      /* node-table entries in use (v2) */
   uint64_t remote_pids;       /* remote pid handles held (v2) */
-  uint64_t reserved_[6];      /* written as 0; see "Growth" above */
+  uint64_t alias_sends_dropped; /* sends from peers to process aliases, dropped (v2) */
+  uint64_t reserved_[5];      /* written as 0; see "Growth" above */
 } snow_stats;
 
 /* ------------------------------------------------------------------------

@@ -231,6 +231,7 @@ std::vector<std::string> dist_connected_nodes() {
 uint64_t dist_node_entries() { return node_table_counts().entries; }
 
 uint64_t dist_remote_pids() { return node_table_counts().pids; }
+uint64_t dist_alias_sends_dropped() { return D.alias_sends_dropped.load(std::memory_order_relaxed); }
 
 uint64_t dist_nodes_connected() {
   std::lock_guard<std::mutex> lk(D.conn_mu);

@@ -264,6 +264,10 @@ struct Dist {
   uint64_t refusals_unlogged = 0;
   std::atomic<int64_t> last_traffic_ns{0};  // last bytes read or command run (written under loop_mu)
 
+  // ALIAS_SEND and ALIAS_SEND_TT messages dropped (no process has an
+  // alias). Any thread.
+  std::atomic<uint64_t> alias_sends_dropped{0};
+
   std::mutex nm_mu;
   std::unordered_map<int64_t, NodeMon> node_mons;
   std::unordered_set<uint64_t> monitor_all;

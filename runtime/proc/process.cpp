@@ -1766,6 +1766,7 @@ void proc_stats(snow_stats* out) {
   out->stacks_resident = uint64_t(sched_running() ? sched_stacks_resident() : 0);
   out->node_entries = dist_node_entries();
   out->remote_pids = dist_remote_pids();
+  out->alias_sends_dropped = dist_alias_sends_dropped();
   // The reserved words stay 0 (snow_stats{} above).
 }
 

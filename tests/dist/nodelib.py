@@ -256,7 +256,7 @@ def proc_tcp_sockets(pid):
 # The flags libsnowrt offers (runtime/dist/wire.h kOurFlags): OTP 25's
 # mandatory set plus monitors, exit payloads, unlink ids and spawn.
 RAW_FLAGS = (0x1 | 0x4 | 0x8 | 0x10 | 0x20 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x20000 | 0x40000
-             | 0x80000 | 0x400000 | 0x1000000 | 0x2000000 | (1 << 32) | (1 << 34) | (1 << 36))
+             | 0x80000 | 0x400000 | 0x1000000 | 0x2000000 | (1 << 32) | (1 << 34) | (1 << 35) | (1 << 36))
 
 
 class RawPeer:

@@ -153,6 +153,7 @@ static const struct {
     FIELD(snow_stats, stacks_resident),
     FIELD(snow_stats, node_entries),
     FIELD(snow_stats, remote_pids),
+    FIELD(snow_stats, alias_sends_dropped),
     FIELD(snow_stats, reserved_),
     FIELD(snow_child_spec, start),
     FIELD(snow_child_spec, args),

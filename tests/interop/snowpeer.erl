@@ -25,7 +25,12 @@
 %%     ok <ms>) | gregister <label> <name> (global:register_name of the
 %%     worker) | gwhereis <label> <name> (answers the pid or "undefined")
 %%   | gtrans <label> (global:trans on every visible node, answers its
-%%     result) | monitor <label> <pid> | monitorname <label>
+%%     result) | ttsend <label> <pid> <hex> | ttsendnamed <label> <name>
+%%     <node> <hex> | ttsendexit <label> <pid> <atom> | ttexit <label>
+%%     <atom> | ttrspawn <label> ... (as send, sendnamed, sendexit, exit,
+%%     rspawn, with a seq_trace token set: the _TT control messages)
+%%   | aliassend <label> <node> <creation> <hex> (sends to a reference of
+%%     that node, as to a process alias: ALIAS_SEND) | monitor <label> <pid> | monitorname <label>
 %%   <name> <node> | demonitor <label> <ref> | link <label> <pid>
 %%   | unlink <label> <pid> | exit <label> <atom> | error <label> <atom>
 %%   | sendexit <label> <pid> <atom> | send <label> <pid> <hex>
@@ -130,6 +135,10 @@ worker_loop(Label) ->
         {cmd, Id, "error", [A]} ->
             ok(Id),
             erlang:error(list_to_atom(A));
+        {cmd, Id, "ttexit", [A]} ->
+            ok(Id),
+            seq_trace:set_token(label, 17),
+            exit(list_to_atom(A));
         {cmd, Id, "exitterm", [H]} ->
             ok(Id),
             exit(term_of(H));
@@ -256,5 +265,21 @@ run(_, Id, "rspawn", [Node, Fn, Link, NewLabel | More]) ->
         {spawn_reply, Req, error, Reason} -> out("R ~s ok 0 why=~s", [Id, pretty(Reason)])
     after 10000 -> out("R ~s err -10 no spawn_reply", [Id])
     end;
+run(Label, Id, "ttsend", Args) -> with_token(Label, Id, "send", Args);
+run(Label, Id, "ttsendnamed", Args) -> with_token(Label, Id, "sendnamed", Args);
+run(Label, Id, "ttsendexit", Args) -> with_token(Label, Id, "sendexit", Args);
+run(Label, Id, "ttrspawn", Args) -> with_token(Label, Id, "rspawn", Args);
+run(_, Id, "aliassend", [NodeS, CreationS, H]) ->
+    N = list_to_binary(NodeS),
+    Ref = binary_to_term(<<131, 90, 3:16, 119, (byte_size(N)), N/binary, (list_to_integer(CreationS)):32,
+                           1:32, 2:32, 3:32>>),
+    erlang:send(Ref, unhex(H)),
+    ok(Id);
 run(_, Id, Cmd, _) ->
     out("R ~s err -1 unknown command ~s", [Id, Cmd]).
+
+%% Runs a command with a seq_trace token set, so that what it sends to
+%% another node travels in the _TT control messages.
+with_token(Label, Id, Cmd, Args) ->
+    seq_trace:set_token(label, 17),
+    try run(Label, Id, Cmd, Args) after seq_trace:set_token([]) end.

@@ -145,7 +145,8 @@ pub struct snow_stats {
     pub stacks_resident: u64,
     pub node_entries: u64,
     pub remote_pids: u64,
-    pub reserved_: [u64; 6],
+    pub alias_sends_dropped: u64,
+    pub reserved_: [u64; 5],
 }
 
 #[repr(C)]

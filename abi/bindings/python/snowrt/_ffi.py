@@ -167,7 +167,8 @@ class snow_stats(Structure):
         ("stacks_resident", c_uint64),
         ("node_entries", c_uint64),
         ("remote_pids", c_uint64),
-        ("reserved_", c_uint64 * 6),
+        ("alias_sends_dropped", c_uint64),
+        ("reserved_", c_uint64 * 5),
     ]
 
 
