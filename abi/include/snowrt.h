@@ -254,7 +254,8 @@ typedef struct snow_stats {
   uint64_t gc_collections;    /* process heap collections since program start */
   uint64_t gc_shared_bytes;   /* bytes of values carried between processes
                                  that the last shared collection kept */
-  uint64_t reserved_[2];      /* written as 0; see "Growth" above */
+  uint64_t alias_sends_dropped; /* sends from peers to process aliases, dropped (v2) */
+  uint64_t reserved_[1];      /* written as 0; see "Growth" above */
 } snow_stats;
 
 /* ------------------------------------------------------------------------

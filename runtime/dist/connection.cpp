@@ -378,7 +378,7 @@ void on_connected(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitStatus;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
-  send_handshake(c, hs::encode_name(wire::kOurFlags, D.creation, D.name));
+  send_handshake(c, hs::encode_name(our_flags(), D.creation, D.name));
 }
 
 }  // namespace

@@ -200,11 +200,13 @@ bool on_link(Conn* c, const wire::Control& ctl) {
   return true;
 }
 
-// {2, Unused, ToPid} / {22, FromPid, ToPid}, then the message
+// {2, Unused, ToPid} / {22, FromPid, ToPid}, then the message; the _TT
+// forms (12, 23) add a seq_trace token, ignored (we do not trace).
 bool on_send(Conn* c, const wire::Control& ctl) {
   const etf::View* it = ctl.item;
   if (ctl.arity < 3) return true;
-  etf::View sender = ctl.op == wire::kSendSender ? it[1] : etf::View{};
+  bool has_sender = ctl.op == wire::kSendSender || ctl.op == wire::kSendSenderTT;
+  etf::View sender = has_sender ? it[1] : etf::View{};
   if (sender.size && !is_peer_pid(c, sender)) return false;
   uint64_t to = 0;
   Target t = local_target(it[2], &to);
@@ -215,7 +217,7 @@ bool on_send(Conn* c, const wire::Control& ctl) {
   return true;
 }
 
-// {6, FromPid, Unused, ToName}, then the message
+// {6, FromPid, Unused, ToName} / {16, ..., Token}, then the message
 bool on_reg_send(Conn* c, const wire::Control& ctl) {
   const etf::View* it = ctl.item;
   std::string name;
@@ -232,18 +234,23 @@ bool on_reg_send(Conn* c, const wire::Control& ctl) {
   return true;
 }
 
-// {3 | 8, FromPid, ToPid, Reason} / {24 | 26, FromPid, ToPid}, then the reason
+// {3 | 8, FromPid, ToPid, Reason} / {24 | 26, FromPid, ToPid}, then the
+// reason; the _TT forms put a seq_trace token (ignored) after ToPid:
+// {13 | 18, FromPid, ToPid, Token, Reason} / {25 | 27, FromPid, ToPid, Token}.
 bool on_exit(Conn* c, const wire::Control& ctl) {
   const etf::View* it = ctl.item;
-  bool payload = ctl.op == wire::kPayloadExit || ctl.op == wire::kPayloadExit2;
-  bool link = ctl.op == wire::kExit || ctl.op == wire::kPayloadExit;
-  if (ctl.arity < (payload ? 3u : 4u)) return true;
+  int64_t op = ctl.op;
+  bool payload = op == wire::kPayloadExit || op == wire::kPayloadExit2 || op == wire::kPayloadExitTT ||
+                 op == wire::kPayloadExit2TT;
+  bool link = op == wire::kExit || op == wire::kPayloadExit || op == wire::kExitTT || op == wire::kPayloadExitTT;
+  size_t reason_index = op == wire::kExitTT || op == wire::kExit2TT ? 4 : 3;
+  if (ctl.arity < (payload ? 3u : reason_index + 1)) return true;
   if (!is_peer_pid(c, it[1])) return false;
   uint64_t to = 0;
   if (local_target(it[2], &to) != Target::Local) return true;
   std::vector<uint8_t> reason_bytes;
   bool kill = false;
-  if (!read_reason(payload, ctl, 3, &reason_bytes, &kill)) return false;
+  if (!read_reason(payload, ctl, reason_index, &reason_bytes, &kill)) return false;
   // A link's exit signal comes from a process that has died; exit/2
   // comes from one that lives on and may be shown to a trapping target.
   uint64_t from;
@@ -374,6 +381,19 @@ bool on_monitor_exit(Conn* c, const wire::Control& ctl) {
   return true;
 }
 
+// {33, FromPid, Alias} / {34, FromPid, Alias, Token}, then the message. No
+// process here has an alias (the runtime has no such concept), so nothing
+// can be addressed this way: the message is dropped, as erl drops a send
+// to an inactive alias, and counted (snow_stats.alias_sends_dropped).
+bool on_alias_send(Conn* c, const wire::Control& ctl) {
+  if (ctl.arity < 3) return true;
+  if (!is_peer_pid(c, ctl.item[1])) return false;
+  etf::View msg;
+  if (!wire::read_payload(ctl, &msg)) return false;
+  D.alias_sends_dropped.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 // One frame from an up connection. False when it is malformed (the
@@ -390,13 +410,20 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
       return on_link(c, ctl);
     case wire::kSend:
     case wire::kSendSender:
+    case wire::kSendTT:
+    case wire::kSendSenderTT:
       return on_send(c, ctl);
     case wire::kRegSend:
+    case wire::kRegSendTT:
       return on_reg_send(c, ctl);
     case wire::kExit:
     case wire::kExit2:
     case wire::kPayloadExit:
     case wire::kPayloadExit2:
+    case wire::kExitTT:
+    case wire::kExit2TT:
+    case wire::kPayloadExitTT:
+    case wire::kPayloadExit2TT:
       return on_exit(c, ctl);
     case wire::kUnlink:
       return on_unlink(c, ctl);
@@ -411,10 +438,15 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
     case wire::kPayloadMonitorPExit:
       return on_monitor_exit(c, ctl);
     case wire::kSpawnRequest:
+    case wire::kSpawnRequestTT:  // the token is an element past the ones read
       return handle_spawn_request(c, ctl);
     case wire::kSpawnReply:
+    case wire::kSpawnReplyTT:
       handle_spawn_reply(c, ctl);
       return true;
+    case wire::kAliasSend:
+    case wire::kAliasSendTT:
+      return on_alias_send(c, ctl);
     default:
       return true;  // a control message we do not implement: ignored
   }

@@ -77,6 +77,37 @@ bool read_listen_settings() {
   return true;
 }
 
+// The port mapper's port on every host: ERL_EPMD_PORT, as erl reads it
+// (default 4369). false (and a log line) when it is not a port number.
+bool read_epmd_port() {
+  D.epmd_port = epmd::kPort;
+  const char* v = getenv("ERL_EPMD_PORT");
+  if (!v || !*v) return true;
+  char* end;
+  long p = strtol(v, &end, 10);
+  if (*end != 0 || p < 1 || p > 65535) {
+    log_line("snowrt: ERL_EPMD_PORT=%s is not a port number", v);
+    return false;
+  }
+  D.epmd_port = uint16_t(p);
+  return true;
+}
+
+// Whether the node is visible to its peers: SNOW_DIST_VISIBLE=1 or true
+// (like erl without -hidden); unset, empty, 0 or false: hidden (the
+// default, as an ei C node). false (and a log line) for anything else.
+bool read_visibility() {
+  D.visible = false;
+  const char* v = getenv("SNOW_DIST_VISIBLE");
+  if (!v || !*v || strcmp(v, "0") == 0 || strcmp(v, "false") == 0) return true;
+  if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) {
+    D.visible = true;
+    return true;
+  }
+  log_line("snowrt: SNOW_DIST_VISIBLE=%s is not 0, 1, false or true", v);
+  return false;
+}
+
 }  // namespace
 
 }  // namespace snow::rt::dist
@@ -90,7 +121,8 @@ bool dist_started() { return D.started.load(std::memory_order_acquire); }
 const DistHooks& dist_proc_hooks() {
   static const DistHooks hooks{dist_started,        dist_stop,          dist_deliver,     dist_flush_slice,
                                dist_poll_io,        dist_poll_io_done,  dist_node_monitor, dist_node_demonitor,
-                               dist_monitor_all,    dist_nodes_connected, dist_node_entries, dist_remote_pids};
+                               dist_monitor_all,    dist_nodes_connected, dist_node_entries, dist_remote_pids,
+                               dist_alias_sends_dropped};
   return hooks;
 }
 
@@ -121,7 +153,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   if (secret.empty())
     if (int64_t rc = read_default_cookie(&secret); rc != 0) return rc;
   if (D.started.exchange(true)) return SNOW_EALREADY;
-  if (!read_listen_settings()) {
+  if (!read_listen_settings() || !read_visibility() || !read_epmd_port()) {
     D.started.store(false);
     return SNOW_EINVAL;
   }
@@ -130,6 +162,9 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   D.listen_port = port;
   D.creation = 0;
   D.epmd_attempts = 0;
+  D.epmd_backoff_ms = 100;
+  D.epmd_registered = false;
+  D.epmd_reg_open = false;
   D.epmd_spawned = false;
   D.epmd_buf.clear();
   D.stopping = false;
@@ -208,6 +243,7 @@ std::vector<std::string> dist_connected_nodes() {
 uint64_t dist_node_entries() { return node_table_counts().entries; }
 
 uint64_t dist_remote_pids() { return node_table_counts().pids; }
+uint64_t dist_alias_sends_dropped() { return D.alias_sends_dropped.load(std::memory_order_relaxed); }
 
 uint64_t dist_nodes_connected() {
   std::lock_guard<std::mutex> lk(D.conn_mu);

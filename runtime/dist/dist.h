@@ -84,6 +84,9 @@ uint64_t dist_nodes_connected();
 // thread.
 uint64_t dist_node_entries();
 uint64_t dist_remote_pids();
+// Sends from peers to process aliases, dropped since the library was
+// loaded (snow_rt_stats; control.cpp on_alias_send). Any thread.
+uint64_t dist_alias_sends_dropped();
 
 // Node monitors: NODEDOWN/NODEUP delivered to `watcher`. The watcher's own
 // bookkeeping (ids) lives in its process; these calls keep the registry.

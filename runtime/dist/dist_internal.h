@@ -78,6 +78,7 @@
 
 #include "abi/include/snowrt.h"
 #include "runtime/dist/dist.h"
+#include "runtime/dist/epmd.h"
 #include "runtime/dist/node_table.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
@@ -213,6 +214,11 @@ struct Dist {
   int listen_port = 0;
   std::string listen_interface = "0.0.0.0";
   int listen_min = 0, listen_max = 0;  // 0: any port
+  // Whether peers see this node as visible (it offers kFlagPublished):
+  // SNOW_DIST_VISIBLE, read at start. Hidden by default, as a C node: a
+  // visible node would have to take part in `global`'s connect protocol,
+  // which it does not (docs/distribution.md "Visibility").
+  bool visible = false;
 
   uv_loop_t loop;
   // Whoever runs the loop holds loop_mu: its own thread, or a spinning
@@ -251,7 +257,13 @@ struct Dist {
 
   std::unordered_map<std::string, PeerState> peers;  // loop thread only
   WaiterPtr start_waiter;
-  int epmd_attempts = 0;
+  // The port mapper registration (epmd_client.cpp has its states). Loop
+  // only, except epmd_port (set at start).
+  uint16_t epmd_port = epmd::kPort;  // ERL_EPMD_PORT
+  bool epmd_reg_open = false;        // epmd_reg is initialised and not closing
+  bool epmd_registered = false;      // the port mapper holds our name
+  int epmd_attempts = 0;             // of the current (re-)registration
+  int epmd_backoff_ms = 100;         // the next re-registration delay
   bool epmd_spawned = false;
   std::vector<uint8_t> epmd_buf;
   bool stopping = false;
@@ -267,6 +279,10 @@ struct Dist {
   int refusal_lines = 0;
   uint64_t refusals_unlogged = 0;
   std::atomic<int64_t> last_traffic_ns{0};  // last bytes read or command run (written under loop_mu)
+
+  // ALIAS_SEND and ALIAS_SEND_TT messages dropped (no process has an
+  // alias). Any thread.
+  std::atomic<uint64_t> alias_sends_dropped{0};
 
   std::mutex nm_mu;
   std::unordered_map<int64_t, NodeMon> node_mons;
@@ -289,6 +305,9 @@ inline uint32_t get_be32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
 inline uint16_t get_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+
+// The flags this node offers in its handshake (set at start).
+inline uint64_t our_flags() { return D.visible ? wire::kOurFlags : wire::kOurFlags & ~wire::kFlagPublished; }
 
 // Exit reasons of the answers given locally.
 inline constexpr uint8_t kNoconnection[1] = {SNOW_REASON_NOCONNECTION};

@@ -20,14 +20,6 @@ std::vector<uint8_t> with_length(const std::vector<uint8_t>& body) {
 
 }  // namespace
 
-uint16_t port() {
-  const char* v = std::getenv("ERL_EPMD_PORT");
-  if (!v || !*v) return kPort;
-  char* end;
-  long p = std::strtol(v, &end, 10);
-  return *end == 0 && p >= 1 && p <= 65535 ? uint16_t(p) : kPort;
-}
-
 std::vector<uint8_t> encode_alive2_req(uint16_t listen_port, std::string_view alive) {
   std::vector<uint8_t> b{kAlive2Req};
   put16(b, listen_port);

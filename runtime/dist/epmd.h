@@ -19,10 +19,6 @@ namespace snow::rt::epmd {
 
 constexpr uint16_t kPort = 4369;
 
-// The port mapper's port: ERL_EPMD_PORT when it holds a port number (as
-// for erl), else kPort. Any thread.
-uint16_t port();
-
 enum Message : uint8_t {
   kAlive2XResp = 118,
   kPort2Resp = 119,

@@ -1,8 +1,10 @@
 // The port mapper client, loop only: the lookup of a peer's port before an
 // outgoing connection (PORT_PLEASE2_REQ on the peer's host), and this
-// node's registration at start (ALIVE2_REQ on a connection kept open for
-// the node's life, with a port mapper started if the host has none). The
-// requests and replies are the pure functions of epmd.h.
+// node's registration (ALIVE2_REQ on a connection kept open for the node's
+// life, with a port mapper started if the host has none at start, and
+// renewed whenever the port mapper loses it). The requests and replies are
+// the pure functions of epmd.h. The port mapper listens on D.epmd_port on
+// every host (ERL_EPMD_PORT, as erl reads it; default 4369).
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -70,7 +72,7 @@ void lookup_and_connect(Conn* c) {
     return;
   }
   sockaddr_in addr = c->addr;
-  addr.sin_port = htons(epmd::port());
+  addr.sin_port = htons(D.epmd_port);
   c->st = St::EpmdLookup;
   uv_tcp_init(&D.loop, &c->epmd);
   c->epmd.data = c;
@@ -84,66 +86,145 @@ void lookup_and_connect(Conn* c) {
 }
 
 // ------------------------------------------------------------------ registering this node
+//
+// States (loop only): at start, Connecting (up to kStartAttempts tries 100
+// ms apart, starting `epmd -daemon` after the first failure) --ALIVE2 ok-->
+// Registered; no port mapper after those tries: the node starts anyway
+// (reachable by explicit port) and goes on as after a loss. Registered
+// --the registration connection closes (the port mapper stopped or
+// restarted)--> Retrying: a new ALIVE2_REQ after a backoff of 100 ms
+// doubling to 10 s, each delay jittered by +-25 % so that the nodes of a
+// host do not all hit a restarted port mapper at once, until one is
+// accepted. A re-registration keeps this node's listening port and its
+// creation (its pids stay valid; erl does the same); the creation the
+// port mapper offers then is ignored.
 
 namespace {
 
-void on_epmd_retry(uv_timer_t*) { epmd_register(); }
+constexpr int kStartAttempts = 30;
+constexpr int kFirstBackoffMs = 100;
+constexpr int kMaxBackoffMs = 10000;
 
-void epmd_reg_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-  if (D.start_waiter && nread > 0 && D.epmd_buf.size() < 16)
-    D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + std::min<ssize_t>(nread, 16));
+void schedule_reregistration();
+
+void on_epmd_retry(uv_timer_t*) {
+  if (!D.stopping) epmd_register();
+}
+
+void close_registration() {
+  if (!D.epmd_reg_open) return;
+  D.epmd_reg_open = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&D.epmd_reg), nullptr);
+}
+
+// Registered: the port mapper holds our name (again).
+void registered(uint32_t creation) {
   if (D.start_waiter) {
-    uint32_t creation = 0;
-    switch (epmd::parse_alive2_resp(D.epmd_buf.data(), D.epmd_buf.size(), &creation)) {
-      case epmd::Reply::NeedMore:
-        if (nread >= 0) return;
-        finish_start(SNOW_EEPMD);  // closed before answering
-        return;
-      case epmd::Reply::Ok:
-        D.creation = creation;
-        finish_start(0);
-        return;
-      case epmd::Reply::Refused:
-        finish_start(SNOW_EEXIST);  // the name is taken on this host
-        return;
-      case epmd::Reply::Malformed:
-        log_line("snowrt: unexpected reply from the port mapper");
-        finish_start(SNOW_EEPMD);
-        return;
+    D.creation = creation;
+    finish_start(0);
+  } else {
+    log_at(LogLevel::Info, "snowrt: registered %s (port %d) with the port mapper again after %d attempt%s", D.name.c_str(),
+             D.listen_port, D.epmd_attempts, D.epmd_attempts == 1 ? "" : "s");
+  }
+  D.epmd_registered = true;
+  D.epmd_attempts = 0;
+  D.epmd_backoff_ms = kFirstBackoffMs;
+}
+
+// A registration attempt after start failed (or a held one was lost):
+// closes the connection and tries again later.
+void reregistration_failed(const char* why) {
+  close_registration();
+  if (D.epmd_attempts == 1 || D.epmd_attempts % 10 == 0)
+    log_at(LogLevel::Warning, "snowrt: cannot register %s with the port mapper (%s; attempt %d), retrying", D.name.c_str(), why,
+             D.epmd_attempts);
+  schedule_reregistration();
+}
+
+void schedule_reregistration() {
+  int base = D.epmd_backoff_ms;
+  D.epmd_backoff_ms = std::min(base * 2, kMaxBackoffMs);
+  int spread = base / 2;  // delay in [0.75, 1.25) x base
+  int delay = base - spread / 2 + int(hs::new_challenge() % uint32_t(spread ? spread : 1));
+  uv_timer_start(&D.epmd_retry, on_epmd_retry, uint64_t(delay), 0);
+}
+
+void epmd_reg_read(uv_stream_t*, ssize_t nread, const uv_buf_t* buf) {
+  if (D.stopping) return;
+  if (D.epmd_registered) {
+    // The port mapper says nothing after its reply: anything but more
+    // bytes means it closed the registration.
+    if (nread >= 0) return;
+    D.epmd_registered = false;
+    log_at(LogLevel::Warning, "snowrt: the port mapper closed the registration of %s; registering again", D.name.c_str());
+    close_registration();
+    schedule_reregistration();
+    return;
+  }
+  if (nread > 0 && D.epmd_buf.size() < 16)
+    D.epmd_buf.insert(D.epmd_buf.end(), buf->base, buf->base + std::min<ssize_t>(nread, 16));
+  uint32_t creation = 0;
+  switch (epmd::parse_alive2_resp(D.epmd_buf.data(), D.epmd_buf.size(), &creation)) {
+    case epmd::Reply::NeedMore:
+      if (nread >= 0) return;
+      if (D.start_waiter) finish_start(SNOW_EEPMD);
+      else reregistration_failed("closed before its reply");
+      return;
+    case epmd::Reply::Ok:
+      registered(creation);
+      return;
+    case epmd::Reply::Refused:
+      if (D.start_waiter) finish_start(SNOW_EEXIST);  // the name is taken on this host
+      else reregistration_failed("the name is registered by another node");
+      return;
+    case epmd::Reply::Malformed:
+      log_at(LogLevel::Warning, "snowrt: unexpected reply from the port mapper");
+      if (D.start_waiter) finish_start(SNOW_EEPMD);
+      else reregistration_failed("unexpected reply");
+      return;
+  }
+}
+
+// At start: no port mapper yet. Starts one (once, as erl does) and tries
+// again 100 ms later, kStartAttempts times; then the node starts without
+// one and keeps trying in the background.
+void start_attempt_failed() {
+  if (!D.epmd_spawned) {
+    D.epmd_spawned = true;
+    pid_t child;
+    char arg0[] = "epmd", arg1[] = "-daemon";
+    char* argv[] = {arg0, arg1, nullptr};
+    if (posix_spawnp(&child, "epmd", nullptr, nullptr, argv, environ) == 0) {
+      int st;
+      waitpid(child, &st, 0);
+    } else {
+      log_at(LogLevel::Warning, "snowrt: no port mapper running and epmd cannot be started");
     }
   }
-  if (nread < 0 && !D.stopping) log_at(LogLevel::Warning, "snowrt: the port mapper closed our registration");
-  (void)s;
+  if (D.epmd_attempts < kStartAttempts) {
+    uv_timer_start(&D.epmd_retry, on_epmd_retry, 100, 0);
+    return;
+  }
+  // Work without a port mapper: peers must use name@host:port until a
+  // port mapper appears and the background registration succeeds.
+  log_at(LogLevel::Warning, "snowrt: no port mapper: node %s reachable only as %s:%d until one starts", D.name.c_str(),
+           D.name.c_str(), D.listen_port);
+  D.creation = hs::new_challenge() | 1;
+  finish_start(0);
+  D.epmd_attempts = 0;
+  schedule_reregistration();
 }
 
 void epmd_reg_connected(uv_connect_t* req, int status) {
   delete req;
+  if (D.stopping) return;
   if (status != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&D.epmd_reg), nullptr);
-    if (!D.epmd_spawned) {
-      // No port mapper on this host: start one, as erl does.
-      D.epmd_spawned = true;
-      pid_t child;
-      char arg0[] = "epmd", arg1[] = "-daemon";
-      char* argv[] = {arg0, arg1, nullptr};
-      if (posix_spawnp(&child, "epmd", nullptr, nullptr, argv, environ) == 0) {
-        int st;
-        waitpid(child, &st, 0);
-      } else {
-        log_at(LogLevel::Warning, "snowrt: no port mapper running and epmd cannot be started");
-      }
-    }
-    if (++D.epmd_attempts < 30) {
-      uv_timer_start(&D.epmd_retry, on_epmd_retry, 100, 0);
-      return;
-    }
-    // Work without a port mapper: peers must use name@host:port.
-    log_at(LogLevel::Warning, "snowrt: no port mapper: node %s reachable only as %s:%d", D.name.c_str(), D.name.c_str(),
-             D.listen_port);
-    D.creation = hs::new_challenge() | 1;
-    finish_start(0);
+    close_registration();
+    if (D.start_waiter) start_attempt_failed();
+    else reregistration_failed(uv_strerror(status));
     return;
   }
+  D.epmd_buf.clear();
   auto* wr = new WriteReq();
   wr->owned = epmd::encode_alive2_req(uint16_t(D.listen_port), std::string_view(D.name).substr(0, D.name.find('@')));
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(wr->owned.data()), unsigned(wr->owned.size())));
@@ -154,14 +235,18 @@ void epmd_reg_connected(uv_connect_t* req, int status) {
 }  // namespace
 
 void epmd_register() {
+  ++D.epmd_attempts;
   uv_tcp_init(&D.loop, &D.epmd_reg);
+  D.epmd_reg_open = true;
   sockaddr_in addr;
-  uv_ip4_addr("127.0.0.1", epmd::port(), &addr);
+  uv_ip4_addr("127.0.0.1", D.epmd_port, &addr);
   auto* req = new uv_connect_t();
-  if (uv_tcp_connect(req, &D.epmd_reg, reinterpret_cast<const sockaddr*>(&addr), epmd_reg_connected) != 0) {
-    delete req;
-    finish_start(SNOW_EEPMD);
-  }
+  int rc = uv_tcp_connect(req, &D.epmd_reg, reinterpret_cast<const sockaddr*>(&addr), epmd_reg_connected);
+  if (rc == 0) return;
+  delete req;
+  close_registration();
+  if (D.start_waiter) finish_start(SNOW_EEPMD);
+  else reregistration_failed(uv_strerror(rc));
 }
 
 }  // namespace snow::rt::dist

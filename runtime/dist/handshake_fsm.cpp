@@ -26,7 +26,7 @@ void send_status(Conn* c, const char* status) { send_handshake(c, hs::encode_sta
 
 void send_challenge(Conn* c) {
   c->my_challenge = hs::new_challenge();
-  send_handshake(c, hs::encode_challenge(wire::kOurFlags, c->my_challenge, D.creation, D.name));
+  send_handshake(c, hs::encode_challenge(our_flags(), c->my_challenge, D.creation, D.name));
   c->st = St::AwaitReply;
 }
 

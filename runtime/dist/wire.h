@@ -31,14 +31,20 @@ constexpr uint64_t kFlagHandshake23 = 0x1000000;
 constexpr uint64_t kFlagUnlinkId = 0x2000000;
 constexpr uint64_t kFlagSpawn = uint64_t(1) << 32;
 constexpr uint64_t kFlagV4NC = uint64_t(1) << 34;
+constexpr uint64_t kFlagAlias = uint64_t(1) << 35;
 constexpr uint64_t kFlagMandatory25Digest = uint64_t(1) << 36;
 
 // What we offer: everything OTP 25 requires plus the features we implement.
-// Not offered (so peers never use them): atom cache, fragments, aliases.
+// Not offered (so peers never use them): atom cache, fragments. Aliases are
+// offered only so that a peer sends us what its processes send to an
+// alias of ours rather than dropping it unseen: no process here has an
+// alias, so those sends are dropped and counted (control.cpp).
+// kFlagPublished is dropped for a hidden node (the default: see
+// dist_internal.h our_flags and docs/distribution.md "Visibility").
 constexpr uint64_t kOurFlags = kFlagPublished | kFlagExtendedReferences | kFlagDistMonitor | kFlagDistMonitorName | kFlagFunTags | kFlagNewFunTags |
                                kFlagExtendedPidsPorts | kFlagExportPtrTag | kFlagBitBinaries | kFlagNewFloats | kFlagUtf8Atoms |
                                kFlagMapTag | kFlagBigCreation | kFlagSendSender | kFlagExitPayload | kFlagHandshake23 |
-                               kFlagUnlinkId | kFlagSpawn | kFlagV4NC | kFlagMandatory25Digest;
+                               kFlagUnlinkId | kFlagSpawn | kFlagV4NC | kFlagAlias | kFlagMandatory25Digest;
 // What we require of a peer.
 constexpr uint64_t kRequiredFlags = kFlagExtendedReferences | kFlagExtendedPidsPorts | kFlagUtf8Atoms | kFlagNewFunTags |
                                     kFlagFunTags | kFlagBigCreation | kFlagHandshake23 | kFlagNewFloats | kFlagMapTag;
@@ -71,6 +77,7 @@ enum Op : int64_t {
   kSpawnReply = 31,
   kSpawnReplyTT = 32,
   kAliasSend = 33,
+  kAliasSendTT = 34,
   kUnlinkIdOp = 35,
   kUnlinkIdAck = 36,
 };

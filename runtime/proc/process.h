@@ -74,6 +74,7 @@ struct DistHooks {
   uint64_t (*nodes_connected)();
   uint64_t (*node_entries)();
   uint64_t (*remote_pids)();
+  uint64_t (*alias_sends_dropped)();
 };
 
 // Runtime start/stop (called by the ABI lifecycle functions).

@@ -137,11 +137,12 @@ def describe_pid(hexstr):
 # ---------------------------------------------------------------- port mapper, raw peers
 
 
-def epmd_port(node_name, timeout=5.0):
-    """The node's distribution port from the port mapper (PORT_PLEASE2), or None."""
+def epmd_port(node_name, timeout=5.0, epmd=4369):
+    """The node's distribution port from the port mapper on port `epmd`
+    (PORT_PLEASE2), or None."""
     import socket
     alive = node_name.split("@")[0].encode()
-    with socket.create_connection(("127.0.0.1", 4369), timeout=timeout) as s:
+    with socket.create_connection(("127.0.0.1", epmd), timeout=timeout) as s:
         s.sendall((len(alive) + 1).to_bytes(2, "big") + b"z" + alive)
         data = b""
         while len(data) < 4:
@@ -255,7 +256,7 @@ def proc_tcp_sockets(pid):
 # The flags libsnowrt offers (runtime/dist/wire.h kOurFlags): OTP 25's
 # mandatory set plus monitors, exit payloads, unlink ids and spawn.
 RAW_FLAGS = (0x1 | 0x4 | 0x8 | 0x10 | 0x20 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x20000 | 0x40000
-             | 0x80000 | 0x400000 | 0x1000000 | 0x2000000 | (1 << 32) | (1 << 34) | (1 << 36))
+             | 0x80000 | 0x400000 | 0x1000000 | 0x2000000 | (1 << 32) | (1 << 34) | (1 << 35) | (1 << 36))
 
 
 class RawPeer:

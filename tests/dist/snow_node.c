@@ -36,6 +36,7 @@
  *   <id> tsleep <ms>                  answers, then this thread sleeps (nanosleep)
  *   <id> stats                        snow_rt_stats: answers alive= nodes=
  *                                     node_entries= remote_pids=
+ *                                     alias_drops=
  *   <id> psend <pid> <hex> <ms>       a new plain pthread sends, prints
  *                                     E thread SENT, then sleeps ms
  * Commands run by worker <label> itself (so they act as that process):
@@ -904,9 +905,10 @@ static void* reader_main(void* unused) {
       if (rc < 0) {
         reply_rc(id, rc);
       } else {
-        emit("R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu", id,
+        emit("R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu alias_drops=%llu", id,
              (unsigned long long)st.processes_alive, (unsigned long long)st.nodes_connected,
-             (unsigned long long)st.node_entries, (unsigned long long)st.remote_pids);
+             (unsigned long long)st.node_entries, (unsigned long long)st.remote_pids,
+             (unsigned long long)st.alias_sends_dropped);
       }
       continue;
     }

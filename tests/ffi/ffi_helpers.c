@@ -157,6 +157,7 @@ static const struct {
     FIELD(snow_stats, heap_live_bytes),
     FIELD(snow_stats, gc_collections),
     FIELD(snow_stats, gc_shared_bytes),
+    FIELD(snow_stats, alias_sends_dropped),
     FIELD(snow_stats, reserved_),
     FIELD(snow_proc_info, pid),
     FIELD(snow_proc_info, status),

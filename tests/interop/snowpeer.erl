@@ -17,8 +17,20 @@
 %% Pids and refs are the hex of term_to_binary.
 %%
 %% Commands: spawn <label> [trap] | pid <label> | kill <label>
-%%   | ping <label> <node> | nodes <label> | disconnect <label> <node>
-%%   | monitor_nodes <label> | monitor <label> <pid> | monitorname <label>
+%%   | ping <label> <node> | nodes <label> (every connected node, hidden
+%%     ones included) | visible <label> (nodes()) | hidden <label>
+%%     (nodes(hidden)) | disconnect <label> <node>
+%%   | monitor_nodes <label> (visible and hidden nodes; NODEUP/NODEDOWN
+%%     carry type=visible|hidden) | gsync <label> (global:sync(), answers
+%%     ok <ms>) | gregister <label> <name> (global:register_name of the
+%%     worker) | gwhereis <label> <name> (answers the pid or "undefined")
+%%   | gtrans <label> (global:trans on every visible node, answers its
+%%     result) | ttsend <label> <pid> <hex> | ttsendnamed <label> <name>
+%%     <node> <hex> | ttsendexit <label> <pid> <atom> | ttexit <label>
+%%     <atom> | ttrspawn <label> ... (as send, sendnamed, sendexit, exit,
+%%     rspawn, with a seq_trace token set: the _TT control messages)
+%%   | aliassend <label> <node> <creation> <hex> (sends to a reference of
+%%     that node, as to a process alias: ALIAS_SEND) | monitor <label> <pid> | monitorname <label>
 %%   <name> <node> | demonitor <label> <ref> | link <label> <pid>
 %%   | unlink <label> <pid> | exit <label> <atom> | error <label> <atom>
 %%   | sendexit <label> <pid> <atom> | send <label> <pid> <hex>
@@ -123,6 +135,10 @@ worker_loop(Label) ->
         {cmd, Id, "error", [A]} ->
             ok(Id),
             erlang:error(list_to_atom(A));
+        {cmd, Id, "ttexit", [A]} ->
+            ok(Id),
+            seq_trace:set_token(label, 17),
+            exit(list_to_atom(A));
         {cmd, Id, "exitterm", [H]} ->
             ok(Id),
             exit(term_of(H));
@@ -141,10 +157,10 @@ worker_loop(Label) ->
                 end,
             out("E ~s DOWN ref=~s pid=~s rp=~s ra=~s rt=~s t=~b",
                 [Label, hex(term_to_binary(Ref)), P, pretty(Reason), atom_or_dash(Reason), t2b(Reason), now_ns()]);
-        {nodeup, Node} ->
-            out("E ~s NODEUP node=~s t=~b", [Label, Node, now_ns()]);
-        {nodedown, Node} ->
-            out("E ~s NODEDOWN node=~s t=~b", [Label, Node, now_ns()]);
+        {nodeup, Node, Info} ->
+            out("E ~s NODEUP node=~s type=~s t=~b", [Label, Node, proplists:get_value(node_type, Info), now_ns()]);
+        {nodedown, Node, Info} ->
+            out("E ~s NODEDOWN node=~s type=~s t=~b", [Label, Node, proplists:get_value(node_type, Info), now_ns()]);
         Bin when is_binary(Bin) ->
             out("E ~s MSG len=~b data=~s t=~b", [Label, byte_size(Bin), hex(Bin), now_ns()]);
         Term ->
@@ -159,15 +175,36 @@ worker_loop(Label) ->
 
 ok(Id) -> out("R ~s ok 0", [Id]).
 
+node_list([]) -> "-";
+node_list(Ns) -> lists:join(",", [atom_to_list(N) || N <- Ns]).
+
 run(_, Id, "echo", _) -> out("R ~s ok", [Id]);
 run(_, Id, "ping", [Node]) ->
     out("R ~s ok ~s", [Id, net_adm:ping(list_to_atom(Node))]);
 run(_, Id, "nodes", _) ->
-    out("R ~s ok ~s", [Id, case nodes() of [] -> "-"; Ns -> lists:join(",", [atom_to_list(N) || N <- Ns]) end]);
+    out("R ~s ok ~s", [Id, node_list(nodes(connected))]);
+run(_, Id, "visible", _) ->
+    out("R ~s ok ~s", [Id, node_list(nodes())]);
+run(_, Id, "hidden", _) ->
+    out("R ~s ok ~s", [Id, node_list(nodes(hidden))]);
+run(_, Id, "gsync", _) ->
+    T0 = now_ns(),
+    R = global:sync(),
+    out("R ~s ok ~p ~b", [Id, R, (now_ns() - T0) div 1000000]);
+run(_, Id, "gregister", [Name]) ->
+    out("R ~s ok ~s", [Id, global:register_name(list_to_atom(Name), self())]);
+run(_, Id, "gwhereis", [Name]) ->
+    case global:whereis_name(list_to_atom(Name)) of
+        undefined -> out("R ~s ok undefined", [Id]);
+        P -> out("R ~s ok ~s ~s", [Id, pid_hex(P), node(P)])
+    end;
+run(_, Id, "gtrans", _) ->
+    R = global:trans({snowpeer_lock, self()}, fun() -> done end, [node() | nodes()], 3),
+    out("R ~s ok ~p", [Id, R]);
 run(_, Id, "disconnect", [Node]) ->
     out("R ~s ok ~s", [Id, erlang:disconnect_node(list_to_atom(Node))]);
 run(_, Id, "monitor_nodes", _) ->
-    out("R ~s ok ~s", [Id, net_kernel:monitor_nodes(true)]);
+    out("R ~s ok ~s", [Id, net_kernel:monitor_nodes(true, [{node_type, all}])]);
 run(_, Id, "monitor", [P]) ->
     out("R ~s ok ~s", [Id, hex(term_to_binary(monitor(process, term_of(P))))]);
 run(_, Id, "monitorname", [Name, Node]) ->
@@ -228,5 +265,21 @@ run(_, Id, "rspawn", [Node, Fn, Link, NewLabel | More]) ->
         {spawn_reply, Req, error, Reason} -> out("R ~s ok 0 why=~s", [Id, pretty(Reason)])
     after 10000 -> out("R ~s err -10 no spawn_reply", [Id])
     end;
+run(Label, Id, "ttsend", Args) -> with_token(Label, Id, "send", Args);
+run(Label, Id, "ttsendnamed", Args) -> with_token(Label, Id, "sendnamed", Args);
+run(Label, Id, "ttsendexit", Args) -> with_token(Label, Id, "sendexit", Args);
+run(Label, Id, "ttrspawn", Args) -> with_token(Label, Id, "rspawn", Args);
+run(_, Id, "aliassend", [NodeS, CreationS, H]) ->
+    N = list_to_binary(NodeS),
+    Ref = binary_to_term(<<131, 90, 3:16, 119, (byte_size(N)), N/binary, (list_to_integer(CreationS)):32,
+                           1:32, 2:32, 3:32>>),
+    erlang:send(Ref, unhex(H)),
+    ok(Id);
 run(_, Id, Cmd, _) ->
     out("R ~s err -1 unknown command ~s", [Id, Cmd]).
+
+%% Runs a command with a seq_trace token set, so that what it sends to
+%% another node travels in the _TT control messages.
+with_token(Label, Id, Cmd, Args) ->
+    seq_trace:set_token(label, 17),
+    try run(Label, Id, Cmd, Args) after seq_trace:set_token([]) end.

@@ -186,7 +186,8 @@ class snow_stats(Structure):
         ("heap_live_bytes", c_uint64),
         ("gc_collections", c_uint64),
         ("gc_shared_bytes", c_uint64),
-        ("reserved_", c_uint64 * 2),
+        ("alias_sends_dropped", c_uint64),
+        ("reserved_", c_uint64 * 1),
     ]
 
 

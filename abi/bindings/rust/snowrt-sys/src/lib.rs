@@ -175,7 +175,8 @@ pub struct snow_stats {
     pub heap_live_bytes: u64,
     pub gc_collections: u64,
     pub gc_shared_bytes: u64,
-    pub reserved_: [u64; 2],
+    pub alias_sends_dropped: u64,
+    pub reserved_: [u64; 1],
 }
 
 pub const SNOW_PROC_RUNNING: u8 = 0;
