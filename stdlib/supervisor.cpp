@@ -42,9 +42,9 @@ struct SupState {
   uint8_t strategy = SNOW_SUP_ONE_FOR_ONE;
   uint32_t max_restarts = 0;
   uint64_t period_ms = 0;
-  ChildSpec templ;  // simple_one_for_one
-  std::vector<Child> children;  // start order
-  std::deque<int64_t> restarts; // times of recent restarts (ns)
+  ChildSpec templ;               // simple_one_for_one
+  std::vector<Child> children;   // start order
+  std::deque<int64_t> restarts;  // times of recent restarts (ns)
 };
 
 std::mutex g_sup_mu;

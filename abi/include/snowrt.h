@@ -76,25 +76,25 @@ typedef uint64_t snow_ref_t;
  * non-negative success value. The table is the single source of truth:
  * snow_strerror() is generated from it.
  * ------------------------------------------------------------------------ */
-#define SNOW_ERRNO_MAP(X)                                                            \
-  X(EINVAL, -1, "invalid argument")                                                  \
-  X(ENOTPROC, -2, "not called from a process")                                       \
-  X(ENOPROC, -3, "no such process")                                                  \
-  X(ENOTSTARTED, -4, "runtime or distribution not started")                          \
-  X(EALREADY, -5, "already started")                                                 \
-  X(EEXIST, -6, "name already registered")                                           \
-  X(ENONODE, -7, "no such node or node unreachable")                                 \
-  X(ECONNREFUSED, -8, "connection refused")                                          \
-  X(EAUTH, -9, "authentication failed (cookie mismatch)")                            \
-  X(ETIMEDOUT, -10, "timed out")                                                     \
-  X(ENOMEM, -11, "out of memory")                                                    \
-  X(EBADNAME, -12, "bad name")                                                       \
-  X(EMSGSIZE, -13, "message or argument too large")                                  \
-  X(ENOFUNC, -14, "no such registered function")                                     \
-  X(ENOTFOUND, -15, "name not registered by this process")                           \
-  X(ESHUTDOWN, -16, "runtime is shutting down")                                     \
-  X(EADDRINUSE, -17, "address already in use")                                       \
-  X(EEPMD, -18, "port mapper (epmd) failed")                                         \
+#define SNOW_ERRNO_MAP(X)                                   \
+  X(EINVAL, -1, "invalid argument")                         \
+  X(ENOTPROC, -2, "not called from a process")              \
+  X(ENOPROC, -3, "no such process")                         \
+  X(ENOTSTARTED, -4, "runtime or distribution not started") \
+  X(EALREADY, -5, "already started")                        \
+  X(EEXIST, -6, "name already registered")                  \
+  X(ENONODE, -7, "no such node or node unreachable")        \
+  X(ECONNREFUSED, -8, "connection refused")                 \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")   \
+  X(ETIMEDOUT, -10, "timed out")                            \
+  X(ENOMEM, -11, "out of memory")                           \
+  X(EBADNAME, -12, "bad name")                              \
+  X(EMSGSIZE, -13, "message or argument too large")         \
+  X(ENOFUNC, -14, "no such registered function")            \
+  X(ENOTFOUND, -15, "name not registered by this process")  \
+  X(ESHUTDOWN, -16, "runtime is shutting down")             \
+  X(EADDRINUSE, -17, "address already in use")              \
+  X(EEPMD, -18, "port mapper (epmd) failed")                \
   X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable")
 
 enum {
@@ -247,15 +247,15 @@ typedef struct snow_stats {
   uint64_t node_entries;      /* node-table entries in use (v2) */
   uint64_t remote_pids;       /* remote pid handles held (v2) */
   /* The collected heap (v2; see snow_rt_stats in docs/abi.md): */
-  uint64_t heap_bytes;        /* bytes of heap blocks in use (process heaps and
-                                 values kept after their owner exited) */
-  uint64_t heap_live_bytes;   /* live bytes found by each existing process
-                                 heap's last collection, summed */
-  uint64_t gc_collections;    /* process heap collections since program start */
-  uint64_t gc_shared_bytes;   /* bytes of values carried between processes
-                                 that the last shared collection kept */
+  uint64_t heap_bytes;          /* bytes of heap blocks in use (process heaps and
+                                   values kept after their owner exited) */
+  uint64_t heap_live_bytes;     /* live bytes found by each existing process
+                                   heap's last collection, summed */
+  uint64_t gc_collections;      /* process heap collections since program start */
+  uint64_t gc_shared_bytes;     /* bytes of values carried between processes
+                                   that the last shared collection kept */
   uint64_t alias_sends_dropped; /* sends from peers to process aliases, dropped (v2) */
-  uint64_t reserved_[1];      /* written as 0; see "Growth" above */
+  uint64_t reserved_[1];        /* written as 0; see "Growth" above */
 } snow_stats;
 
 /* ------------------------------------------------------------------------

@@ -35,7 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static int bench_quick = 0;
 static const char* bench_only = NULL; /* run only this scenario id (argv) */
 static const char* volatile bench_current = "startup";
@@ -75,8 +74,7 @@ BENCH_FN int bench_want(const char* id) {
 
 /* Latency samples in ns. `warm` leading samples are the warm-up and are
  * dropped; `div` divides every sample (batches timed as a whole). */
-BENCH_FN void bench_report_ns(const char* id, uint64_t* v, size_t n, size_t warm, double div,
-                            const char* extra) {
+BENCH_FN void bench_report_ns(const char* id, uint64_t* v, size_t n, size_t warm, double div, const char* extra) {
   if (warm >= n) {
     printf("RESULT system=snowrt scenario=%s error=no_samples\n", id);
     return;
@@ -84,8 +82,8 @@ BENCH_FN void bench_report_ns(const char* id, uint64_t* v, size_t n, size_t warm
   uint64_t* s = v + warm;
   size_t m = n - warm;
   qsort(s, m, sizeof *s, bench_cmp_u64);
-  printf("RESULT system=snowrt scenario=%s median=%.1f p99=%.1f unit=ns n=%zu%s%s\n", id,
-         bench_median_u64(s, m) / div, bench_p99_u64(s, m) / div, m, extra ? " " : "", extra ? extra : "");
+  printf("RESULT system=snowrt scenario=%s median=%.1f p99=%.1f unit=ns n=%zu%s%s\n", id, bench_median_u64(s, m) / div,
+         bench_p99_u64(s, m) / div, m, extra ? " " : "", extra ? extra : "");
 }
 
 /* Throughput samples (items per second, one per timed batch). */
@@ -98,8 +96,8 @@ BENCH_FN void bench_report_rate(const char* id, double* v, size_t n, size_t warm
   size_t m = n - warm;
   qsort(s, m, sizeof *s, bench_cmp_double);
   double med = (m & 1) ? s[m / 2] : (s[m / 2 - 1] + s[m / 2]) / 2.0;
-  printf("RESULT system=snowrt scenario=%s median=%.1f p99=- unit=per_s n=%zu%s%s\n", id, med, m,
-         extra ? " " : "", extra ? extra : "");
+  printf("RESULT system=snowrt scenario=%s median=%.1f p99=- unit=per_s n=%zu%s%s\n", id, med, m, extra ? " " : "",
+         extra ? extra : "");
 }
 
 BENCH_FN void bench_report_error(const char* id, const char* word) {

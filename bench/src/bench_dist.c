@@ -35,7 +35,7 @@ extern char** environ;
 #define TAG_PONG 0x4fu    /* 'O' */
 #define TAG_STOP 0x53u    /* 'S' */
 
-static char g_prefix[64];       /* node name prefix, unique per run */
+static char g_prefix[64]; /* node name prefix, unique per run */
 static char g_cookie[64];
 static char g_self_node[128];
 static char g_b_node[128];
@@ -194,8 +194,7 @@ static int start_peer(peer_t* p, const char* suffix) {
     if (w == p->os_pid) {
       if (WIFSIGNALED(st))
         printf("NOTE system=snowrt bench_dist: peer %s died at start-up (signal %d)\n", p->node, WTERMSIG(st));
-      else
-        printf("NOTE system=snowrt bench_dist: peer %s exited at start-up (status %d)\n", p->node, WEXITSTATUS(st));
+      else printf("NOTE system=snowrt bench_dist: peer %s exited at start-up (status %d)\n", p->node, WEXITSTATUS(st));
       p->os_pid = 0;
       return 0;
     }
@@ -205,8 +204,8 @@ static int start_peer(peer_t* p, const char* suffix) {
     }
     snow_timer_sleep(10);
   }
-  printf("NOTE system=snowrt bench_dist: peer %s not connected after 10 s (%s; last snow_node_connect: %s)\n",
-         p->node, atomic_load(&g_shm[1]) == (uint64_t)p->os_pid ? "it had started its node" : "its node never started",
+  printf("NOTE system=snowrt bench_dist: peer %s not connected after 10 s (%s; last snow_node_connect: %s)\n", p->node,
+         atomic_load(&g_shm[1]) == (uint64_t)p->os_pid ? "it had started its node" : "its node never started",
          snow_strerror(rc));
   return 0;
 }
@@ -569,8 +568,7 @@ static void run_links_nodeloss(void) {
     int ok = snow_actor_receive_match(match_want, &w3, bench_quick ? 2000 : 10000) != NULL;
     reap_peer(&c, SIGKILL);
     if (!ok) {
-      printf("NOTE system=snowrt %s: %llu of %d EXITs arrived\n", id, (unsigned long long)atomic_load(&g_done),
-             FANOUT);
+      printf("NOTE system=snowrt %s: %llu of %d EXITs arrived\n", id, (unsigned long long)atomic_load(&g_done), FANOUT);
       result_error(id, "exits_missing");
       goto out;
     }
@@ -584,11 +582,11 @@ out:
   free(v);
 }
 
-static const char* const k_ids[] = {"dist_pingpong_rtt",     "dist_send_tput_small",   "dist_send_tput_1k",
-                                    "dist_monitor_kill_down", "dist_monitor_exit_down", "dist_link_kill_exit",
-                                    "dist_monitor_pair",      "dist_link_pair",         "dist_spawn_monitor",
-                                    "dist_connect",           "dist_sigkill_nodedown",  "dist_sigstop_nodedown",
-                                    "dist_monitors_10k_nodeloss", "dist_links_10k_nodeloss"};
+static const char* const k_ids[] = {
+    "dist_pingpong_rtt",          "dist_send_tput_small",   "dist_send_tput_1k",     "dist_monitor_kill_down",
+    "dist_monitor_exit_down",     "dist_link_kill_exit",    "dist_monitor_pair",     "dist_link_pair",
+    "dist_spawn_monitor",         "dist_connect",           "dist_sigkill_nodedown", "dist_sigstop_nodedown",
+    "dist_monitors_10k_nodeloss", "dist_links_10k_nodeloss"};
 
 static void driver(const uint8_t* args) {
   (void)args;

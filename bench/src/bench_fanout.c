@@ -112,7 +112,7 @@ static void run(const char* id, int which) {
   uint64_t* v = malloc(reps * sizeof *v);
   atomic_store(&g_wrong, 0);
   for (size_t r = 0; r < reps; r++) {
-    uint64_t ns = which == 0 ? rep_observers(monitoring_observer)
+    uint64_t ns = which == 0   ? rep_observers(monitoring_observer)
                   : which == 1 ? rep_one_holder()
                                : rep_observers(linked_observer);
     if (ns == 0) {

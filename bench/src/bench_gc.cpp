@@ -205,12 +205,12 @@ void pause_pingpong() {
   snow_actor_send(pr.pong, reinterpret_cast<const uint8_t*>(&zero), sizeof zero);
   pr.rtt.erase(pr.rtt.begin(), pr.rtt.begin() + long(pr.rtt.size() / 10));  // warm-up
   report_ns("gc_pause_pingpong", pr.rtt);
-  std::printf("NOTE system=snowrt gc_pause_pingpong: a third process churned garbage meanwhile (%zu collections, "
-              "longest %llu ns)\n",
-              churner.pauses.size(),
-              static_cast<unsigned long long>(churner.pauses.empty()
-                                                  ? 0
-                                                  : *std::max_element(churner.pauses.begin(), churner.pauses.end())));
+  std::printf(
+      "NOTE system=snowrt gc_pause_pingpong: a third process churned garbage meanwhile (%zu collections, "
+      "longest %llu ns)\n",
+      churner.pauses.size(),
+      static_cast<unsigned long long>(
+          churner.pauses.empty() ? 0 : *std::max_element(churner.pauses.begin(), churner.pauses.end())));
 }
 
 void bytes_after(const uint8_t* args) {
@@ -231,10 +231,10 @@ void bytes_after_collect() {
 
 // A recursion whose bottom collects (gc_scan_stack_*_per_kib).
 struct DeepRun {
-  uint64_t target = 0;  // stack bytes to reach before collecting
-  bool refs = false;    // every frame keeps a 32-byte object of its own
-  uintptr_t base = 0;   // frame address where the recursion began
-  uint64_t reached = 0; // stack bytes at the bottom
+  uint64_t target = 0;   // stack bytes to reach before collecting
+  bool refs = false;     // every frame keeps a 32-byte object of its own
+  uintptr_t base = 0;    // frame address where the recursion began
+  uint64_t reached = 0;  // stack bytes at the bottom
   uint64_t frames = 0;
   std::vector<uint64_t> ns;  // each collection, reserved before the run
   snow_pid_t main_pid = 0;
@@ -294,10 +294,11 @@ void scan_stack_per_kib(const char* id, bool refs) {
   double deep_ns = bench_median_u64(deep_run.ns.data(), deep_run.ns.size());
   double shallow_ns = bench_median_u64(shallow.ns.data(), shallow.ns.size());
   double kib = double(deep_run.reached - shallow.reached) / 1024.0;
-  std::printf("RESULT system=snowrt scenario=%s median=%.1f p99=- unit=ns n=%zu stack_kib=%.1f frames=%llu "
-              "deep_ns=%.1f shallow_ns=%.1f\n",
-              id, (deep_ns - shallow_ns) / kib, deep_run.ns.size(), kib,
-              static_cast<unsigned long long>(deep_run.frames), deep_ns, shallow_ns);
+  std::printf(
+      "RESULT system=snowrt scenario=%s median=%.1f p99=- unit=ns n=%zu stack_kib=%.1f frames=%llu "
+      "deep_ns=%.1f shallow_ns=%.1f\n",
+      id, (deep_ns - shallow_ns) / kib, deep_run.ns.size(), kib, static_cast<unsigned long long>(deep_run.frames),
+      deep_ns, shallow_ns);
 }
 
 }  // namespace

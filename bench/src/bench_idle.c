@@ -51,8 +51,8 @@ static void driver(const uint8_t* args) {
   char extra[96];
   snprintf(extra, sizeof extra, "count=%llu spawn_calls_ns=%llu", (unsigned long long)g_count,
            (unsigned long long)(t_spawned - t0));
-  printf("RESULT system=snowrt scenario=%s median=%llu.0 p99=- unit=ns n=1 %s\n", id,
-         (unsigned long long)(t1 - t0), extra);
+  printf("RESULT system=snowrt scenario=%s median=%llu.0 p99=- unit=ns n=1 %s\n", id, (unsigned long long)(t1 - t0),
+         extra);
   bench_current = "idle_bytes_each";
   double each = rss1 > rss0 ? (double)(rss1 - rss0) / (double)g_count : 0.0;
   snprintf(extra, sizeof extra, "count=%llu rss_before=%llu rss_after=%llu", (unsigned long long)g_count,
@@ -66,10 +66,11 @@ static void driver(const uint8_t* args) {
   }
   snow_stats st;
   snow_rt_stats(&st);
-  printf("NOTE system=snowrt idle: mappings before=%llu after=%llu (vm.max_map_count=%ld), stacks_resident=%llu, "
-         "processes_alive=%llu\n",
-         (unsigned long long)maps0, (unsigned long long)maps1, mmc, (unsigned long long)st.stacks_resident,
-         (unsigned long long)st.processes_alive);
+  printf(
+      "NOTE system=snowrt idle: mappings before=%llu after=%llu (vm.max_map_count=%ld), stacks_resident=%llu, "
+      "processes_alive=%llu\n",
+      (unsigned long long)maps0, (unsigned long long)maps1, mmc, (unsigned long long)st.stacks_resident,
+      (unsigned long long)st.processes_alive);
   bench_current = "idle_teardown";
 }
 

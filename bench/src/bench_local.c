@@ -34,9 +34,9 @@
 /* Shared state between the driver and the processes it spawns. */
 
 static snow_pid_t g_driver;
-static _Atomic uint64_t g_stamp;      /* a time taken by another process */
-static uint64_t g_send_count;         /* send_tput: messages per batch */
-static uint64_t* g_samples;           /* pingpong: per-round-trip samples */
+static _Atomic uint64_t g_stamp; /* a time taken by another process */
+static uint64_t g_send_count;    /* send_tput: messages per batch */
+static uint64_t* g_samples;      /* pingpong: per-round-trip samples */
 static uint64_t g_pp_iters;
 
 static void send_u64(snow_pid_t to, uint64_t v) { snow_actor_send(to, (const uint8_t*)&v, 8); }
@@ -76,7 +76,8 @@ static snow_pid_t spawn_parked(void (*fn)(const uint8_t*), uint64_t* unexpected)
 }
 
 static void note_unexpected(const char* id, uint64_t unexpected) {
-  if (unexpected) printf("NOTE system=snowrt scenario=%s unexpected_messages=%llu\n", id, (unsigned long long)unexpected);
+  if (unexpected)
+    printf("NOTE system=snowrt scenario=%s unexpected_messages=%llu\n", id, (unsigned long long)unexpected);
 }
 
 /* ------------------------------------------------------------------------ */

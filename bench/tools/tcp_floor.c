@@ -61,10 +61,6 @@ static const char* mode = "unpinned";
 static const char* volatile current_variant = "none";
 static volatile pid_t child_pid = 0;
 
-
-
-
-
 /* Watchdog (parent only): a hang must not hang the bench. Async-signal-safe
  * calls only. Killing the child is belt and braces: it also exits on its
  * own once the parent's end of the socket is closed. */
@@ -80,8 +76,7 @@ static void on_alarm(int sig) {
 }
 
 static void report_error(enum variant v, const char* word) {
-  printf("RESULT system=floor scenario=dist_pingpong_rtt error=%s mode=%s variant=%s\n", word, mode,
-         variant_name[v]);
+  printf("RESULT system=floor scenario=dist_pingpong_rtt error=%s mode=%s variant=%s\n", word, mode, variant_name[v]);
 }
 
 /* Sends all of buf[0..n); 0 on success, -1 on error (errno set). */
@@ -155,8 +150,7 @@ static const char* tcp_pair(int* a, int* b) {
   if (bind(lfd, (struct sockaddr*)&addr, sizeof addr) != 0 || listen(lfd, 1) != 0 ||
       getsockname(lfd, (struct sockaddr*)&addr, &alen) != 0) {
     err = "listen";
-  } else if ((*b = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-             connect(*b, (struct sockaddr*)&addr, sizeof addr) != 0) {
+  } else if ((*b = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(*b, (struct sockaddr*)&addr, sizeof addr) != 0) {
     err = "connect";
   } else if ((*a = accept(lfd, NULL, NULL)) < 0) {
     err = "accept";

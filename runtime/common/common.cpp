@@ -47,7 +47,6 @@ int64_t utf8_count(const uint8_t* s, size_t n) {
   return count;
 }
 
-
 int64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -120,7 +119,7 @@ const char* error_text(int64_t code) {
   if (code >= 0) return "success";
   switch (code) {
 #define SNOW_ERROR_TEXT_CASE_(name, value, text) \
-  case value:                                   \
+  case value:                                    \
     return text;
     SNOW_ERRNO_MAP(SNOW_ERROR_TEXT_CASE_)
 #undef SNOW_ERROR_TEXT_CASE_

@@ -38,7 +38,7 @@ void log_refusal(const char* fmt, ...) {
   if (now - D.refusal_window_start >= kRefusalWindowNs) {
     if (D.refusals_unlogged > 0)
       log_at(LogLevel::Warning, "snowrt: %llu more refused or failed connection attempts were not logged",
-               static_cast<unsigned long long>(D.refusals_unlogged));
+             static_cast<unsigned long long>(D.refusals_unlogged));
     D.refusal_window_start = now;
     D.refusal_lines = 0;
     D.refusals_unlogged = 0;
@@ -105,9 +105,9 @@ void fail_node(const std::string& name, const uint32_t* creation) {
     }
     for (auto& [local, remote] : links)
       deliver_or_die(local, signal_exit_like(SigKind::LinkExit, local, remote, kNoconnection, 1));
-    for (auto& [ref, lr] : monitors)
-      deliver_or_die(lr.first, signal_down(lr.first, ref, lr.second, kNoconnection, 1));
-    for (auto& [ref, pm] : peer_monitors) deliver_or_die(pm.target, signal_control(SigKind::Demonitor, pm.target, pm.watcher, ref));
+    for (auto& [ref, lr] : monitors) deliver_or_die(lr.first, signal_down(lr.first, ref, lr.second, kNoconnection, 1));
+    for (auto& [ref, pm] : peer_monitors)
+      deliver_or_die(pm.target, signal_control(SigKind::Demonitor, pm.target, pm.watcher, ref));
     for (auto& [req, requester] : spawns) {
       SpawnReply r;  // failed: the connection is gone
       proc_reply(requester, req, &r, sizeof r);
@@ -141,7 +141,8 @@ void node_lost(Conn* c) {
   }
   ps.up = false;
   if (was_up) publish_connected();
-  if (was_up) fail_node(c->peer, &c->peer_creation); else fail_node(c->peer, nullptr);
+  if (was_up) fail_node(c->peer, &c->peer_creation);
+  else fail_node(c->peer, nullptr);
   if (was_up) {
     notify_node(c->peer, false);
   } else {
@@ -211,8 +212,7 @@ void close_conn(Conn* c, const char* why) {
   } else if (why && !c->yielded && !D.stopping) {
     // Failed attempts from others are rate limited: anyone who can reach
     // the port can make them.
-    if (c->initiator)
-      log_at(LogLevel::Warning, "snowrt: connection attempt to %s failed: %s", c->peer.c_str(), why);
+    if (c->initiator) log_at(LogLevel::Warning, "snowrt: connection attempt to %s failed: %s", c->peer.c_str(), why);
     else
       log_refusal("snowrt: connection attempt from %s failed: %s",
                   c->peer.empty() ? "unknown node" : printable(c->peer).c_str(), why);
@@ -272,7 +272,8 @@ void sweep_node_table() {
     list.erase(std::remove(list.begin(), list.end(), e), list.end());
   }
   for (auto it = D.peers.begin(); it != D.peers.end();) {
-    if (peer_row_empty(it->second)) it = D.peers.erase(it); else ++it;
+    if (peer_row_empty(it->second)) it = D.peers.erase(it);
+    else ++it;
   }
 }
 

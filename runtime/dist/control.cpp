@@ -260,8 +260,8 @@ bool on_exit(Conn* c, const wire::Control& ctl) {
     std::lock_guard<std::mutex> lk(c->entry->mu);
     c->entry->links.erase({to, from});
   }
-  Signal* s = signal_exit_like(link ? SigKind::LinkExit : SigKind::Exit, to, from, reason_bytes.data(),
-                               reason_bytes.size());
+  Signal* s =
+      signal_exit_like(link ? SigKind::LinkExit : SigKind::Exit, to, from, reason_bytes.data(), reason_bytes.size());
   if (s && !link && kill) s->flags = kSigKill;
   deliver_or_die(to, s);
   return true;
@@ -312,7 +312,8 @@ bool on_monitor(Conn* c, const wire::Control& ctl) {
   uint64_t ref = new_ref();
   {
     std::lock_guard<std::mutex> lk(c->entry->mu);
-    c->entry->peer_monitors[ref] = PeerMonitor{std::vector<uint8_t>(it[3].data, it[3].data + it[3].size), watcher, to, name};
+    c->entry->peer_monitors[ref] =
+        PeerMonitor{std::vector<uint8_t>(it[3].data, it[3].data + it[3].size), watcher, to, name};
     c->entry->peer_monitor_by_term[std::string(it[3].bytes())] = ref;
   }
   if (!to && name == "net_kernel") {
@@ -404,7 +405,9 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
   wire::Control ctl;
   if (!wire::read_control(m, n, &ctl)) return false;
-  if (g_trace) log_at(LogLevel::Debug, "snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(ctl.op), n);
+  if (g_trace)
+    log_at(LogLevel::Debug, "snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(ctl.op),
+           n);
   switch (ctl.op) {
     case wire::kLink:
       return on_link(c, ctl);

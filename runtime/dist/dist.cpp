@@ -119,9 +119,18 @@ using namespace dist;
 bool dist_started() { return D.started.load(std::memory_order_acquire); }
 
 const DistHooks& dist_proc_hooks() {
-  static const DistHooks hooks{dist_started,        dist_stop,          dist_deliver,     dist_flush_slice,
-                               dist_poll_io,        dist_poll_io_done,  dist_node_monitor, dist_node_demonitor,
-                               dist_monitor_all,    dist_nodes_connected, dist_node_entries, dist_remote_pids,
+  static const DistHooks hooks{dist_started,
+                               dist_stop,
+                               dist_deliver,
+                               dist_flush_slice,
+                               dist_poll_io,
+                               dist_poll_io_done,
+                               dist_node_monitor,
+                               dist_node_demonitor,
+                               dist_monitor_all,
+                               dist_nodes_connected,
+                               dist_node_entries,
+                               dist_remote_pids,
                                dist_alias_sends_dropped};
   return hooks;
 }
@@ -219,8 +228,7 @@ bool dist_is_self(std::string_view node) {
   return parse_node(node, &name, &host, &port) && name == D.name;
 }
 
-int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg,
-                    uint64_t size) {
+int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size) {
   if (!dist_started()) return SNOW_ENONODE;
   std::string name, host;
   int port;

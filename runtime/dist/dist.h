@@ -73,8 +73,7 @@ void dist_poll_io();
 // The last spinning worker is about to park: the loop thread takes the
 // rounds back at once (scheduler hook). Worker threads.
 void dist_poll_io_done();
-int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg,
-                    uint64_t size);
+int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg, uint64_t size);
 bool dist_is_self(std::string_view node);
 
 std::string dist_node_name();

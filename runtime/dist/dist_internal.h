@@ -208,7 +208,7 @@ struct NodeMon {
 
 struct Dist {
   std::atomic<bool> started{false};
-  std::string name;    // full node name, e.g. a@127.0.0.1
+  std::string name;  // full node name, e.g. a@127.0.0.1
   std::string cookie;
   uint32_t creation = 0;
   int listen_port = 0;

@@ -123,8 +123,8 @@ void registered(uint32_t creation) {
     D.creation = creation;
     finish_start(0);
   } else {
-    log_at(LogLevel::Info, "snowrt: registered %s (port %d) with the port mapper again after %d attempt%s", D.name.c_str(),
-             D.listen_port, D.epmd_attempts, D.epmd_attempts == 1 ? "" : "s");
+    log_at(LogLevel::Info, "snowrt: registered %s (port %d) with the port mapper again after %d attempt%s",
+           D.name.c_str(), D.listen_port, D.epmd_attempts, D.epmd_attempts == 1 ? "" : "s");
   }
   D.epmd_registered = true;
   D.epmd_attempts = 0;
@@ -136,8 +136,8 @@ void registered(uint32_t creation) {
 void reregistration_failed(const char* why) {
   close_registration();
   if (D.epmd_attempts == 1 || D.epmd_attempts % 10 == 0)
-    log_at(LogLevel::Warning, "snowrt: cannot register %s with the port mapper (%s; attempt %d), retrying", D.name.c_str(), why,
-             D.epmd_attempts);
+    log_at(LogLevel::Warning, "snowrt: cannot register %s with the port mapper (%s; attempt %d), retrying",
+           D.name.c_str(), why, D.epmd_attempts);
   schedule_reregistration();
 }
 
@@ -156,7 +156,8 @@ void epmd_reg_read(uv_stream_t*, ssize_t nread, const uv_buf_t* buf) {
     // bytes means it closed the registration.
     if (nread >= 0) return;
     D.epmd_registered = false;
-    log_at(LogLevel::Warning, "snowrt: the port mapper closed the registration of %s; registering again", D.name.c_str());
+    log_at(LogLevel::Warning, "snowrt: the port mapper closed the registration of %s; registering again",
+           D.name.c_str());
     close_registration();
     schedule_reregistration();
     return;
@@ -208,7 +209,7 @@ void start_attempt_failed() {
   // Work without a port mapper: peers must use name@host:port until a
   // port mapper appears and the background registration succeeds.
   log_at(LogLevel::Warning, "snowrt: no port mapper: node %s reachable only as %s:%d until one starts", D.name.c_str(),
-           D.name.c_str(), D.listen_port);
+         D.name.c_str(), D.listen_port);
   D.creation = hs::new_challenge() | 1;
   finish_start(0);
   D.epmd_attempts = 0;

@@ -146,8 +146,8 @@ void do_start(const WaiterPtr& w) {
     if (rc != 0) uv_close(reinterpret_cast<uv_handle_t*>(&D.listener), nullptr);
   }
   if (rc != 0) {
-    log_line("snowrt: cannot listen on %s port %d%s%d: %s", D.listen_interface.c_str(), lo, lo == hi ? "" : "-",
-             hi, strerror(-rc));
+    log_line("snowrt: cannot listen on %s port %d%s%d: %s", D.listen_interface.c_str(), lo, lo == hi ? "" : "-", hi,
+             strerror(-rc));
     finish_start(rc == UV_EADDRINUSE ? SNOW_EADDRINUSE : SNOW_EINVAL);
     return;
   }
@@ -316,9 +316,7 @@ void on_async(uv_async_t*) {
 // and uses no CPU.
 void loop_main() {
   const int64_t watch_ns = sched_spin_ns();
-  auto recent_traffic = [&] {
-    return now_ns() - D.last_traffic_ns.load(std::memory_order_relaxed) < watch_ns;
-  };
+  auto recent_traffic = [&] { return now_ns() - D.last_traffic_ns.load(std::memory_order_relaxed) < watch_ns; };
   bool watching = false;
   for (;;) {
     if (watching && sched_spinning_workers() > 0) {
@@ -326,8 +324,7 @@ void loop_main() {
       // thread would take turns with the worker that does the reading.
       std::unique_lock<std::mutex> lk(D.idle_mu);
       D.idle_waiting = true;
-      D.idle_cv.wait_for(lk, std::chrono::milliseconds(1),
-                         [] { return D.idle_poke || sched_spinning_workers() == 0; });
+      D.idle_cv.wait_for(lk, std::chrono::milliseconds(1), [] { return D.idle_poke || sched_spinning_workers() == 0; });
       D.idle_waiting = false;
       D.idle_poke = false;
       lk.unlock();

@@ -23,8 +23,9 @@ void notify_node(const std::string& node, bool up) {
     for (uint64_t w : D.monitor_all) sends.push_back({w, up ? SNOW_MSG_NODEUP : SNOW_MSG_NODEDOWN});
   }
   for (auto& [watcher, kind] : sends)
-    deliver_or_die(watcher, signal_message(watcher, 0, kind, kind == SNOW_MSG_NODEUP ? SNOW_TAG_NODEUP : SNOW_TAG_NODEDOWN,
-                                           node.data(), node.size()));
+    deliver_or_die(watcher,
+                   signal_message(watcher, 0, kind, kind == SNOW_MSG_NODEUP ? SNOW_TAG_NODEUP : SNOW_TAG_NODEDOWN,
+                                  node.data(), node.size()));
 }
 
 void node_monitor_add(uint64_t watcher, int64_t id, const std::string& node, int state) {
@@ -59,7 +60,8 @@ void node_monitor_remove(int64_t id) {
 
 void monitor_all_set(uint64_t watcher, bool on) {
   std::lock_guard<std::mutex> lk(D.nm_mu);
-  if (on) D.monitor_all.insert(watcher); else D.monitor_all.erase(watcher);
+  if (on) D.monitor_all.insert(watcher);
+  else D.monitor_all.erase(watcher);
 }
 
 }  // namespace snow::rt::dist

@@ -60,8 +60,7 @@ void apply_use(RemotePid& p, PidUse use) {
 
 bool idle_locked(const NodeEntry* e) {
   return e->in_use && e->pins == 0 && e->conns == 0 && e->pids.empty() && e->outbox.empty() && !e->dirty &&
-         !e->cork_listed && e->links.empty() && e->monitors.empty() && e->peer_monitors.empty() &&
-         e->spawns.empty();
+         !e->cork_listed && e->links.empty() && e->monitors.empty() && e->peer_monitors.empty() && e->spawns.empty();
 }
 
 }  // namespace

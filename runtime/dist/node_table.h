@@ -101,9 +101,9 @@ struct PeerMonitor {
 struct RemotePid {
   uint32_t id = 0;
   uint32_t serial = 0;
-  bool young = true;     // created since the last sweep of its entry
-  bool exposed = false;  // user code may hold it
-  bool dead = false;     // its process is known to have exited
+  bool young = true;          // created since the last sweep of its entry
+  bool exposed = false;       // user code may hold it
+  bool dead = false;          // its process is known to have exited
   int64_t dead_since_ns = 0;  // when it was marked dead (now_ns)
 };
 
@@ -115,7 +115,7 @@ void handles_set_dead_grace(int64_t ns);
 struct NodeEntry {
   uint16_t index = 0;
 
-  std::mutex mu;  // guards everything below
+  std::mutex mu;            // guards everything below
   uint32_t generation = 0;  // changes when the row is recycled
   bool in_use = false;      // keyed in the table (not on the free list)
   std::string name;
@@ -127,7 +127,7 @@ struct NodeEntry {
 
   std::vector<Frame*> outbox;
   bool dirty = false;
-  GatePtr gate;  // the up connection's write gate, when it serves this entry
+  GatePtr gate;              // the up connection's write gate, when it serves this entry
   bool cork_listed = false;  // on the loop's corked list: it flushes it if no worker does
 
   // Remote pid handles: number (low 48 bits of the handle) -> pid, and the

@@ -105,7 +105,8 @@ void encode_unlink(Writer& w, const Signal* s, const etf::Pid& to) {
 void encode_exit(Writer& w, const Signal* s, const etf::Pid& to) {
   w.tuple(3);
   w.integer(s->kind == SigKind::LinkExit ? wire::kPayloadExit : wire::kPayloadExit2);
-  if (s->from) write_pid(w, s->from); else write_null_pid(w);
+  if (s->from) write_pid(w, s->from);
+  else write_null_pid(w);
   w.pid(to);
   w.version();
   if (s->flags & kSigShutdown) {
@@ -141,7 +142,8 @@ bool encode_down(Writer& w, const Signal* s, const etf::Pid& to, NodeEntry* e, u
   }
   w.tuple(4);
   w.integer(wire::kPayloadMonitorPExit);
-  if (!pm.name.empty()) w.atom(pm.name); else write_pid(w, s->from);
+  if (!pm.name.empty()) w.atom(pm.name);
+  else write_pid(w, s->from);
   w.pid(to);
   w.raw(pm.ref_term.data(), pm.ref_term.size());
   w.version();
@@ -159,7 +161,8 @@ void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uin
   frame_begin(w);
   w.tuple(4);
   w.integer(wire::kRegSend);
-  if (from) write_pid(w, from); else write_null_pid(w);
+  if (from) write_pid(w, from);
+  else write_null_pid(w);
   w.atom("");
   w.atom(name);
   w.version();
@@ -228,7 +231,9 @@ void dist_deliver(uint64_t pid, Signal* s) {
     return;
   }
   Frame* f = frame_finish(w, s->kind, s->from, pid, s->ref);
-  if (g_trace) log_at(LogLevel::Debug, "snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(s->kind), f->bytes.size());
+  if (g_trace)
+    log_at(LogLevel::Debug, "snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(s->kind),
+           f->bytes.size());
   signal_free(s);
   enqueue_frame(e, f, target.generation, rc);
 }

@@ -7,8 +7,8 @@
 namespace snow::rt::wire {
 
 namespace {
-const char* const kAtomReasons[] = {"normal", nullptr, "killed", nullptr, "shutdown", nullptr, "noconnection",
-                                    "noproc"};
+const char* const kAtomReasons[] = {"normal",   nullptr, "killed",       nullptr,
+                                    "shutdown", nullptr, "noconnection", "noproc"};
 
 bool utf8_ok(std::string_view s) { return utf8_count(reinterpret_cast<const uint8_t*>(s.data()), s.size()) >= 0; }
 }  // namespace

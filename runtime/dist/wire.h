@@ -41,13 +41,15 @@ constexpr uint64_t kFlagMandatory25Digest = uint64_t(1) << 36;
 // alias, so those sends are dropped and counted (control.cpp).
 // kFlagPublished is dropped for a hidden node (the default: see
 // dist_internal.h our_flags and docs/distribution.md "Visibility").
-constexpr uint64_t kOurFlags = kFlagPublished | kFlagExtendedReferences | kFlagDistMonitor | kFlagDistMonitorName | kFlagFunTags | kFlagNewFunTags |
-                               kFlagExtendedPidsPorts | kFlagExportPtrTag | kFlagBitBinaries | kFlagNewFloats | kFlagUtf8Atoms |
-                               kFlagMapTag | kFlagBigCreation | kFlagSendSender | kFlagExitPayload | kFlagHandshake23 |
-                               kFlagUnlinkId | kFlagSpawn | kFlagV4NC | kFlagAlias | kFlagMandatory25Digest;
+constexpr uint64_t kOurFlags = kFlagPublished | kFlagExtendedReferences | kFlagDistMonitor | kFlagDistMonitorName |
+                               kFlagFunTags | kFlagNewFunTags | kFlagExtendedPidsPorts | kFlagExportPtrTag |
+                               kFlagBitBinaries | kFlagNewFloats | kFlagUtf8Atoms | kFlagMapTag | kFlagBigCreation |
+                               kFlagSendSender | kFlagExitPayload | kFlagHandshake23 | kFlagUnlinkId | kFlagSpawn |
+                               kFlagV4NC | kFlagAlias | kFlagMandatory25Digest;
 // What we require of a peer.
-constexpr uint64_t kRequiredFlags = kFlagExtendedReferences | kFlagExtendedPidsPorts | kFlagUtf8Atoms | kFlagNewFunTags |
-                                    kFlagFunTags | kFlagBigCreation | kFlagHandshake23 | kFlagNewFloats | kFlagMapTag;
+constexpr uint64_t kRequiredFlags = kFlagExtendedReferences | kFlagExtendedPidsPorts | kFlagUtf8Atoms |
+                                    kFlagNewFunTags | kFlagFunTags | kFlagBigCreation | kFlagHandshake23 |
+                                    kFlagNewFloats | kFlagMapTag;
 
 // Control message opcodes.
 enum Op : int64_t {

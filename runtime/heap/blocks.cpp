@@ -38,14 +38,14 @@ constexpr uint8_t kFreeListed = 4;
 constexpr uint64_t kDirtyLimit = 4u << 20;
 
 struct Allocator {
-  SpinLock mu;                 // free lists, descriptors of free blocks, counters
-  std::mutex map_mu;           // page map leaves, huge header pool
+  SpinLock mu;        // free lists, descriptors of free blocks, counters
+  std::mutex map_mu;  // page map leaves, huge header pool
   Block* free_lists[kMaxOrder + 1] = {};
-  uint64_t mapped = 0;         // chunks + huge mappings
-  uint64_t in_use = 0;         // blocks handed out
+  uint64_t mapped = 0;  // chunks + huge mappings
+  uint64_t in_use = 0;  // blocks handed out
   uint64_t free_bytes = 0;
-  uint64_t dirty = 0;          // free bytes not known to be zero
-  uint64_t purged = 0;         // bytes given back over time
+  uint64_t dirty = 0;   // free bytes not known to be zero
+  uint64_t purged = 0;  // bytes given back over time
   ChunkHeader* huge_pool = nullptr;
 };
 
@@ -114,7 +114,8 @@ void list_push(unsigned order, Block* b) {
 }
 
 void list_remove(unsigned order, Block* b) {
-  if (b->prev) b->prev->next = b->next; else A.free_lists[order] = b->next;
+  if (b->prev) b->prev->next = b->next;
+  else A.free_lists[order] = b->next;
   if (b->next) b->next->prev = b->prev;
   b->next = b->prev = nullptr;
 }

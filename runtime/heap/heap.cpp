@@ -126,7 +126,8 @@ void* new_small_block(Heap* h, uint64_t n, uint64_t size, uint64_t align) {
   uint32_t units = std::clamp<uint32_t>(pow2_ceil(want ? want : 1), 1, kMaxSmallUnits);
   Block* b = block_alloc(units, 1, kSmall, h);
   if (!b) return nullptr;
-  if (h->small_tail) h->small_tail->next = b; else h->small_head = b;
+  if (h->small_tail) h->small_tail->next = b;
+  else h->small_head = b;
   h->small_tail = b;
   h->small_bytes += block_bytes(b);
   h->cur_block = b;
@@ -301,7 +302,8 @@ void release_empty(Heap* h, uint64_t keep) {
     for (uint32_t w = block_g0(b) / 64; w < block_g1(b) / 64 && empty; ++w)
       empty = load_relaxed(b->chunk->bits[kStartBits][w]) == 0;
     if (empty && h->small_bytes - block_bytes(b) >= keep && shared_block_releasable(b)) {
-      if (prev) prev->next = next; else h->small_head = next;
+      if (prev) prev->next = next;
+      else h->small_head = next;
       if (h->small_tail == b) h->small_tail = prev;
       if (h->cur_block == b) {
         h->cur_block = nullptr;
@@ -441,9 +443,8 @@ void heap_release_free(Heap* h) {
 
 HeapStats heap_stats(const Heap* h) {
   if (!h) return HeapStats{};
-  return HeapStats{h->live_bytes,      h->small_bytes + h->big_bytes, h->allocated_total,
-                   h->allocated_since, h->budget,                      h->collections,
-                   shared_refs_count(h), h->last_pause_ns};
+  return HeapStats{h->live_bytes,  h->small_bytes + h->big_bytes, h->allocated_total, h->allocated_since, h->budget,
+                   h->collections, shared_refs_count(h),          h->last_pause_ns};
 }
 
 HeapTotals heap_totals() {

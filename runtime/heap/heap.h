@@ -77,25 +77,25 @@ struct HeapRoots {
 };
 
 struct HeapStats {
-  uint64_t live_bytes;               // found live by the last collection
-  uint64_t heap_bytes;               // memory in the blocks the heap holds
-  uint64_t allocated_bytes;          // allocated over its life (granule-rounded)
+  uint64_t live_bytes;       // found live by the last collection
+  uint64_t heap_bytes;       // memory in the blocks the heap holds
+  uint64_t allocated_bytes;  // allocated over its life (granule-rounded)
   uint64_t allocated_since_collect;
-  uint64_t budget;                   // allocation allowed before it wants a collection
+  uint64_t budget;  // allocation allowed before it wants a collection
   uint64_t collections;
-  uint64_t external_refs;            // shared objects of others it may reach
-  uint64_t last_pause_ns;            // duration of its last collection
+  uint64_t external_refs;  // shared objects of others it may reach
+  uint64_t last_pause_ns;  // duration of its last collection
 };
 
 struct SharedStats {
-  uint64_t cycles;              // shared collections completed
-  uint64_t shared_bytes;        // bytes of shared objects kept by the last cycle
-  uint64_t orphan_bytes;        // bytes of orphan blocks (owners gone)
-  uint64_t unshared_bytes;      // bytes unshared or freed by the last cycle
-  uint64_t promoted_bytes;      // promoted since the last cycle (drives shared_wants_collect)
-  uint64_t tickets;             // export tickets in flight
-  uint64_t last_cycle_ns;       // duration of the last shared collection
-  uint64_t longest_hold_ns;     // longest any lock a process may wait on was held by the last cycle
+  uint64_t cycles;           // shared collections completed
+  uint64_t shared_bytes;     // bytes of shared objects kept by the last cycle
+  uint64_t orphan_bytes;     // bytes of orphan blocks (owners gone)
+  uint64_t unshared_bytes;   // bytes unshared or freed by the last cycle
+  uint64_t promoted_bytes;   // promoted since the last cycle (drives shared_wants_collect)
+  uint64_t tickets;          // export tickets in flight
+  uint64_t last_cycle_ns;    // duration of the last shared collection
+  uint64_t longest_hold_ns;  // longest any lock a process may wait on was held by the last cycle
 };
 
 struct HeapMemoryStats {

@@ -20,7 +20,7 @@ struct ExternalRefs;
 struct Heap {
   heap_layout::Block* small_head = nullptr;  // Small blocks, allocation order
   heap_layout::Block* small_tail = nullptr;
-  heap_layout::Block* big = nullptr;         // Large and Huge blocks
+  heap_layout::Block* big = nullptr;  // Large and Huge blocks
   // Bump region [cur, end) in cur_block; cur_fresh: known zero.
   uintptr_t cur = 0;
   uintptr_t end = 0;

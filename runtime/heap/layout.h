@@ -67,11 +67,11 @@ constexpr unsigned kUnitShift = 10;
 constexpr uintptr_t kUnit = uintptr_t(1) << kUnitShift;
 constexpr unsigned kChunkShift = 20;
 constexpr uintptr_t kChunkSize = uintptr_t(1) << kChunkShift;
-constexpr unsigned kUnitsPerChunk = unsigned(kChunkSize >> kUnitShift);            // 1024
-constexpr unsigned kGranulesPerUnit = unsigned(kUnit >> kGranuleShift);           // 64
-constexpr unsigned kGranulesPerChunk = unsigned(kChunkSize >> kGranuleShift);     // 65536
-constexpr unsigned kBitmapWords = kGranulesPerChunk / 64;                          // 1024
-constexpr unsigned kMaxOrder = 10;  // buddy orders 0 (1 KiB) .. 10 (1 MiB)
+constexpr unsigned kUnitsPerChunk = unsigned(kChunkSize >> kUnitShift);        // 1024
+constexpr unsigned kGranulesPerUnit = unsigned(kUnit >> kGranuleShift);        // 64
+constexpr unsigned kGranulesPerChunk = unsigned(kChunkSize >> kGranuleShift);  // 65536
+constexpr unsigned kBitmapWords = kGranulesPerChunk / 64;                      // 1024
+constexpr unsigned kMaxOrder = 10;                                             // buddy orders 0 (1 KiB) .. 10 (1 MiB)
 
 // Objects up to kSmallMax bytes are bump-allocated in Small blocks, up to
 // kLargeMax in Large blocks, beyond that in Huge mappings.
@@ -95,32 +95,32 @@ struct ChunkHeader;
 // headers (zero bytes are a valid free descriptor) and are read by racing
 // lookups through atomic_ref.
 struct Block {
-  Block* next;          // Free: allocator free list; owned: the owner's block list
-  Block* prev;          // Free: allocator free list
-  Block* shared_next;   // shared region's registry (under its lock)
+  Block* next;         // Free: allocator free list; owned: the owner's block list
+  Block* prev;         // Free: allocator free list
+  Block* shared_next;  // shared region's registry (under its lock)
   Block* shared_prev;
   ChunkHeader* chunk;
-  uintptr_t start;      // first byte
-  uint64_t object_size; // Large/Huge: the object's size in bytes (atomic_ref)
-  Heap* owner;          // atomic_ref; nullptr on an owned kind = orphan (shared region)
-  uint32_t units;       // length in units (Huge: 0, see object_size) (atomic_ref)
-  uint32_t live_bytes;  // Small: bytes in objects after the last sweep
-  uint32_t swept_cycle; // the shared cycle that last swept it (under lock)
-  uint16_t unit;        // head unit index in its chunk
-  uint8_t order;        // Free: buddy order
-  uint8_t kind;         // BlockKind (atomic_ref)
-  uint8_t lock;         // spin lock word (block_lock / block_unlock)
+  uintptr_t start;       // first byte
+  uint64_t object_size;  // Large/Huge: the object's size in bytes (atomic_ref)
+  Heap* owner;           // atomic_ref; nullptr on an owned kind = orphan (shared region)
+  uint32_t units;        // length in units (Huge: 0, see object_size) (atomic_ref)
+  uint32_t live_bytes;   // Small: bytes in objects after the last sweep
+  uint32_t swept_cycle;  // the shared cycle that last swept it (under lock)
+  uint16_t unit;         // head unit index in its chunk
+  uint8_t order;         // Free: buddy order
+  uint8_t kind;          // BlockKind (atomic_ref)
+  uint8_t lock;          // spin lock word (block_lock / block_unlock)
   uint8_t flags;
   uint8_t shared_state;
 };
 
 struct ChunkHeader {
-  uintptr_t base;        // chunk (or huge mapping) start
-  uintptr_t map_size;    // bytes mapped at base
+  uintptr_t base;      // chunk (or huge mapping) start
+  uintptr_t map_size;  // bytes mapped at base
   bool huge;
-  ChunkHeader* pool_next;      // huge headers: free pool
-  uint16_t* head;              // per unit: head unit of the block covering it (atomic_ref)
-  Block* blocks;               // normal: per head unit; huge: one
+  ChunkHeader* pool_next;        // huge headers: free pool
+  uint16_t* head;                // per unit: head unit of the block covering it (atomic_ref)
+  Block* blocks;                 // normal: per head unit; huge: one
   uint64_t* bits[kBitmapKinds];  // normal: kBitmapWords words each; huge: one word each
 };
 
@@ -149,9 +149,7 @@ inline void block_unlock(Block* b) { std::atomic_ref<uint8_t>(b->lock).store(0, 
 // ---------------------------------------------------------------- bitmaps
 
 inline bool bit_test(const uint64_t* bits, uint32_t g) { return (load_relaxed(bits[g >> 6]) >> (g & 63)) & 1; }
-inline bool bit_test_acquire(const uint64_t* bits, uint32_t g) {
-  return (load_acquire(bits[g >> 6]) >> (g & 63)) & 1;
-}
+inline bool bit_test_acquire(const uint64_t* bits, uint32_t g) { return (load_acquire(bits[g >> 6]) >> (g & 63)) & 1; }
 // Single-writer updates (the owner's start/end/mark bits).
 inline void bit_set_owner(uint64_t* bits, uint32_t g) {
   uint64_t& w = bits[g >> 6];
@@ -223,13 +221,11 @@ struct ObjectRef {
   Block* block;
   uint64_t* const* bits;  // the chunk's bitmaps
   uintptr_t start;
-  uint64_t size;          // whole granules for Small, exact bytes for Large/Huge
-  uint32_t granule;       // index of the start granule in `bits`
+  uint64_t size;     // whole granules for Small, exact bytes for Large/Huge
+  uint32_t granule;  // index of the start granule in `bits`
 };
 
-inline uint32_t granule_of(const ChunkHeader* c, uintptr_t addr) {
-  return uint32_t((addr - c->base) >> kGranuleShift);
-}
+inline uint32_t granule_of(const ChunkHeader* c, uintptr_t addr) { return uint32_t((addr - c->base) >> kGranuleShift); }
 
 // Which object, if any, covers `word`: any address inside it counts
 // (interior pointers). O(1): the page map, the block index and, for Small

@@ -153,7 +153,8 @@ void register_block(Block* b) {
 // Under the block's lock (collector only).
 void deregister_block(Block* b) {
   std::lock_guard<SpinLock> lk(G.reg_mu);
-  if (b->shared_prev) b->shared_prev->shared_next = b->shared_next; else G.reg_head = b->shared_next;
+  if (b->shared_prev) b->shared_prev->shared_next = b->shared_next;
+  else G.reg_head = b->shared_next;
   if (b->shared_next) b->shared_next->shared_prev = b->shared_prev;
   b->shared_next = b->shared_prev = nullptr;
   store_relaxed(b->shared_state, uint8_t(b->shared_state & ~kRegistered));
@@ -185,7 +186,8 @@ void ticket_unregister(ExportTicket* t) {
   TicketShard& sh = G.shards[t->shard];
   {
     std::lock_guard<SpinLock> lk(sh.mu);
-    if (t->prev) t->prev->next = t->next; else sh.head = t->next;
+    if (t->prev) t->prev->next = t->next;
+    else sh.head = t->next;
     if (t->next) t->next->prev = t->prev;
   }
   G.tickets.fetch_sub(1, std::memory_order_relaxed);
@@ -399,7 +401,8 @@ void shared_heap_gone(Heap* h) {
   bool retire = sec.phase() != kIdle;
   {
     std::lock_guard<SpinLock> lk(G.ext_mu);
-    if (x->prev) x->prev->next = x->next; else G.ext_head = x->next;
+    if (x->prev) x->prev->next = x->next;
+    else G.ext_head = x->next;
     if (x->next) x->next->prev = x->prev;
     if (retire) {
       // The collector may hold a copy of the list: freed after its cycle.
@@ -632,9 +635,8 @@ void shared_collect() {
 void heap_debug_set_shared_cycle_hook(void (*hook)()) { g_cycle_hook.store(hook, std::memory_order_release); }
 
 SharedStats shared_stats() {
-  return SharedStats{G.cycles.load(),        G.shared_bytes.load(),  G.orphan_bytes.load(),
-                     G.unshared_bytes.load(), G.promoted_since.load(), G.tickets.load(),
-                     G.last_cycle_ns.load(),  G.longest_hold_ns.load()};
+  return SharedStats{G.cycles.load(),         G.shared_bytes.load(), G.orphan_bytes.load(),  G.unshared_bytes.load(),
+                     G.promoted_since.load(), G.tickets.load(),      G.last_cycle_ns.load(), G.longest_hold_ns.load()};
 }
 
 }  // namespace snow::rt

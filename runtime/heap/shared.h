@@ -102,4 +102,4 @@
 // longest.
 #pragma once
 
-namespace snow::rt {}  // the interface is heap.h; this header is the protocol's documentation
+namespace snow::rt {}  // namespace snow::rt

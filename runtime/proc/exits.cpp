@@ -143,7 +143,7 @@ void release_abandoned(Process* p) {
   delete close_watchers(p);
   delete p->rel;
   if (p->jobs) jobs_end(p, false);  // every job ended with the runtime
-  delete p->name;  // the registry forgot it at the stop
+  delete p->name;                   // the registry forgot it at the stop
   free_held_memory(p);
   free_control_block(p);
 }

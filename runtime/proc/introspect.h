@@ -34,8 +34,7 @@ struct ProcessGauges {
   std::atomic<uint8_t> status{SNOW_PROC_RUNNING};
 
   void queue_add(int64_t n) {
-    message_queue_len.store(message_queue_len.load(std::memory_order_relaxed) + uint64_t(n),
-                            std::memory_order_relaxed);
+    message_queue_len.store(message_queue_len.load(std::memory_order_relaxed) + uint64_t(n), std::memory_order_relaxed);
   }
   void set(std::atomic<uint64_t>& g, uint64_t v) { g.store(v, std::memory_order_relaxed); }
   void add_reductions(uint64_t n) { set(reductions, reductions.load(std::memory_order_relaxed) + n); }

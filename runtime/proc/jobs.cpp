@@ -117,9 +117,7 @@ bool wait_job(Process* self, uint64_t pid, int64_t timeout_ms, Job* out) {
   return true;
 }
 
-uint8_t* alloc_words(Process* self, uint64_t bytes) {
-  return static_cast<uint8_t*>(proc_gc_alloc(self, bytes, 8));
-}
+uint8_t* alloc_words(Process* self, uint64_t bytes) { return static_cast<uint8_t*>(proc_gc_alloc(self, bytes, 8)); }
 
 const void* make_result(Process* self, const Job& job) {
   uint8_t* res = alloc_words(self, 16);
@@ -167,7 +165,8 @@ const void* job_map(Process* self, const void* list, JobMapFn fn, void* env) {
   if (!out || (n && !pids)) return nullptr;
   put_u64(out, n);
   put_u64(out + 8, n);
-  for (uint64_t i = 0; i < n; ++i) put_u64(pids + 8 * i, start_job(self, nullptr, fn, env, int64_t(get_u64(in + 16 + 8 * i))));
+  for (uint64_t i = 0; i < n; ++i)
+    put_u64(pids + 8 * i, start_job(self, nullptr, fn, env, int64_t(get_u64(in + 16 + 8 * i))));
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t pid = get_u64(pids + 8 * i);
     Job done;

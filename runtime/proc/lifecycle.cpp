@@ -71,10 +71,8 @@ void stop_watcher_main() {
 bool quiescent_now() {
   // Every worker parked with nothing queued and no timer pending, and no
   // attached thread that could still send: nothing can wake anyone.
-  return R.alive.load() > 0 && R.attached.load() == 0 && !R.dist.started() && timers_pending() == 0 &&
-         sched_idle();
+  return R.alive.load() > 0 && R.attached.load() == 0 && !R.dist.started() && timers_pending() == 0 && sched_idle();
 }
-
 
 }  // namespace
 
@@ -112,9 +110,8 @@ int proc_runtime_start(unsigned workers, bool stop_on_signals, const DistHooks& 
     R.dist = dist;
     R.dist_set.store(true, std::memory_order_release);
   }
-  SchedHooks hooks{hook_try_sleep,       hook_reap,           hook_overflow,  hook_wait_timeout,
-                   hook_send_after_fire, hook_send_after_drop, hook_quiescent, dist.after_slice,
-                   dist.poll_io,         dist.poll_io_done};
+  SchedHooks hooks{hook_try_sleep,       hook_reap,      hook_overflow,    hook_wait_timeout, hook_send_after_fire,
+                   hook_send_after_drop, hook_quiescent, dist.after_slice, dist.poll_io,      dist.poll_io_done};
   R.halting.store(false);
   R.halt_status.store(0);
   draw_pid_salt();
@@ -188,8 +185,10 @@ void abandon_attached_threads() {
     ++abandoned;
   }
   if (abandoned)
-    log_line("snowrt: %d attached thread(s) stayed outside the runtime while it stopped; their processes end "
-             "when each thread next calls it", abandoned);
+    log_line(
+        "snowrt: %d attached thread(s) stayed outside the runtime while it stopped; their processes end "
+        "when each thread next calls it",
+        abandoned);
 }
 
 int stop_everything(int status) {

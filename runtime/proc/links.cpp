@@ -3,7 +3,6 @@
 // the watch stripes of R (see "Local monitors" below).
 #include "runtime/proc/process_internal.h"
 
-
 namespace snow::rt {
 
 inline namespace proc_detail {

@@ -245,8 +245,8 @@ HeapStats proc_gc_stats(Process* self);
 // The exit does not return (an attached thread's process ends with
 // ThreadProcessEnded).
 enum class CallFailure : uint8_t { ReturnNull, ExitCaller };
-const snow_msg* proc_service_call(Process* self, uint64_t server, uint64_t tag, const uint8_t* payload,
-                                  uint64_t size, int64_t timeout_ms, CallFailure how);
+const snow_msg* proc_service_call(Process* self, uint64_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
+                                  int64_t timeout_ms, CallFailure how);
 // A call refused before anything was sent (code SNOW_EINVAL, SNOW_EMSGSIZE,
 // or SNOW_ENOPROC for server 0): fails it the same way.
 const snow_msg* proc_service_call_refused(Process* self, uint64_t server, int64_t code, CallFailure how);

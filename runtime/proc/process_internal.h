@@ -110,7 +110,7 @@ struct Relations {
   FlatMap64 monitors;      // ref -> target I watch
   FlatMap64 monitored_by;  // ref -> remote watcher (Monitor signals from runtime/dist)
   std::unordered_map<int64_t, std::string> node_monitors;
-  std::unordered_map<uint64_t, uint64_t> pending_calls; // caller -> call ref (server side)
+  std::unordered_map<uint64_t, uint64_t> pending_calls;  // caller -> call ref (server side)
   bool monitor_all_nodes = false;
 };
 
@@ -122,9 +122,9 @@ struct Process {
   Anchor* anchor = nullptr;
   Signal* mbox_head = nullptr;
   Signal* mbox_tail = nullptr;
-  Signal* inbox = nullptr;       // taken from the queue, not yet applied
-  Signal* last_msg = nullptr;    // returned by the last receive
-  Signal* offering = nullptr;    // being offered to a receive_match callback
+  Signal* inbox = nullptr;     // taken from the queue, not yet applied
+  Signal* last_msg = nullptr;  // returned by the last receive
+  Signal* offering = nullptr;  // being offered to a receive_match callback
   Relations* rel = nullptr;
   JobTable* jobs = nullptr;  // jobs this process started (jobs.h)
   // Local watchers (ref -> watcher pid), written by the watchers themselves
@@ -147,7 +147,7 @@ struct Process {
   uint8_t* exit_reason = nullptr;
   uint64_t exit_reason_len = 0;
   uint64_t wait_seq = 0;
-  uint64_t call_ref = 0;         // the service call in progress (caller side)
+  uint64_t call_ref = 0;  // the service call in progress (caller side)
   int64_t call_error = 0;
   bool trap_exit = false;
   bool exiting = false;
@@ -240,7 +240,8 @@ struct Runtime {
   std::thread stop_watcher;
   Process* main_proc = nullptr;
   std::thread::id main_thread;  // the thread that started the runtime
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   bool signals_installed = false;  // old_int/old_term hold what to restore
   // Copied by the first proc_runtime_start, then published by dist_set
   // (release) and never written again; before it, no node can exist and
@@ -268,7 +269,8 @@ inline Relations& rel(Process* p) {
 
 inline void mbox_append(Process* p, Signal* s) {
   s->next = nullptr;
-  if (p->mbox_tail) p->mbox_tail->next = s; else p->mbox_head = s;
+  if (p->mbox_tail) p->mbox_tail->next = s;
+  else p->mbox_head = s;
   p->mbox_tail = s;
   p->gauges.queue_add(1);
 }
@@ -277,7 +279,8 @@ inline void mbox_append(Process* p, Signal* s) {
 // cur is the head). Owner context.
 inline void mbox_unlink(Process* p, Signal* prev, Signal* cur) {
   SNOW_ASSERT(prev ? prev->next == cur : p->mbox_head == cur);
-  if (prev) prev->next = cur->next; else p->mbox_head = cur->next;
+  if (prev) prev->next = cur->next;
+  else p->mbox_head = cur->next;
   if (p->mbox_tail == cur) p->mbox_tail = prev;
   cur->next = nullptr;
   p->gauges.queue_add(-1);
@@ -378,10 +381,10 @@ void release_abandoned(Process* p);
 
 // ---------------------------------------------------------------- elsewhere
 
-void registry_release(Process* p);          // registry.cpp
-void registry_forget_pid(uint64_t pid);     // registry.cpp
+void registry_release(Process* p);                     // registry.cpp
+void registry_forget_pid(uint64_t pid);                // registry.cpp
 [[noreturn]] void main_thread_after_exit(int status);  // lifecycle.cpp
-void task_entry(Task* t);                   // spawn.cpp
+void task_entry(Task* t);                              // spawn.cpp
 
 }  // namespace proc_detail
 

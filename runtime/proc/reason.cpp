@@ -33,7 +33,7 @@ void reason_write(uint8_t* out, uint8_t tag, std::string_view text) {
 }
 
 void reason_describe(const uint8_t* r, char* buf, std::size_t cap) {
-  static const char* names[] = {"normal", "error", "killed", "reserved", "shutdown",
+  static const char* names[] = {"normal", "error",        "killed", "reserved", "shutdown",
                                 "custom", "noconnection", "noproc", "term"};
   uint8_t tag = r[0] <= SNOW_REASON_TERM ? r[0] : uint8_t(SNOW_REASON_RESERVED);
   if (!reason_tag_has_data(tag)) {

@@ -53,7 +53,6 @@ void disarm(Process* p) {
   p->timed_out = false;
 }
 
-
 bool deadline_passed(Process* p, int64_t deadline) {
   if (p->timed_out) return true;
   return deadline != INT64_MAX && now_ns() >= deadline;

@@ -24,7 +24,8 @@ void registry_release(Process* p) {
 void registry_forget_pid(uint64_t pid) {
   std::lock_guard<std::mutex> lk(R.reg_mu);
   for (auto it = R.names.begin(); it != R.names.end();) {
-    if (it->second == pid) it = R.names.erase(it); else ++it;
+    if (it->second == pid) it = R.names.erase(it);
+    else ++it;
   }
 }
 

@@ -97,8 +97,8 @@ const snow_msg* proc_service_call_refused(Process* p, uint64_t server, int64_t c
   return service_call_failed(p, server, code, nullptr, 0, how);
 }
 
-const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, const uint8_t* payload,
-                                  uint64_t size, int64_t timeout_ms, CallFailure how) {
+const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, const uint8_t* payload, uint64_t size,
+                                  int64_t timeout_ms, CallFailure how) {
   p->call_error = 0;
   uint64_t mref = proc_monitor(p, server);
   if (!mref) return service_call_failed(p, server, SNOW_ENOMEM, nullptr, 0, how);
@@ -128,9 +128,9 @@ const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, con
   Signal* got = signal_of_msg(m);
   if (got->kind == SigKind::Down) {
     const uint8_t* reason = m->data + 16;
-    int64_t code = reason[0] == SNOW_REASON_NOPROC          ? int64_t(SNOW_ENOPROC)
+    int64_t code = reason[0] == SNOW_REASON_NOPROC         ? int64_t(SNOW_ENOPROC)
                    : reason[0] == SNOW_REASON_NOCONNECTION ? int64_t(SNOW_ENONODE)
-                                                            : SNOW_SERVICE_EXITED + reason[0];
+                                                           : SNOW_SERVICE_EXITED + reason[0];
     return service_call_failed(p, server, code, reason, m->len - 16, how);
   }
   proc_demonitor(p, mref, true);

@@ -31,34 +31,34 @@
 namespace snow::rt {
 
 enum class SigKind : uint8_t {
-  Message,     // user message / term / node notice: msg is the mailbox message
-  Link,        // from wants a link with the target
-  Unlink,      // from removed its link: ref = unlink id, answered by UnlinkAck
-  UnlinkAck,   // the target of an Unlink processed it: ref = that unlink id
-  Monitor,     // from monitors the target with ref
-  Demonitor,   // from cancelled monitor ref
-  Exit,        // exit/2: msg.data = [from][reason]; flags & kSigKill: untrappable kill
-  LinkExit,    // a linked process died: msg.data = [from][reason]
-  Down,        // a monitored process died: msg.data = [ref][pid][reason]
-  Timeout,     // wait timer fired: ref = wait sequence
+  Message,       // user message / term / node notice: msg is the mailbox message
+  Link,          // from wants a link with the target
+  Unlink,        // from removed its link: ref = unlink id, answered by UnlinkAck
+  UnlinkAck,     // the target of an Unlink processed it: ref = that unlink id
+  Monitor,       // from monitors the target with ref
+  Demonitor,     // from cancelled monitor ref
+  Exit,          // exit/2: msg.data = [from][reason]; flags & kSigKill: untrappable kill
+  LinkExit,      // a linked process died: msg.data = [from][reason]
+  Down,          // a monitored process died: msg.data = [ref][pid][reason]
+  Timeout,       // wait timer fired: ref = wait sequence
   ServiceReply,  // reply to a service call: ref = call ref, msg = reply
   JobResult,     // a job's result for its caller: ref = job ref, msg.data = [i64 value]
 };
 
-constexpr uint8_t kSigKill = 1;       // Exit: the untrappable kill
-constexpr uint8_t kSigShutdown = 2;   // Exit: runtime shutdown, untrappable
+constexpr uint8_t kSigKill = 1;         // Exit: the untrappable kill
+constexpr uint8_t kSigShutdown = 2;     // Exit: runtime shutdown, untrappable
 constexpr uint8_t kSigServiceCall = 4;  // Message: a snow_service_call request
 
 struct Signal {
   Signal* next = nullptr;
-  uint64_t target = 0;    // pid this signal is addressed to
-  uint64_t from = 0;      // sender pid (0: not a process)
-  uint64_t ref = 0;       // monitor ref, wait sequence, call ref
+  uint64_t target = 0;  // pid this signal is addressed to
+  uint64_t from = 0;    // sender pid (0: not a process)
+  uint64_t ref = 0;     // monitor ref, wait sequence, call ref
   SigKind kind = SigKind::Message;
   uint8_t flags = 0;
   uint32_t msg_kind = SNOW_MSG_USER;  // SNOW_MSG_* once in the mailbox
   ExportTicket* ticket = nullptr;     // heap values the payload carries (see above)
-  snow_msg msg;           // must stay last: data[] follows
+  snow_msg msg;                       // must stay last: data[] follows
 };
 // A mailbox message is handed out as &signal->msg and its payload runs on
 // past the struct (signal_alloc, signal_of_msg).

@@ -79,7 +79,8 @@ void anchor_free(Anchor* a, uint64_t pid) {
   std::lock_guard<SpinLock> lk(R.table_mu);
   uint32_t idx = anchor_index(pid);
   a->next_free = UINT32_MAX;
-  if (R.free_tail == UINT32_MAX) R.free_head = idx; else anchor_at(R.free_tail)->next_free = idx;
+  if (R.free_tail == UINT32_MAX) R.free_head = idx;
+  else anchor_at(R.free_tail)->next_free = idx;
   R.free_tail = idx;
   ++R.free_count;
 }

@@ -27,7 +27,7 @@ using transfer_t = boost::context::detail::transfer_t;
 
 // Per-context sanitizer state, embedded in whoever owns the context.
 struct SanitizerFiber {
-  void* tsan_fiber = nullptr;        // TSan fiber handle (TSan builds only)
+  void* tsan_fiber = nullptr;          // TSan fiber handle (TSan builds only)
   const void* stack_bottom = nullptr;  // lowest address of the stack (ASan)
   std::size_t stack_size = 0;
   bool owns_tsan_fiber = false;

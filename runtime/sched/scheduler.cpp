@@ -34,7 +34,7 @@ namespace snow::rt {
 namespace {
 
 constexpr int kBudget = kSchedBudget;  // reduction checks per time slice
-constexpr int kLowEvery = 8;         // a low-priority task runs at least every 8 picks
+constexpr int kLowEvery = 8;           // a low-priority task runs at least every 8 picks
 
 struct SendAfterTimer : TimerNode {
   std::atomic<int> state{0};  // 0 pending, 1 fired, 2 cancelled
@@ -231,7 +231,8 @@ void rq_push(Worker* w, Task* t, bool front) {
   unsigned p = t->priority < 3 ? t->priority : 1;
   {
     std::lock_guard<SpinLock> lk(w->rq_mu);
-    if (front) w->rq[p].push_front(t); else w->rq[p].push_back(t);
+    if (front) w->rq[p].push_front(t);
+    else w->rq[p].push_back(t);
   }
   w->rq_size.fetch_add(1, std::memory_order_seq_cst);
 }
@@ -327,9 +328,9 @@ void enqueue(Task* t, bool front) {
     if (nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
   }
-  Worker* w = t->last_worker >= 0 ? g.workers[size_t(t->last_worker) % g.workers.size()]
-                                  : g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) %
-                                              g.workers.size()];
+  Worker* w = t->last_worker >= 0
+                  ? g.workers[size_t(t->last_worker) % g.workers.size()]
+                  : g.workers[g.next_foreign_worker.fetch_add(1, std::memory_order_relaxed) % g.workers.size()];
   rq_push(w, t, front);
   wake_one_parked(w);
 }
@@ -340,7 +341,8 @@ bool slot_acquire(StackSlot* s, Task* t) {
   std::lock_guard<SpinLock> lk(s->mu);
   if (s->busy) {
     t->rq_next = nullptr;
-    if (s->waiting_tail) s->waiting_tail->rq_next = t; else s->waiting_head = t;
+    if (s->waiting_tail) s->waiting_tail->rq_next = t;
+    else s->waiting_head = t;
     s->waiting_tail = t;
     return false;
   }
@@ -797,7 +799,8 @@ void sched_stop(int64_t grace_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   bool all_exited = g.exited_workers.load() == int(g.workers.size());
   for (Worker* w : g.workers) {
-    if (all_exited) w->thread.join(); else w->thread.detach();
+    if (all_exited) w->thread.join();
+    else w->thread.detach();
   }
   if (!all_exited) {
     // A worker is stuck in a task that never yields: its worker, slots and
@@ -833,9 +836,7 @@ void sched_stop(int64_t grace_ms) {
   g.running.store(false);
 }
 
-bool sched_idle() {
-  return g.num_parked.load(std::memory_order_seq_cst) == int(g.workers.size()) && !any_queued();
-}
+bool sched_idle() { return g.num_parked.load(std::memory_order_seq_cst) == int(g.workers.size()) && !any_queued(); }
 
 bool sched_running() { return g.running.load(std::memory_order_acquire); }
 unsigned sched_worker_count() { return unsigned(g.workers.size()); }
@@ -1014,8 +1015,6 @@ int64_t timer_cancel_send_after(uint64_t ref) {
 
 int64_t timers_pending() { return g.timers_pending.load(std::memory_order_acquire); }
 
-int64_t sched_stacks_resident() {
-  return int64_t(g.slots.size()) + g.dedicated_slots.load(std::memory_order_relaxed);
-}
+int64_t sched_stacks_resident() { return int64_t(g.slots.size()) + g.dedicated_slots.load(std::memory_order_relaxed); }
 
 }  // namespace snow::rt

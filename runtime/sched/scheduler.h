@@ -60,11 +60,11 @@ enum class SwitchReason : uint8_t { Yield, Park, Exit };
 // Timer nodes live in one worker's heap (owner). Wait timers are embedded in
 // their task; send-after timers are heap-allocated (see timer API below).
 struct TimerNode {
-  int64_t deadline = 0;       // CLOCK_MONOTONIC ns
-  uint64_t order = 0;         // tie-break: FIFO among equal deadlines
-  int32_t heap_index = -1;    // -1: not in a heap
+  int64_t deadline = 0;     // CLOCK_MONOTONIC ns
+  uint64_t order = 0;       // tie-break: FIFO among equal deadlines
+  int32_t heap_index = -1;  // -1: not in a heap
   uint8_t is_send_after = 0;
-  Worker* owner = nullptr;    // whose heap holds it (guarded by that heap's lock)
+  Worker* owner = nullptr;  // whose heap holds it (guarded by that heap's lock)
 };
 
 struct WaitTimer : TimerNode {
@@ -76,14 +76,14 @@ struct Task {
   Task* rq_next = nullptr;
   fcontext_t ctx = nullptr;
   StackSlot* slot = nullptr;
-  uint8_t* saved = nullptr;      // evicted stack bytes (see stack.h)
+  uint8_t* saved = nullptr;  // evicted stack bytes (see stack.h)
   uint32_t saved_len = 0;
   uint32_t saved_cap = 0;
-  uint8_t priority = 1;          // 0 high, 1 normal, 2 low
+  uint8_t priority = 1;  // 0 high, 1 normal, 2 low
   SwitchReason switch_reason = SwitchReason::Yield;
   bool started = false;
   bool is_thread = false;
-  bool hosted = false;           // thread task served by the host (main)
+  bool hosted = false;  // thread task served by the host (main)
   int32_t last_worker = -1;
   void (*entry)(Task*) = nullptr;  // runs on the task's own stack; never returns
   SanitizerFiber san;
@@ -125,9 +125,9 @@ bool sched_on_worker();
 
 struct SchedConfig {
   unsigned workers = 1;
-  std::size_t stack_size = 1 << 20;   // usable bytes per shared slot
-  unsigned slots_per_worker = 8;  // few mappings: a node dies (and is noticed) faster
-  int64_t spin_ns = 50 * 1000;     // how long an idle worker watches for work before parking
+  std::size_t stack_size = 1 << 20;  // usable bytes per shared slot
+  unsigned slots_per_worker = 8;     // few mappings: a node dies (and is noticed) faster
+  int64_t spin_ns = 50 * 1000;       // how long an idle worker watches for work before parking
   // While another worker is busy, an idle one parks for this long at a time
   // and then takes a task queued behind a worker that started no task
   // meanwhile (scheduler.cpp, "watching").

@@ -24,8 +24,8 @@ StackSlot* stack_slot_create(std::size_t usable, bool dedicated) {
   const std::size_t guard = (kGuardBytes + pg - 1) & ~(pg - 1);
   const std::size_t total = usable + guard;
   // MAP_NORESERVE: only touched pages count; MAP_STACK documents intent.
-  void* m = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                 -1, 0);
+  void* m =
+      mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (m == MAP_FAILED) return nullptr;
   if (mprotect(m, guard, PROT_NONE) != 0) {
     munmap(m, total);

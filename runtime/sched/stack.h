@@ -36,7 +36,7 @@ struct Task;
 
 struct StackSlot {
   SpinLock mu;
-  bool busy = false;         // a worker runs (or evicts/restores) in this slot
+  bool busy = false;             // a worker runs (or evicts/restores) in this slot
   Task* waiting_head = nullptr;  // runnable tasks bound here, queued while busy
   Task* waiting_tail = nullptr;
   Task* resident = nullptr;  // whose bytes occupy the slot (owner: busy holder)

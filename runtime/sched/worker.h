@@ -27,7 +27,8 @@ struct TaskList {
   Task* tail = nullptr;
   void push_back(Task* t) {
     t->rq_next = nullptr;
-    if (tail) tail->rq_next = t; else head = t;
+    if (tail) tail->rq_next = t;
+    else head = t;
     tail = t;
   }
   void push_front(Task* t) {

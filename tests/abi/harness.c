@@ -134,8 +134,7 @@ static bool th_run_case(const th_case* c, char* reason, size_t rcap) {
     close(fds[0]);
     th_result_fd = fds[1];
     c->fn();
-    if (th_started && !th_ended)
-      th_fail(__FILE__, __LINE__, "case returned without th_end()/th_end_natural()");
+    if (th_started && !th_ended) th_fail(__FILE__, __LINE__, "case returned without th_end()/th_end_natural()");
     fflush(stdout);
     fflush(stderr);
     exit(0); /* exit (not _exit): LeakSanitizer runs at exit in ASan builds */
@@ -206,10 +205,8 @@ static bool th_run_case(const th_case* c, char* reason, size_t rcap) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
   char st[128];
   if (WIFSIGNALED(status))
-    snprintf(st, sizeof st, "killed by signal %d (%s)", WTERMSIG(status),
-             strsignal(WTERMSIG(status)));
-  else
-    snprintf(st, sizeof st, "exit status %d", WEXITSTATUS(status));
+    snprintf(st, sizeof st, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else snprintf(st, sizeof st, "exit status %d", WEXITSTATUS(status));
   if (rlen == 0) {
     snprintf(reason, rcap, "%s%s", st,
              WIFEXITED(status) ? " without a CHECK failure: see stderr (sanitizer report?)" : "");
@@ -246,10 +243,8 @@ int main(int argc, char** argv) {
     int64_t dt = th_now_ms() - t0;
     if (ok) {
       passed++;
-      if (getenv("SNOW_TEST_VERBOSE"))
-        printf("ok %s (%lld ms)\n", th_cases[i].name, (long long)dt);
-      else
-        printf("ok %s\n", th_cases[i].name);
+      if (getenv("SNOW_TEST_VERBOSE")) printf("ok %s (%lld ms)\n", th_cases[i].name, (long long)dt);
+      else printf("ok %s\n", th_cases[i].name);
     } else {
       failed++;
       printf("FAIL %s (%s)\n", th_cases[i].name, reason);
@@ -344,8 +339,7 @@ int32_t th_send4(snow_pid_t to, uint64_t tag, uint64_t a, uint64_t b, uint64_t c
   return th_send_words(to, w, 4);
 }
 
-int32_t th_send_with_bytes(snow_pid_t to, uint64_t tag, uint64_t a, const uint8_t* bytes,
-                           size_t n) {
+int32_t th_send_with_bytes(snow_pid_t to, uint64_t tag, uint64_t a, const uint8_t* bytes, size_t n) {
   uint8_t* buf = malloc(16 + n);
   CHECK(buf != NULL);
   th_put_u64(buf, tag);
@@ -382,9 +376,7 @@ size_t th_reason(uint8_t* out, uint8_t tag, const void* data, uint64_t len) {
   return 9 + len;
 }
 
-size_t th_reason_str(uint8_t* out, uint8_t tag, const char* s) {
-  return th_reason(out, tag, s, s ? strlen(s) : 0);
-}
+size_t th_reason_str(uint8_t* out, uint8_t tag, const char* s) { return th_reason(out, tag, s, s ? strlen(s) : 0); }
 
 size_t th_reason_for_tag(uint8_t* out, uint8_t tag) { return th_reason(out, tag, NULL, 0); }
 
@@ -401,16 +393,26 @@ size_t th_reason_len(const uint8_t* p, size_t avail) {
 
 const char* th_reason_name(uint8_t tag) {
   switch (tag) {
-    case 0: return "normal";
-    case 1: return "error";
-    case 2: return "killed";
-    case 3: return "reserved";
-    case 4: return "shutdown";
-    case 5: return "custom";
-    case 6: return "noconnection";
-    case 7: return "noproc";
-    case 8: return "term";
-    default: return "bad-tag";
+    case 0:
+      return "normal";
+    case 1:
+      return "error";
+    case 2:
+      return "killed";
+    case 3:
+      return "reserved";
+    case 4:
+      return "shutdown";
+    case 5:
+      return "custom";
+    case 6:
+      return "noconnection";
+    case 7:
+      return "noproc";
+    case 8:
+      return "term";
+    default:
+      return "bad-tag";
   }
 }
 
@@ -430,23 +432,20 @@ void th_format_reason(char* out, size_t cap, const uint8_t* r, size_t len) {
     size_t o = n > 0 ? (size_t)n : 0;
     for (size_t i = 0; i < dl && o + 8 < cap; i++) {
       uint8_t c = r[9 + i];
-      if (c >= 32 && c < 127 && c != '"')
-        out[o++] = (char)c;
-      else
-        o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+      if (c >= 32 && c < 127 && c != '"') out[o++] = (char)c;
+      else o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
     }
     snprintf(out + o, cap - o, "\")");
     return;
   }
   int n = snprintf(out, cap, "malformed[");
   size_t o = n > 0 ? (size_t)n : 0;
-  for (size_t i = 0; i < len && i < 40 && o + 4 < cap; i++)
-    o += (size_t)snprintf(out + o, cap - o, "%02x", r[i]);
+  for (size_t i = 0; i < len && i < 40 && o + 4 < cap; i++) o += (size_t)snprintf(out + o, cap - o, "%02x", r[i]);
   snprintf(out + o, cap - o, "%s]", len > 40 ? "..." : "");
 }
 
-void th_check_reason(const char* file, int line, const char* what, const uint8_t* got,
-                     size_t glen, const uint8_t* exp, size_t elen) {
+void th_check_reason(const char* file, int line, const char* what, const uint8_t* got, size_t glen, const uint8_t* exp,
+                     size_t elen) {
   if (glen == elen && (elen == 0 || memcmp(got, exp, elen) == 0)) return;
   char g[300], e[300];
   th_format_reason(g, sizeof g, got, glen);
@@ -525,11 +524,12 @@ int th_match_fn(const snow_msg* m, void* ctx) {
 
 static void th_describe_match(char* out, size_t cap, const th_match* mt) {
   switch (mt->kind) {
-    case UINT32_MAX: snprintf(out, cap, "any message"); break;
+    case UINT32_MAX:
+      snprintf(out, cap, "any message");
+      break;
     case SNOW_MSG_USER:
       if (mt->tag == T_REPORT)
-        snprintf(out, cap, "REPORT of kind %llu from 0x%llx", (unsigned long long)mt->w2,
-                 (unsigned long long)mt->from);
+        snprintf(out, cap, "REPORT of kind %llu from 0x%llx", (unsigned long long)mt->w2, (unsigned long long)mt->from);
       else
         snprintf(out, cap, "user message tag=0x%llx from=0x%llx%s", (unsigned long long)mt->tag,
                  (unsigned long long)mt->from, mt->use_w2 ? " (with w2)" : "");
@@ -538,10 +538,11 @@ static void th_describe_match(char* out, size_t cap, const th_match* mt) {
       snprintf(out, cap, "EXIT from 0x%llx", (unsigned long long)mt->from);
       break;
     case SNOW_MSG_DOWN:
-      snprintf(out, cap, "DOWN ref=0x%llx pid=0x%llx", (unsigned long long)mt->ref,
-               (unsigned long long)mt->from);
+      snprintf(out, cap, "DOWN ref=0x%llx pid=0x%llx", (unsigned long long)mt->ref, (unsigned long long)mt->from);
       break;
-    default: snprintf(out, cap, "message of kind %u", mt->kind); break;
+    default:
+      snprintf(out, cap, "message of kind %u", mt->kind);
+      break;
   }
 }
 
@@ -551,9 +552,8 @@ void th_describe_msg(char* out, size_t cap, const snow_msg* m) {
   const uint8_t* rp;
   switch (snow_msg_kind(m)) {
     case SNOW_MSG_USER:
-      snprintf(out, cap, "USER(tag=0x%llx len=%llu w1=0x%llx w2=0x%llx)",
-               (unsigned long long)m->tag, (unsigned long long)m->len,
-               (unsigned long long)th_word(m, 1), (unsigned long long)th_word(m, 2));
+      snprintf(out, cap, "USER(tag=0x%llx len=%llu w1=0x%llx w2=0x%llx)", (unsigned long long)m->tag,
+               (unsigned long long)m->len, (unsigned long long)th_word(m, 1), (unsigned long long)th_word(m, 2));
       break;
     case SNOW_MSG_EXIT:
       rp = th_exit_reason(m, &rl);
@@ -567,8 +567,8 @@ void th_describe_msg(char* out, size_t cap, const snow_msg* m) {
                (unsigned long long)th_down_pid(m), r);
       break;
     default:
-      snprintf(out, cap, "kind %u (tag=0x%llx len=%llu)", snow_msg_kind(m),
-               (unsigned long long)m->tag, (unsigned long long)m->len);
+      snprintf(out, cap, "kind %u (tag=0x%llx len=%llu)", snow_msg_kind(m), (unsigned long long)m->tag,
+               (unsigned long long)m->len);
       break;
   }
 }
@@ -589,8 +589,7 @@ const snow_msg* th__wait(const char* file, int line, th_match mt, int64_t timeou
     o += (size_t)snprintf(have + o, sizeof have - o, "%s%s", i ? ", " : "", d);
     if (o >= sizeof have) break;
   }
-  th_fail(file, line, "no %s within %lld ms; mailbox: [%s]", want, (long long)timeout_ms,
-          have[0] ? have : "empty");
+  th_fail(file, line, "no %s within %lld ms; mailbox: [%s]", want, (long long)timeout_ms, have[0] ? have : "empty");
 }
 
 const snow_msg* th__poll(th_match mt) { return snow_actor_receive_match(th_match_fn, &mt, 0); }
@@ -600,8 +599,7 @@ const uint8_t* th_report_data(const snow_msg* m, size_t* len) {
   return m->data + 32;
 }
 
-void th__expect_down(const char* file, int line, snow_ref_t ref, snow_pid_t pid,
-                     const uint8_t* reason, size_t rlen) {
+void th__expect_down(const char* file, int line, snow_ref_t ref, snow_pid_t pid, const uint8_t* reason, size_t rlen) {
   const snow_msg* m = th__wait(file, line, th_m_down(ref), th_wait_ms());
   if (th_down_pid(m) != pid)
     th_fail(file, line, "DOWN pid 0x%llx, expected 0x%llx", (unsigned long long)th_down_pid(m),
@@ -623,8 +621,8 @@ const snow_msg* th__wait_either(const char* file, int line, th_match a, th_match
   return m;
 }
 
-void th__expect_terminated_then_down(const char* file, int line, snow_pid_t p, snow_ref_t ref,
-                                     const uint8_t* reason, size_t rlen) {
+void th__expect_terminated_then_down(const char* file, int line, snow_pid_t p, snow_ref_t ref, const uint8_t* reason,
+                                     size_t rlen) {
   const snow_msg* m = th__wait_either(file, line, th_m_user(T_TERMINATED, p), th_m_down(ref));
   if (snow_msg_kind(m) != SNOW_MSG_USER)
     th_fail(file, line, "the DOWN arrived without (or before) the terminate callback's message");
@@ -651,14 +649,12 @@ static int th_match_nothing(const snow_msg* m, void* ctx) {
   return 0;
 }
 
-void th__wait_until(const char* file, int line, bool (*pred)(void*), void* ctx,
-                    const char* what) {
+void th__wait_until(const char* file, int line, bool (*pred)(void*), void* ctx, const char* what) {
   int64_t deadline = th_now_ms() + th_wait_ms();
   while (!pred(ctx)) {
     if (th_now_ms() > deadline)
       th_fail(file, line, "condition not met within %lld ms: %s", (long long)th_wait_ms(), what);
-    if (snow_actor_self())
-      (void)snow_actor_receive_match(th_match_nothing, NULL, 2);
+    if (snow_actor_self()) (void)snow_actor_receive_match(th_match_nothing, NULL, 2);
     else {
       struct timespec ts = {0, 2 * 1000 * 1000};
       nanosleep(&ts, NULL);
@@ -719,16 +715,22 @@ void th_puppet(const uint8_t* args) {
     uint64_t cmd = th_word(m, 0);
     uint64_t a = th_word(m, 1);
     switch (cmd) {
-      case C_PING: th_send3(parent, T_PONG, self, a); break;
-      case C_STOP: return;
-      case C_EXIT_SELF: snow_actor_exit_self(m->data + 8, m->len - 8);
+      case C_PING:
+        th_send3(parent, T_PONG, self, a);
+        break;
+      case C_STOP:
+        return;
+      case C_EXIT_SELF:
+        snow_actor_exit_self(m->data + 8, m->len - 8);
       case C_LINK:
         th_send3(parent, T_LINKED, self, (uint64_t)(int64_t)snow_actor_link(a ? a : self));
         break;
       case C_UNLINK:
         th_send3(parent, T_UNLINKED, self, (uint64_t)(int64_t)snow_actor_unlink(a ? a : self));
         break;
-      case C_MONITOR: th_send3(parent, T_MONITORED, self, snow_process_monitor(a)); break;
+      case C_MONITOR:
+        th_send3(parent, T_MONITORED, self, snow_process_monitor(a));
+        break;
       case C_DEMONITOR:
         th_send3(parent, T_DEMONITORED, self, (uint64_t)snow_process_demonitor(a));
         break;
@@ -742,8 +744,12 @@ void th_puppet(const uint8_t* args) {
         th_send3(parent, T_EXIT_SENT, self, (uint64_t)(int64_t)r);
         break;
       }
-      case C_TRAP: th_send3(parent, T_TRAPPED, self, snow_actor_set_trap_exit(a != 0)); break;
-      case C_SEND: snow_actor_send(a, m->data + 16, m->len - 16); break;
+      case C_TRAP:
+        th_send3(parent, T_TRAPPED, self, snow_actor_set_trap_exit(a != 0));
+        break;
+      case C_SEND:
+        snow_actor_send(a, m->data + 16, m->len - 16);
+        break;
       case C_PANIC:
         snow_panic((const char*)m->data + 16, m->len - 16, "puppet.c", 8, (uint32_t)a);
       case C_LOOP:
@@ -760,8 +766,7 @@ void th_puppet(const uint8_t* args) {
       case C_BLOCK: {
         int64_t ms = (int64_t)th_word(m, 2);
         th_send2(parent, T_BLOCKING, self);
-        const snow_msg* x = a == 0 ? snow_actor_receive(ms)
-                                   : snow_actor_receive_match(th_match_nothing, NULL, ms);
+        const snow_msg* x = a == 0 ? snow_actor_receive(ms) : snow_actor_receive_match(th_match_nothing, NULL, ms);
         th_send3(parent, T_UNBLOCKED, self, x != NULL);
         break;
       }
@@ -773,7 +778,9 @@ void th_puppet(const uint8_t* args) {
         snow_actor_set_terminate(0, NULL);
         th_send2(parent, T_TERM_SET, self);
         break;
-      default: th_report(parent, m); break;
+      default:
+        th_report(parent, m);
+        break;
     }
   }
 }
@@ -800,8 +807,7 @@ snow_pid_t th__spawn_puppet(const char* file, int line, unsigned flags, snow_ref
   return p;
 }
 
-uint64_t th__puppet_call(const char* file, int line, snow_pid_t p, uint64_t cmd, uint64_t arg,
-                         uint64_t reply_tag) {
+uint64_t th__puppet_call(const char* file, int line, snow_pid_t p, uint64_t cmd, uint64_t arg, uint64_t reply_tag) {
   int32_t r = th_send2(p, cmd, arg);
   if (r != 0) th_fail(file, line, "send to puppet returned %d", r);
   const snow_msg* m = th__wait(file, line, th_m_user(reply_tag, p), th_wait_ms());

@@ -48,66 +48,57 @@
 typedef void (*th_case_fn)(void);
 void th_register(const char* name, th_case_fn fn, double timeout_s);
 
-#define TEST_CASE_TIMEOUT(name, seconds)                                          \
-  static void name(void);                                                         \
-  __attribute__((constructor)) static void th_register_##name(void) {             \
-    th_register(#name, name, (seconds));                                          \
-  }                                                                               \
+#define TEST_CASE_TIMEOUT(name, seconds)                                                                     \
+  static void name(void);                                                                                    \
+  __attribute__((constructor)) static void th_register_##name(void) { th_register(#name, name, (seconds)); } \
   static void name(void)
 #define TEST_CASE(name) TEST_CASE_TIMEOUT(name, 0)
 
-_Noreturn void th_fail(const char* file, int line, const char* fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+_Noreturn void th_fail(const char* file, int line, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define FAILF(...) th_fail(__FILE__, __LINE__, __VA_ARGS__)
-#define CHECK(cond)                                                               \
-  do {                                                                            \
-    if (!(cond)) th_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                 \
+#define CHECK(cond)                                               \
+  do {                                                            \
+    if (!(cond)) th_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); \
   } while (0)
-#define CHECK_MSG(cond, ...)                                                      \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      char th_buf_[512];                                                          \
-      snprintf(th_buf_, sizeof th_buf_, __VA_ARGS__);                             \
-      th_fail(__FILE__, __LINE__, "CHECK(%s): %s", #cond, th_buf_);               \
-    }                                                                             \
+#define CHECK_MSG(cond, ...)                                        \
+  do {                                                              \
+    if (!(cond)) {                                                  \
+      char th_buf_[512];                                            \
+      snprintf(th_buf_, sizeof th_buf_, __VA_ARGS__);               \
+      th_fail(__FILE__, __LINE__, "CHECK(%s): %s", #cond, th_buf_); \
+    }                                                               \
   } while (0)
 /* Signed comparison (error codes, counts). */
-#define CHECK_EQ(a, b)                                                            \
-  do {                                                                            \
-    long long th_a_ = (long long)(a), th_b_ = (long long)(b);                     \
-    if (th_a_ != th_b_)                                                           \
-      th_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b,       \
-              th_a_, th_b_);                                                      \
+#define CHECK_EQ(a, b)                                                                                       \
+  do {                                                                                                       \
+    long long th_a_ = (long long)(a), th_b_ = (long long)(b);                                                \
+    if (th_a_ != th_b_) th_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld", #a, #b, th_a_, th_b_); \
   } while (0)
 /* Unsigned comparison, printed in hex (pids, refs, tags). */
-#define CHECK_EQ_U(a, b)                                                          \
-  do {                                                                            \
-    unsigned long long th_a_ = (unsigned long long)(a),                           \
-                       th_b_ = (unsigned long long)(b);                           \
-    if (th_a_ != th_b_)                                                           \
-      th_fail(__FILE__, __LINE__, "CHECK_EQ_U(%s, %s): 0x%llx != 0x%llx", #a, #b, \
-              th_a_, th_b_);                                                      \
+#define CHECK_EQ_U(a, b)                                                                                           \
+  do {                                                                                                             \
+    unsigned long long th_a_ = (unsigned long long)(a), th_b_ = (unsigned long long)(b);                           \
+    if (th_a_ != th_b_) th_fail(__FILE__, __LINE__, "CHECK_EQ_U(%s, %s): 0x%llx != 0x%llx", #a, #b, th_a_, th_b_); \
   } while (0)
 /* An encoded exit reason equals the expected encoding. */
-#define CHECK_REASON(got, glen, exp, elen)                                        \
-  th_check_reason(__FILE__, __LINE__, #got, (got), (glen), (exp), (elen))
+#define CHECK_REASON(got, glen, exp, elen) th_check_reason(__FILE__, __LINE__, #got, (got), (glen), (exp), (elen))
 
 /* ------------------------------------------------------------------------
  * Runtime start/stop, environment, time
  * ------------------------------------------------------------------------ */
 extern snow_pid_t th_main; /* the main process, set by th_start() */
 
-uint32_t th_schedulers(void);          /* SNOW_TEST_SCHEDULERS, default 0 */
-double th_scale(void);                 /* SNOW_TEST_TIMEOUT_SCALE, default 1 */
-int64_t th_wait_ms(void);              /* 5000 ms * scale: deadline for events */
-int64_t th_slack_ms(void);             /* 200 ms * scale: allowed lateness */
-void th_start(void);                   /* init + init_actor(th_schedulers()) */
-void th_start_n(uint32_t schedulers);  /* init + init_actor(schedulers) */
-void th_end(void);                     /* halt(0) + run_scheduler() == 0 */
-void th_end_natural(void);             /* run_scheduler() == 0 */
-int32_t th_run_scheduler(void);        /* run_scheduler(), status returned unchecked */
-int64_t th_now_ms(void);               /* CLOCK_MONOTONIC */
+uint32_t th_schedulers(void);         /* SNOW_TEST_SCHEDULERS, default 0 */
+double th_scale(void);                /* SNOW_TEST_TIMEOUT_SCALE, default 1 */
+int64_t th_wait_ms(void);             /* 5000 ms * scale: deadline for events */
+int64_t th_slack_ms(void);            /* 200 ms * scale: allowed lateness */
+void th_start(void);                  /* init + init_actor(th_schedulers()) */
+void th_start_n(uint32_t schedulers); /* init + init_actor(schedulers) */
+void th_end(void);                    /* halt(0) + run_scheduler() == 0 */
+void th_end_natural(void);            /* run_scheduler() == 0 */
+int32_t th_run_scheduler(void);       /* run_scheduler(), status returned unchecked */
+int64_t th_now_ms(void);              /* CLOCK_MONOTONIC */
 int64_t th_now_us(void);
 /* Memory this OS process holds now, for bounds on retained memory: resident
  * bytes (/proc/self/statm), or in a sanitizer build the bytes its allocator
@@ -132,8 +123,7 @@ int32_t th_send2(snow_pid_t to, uint64_t tag, uint64_t a);
 int32_t th_send3(snow_pid_t to, uint64_t tag, uint64_t a, uint64_t b);
 int32_t th_send4(snow_pid_t to, uint64_t tag, uint64_t a, uint64_t b, uint64_t c);
 /* Sends [tag][a][bytes...]. */
-int32_t th_send_with_bytes(snow_pid_t to, uint64_t tag, uint64_t a, const uint8_t* bytes,
-                           size_t n);
+int32_t th_send_with_bytes(snow_pid_t to, uint64_t tag, uint64_t a, const uint8_t* bytes, size_t n);
 
 /* Spawns fn with argument words [w0..w(n-1)]. */
 snow_pid_t th_spawn_words(void (*fn)(const uint8_t*), const uint64_t* w, size_t n);
@@ -144,8 +134,8 @@ size_t th_reason_str(uint8_t* out, uint8_t tag, const char* s);
 /* Length of the encoded reason at p (bounded by avail), 0 if malformed. */
 size_t th_reason_len(const uint8_t* p, size_t avail);
 void th_format_reason(char* out, size_t cap, const uint8_t* r, size_t len);
-void th_check_reason(const char* file, int line, const char* what, const uint8_t* got,
-                     size_t glen, const uint8_t* exp, size_t elen);
+void th_check_reason(const char* file, int line, const char* what, const uint8_t* got, size_t glen, const uint8_t* exp,
+                     size_t elen);
 /* A reason's expected encoding when sent with snow_actor_exit(pid, tag):
  * data tags get an empty payload. */
 size_t th_reason_for_tag(uint8_t* out, uint8_t tag);
@@ -171,12 +161,12 @@ const uint8_t* th_down_reason(const snow_msg* m, size_t* len);
  * ------------------------------------------------------------------------ */
 #define TH_ANY_PID UINT64_MAX
 typedef struct th_match {
-  uint32_t kind;   /* SNOW_MSG_*; UINT32_MAX: any message */
-  uint64_t tag;    /* USER: word 0 */
-  uint64_t from;   /* USER: word 1; EXIT: from; DOWN: pid. TH_ANY_PID: any */
-  bool use_w2;     /* USER: also word 2 == w2 */
+  uint32_t kind; /* SNOW_MSG_*; UINT32_MAX: any message */
+  uint64_t tag;  /* USER: word 0 */
+  uint64_t from; /* USER: word 1; EXIT: from; DOWN: pid. TH_ANY_PID: any */
+  bool use_w2;   /* USER: also word 2 == w2 */
   uint64_t w2;
-  snow_ref_t ref;  /* DOWN: ref (0: any) */
+  snow_ref_t ref; /* DOWN: ref (0: any) */
 } th_match;
 th_match th_m_any(void);
 th_match th_m_user(uint64_t tag, snow_pid_t from);
@@ -195,8 +185,7 @@ const snow_msg* th__poll(th_match mt);
 /* A user message whose word 0 is tag and (unless TH_ANY_PID) word 1 is from. */
 #define th_wait_user(tag, from) th__wait(__FILE__, __LINE__, th_m_user((tag), (from)), th_wait_ms())
 /* Same with word 2 == w2 (e.g. a sequence number). */
-#define th_wait_user2(tag, from, w2) \
-  th__wait(__FILE__, __LINE__, th_m_user2((tag), (from), (w2)), th_wait_ms())
+#define th_wait_user2(tag, from, w2) th__wait(__FILE__, __LINE__, th_m_user2((tag), (from), (w2)), th_wait_ms())
 #define th_wait_exit(from) th__wait(__FILE__, __LINE__, th_m_exit(from), th_wait_ms())
 #define th_wait_down(ref) th__wait(__FILE__, __LINE__, th_m_down(ref), th_wait_ms())
 #define th_wait_down_pid(pid) th__wait(__FILE__, __LINE__, th_m_down_pid(pid), th_wait_ms())
@@ -210,18 +199,16 @@ const snow_msg* th__poll(th_match mt);
 const uint8_t* th_report_data(const snow_msg* m, size_t* len);
 
 /* Waits for DOWN(ref) and checks its pid and reason. */
-void th__expect_down(const char* file, int line, snow_ref_t ref, snow_pid_t pid,
-                     const uint8_t* reason, size_t rlen);
-#define th_expect_down(ref, pid, reason, rlen) \
-  th__expect_down(__FILE__, __LINE__, (ref), (pid), (reason), (rlen))
+void th__expect_down(const char* file, int line, snow_ref_t ref, snow_pid_t pid, const uint8_t* reason, size_t rlen);
+#define th_expect_down(ref, pid, reason, rlen) th__expect_down(__FILE__, __LINE__, (ref), (pid), (reason), (rlen))
 /* Waits for the first message, in mailbox order, that matches a or b. */
 const snow_msg* th__wait_either(const char* file, int line, th_match a, th_match b);
 #define th_wait_either(a, b) th__wait_either(__FILE__, __LINE__, (a), (b))
 /* p's terminate callback (th_term_cb) ran as p with state NULL and `reason`,
  * and its report arrived before p's DOWN(ref) with the same reason (it ran
  * before the monitors fired); consumes both. */
-void th__expect_terminated_then_down(const char* file, int line, snow_pid_t p, snow_ref_t ref,
-                                     const uint8_t* reason, size_t rlen);
+void th__expect_terminated_then_down(const char* file, int line, snow_pid_t p, snow_ref_t ref, const uint8_t* reason,
+                                     size_t rlen);
 #define th_expect_terminated_then_down(p, ref, reason, rlen) \
   th__expect_terminated_then_down(__FILE__, __LINE__, (p), (ref), (reason), (rlen))
 /* Monitors pid (dead or dying) and waits for the DOWN of that new monitor.
@@ -231,8 +218,7 @@ void th__sync_dead(const char* file, int line, snow_pid_t pid);
 /* Waits until pred(ctx) is true, re-checking every 2 ms while blocking in a
  * receive that matches nothing (messages are not consumed). Fails after
  * th_wait_ms(). */
-void th__wait_until(const char* file, int line, bool (*pred)(void*), void* ctx,
-                    const char* what);
+void th__wait_until(const char* file, int line, bool (*pred)(void*), void* ctx, const char* what);
 #define th_wait_until(pred, ctx, what) th__wait_until(__FILE__, __LINE__, (pred), (ctx), (what))
 /* Spawns an echo process and checks a send/receive round trip. */
 void th__roundtrip_ok(const char* file, int line);
@@ -266,17 +252,50 @@ void th__roundtrip_ok(const char* file, int line);
  *   anything else            -> parent [T_REPORT][self][kind][tag][data...]
  * ------------------------------------------------------------------------ */
 enum {
-  PUPPET_TRAP = 1,    /* trap exits before READY */
-  PUPPET_TERMCB = 2,  /* snow_actor_set_terminate(self, th_term_cb) before READY */
+  PUPPET_TRAP = 1,   /* trap exits before READY */
+  PUPPET_TERMCB = 2, /* snow_actor_set_terminate(self, th_term_cb) before READY */
 };
 
 enum {
-  C_PING = 0x7E5701, C_STOP, C_EXIT_SELF, C_LINK, C_UNLINK, C_MONITOR, C_DEMONITOR,
-  C_EXIT_TAG, C_EXIT_REASON, C_TRAP, C_SEND, C_PANIC, C_LOOP, C_YIELD_LOOP, C_SLEEP,
-  C_BLOCK, C_SET_TERM, C_CLEAR_TERM,
-  T_READY = 0x7E5801, T_PONG, T_LINKED, T_UNLINKED, T_MONITORED, T_DEMONITORED,
-  T_EXIT_SENT, T_TRAPPED, T_LOOPING, T_SLEEPING, T_SLEPT, T_BLOCKING, T_UNBLOCKED,
-  T_TERM_SET, T_REPORT, T_TERMINATED, T_ECHO, T_DONE, T_GO, T_SEQ, T_MARK
+  C_PING = 0x7E5701,
+  C_STOP,
+  C_EXIT_SELF,
+  C_LINK,
+  C_UNLINK,
+  C_MONITOR,
+  C_DEMONITOR,
+  C_EXIT_TAG,
+  C_EXIT_REASON,
+  C_TRAP,
+  C_SEND,
+  C_PANIC,
+  C_LOOP,
+  C_YIELD_LOOP,
+  C_SLEEP,
+  C_BLOCK,
+  C_SET_TERM,
+  C_CLEAR_TERM,
+  T_READY = 0x7E5801,
+  T_PONG,
+  T_LINKED,
+  T_UNLINKED,
+  T_MONITORED,
+  T_DEMONITORED,
+  T_EXIT_SENT,
+  T_TRAPPED,
+  T_LOOPING,
+  T_SLEEPING,
+  T_SLEPT,
+  T_BLOCKING,
+  T_UNBLOCKED,
+  T_TERM_SET,
+  T_REPORT,
+  T_TERMINATED,
+  T_ECHO,
+  T_DONE,
+  T_GO,
+  T_SEQ,
+  T_MARK
 };
 
 void th_puppet(const uint8_t* args);
@@ -286,8 +305,7 @@ snow_pid_t th__spawn_puppet(const char* file, int line, unsigned flags, snow_ref
 /* Same, monitored atomically through snow_spawn_opts (ref written to *ref). */
 #define th_spawn_puppet_mon(flags, ref) th__spawn_puppet(__FILE__, __LINE__, (flags), (ref))
 /* Sends [cmd][arg] and waits for the reply [reply_tag][p][value]; returns value. */
-uint64_t th__puppet_call(const char* file, int line, snow_pid_t p, uint64_t cmd, uint64_t arg,
-                         uint64_t reply_tag);
+uint64_t th__puppet_call(const char* file, int line, snow_pid_t p, uint64_t cmd, uint64_t arg, uint64_t reply_tag);
 #define th_puppet_call(p, cmd, arg, reply) th__puppet_call(__FILE__, __LINE__, (p), (cmd), (arg), (reply))
 /* PING/PONG round trip. */
 void th__puppet_ping(const char* file, int line, snow_pid_t p);

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 static const snow_pid_t k_bad_pids[] = {
-    0x0000123456789abcull,          /* never used, node 0 */
-    0x00000000DEADBEEFull,          /* never used, node 0 */
-    (5ull << 48) | 1,               /* node index 5: no such node */
-    (1ull << 48) | 7,               /* node index 1 */
-    0xFFFF000000000001ull,          /* last node index */
-    UINT64_MAX,                     /* all ones */
+    0x0000123456789abcull, /* never used, node 0 */
+    0x00000000DEADBEEFull, /* never used, node 0 */
+    (5ull << 48) | 1,      /* node index 5: no such node */
+    (1ull << 48) | 7,      /* node index 1 */
+    0xFFFF000000000001ull, /* last node index */
+    UINT64_MAX,            /* all ones */
     1ull << 63,
 };
 #define NBAD (sizeof k_bad_pids / sizeof k_bad_pids[0])
@@ -574,11 +574,10 @@ TEST_CASE(strerror_names_every_code) {
   CHECK(strcmp(snow_strerror(-1000), "unknown error") == 0);
   CHECK(strcmp(snow_strerror(INT64_MIN), "unknown error") == 0);
   /* The error values of ABI.md exist and are negative and distinct. */
-  const int codes[] = {SNOW_EINVAL,   SNOW_ENOTPROC,     SNOW_ENOPROC, SNOW_ENOTSTARTED,
-                       SNOW_EALREADY, SNOW_EEXIST,       SNOW_ENONODE, SNOW_ECONNREFUSED,
-                       SNOW_EAUTH,    SNOW_ETIMEDOUT,    SNOW_ENOMEM,  SNOW_EBADNAME,
-                       SNOW_EMSGSIZE, SNOW_ENOFUNC,      SNOW_ENOTFOUND, SNOW_ESHUTDOWN,
-                       SNOW_EADDRINUSE, SNOW_EEPMD,      SNOW_ENOCOOKIE};
+  const int codes[] = {SNOW_EINVAL,    SNOW_ENOTPROC,   SNOW_ENOPROC,      SNOW_ENOTSTARTED, SNOW_EALREADY,
+                       SNOW_EEXIST,    SNOW_ENONODE,    SNOW_ECONNREFUSED, SNOW_EAUTH,       SNOW_ETIMEDOUT,
+                       SNOW_ENOMEM,    SNOW_EBADNAME,   SNOW_EMSGSIZE,     SNOW_ENOFUNC,     SNOW_ENOTFOUND,
+                       SNOW_ESHUTDOWN, SNOW_EADDRINUSE, SNOW_EEPMD,        SNOW_ENOCOOKIE};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
     CHECK(codes[i] < 0);
     for (size_t j = 0; j < i; j++) CHECK(codes[i] != codes[j]);

@@ -21,10 +21,14 @@ static int64_t prompt_ms(void) { return (int64_t)(1000 * th_scale()); }
 /* The reason used for tag `tag` when the test may choose its data. */
 static size_t reason_with_data(uint8_t* out, uint8_t tag) {
   switch (tag) {
-    case SNOW_REASON_ERROR: return th_reason_str(out, tag, "exit-error-message");
-    case SNOW_REASON_CUSTOM: return th_reason_str(out, tag, "exit-custom-message");
-    case SNOW_REASON_TERM: return th_reason(out, tag, th_etf_atom_foo, sizeof th_etf_atom_foo);
-    default: return th_reason_for_tag(out, tag);
+    case SNOW_REASON_ERROR:
+      return th_reason_str(out, tag, "exit-error-message");
+    case SNOW_REASON_CUSTOM:
+      return th_reason_str(out, tag, "exit-custom-message");
+    case SNOW_REASON_TERM:
+      return th_reason(out, tag, th_etf_atom_foo, sizeof th_etf_atom_foo);
+    default:
+      return th_reason_for_tag(out, tag);
   }
 }
 
@@ -54,10 +58,8 @@ static void exit_signal_to_non_trapping(uint8_t tag, bool with_data) {
   snow_pid_t p = th_spawn_puppet_mon(0, &ref);
   uint8_t r[64];
   size_t rl = with_data ? reason_with_data(r, tag) : th_reason_for_tag(r, tag);
-  if (with_data)
-    CHECK_EQ(snow_actor_exit_reason(p, r, rl), 0);
-  else
-    CHECK_EQ(snow_actor_exit(p, tag), 0);
+  if (with_data) CHECK_EQ(snow_actor_exit_reason(p, r, rl), 0);
+  else CHECK_EQ(snow_actor_exit(p, tag), 0);
   if (tag == SNOW_REASON_NORMAL) {
     /* Ignored: the target handled the signal before this PING. */
     th_puppet_ping(p);
@@ -78,10 +80,8 @@ static void exit_signal_to_trapping(uint8_t tag, bool with_data) {
   snow_pid_t p = th_spawn_puppet_mon(PUPPET_TRAP, &ref);
   uint8_t r[64];
   size_t rl = with_data ? reason_with_data(r, tag) : th_reason_for_tag(r, tag);
-  if (with_data)
-    CHECK_EQ(snow_actor_exit_reason(p, r, rl), 0);
-  else
-    CHECK_EQ(snow_actor_exit(p, tag), 0);
+  if (with_data) CHECK_EQ(snow_actor_exit_reason(p, r, rl), 0);
+  else CHECK_EQ(snow_actor_exit(p, tag), 0);
   if (tag == SNOW_REASON_KILLED) {
     /* Untrappable: dies with killed and never sees a message. */
     uint8_t killed[1] = {SNOW_REASON_KILLED};
@@ -145,18 +145,15 @@ static void exit_self_with(uint8_t tag) {
   th_end();
 }
 
-#define REASONS(X)                                                                \
-  X(normal, 0) X(error, 1) X(killed, 2) X(shutdown, 4) X(custom, 5)               \
-  X(noconnection, 6) X(noproc, 7) X(term, 8)
+#define REASONS(X) \
+  X(normal, 0) X(error, 1) X(killed, 2) X(shutdown, 4) X(custom, 5) X(noconnection, 6) X(noproc, 7) X(term, 8)
 
 #define DEF_M1(name, tag) \
   TEST_CASE(exit_signal_##name##_to_non_trapping_target) { exit_signal_to_non_trapping(tag, false); }
 #define DEF_M2(name, tag) \
   TEST_CASE(exit_signal_##name##_to_trapping_target) { exit_signal_to_trapping(tag, false); }
-#define DEF_M3(name, tag)                                       \
-  TEST_CASE(exit_reason_##name##_to_non_trapping_target) {      \
-    exit_signal_to_non_trapping(tag, true);                     \
-  }
+#define DEF_M3(name, tag) \
+  TEST_CASE(exit_reason_##name##_to_non_trapping_target) { exit_signal_to_non_trapping(tag, true); }
 #define DEF_M4(name, tag) \
   TEST_CASE(exit_reason_##name##_to_trapping_target) { exit_signal_to_trapping(tag, true); }
 #define DEF_M5(name, tag) \
@@ -374,8 +371,7 @@ TEST_CASE(exit_with_tag_3_or_above_8_returns_einval_and_sends_nothing) {
   snow_ref_t ref;
   snow_pid_t p = th_spawn_puppet_mon(PUPPET_TRAP, &ref);
   const unsigned bad[] = {3, 9, 10, 100, 254, 255};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    CHECK_EQ(snow_actor_exit(p, (uint8_t)bad[i]), SNOW_EINVAL);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_EQ(snow_actor_exit(p, (uint8_t)bad[i]), SNOW_EINVAL);
   CHECK_EQ(snow_actor_exit(0, SNOW_REASON_KILLED), SNOW_EINVAL);
   CHECK_EQ(snow_actor_exit(0, SNOW_REASON_NORMAL), SNOW_EINVAL);
   th_puppet_ping(p); /* any EXIT report would have come before the PONG */
@@ -721,8 +717,7 @@ static void expect_prompt_death(snow_pid_t p, snow_ref_t ref, uint8_t tag) {
   CHECK_MSG(dt < prompt_ms(), "the process took %lld ms to die", (long long)dt);
 }
 
-static void prompt_case(uint64_t cmd, uint64_t a1, uint64_t a2, uint64_t ack, unsigned flags,
-                        uint8_t tag) {
+static void prompt_case(uint64_t cmd, uint64_t a1, uint64_t a2, uint64_t ack, unsigned flags, uint8_t tag) {
   th_start();
   snow_ref_t ref;
   snow_pid_t p = th_spawn_puppet_mon(flags, &ref);

@@ -126,8 +126,10 @@ TEST_CASE(await_gives_err_with_the_text_of_each_exit_reason) {
   struct {
     uint8_t tag;
     const char* text;
-  } cases[] = {{SNOW_REASON_NORMAL, "normal"},       {SNOW_REASON_SHUTDOWN, "shutdown"},
-               {SNOW_REASON_CUSTOM, "job-custom"},   {SNOW_REASON_NOCONNECTION, "noconnection"},
+  } cases[] = {{SNOW_REASON_NORMAL, "normal"},
+               {SNOW_REASON_SHUTDOWN, "shutdown"},
+               {SNOW_REASON_CUSTOM, "job-custom"},
+               {SNOW_REASON_NOCONNECTION, "noconnection"},
                {SNOW_REASON_NOPROC, "noproc"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     snow_pid_t j = snow_job_async(exits_with_env_reason, make_env(cases[i].tag, 0));

@@ -145,8 +145,7 @@ static void expect_term_reason(snow_pid_t p, uint8_t tag) {
   uint8_t r[512];
   size_t rl;
   bool state_null;
-  if (!th_term_get(p, r, &rl, &state_null))
-    FAILF("terminate callback of 0x%llx never ran", (unsigned long long)p);
+  if (!th_term_get(p, r, &rl, &state_null)) FAILF("terminate callback of 0x%llx never ran", (unsigned long long)p);
   CHECK(state_null);
   uint8_t exp[16];
   size_t el = th_reason_for_tag(exp, tag);
@@ -390,8 +389,10 @@ TEST_CASE(killing_an_attached_thread_returns_from_its_blocking_call_and_detaches
   uint8_t killed[1] = {SNOW_REASON_KILLED};
   th_expect_down(ref, tp, killed, 1);
   m = th_wait_user(T_DONE, TH_ANY_PID);
-  CHECK_MSG(th_word(m, 1) == 31, "receive returned NULL: %d, self 0: %d, poll NULL: %d, detach ENOTPROC: %d, "
-            "re-attach: %d", (int)(th_word(m, 1) & 1), (int)!!(th_word(m, 1) & 2), (int)!!(th_word(m, 1) & 4),
+  CHECK_MSG(th_word(m, 1) == 31,
+            "receive returned NULL: %d, self 0: %d, poll NULL: %d, detach ENOTPROC: %d, "
+            "re-attach: %d",
+            (int)(th_word(m, 1) & 1), (int)!!(th_word(m, 1) & 2), (int)!!(th_word(m, 1) & 4),
             (int)!!(th_word(m, 1) & 8), (int)!!(th_word(m, 1) & 16));
   void* rv = NULL;
   CHECK_EQ(pthread_join(t, &rv), 0);
@@ -505,7 +506,7 @@ static void* late_detach_thread(void* arg) {
   snow_ref_t ref = snow_process_monitor(th_main);
   CHECK(ref != 0);
   CHECK_EQ(th_send2(th_main, T_READY, me), 0); /* attached before main waits */
-  th_wait_down(ref); /* normal, or noproc if it had already gone */
+  th_wait_down(ref);                           /* normal, or noproc if it had already gone */
   CHECK_EQ(snow_thread_detach(), 0);
   if (ld->timer) CHECK_EQ(snow_timer_cancel(ld->timer), 0);
   return NULL;
@@ -621,8 +622,8 @@ TEST_CASE(a_halt_gives_up_on_an_attached_thread_that_stays_away_and_a_restart_st
   away_set_stage(2);
   m = th_wait_user(T_DONE, TH_ANY_PID);
   snow_pid_t again = th_word(m, 1);
-  CHECK_MSG(away_flags == 7, "after the stop: self 0: %d, receive NULL: %d, detach ENOTPROC: %d",
-            (int)(away_flags & 1), (int)!!(away_flags & 2), (int)!!(away_flags & 4));
+  CHECK_MSG(away_flags == 7, "after the stop: self 0: %d, receive NULL: %d, detach ENOTPROC: %d", (int)(away_flags & 1),
+            (int)!!(away_flags & 2), (int)!!(away_flags & 4));
   CHECK(again != old);
   /* The old process is gone from the new runtime: its name is free, a
    * monitor of it reports noproc, and only main counts as alive once the

@@ -497,10 +497,8 @@ TEST_CASE(a_process_linked_to_many_kills_them_all) {
   th_puppet_exit_self(hub, r, rl);
   th_expect_down(href, hub, r, rl);
   for (int i = 0; i < N; i++) {
-    if (i % 2)
-      expect_exit_report(pids[i], hub, r, rl);
-    else
-      th_expect_down(refs[i], pids[i], r, rl);
+    if (i % 2) expect_exit_report(pids[i], hub, r, rl);
+    else th_expect_down(refs[i], pids[i], r, rl);
   }
   th_end();
 }

@@ -281,5 +281,3 @@ TEST_CASE(main_killed_by_a_process_it_woke_ends_the_program_with_1_and_its_monit
   CHECK_MSG(read(g_pipe[0], &tag, 1) == 1, "main's monitor never saw it go");
   CHECK_MSG(tag == SNOW_REASON_KILLED, "main's DOWN reason tag %u, expected killed", tag);
 }
-
-

@@ -155,8 +155,7 @@ TEST_CASE(messages_from_one_sender_arrive_in_send_order) {
     CHECK_EQ_U(th_word(m, 0), T_SEQ);
     CHECK_EQ_U(th_word(m, 1), s);
     if (th_word(m, 2) != i)
-      FAILF("message %llu arrived as number %llu", (unsigned long long)th_word(m, 2),
-            (unsigned long long)i);
+      FAILF("message %llu arrived as number %llu", (unsigned long long)th_word(m, 2), (unsigned long long)i);
   }
   th_end();
 }
@@ -257,8 +256,7 @@ static void timed_receiver(const uint8_t* args) {
   int64_t ms = (int64_t)th_arg(args, 1);
   uint64_t kind = th_arg(args, 2);
   int64_t t0 = th_now_ms();
-  const snow_msg* m =
-      kind == 0 ? snow_actor_receive(ms) : snow_actor_receive_match(match_nothing, NULL, ms);
+  const snow_msg* m = kind == 0 ? snow_actor_receive(ms) : snow_actor_receive_match(match_nothing, NULL, ms);
   int64_t dt = th_now_ms() - t0;
   th_send4(parent, T_DONE, snow_actor_self(), (uint64_t)dt, m == NULL);
 }
@@ -439,8 +437,8 @@ TEST_CASE(receive_match_with_timeout_0_polls) {
 
 TEST_CASE(user_message_whose_tag_equals_a_reserved_value_is_still_user) {
   th_start();
-  const uint64_t reserved[] = {SNOW_TAG_EXIT,        SNOW_TAG_DOWN,        SNOW_TAG_NODEDOWN,
-                               SNOW_TAG_NODEUP,      SNOW_TAG_SPAWN_REPLY, SNOW_TAG_TERM};
+  const uint64_t reserved[] = {SNOW_TAG_EXIT,   SNOW_TAG_DOWN,        SNOW_TAG_NODEDOWN,
+                               SNOW_TAG_NODEUP, SNOW_TAG_SPAWN_REPLY, SNOW_TAG_TERM};
   for (int i = 0; i < 6; i++) {
     /* Shaped like the system message too: [tag][pid][reason]. */
     uint8_t b[8 + 8 + 8 + 1];

@@ -351,8 +351,7 @@ TEST_CASE(exactly_one_down_per_ref_over_many_monitors) {
           found = true;
         }
     }
-    CHECK_MSG(found, "DOWN with unknown ref 0x%llx pid 0x%llx", (unsigned long long)r,
-              (unsigned long long)p);
+    CHECK_MSG(found, "DOWN with unknown ref 0x%llx pid 0x%llx", (unsigned long long)r, (unsigned long long)p);
   }
   for (int i = 0; i < N; i++) th_sync_dead(pids[i]);
   CHECK(th_poll_down(0) == NULL);
@@ -393,8 +392,7 @@ TEST_CASE(many_processes_monitoring_one_target_all_get_down) {
     const snow_msg* m = th_wait_user(T_DONE, ws[i]);
     CHECK_EQ(th_word(m, 2), 1);
     uint64_t tag = th_word(m, 3);
-    CHECK_MSG(tag == SNOW_REASON_SHUTDOWN || tag == SNOW_REASON_NOPROC, "reason tag %llu",
-              (unsigned long long)tag);
+    CHECK_MSG(tag == SNOW_REASON_SHUTDOWN || tag == SNOW_REASON_NOPROC, "reason tag %llu", (unsigned long long)tag);
   }
   th_end();
 }
@@ -452,8 +450,7 @@ static void churn_watcher(const uint8_t* args) {
     const snow_msg* d = th_wait_down(kept[k]);
     size_t rl;
     const uint8_t* rs = th_down_reason(d, &rl);
-    if (th_down_pid(d) != target || rl == 0 || (rs[0] != SNOW_REASON_CUSTOM && rs[0] != SNOW_REASON_NOPROC))
-      errors++;
+    if (th_down_pid(d) != target || rl == 0 || (rs[0] != SNOW_REASON_CUSTOM && rs[0] != SNOW_REASON_NOPROC)) errors++;
     if (th_poll_down(kept[k])) errors++;
   }
   for (size_t k = 0; k < nd; k++)

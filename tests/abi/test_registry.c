@@ -244,8 +244,7 @@ TEST_CASE(send_named_rejects_bad_arguments) {
   CHECK_EQ(snow_actor_send_named(longname, 256, NULL, 0, b, 8), SNOW_EBADNAME);
   CHECK_EQ(snow_actor_register(NAME("abi_reg_args")), 0);
   CHECK_EQ(snow_actor_send_named(NAME("abi_reg_args"), NULL, 0, NULL, 8), SNOW_EINVAL);
-  CHECK_EQ(snow_actor_send_named(NAME("abi_reg_args"), NULL, 0, b, SNOW_MAX_MSG_SIZE + 1),
-           SNOW_EMSGSIZE);
+  CHECK_EQ(snow_actor_send_named(NAME("abi_reg_args"), NULL, 0, b, SNOW_MAX_MSG_SIZE + 1), SNOW_EMSGSIZE);
   CHECK(snow_actor_receive(0) == NULL);
   th_end();
 }

@@ -37,8 +37,7 @@ TEST_CASE_TIMEOUT(spawn_100k_processes_that_exit_leaves_none_behind, 120) {
   const int batches = SCALE_BATCHES, per = 10000;
   for (int b = 0; b < batches; b++) {
     for (int i = 0; i < per; i++)
-      if (!snow_actor_spawn(ack_and_exit, args, 8, SNOW_PRIO_NORMAL))
-        FAILF("spawn %d of batch %d returned 0", i, b);
+      if (!snow_actor_spawn(ack_and_exit, args, 8, SNOW_PRIO_NORMAL)) FAILF("spawn %d of batch %d returned 0", i, b);
     for (int i = 0; i < per; i++) {
       const snow_msg* m = snow_actor_receive(th_wait_ms());
       if (!m) FAILF("batch %d: only %d of %d acks", b, i, per);
@@ -96,10 +95,8 @@ static void ring_node(const uint8_t* args) {
     if (tag == C_STOP) return;
     CHECK_EQ_U(tag, T_SEQ);
     uint64_t hops = th_word(m, 1) + 1, total = th_word(m, 2);
-    if (hops == total)
-      CHECK_EQ(th_send3(mainpid, T_DONE, hops, total), 0);
-    else
-      CHECK_EQ(th_send3(next, T_SEQ, hops, total), 0);
+    if (hops == total) CHECK_EQ(th_send3(mainpid, T_DONE, hops, total), 0);
+    else CHECK_EQ(th_send3(next, T_SEQ, hops, total), 0);
   }
 }
 

@@ -55,8 +55,11 @@ static void server(const uint8_t* args) {
     uint64_t cmd = th_word(m, 2);
     uint64_t arg = th_word(m, 3);
     switch (cmd) {
-      case S_ECHO: (void)reply2(caller, R_REPLY, arg); break;
-      case S_EXIT: snow_actor_exit_self(m->data + 32, m->len - 32);
+      case S_ECHO:
+        (void)reply2(caller, R_REPLY, arg);
+        break;
+      case S_EXIT:
+        snow_actor_exit_self(m->data + 32, m->len - 32);
       case S_KILL_SELF:
         CHECK_EQ(snow_actor_exit(self, SNOW_REASON_KILLED), 0);
         for (;;) (void)snow_actor_receive(-1);
@@ -88,12 +91,12 @@ static void server(const uint8_t* args) {
         int32_t r1 = reply2(caller, R_REPLY, arg);
         int32_t r2 = reply2(caller, R_REPLY, arg + 1);
         int32_t r3 = reply2(0, R_REPLY, arg + 2);
-        uint64_t w[5] = {T_DONE, self, (uint64_t)(int64_t)r1, (uint64_t)(int64_t)r2,
-                         (uint64_t)(int64_t)r3};
+        uint64_t w[5] = {T_DONE, self, (uint64_t)(int64_t)r1, (uint64_t)(int64_t)r2, (uint64_t)(int64_t)r3};
         th_send_words(caller, w, 5);
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 }
@@ -107,23 +110,26 @@ static snow_pid_t spawn_server(void) {
 enum call_kind { K_CALL, K_CALL_TIMEOUT, K_TRY_CALL };
 
 /* Calls srv with payload [cmd][arg][extra...] through `kind`. */
-static const snow_msg* call_k(enum call_kind kind, snow_pid_t srv, uint64_t cmd, uint64_t arg,
-                              const uint8_t* extra, size_t elen, int64_t timeout_ms) {
+static const snow_msg* call_k(enum call_kind kind, snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra,
+                              size_t elen, int64_t timeout_ms) {
   uint8_t buf[16 + 64];
   CHECK(elen <= 64);
   th_put_u64(buf, cmd);
   th_put_u64(buf + 8, arg);
   if (elen) memcpy(buf + 16, extra, elen);
   switch (kind) {
-    case K_CALL: return snow_service_call(srv, SVC_TAG, buf, 16 + elen);
-    case K_CALL_TIMEOUT: return snow_service_call_timeout(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
-    default: return snow_service_try_call(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
+    case K_CALL:
+      return snow_service_call(srv, SVC_TAG, buf, 16 + elen);
+    case K_CALL_TIMEOUT:
+      return snow_service_call_timeout(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
+    default:
+      return snow_service_try_call(srv, SVC_TAG, buf, 16 + elen, timeout_ms);
   }
 }
 
 /* A call expected to succeed (snow_service_call_timeout with a deadline). */
-static const snow_msg* call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra,
-                              size_t elen, int64_t timeout_ms) {
+static const snow_msg* call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra, size_t elen,
+                              int64_t timeout_ms) {
   return call_k(K_CALL_TIMEOUT, srv, cmd, arg, extra, elen, timeout_ms);
 }
 
@@ -132,8 +138,8 @@ static const snow_msg* call(snow_pid_t srv, uint64_t cmd, uint64_t arg) {
 }
 
 /* snow_service_try_call (timeout_ms < 0: none). */
-static const snow_msg* try_call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra,
-                                  size_t elen, int64_t timeout_ms) {
+static const snow_msg* try_call_x(snow_pid_t srv, uint64_t cmd, uint64_t arg, const uint8_t* extra, size_t elen,
+                                  int64_t timeout_ms) {
   return call_k(K_TRY_CALL, srv, cmd, arg, extra, elen, timeout_ms);
 }
 
@@ -215,8 +221,8 @@ TEST_CASE(three_calls_in_a_row_each_get_their_own_reply) {
     CHECK_MSG(r != NULL, "call %llu failed, last_error %lld", (unsigned long long)i,
               (long long)snow_service_last_error());
     CHECK_EQ_U(th_word(r, 0), R_REPLY);
-    CHECK_MSG(th_word(r, 1) == 100 + i, "call %llu returned the reply for argument %llu",
-              (unsigned long long)i, (unsigned long long)th_word(r, 1));
+    CHECK_MSG(th_word(r, 1) == 100 + i, "call %llu returned the reply for argument %llu", (unsigned long long)i,
+              (unsigned long long)th_word(r, 1));
   }
   expect_mailbox(NULL, 0);
   th_end();
@@ -314,21 +320,26 @@ TEST_CASE(try_call_to_a_server_that_dies_while_handling_it_returns_null_and_its_
     uint8_t r[64];
     size_t rl;
     switch (cases[i].tag) {
-      case SNOW_REASON_ERROR: rl = th_reason_str(r, SNOW_REASON_ERROR, "server-crash"); break;
-      case SNOW_REASON_CUSTOM: rl = th_reason_str(r, SNOW_REASON_CUSTOM, "server-custom"); break;
+      case SNOW_REASON_ERROR:
+        rl = th_reason_str(r, SNOW_REASON_ERROR, "server-crash");
+        break;
+      case SNOW_REASON_CUSTOM:
+        rl = th_reason_str(r, SNOW_REASON_CUSTOM, "server-custom");
+        break;
       case SNOW_REASON_TERM:
         rl = th_reason(r, SNOW_REASON_TERM, th_etf_atom_foo, sizeof th_etf_atom_foo);
         break;
-      default: rl = th_reason_for_tag(r, cases[i].tag); break;
+      default:
+        rl = th_reason_for_tag(r, cases[i].tag);
+        break;
     }
     snow_pid_t srv = spawn_server();
     const snow_msg* m = try_call_x(srv, S_EXIT, 0, r, rl, -1);
     int64_t e = snow_service_last_error();
-    CHECK_MSG(m == NULL, "server exiting with %s: the call returned a message",
-              th_reason_name(cases[i].tag));
+    CHECK_MSG(m == NULL, "server exiting with %s: the call returned a message", th_reason_name(cases[i].tag));
     CHECK_MSG(e == cases[i].want, "server exiting with %s: last_error %lld (0x%llx), expected %lld (0x%llx)",
-              th_reason_name(cases[i].tag), (long long)e, (unsigned long long)e,
-              (long long)cases[i].want, (unsigned long long)cases[i].want);
+              th_reason_name(cases[i].tag), (long long)e, (unsigned long long)e, (long long)cases[i].want,
+              (unsigned long long)cases[i].want);
   }
   expect_mailbox(NULL, 0);
   th_end();
@@ -369,8 +380,7 @@ TEST_CASE(try_call_timeout_expiry_returns_null_with_etimedout_on_time) {
   CHECK(m == NULL);
   CHECK_EQ(snow_service_last_error(), SNOW_ETIMEDOUT);
   CHECK_MSG(dt_ms >= 99, "the call gave up after %lld ms, before its 100 ms timeout", (long long)dt_ms);
-  CHECK_MSG(dt_ms <= 100 + th_slack_ms(), "the call gave up after %lld ms (timeout 100 ms)",
-            (long long)dt_ms);
+  CHECK_MSG(dt_ms <= 100 + th_slack_ms(), "the call gave up after %lld ms (timeout 100 ms)", (long long)dt_ms);
   th_end();
 }
 
@@ -389,9 +399,8 @@ TEST_CASE(a_late_reply_to_a_timed_out_call_is_never_returned_by_a_later_call_nor
     CHECK_MSG(r != NULL, "round %llu: the next call failed, last_error %lld", (unsigned long long)i,
               (long long)snow_service_last_error());
     CHECK_MSG(th_word(r, 0) == R_REPLY && th_word(r, 1) == 2000 + i,
-              "round %llu: the next call returned [0x%llx][%llu], not its own reply",
-              (unsigned long long)i, (unsigned long long)th_word(r, 0),
-              (unsigned long long)th_word(r, 1));
+              "round %llu: the next call returned [0x%llx][%llu], not its own reply", (unsigned long long)i,
+              (unsigned long long)th_word(r, 0), (unsigned long long)th_word(r, 1));
     /* The server's late snow_service_reply had an unanswered request. */
     const snow_msg* d = th_wait_user(T_DONE, srv);
     CHECK_EQ((int64_t)th_word(d, 2), 0);
@@ -491,8 +500,8 @@ static void caller_main(const uint8_t* args) {
 }
 
 /* Spawns caller_main monitored; returns its pid and writes the ref. */
-static snow_pid_t spawn_caller(snow_ref_t* ref, snow_pid_t srv, enum call_kind kind, uint64_t cmd,
-                               uint64_t arg, int64_t timeout_ms, const uint8_t* extra, size_t elen) {
+static snow_pid_t spawn_caller(snow_ref_t* ref, snow_pid_t srv, enum call_kind kind, uint64_t cmd, uint64_t arg,
+                               int64_t timeout_ms, const uint8_t* extra, size_t elen) {
   uint8_t buf[56 + 64];
   CHECK(elen <= 64);
   uint64_t w[7] = {th_main, srv, kind, cmd, arg, (uint64_t)timeout_ms, elen};
@@ -530,16 +539,24 @@ TEST_CASE(call_to_a_dead_or_unknown_pid_exits_the_caller_with_noproc) {
 
 TEST_CASE(call_to_a_server_that_dies_before_replying_exits_the_caller_with_the_servers_reason) {
   th_start();
-  const uint8_t tags[] = {SNOW_REASON_ERROR, SNOW_REASON_CUSTOM, SNOW_REASON_SHUTDOWN, SNOW_REASON_NORMAL,
-                          SNOW_REASON_NOCONNECTION, SNOW_REASON_TERM};
+  const uint8_t tags[] = {SNOW_REASON_ERROR,  SNOW_REASON_CUSTOM,       SNOW_REASON_SHUTDOWN,
+                          SNOW_REASON_NORMAL, SNOW_REASON_NOCONNECTION, SNOW_REASON_TERM};
   for (size_t i = 0; i < sizeof tags; i++) {
     uint8_t r[64];
     size_t rl;
     switch (tags[i]) {
-      case SNOW_REASON_ERROR: rl = th_reason_str(r, tags[i], "service crashed"); break;
-      case SNOW_REASON_CUSTOM: rl = th_reason_str(r, tags[i], "gone"); break;
-      case SNOW_REASON_TERM: rl = th_reason(r, tags[i], th_etf_atom_foo, sizeof th_etf_atom_foo); break;
-      default: rl = th_reason_for_tag(r, tags[i]); break;
+      case SNOW_REASON_ERROR:
+        rl = th_reason_str(r, tags[i], "service crashed");
+        break;
+      case SNOW_REASON_CUSTOM:
+        rl = th_reason_str(r, tags[i], "gone");
+        break;
+      case SNOW_REASON_TERM:
+        rl = th_reason(r, tags[i], th_etf_atom_foo, sizeof th_etf_atom_foo);
+        break;
+      default:
+        rl = th_reason_for_tag(r, tags[i]);
+        break;
     }
     snow_ref_t ref;
     snow_pid_t c = spawn_caller(&ref, spawn_server(), K_CALL, S_EXIT, 0, -1, r, rl);

@@ -38,7 +38,8 @@ static bool program_handler_installed(int sig) {
 static void wait_program_handler_calls(int n) {
   int64_t deadline = th_now_ms() + th_wait_ms();
   while (atomic_load(&program_handler_calls) < n) {
-    if (th_now_ms() > deadline) FAILF("program handler ran %d times, expected %d", atomic_load(&program_handler_calls), n);
+    if (th_now_ms() > deadline)
+      FAILF("program handler ran %d times, expected %d", atomic_load(&program_handler_calls), n);
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }

@@ -39,8 +39,7 @@ static void check_args_copied(uint64_t n) {
   th_wait_user(T_READY, p);
   CHECK_EQ(th_send2(p, T_GO, th_main), 0);
   const snow_msg* m = th_wait_user(T_DONE, p);
-  if (th_word(m, 2) != UINT64_MAX)
-    FAILF("args byte %llu differs in the child", (unsigned long long)th_word(m, 2));
+  if (th_word(m, 2) != UINT64_MAX) FAILF("args byte %llu differs in the child", (unsigned long long)th_word(m, 2));
 }
 
 TEST_CASE(spawn_copies_args_so_the_caller_may_reuse_its_buffer) {
@@ -83,9 +82,7 @@ TEST_CASE(spawn_args_stay_valid_for_the_whole_life_of_the_process) {
   th_end();
 }
 
-static void null_args_reporter(const uint8_t* args) {
-  th_send3(th_main, T_DONE, snow_actor_self(), args == NULL);
-}
+static void null_args_reporter(const uint8_t* args) { th_send3(th_main, T_DONE, snow_actor_self(), args == NULL); }
 
 TEST_CASE(spawn_with_null_args_and_size_0_calls_fn_with_null) {
   th_start();

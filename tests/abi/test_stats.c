@@ -68,8 +68,8 @@ TEST_CASE(init_actor_0_without_environment_uses_one_scheduler_per_cpu) {
   long aff = -1;
   if (sched_getaffinity(0, sizeof set, &set) == 0) aff = CPU_COUNT(&set);
   uint64_t n = stats_now().schedulers;
-  CHECK_MSG((long)n == onln || (long)n == aff, "schedulers %llu, cpus online %ld, affinity %ld",
-            (unsigned long long)n, onln, aff);
+  CHECK_MSG((long)n == onln || (long)n == aff, "schedulers %llu, cpus online %ld, affinity %ld", (unsigned long long)n,
+            onln, aff);
   th_end();
 }
 
@@ -230,9 +230,7 @@ static void value_sender(const uint8_t* args) {
   th_send1(to, T_SENT_ALL);
 }
 
-static bool shared_kept_at_least(void* ctx) {
-  return stats_now().gc_shared_bytes >= *(uint64_t*)ctx;
-}
+static bool shared_kept_at_least(void* ctx) { return stats_now().gc_shared_bytes >= *(uint64_t*)ctx; }
 
 TEST_CASE(stats_report_values_a_shared_collection_kept) {
   th_start();

@@ -60,17 +60,20 @@ static void kid(const uint8_t* args) {
     }
     if (k != SNOW_MSG_USER || m->len < 8) continue;
     switch (th_word(m, 0)) {
-      case K_EXIT: snow_actor_exit_self(m->data + 8, m->len - 8);
-      case K_PING: th_send3(th_main, T_PONG, self, th_word(m, 1)); break;
-      default: break;
+      case K_EXIT:
+        snow_actor_exit_self(m->data + 8, m->len - 8);
+      case K_PING:
+        th_send3(th_main, T_PONG, self, th_word(m, 1));
+        break;
+      default:
+        break;
     }
   }
 }
 
 /* A child spec running kid(id, mode); argbuf (2 words) may be freed once the
  * spec has been passed to the runtime. */
-static snow_child_spec kid_spec(uint64_t* argbuf, uint64_t id, uint64_t mode, uint8_t restart,
-                                int64_t shutdown_ms) {
+static snow_child_spec kid_spec(uint64_t* argbuf, uint64_t id, uint64_t mode, uint8_t restart, int64_t shutdown_ms) {
   snow_child_spec c;
   memset(&c, 0, sizeof c);
   argbuf[0] = id;
@@ -85,8 +88,7 @@ static snow_child_spec kid_spec(uint64_t* argbuf, uint64_t id, uint64_t mode, ui
 
 /* n plain permanent kids with ids 1..n and a 1000 ms shutdown. */
 static void permanent_kids(uint64_t (*argbufs)[2], snow_child_spec* ch, int n) {
-  for (int i = 0; i < n; i++)
-    ch[i] = kid_spec(argbufs[i], (uint64_t)i + 1, KID_PLAIN, SNOW_RESTART_PERMANENT, 1000);
+  for (int i = 0; i < n; i++) ch[i] = kid_spec(argbufs[i], (uint64_t)i + 1, KID_PLAIN, SNOW_RESTART_PERMANENT, 1000);
 }
 
 static snow_sup_spec sup_spec(uint8_t strategy, uint32_t max_restarts, uint64_t period_ms,
@@ -152,10 +154,8 @@ static void format_ev(const snow_msg* m, char* out, size_t cap) {
     snprintf(out, cap, "start%llu", (unsigned long long)id);
   } else {
     uint64_t id = id_of(p);
-    if (id == UINT64_MAX)
-      snprintf(out, cap, "stop?:%s", th_reason_name((uint8_t)th_word(m, 2)));
-    else
-      snprintf(out, cap, "stop%llu:%s", (unsigned long long)id, th_reason_name((uint8_t)th_word(m, 2)));
+    if (id == UINT64_MAX) snprintf(out, cap, "stop?:%s", th_reason_name((uint8_t)th_word(m, 2)));
+    else snprintf(out, cap, "stop%llu:%s", (unsigned long long)id, th_reason_name((uint8_t)th_word(m, 2)));
   }
 }
 
@@ -212,8 +212,7 @@ static void expect_events_(const char* file, int line, const char* want) {
     if (!m) {
       char got[1024];
       join(got, sizeof got, g, i);
-      th_fail(file, line, "expected events \"%s\", got only \"%s\" within %lld ms", want, got,
-              (long long)th_wait_ms());
+      th_fail(file, line, "expected events \"%s\", got only \"%s\" within %lld ms", want, got, (long long)th_wait_ms());
     }
     format_ev(m, g[i], sizeof g[i]);
   }
@@ -251,9 +250,15 @@ static void kid_exit(snow_pid_t p, uint8_t tag) {
   size_t rl;
   th_put_u64(buf, K_EXIT);
   switch (tag) {
-    case SNOW_REASON_ERROR: rl = th_reason_str(buf + 8, tag, "kid-crash"); break;
-    case SNOW_REASON_CUSTOM: rl = th_reason_str(buf + 8, tag, "kid-custom"); break;
-    default: rl = th_reason_for_tag(buf + 8, tag); break;
+    case SNOW_REASON_ERROR:
+      rl = th_reason_str(buf + 8, tag, "kid-crash");
+      break;
+    case SNOW_REASON_CUSTOM:
+      rl = th_reason_str(buf + 8, tag, "kid-custom");
+      break;
+    default:
+      rl = th_reason_for_tag(buf + 8, tag);
+      break;
   }
   CHECK_EQ(snow_actor_send(p, buf, 8 + rl), 0);
 }
@@ -270,8 +275,7 @@ static void kid_ping_(const char* file, int line, snow_pid_t p) {
 static void check_count_(const char* file, int line, snow_pid_t sup, int64_t want) {
   int64_t c = snow_supervisor_count_children(sup);
   if (c != want)
-    th_fail(file, line, "snow_supervisor_count_children = %lld, expected %lld", (long long)c,
-            (long long)want);
+    th_fail(file, line, "snow_supervisor_count_children = %lld, expected %lld", (long long)c, (long long)want);
 }
 #define check_count(sup, want) check_count_(__FILE__, __LINE__, (sup), (want))
 
@@ -411,8 +415,8 @@ TEST_CASE(rest_for_one_does_not_restart_a_temporary_sibling) {
 
 /* ============================================================ restart types */
 
-static const uint8_t kExitTags[5] = {SNOW_REASON_NORMAL, SNOW_REASON_SHUTDOWN, SNOW_REASON_ERROR,
-                                     SNOW_REASON_KILLED, SNOW_REASON_CUSTOM};
+static const uint8_t kExitTags[5] = {SNOW_REASON_NORMAL, SNOW_REASON_SHUTDOWN, SNOW_REASON_ERROR, SNOW_REASON_KILLED,
+                                     SNOW_REASON_CUSTOM};
 
 /* For each exit reason of kExitTags, a fresh one_for_one supervisor with one
  * child of type `restart`: the child exits with that reason and is restarted
@@ -556,9 +560,10 @@ TEST_CASE(a_huge_restart_period_still_limits_restarts) {
       uint32_t k = snow_msg_kind(m);
       if (k == SNOW_MSG_USER && m->len == 24 && th_word(m, 0) == EV_START && th_word(m, 2) == id) {
         if (++starts > 3)
-          FAILF("period_ms %llu, max_restarts 2: the child was started %d times; at most 3 "
-                "starts (2 restarts) are allowed",
-                (unsigned long long)periods[i], starts);
+          FAILF(
+              "period_ms %llu, max_restarts 2: the child was started %d times; at most 3 "
+              "starts (2 restarts) are allowed",
+              (unsigned long long)periods[i], starts);
         kid_exit(th_word(m, 1), SNOW_REASON_NORMAL);
       } else if (k == SNOW_MSG_DOWN && th_down_ref(m) == ref) {
         size_t rl;
@@ -605,8 +610,7 @@ TEST_CASE(terminate_child_kills_a_trapping_child_that_ignores_shutdown_once_its_
   expect_events("stop1:killed");
   CHECK_MSG(dt_ms >= 199, "terminate_child returned after %lld ms, before the 200 ms shutdown timeout",
             (long long)dt_ms);
-  CHECK_MSG(dt_ms <= 200 + th_slack_ms(), "terminate_child returned after %lld ms (shutdown 200 ms)",
-            (long long)dt_ms);
+  CHECK_MSG(dt_ms <= 200 + th_slack_ms(), "terminate_child returned after %lld ms (shutdown 200 ms)", (long long)dt_ms);
   check_count(sup, 0);
   no_event_queued();
   th_end();
@@ -665,8 +669,7 @@ TEST_CASE(stopping_the_supervisor_stops_its_children_in_reverse_order_each_as_it
   }
   CHECK_MSG(strcmp(got[0], "stop3:killed") == 0 && strcmp(got[1], "stop2:killed") == 0 &&
                 strcmp(got[2], "stop1:shutdown") == 0,
-            "stop order \"%s %s %s\", expected \"stop3:killed stop2:killed stop1:shutdown\"", got[0],
-            got[1], got[2]);
+            "stop order \"%s %s %s\", expected \"stop3:killed stop2:killed stop1:shutdown\"", got[0], got[1], got[2]);
   th_end();
 }
 
@@ -823,9 +826,8 @@ TEST_CASE(supervisor_calls_on_a_pid_that_is_not_a_supervisor_return_enoproc) {
     const char* what;
     snow_pid_t pid;
   } targets[] = {
-      {"a plain process", plain},         {"a service server", server},
-      {"a dead process", dead},           {"a stopped supervisor", gone},
-      {"a supervisor's child", live_child}, {"a never-used pid", 0x00000000DEADBEEFull},
+      {"a plain process", plain},     {"a service server", server},         {"a dead process", dead},
+      {"a stopped supervisor", gone}, {"a supervisor's child", live_child}, {"a never-used pid", 0x00000000DEADBEEFull},
   };
   uint64_t ka[2];
   snow_child_spec c = kid_spec(ka, 9, KID_PLAIN, SNOW_RESTART_TEMPORARY, 1000);

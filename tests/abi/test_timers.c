@@ -24,9 +24,7 @@ static void sleeper(const uint8_t* args) {
   th_send3(parent, T_SLEPT, snow_actor_self(), (uint64_t)(th_now_ms() - t0));
 }
 
-static void reporter(const uint8_t* args) {
-  th_send2(th_arg(args, 0), T_DONE, snow_actor_self());
-}
+static void reporter(const uint8_t* args) { th_send2(th_arg(args, 0), T_DONE, snow_actor_self()); }
 
 TEST_CASE(sleep_parks_only_the_caller_on_one_scheduler) {
   th_start_n(1);
@@ -37,8 +35,7 @@ TEST_CASE(sleep_parks_only_the_caller_on_one_scheduler) {
   snow_pid_t r = th_spawn_words(reporter, w, 1);
   const snow_msg* m = th_wait_any();
   CHECK_MSG(th_word(m, 0) == T_DONE && th_word(m, 1) == r,
-            "the sleeping process blocked its worker (got tag 0x%llx first)",
-            (unsigned long long)th_word(m, 0));
+            "the sleeping process blocked its worker (got tag 0x%llx first)", (unsigned long long)th_word(m, 0));
   m = th_wait_user(T_SLEPT, s);
   check_on_time((int64_t)th_word(m, 2), 300);
   th_end();
@@ -408,8 +405,8 @@ static void check_alloc(uint64_t size, uint64_t align) {
   }
   CHECK_MSG(p != NULL, "alloc(%llu, %llu)", (unsigned long long)size, (unsigned long long)align);
   uint64_t a = align ? align : 16;
-  CHECK_MSG(((uintptr_t)p & (a - 1)) == 0, "alloc(%llu, %llu) = %p misaligned",
-            (unsigned long long)size, (unsigned long long)align, (void*)p);
+  CHECK_MSG(((uintptr_t)p & (a - 1)) == 0, "alloc(%llu, %llu) = %p misaligned", (unsigned long long)size,
+            (unsigned long long)align, (void*)p);
   for (uint64_t i = 0; i < size; i++)
     if (p[i] != 0) FAILF("alloc(%llu) byte %llu not zero", (unsigned long long)size, (unsigned long long)i);
   memset(p, 0xA5, size); /* and writable */

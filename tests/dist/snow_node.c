@@ -202,7 +202,7 @@ static uint64_t get_u64(const uint8_t* p) {
 static void put_u64(uint8_t* p, uint64_t v) { memcpy(p, &v, 8); }
 
 static const char* reason_name(uint8_t tag) {
-  static const char* const names[] = {"normal", "error", "killed", "reserved", "shutdown",
+  static const char* const names[] = {"normal", "error",        "killed", "reserved", "shutdown",
                                       "custom", "noconnection", "noproc", "term"};
   return tag <= 8 ? names[tag] : "bad";
 }
@@ -232,8 +232,8 @@ static void reason_str(const uint8_t* r, uint64_t len, char* out, size_t cap) {
  * noconnection, noproc, term; anything else: custom with that text) and
  * optional text (for term: hex ETF); returns the length. */
 static size_t encode_reason(const char* name, const char* text, uint8_t* out, size_t cap) {
-  static const char* const names[] = {"normal", "error", "killed", "reserved", "shutdown",
-                                      "custom", "noconnection", "noproc"};
+  static const char* const names[] = {"normal",   "error",  "killed",       "reserved",
+                                      "shutdown", "custom", "noconnection", "noproc"};
   uint8_t tag = SNOW_REASON_CUSTOM;
   for (uint8_t i = 0; i < 8; ++i)
     if (strcmp(name, names[i]) == 0) tag = i;
@@ -339,9 +339,9 @@ static void reasons_str(const uint64_t* counts, char* out, size_t cap) {
   size_t o = 0;
   out[0] = 0;
   for (int i = 0; i < 10; ++i)
-    if (counts[i] && o + 32 < cap) o += (size_t)snprintf(out + o, cap - o, "%s%s:%llu", o ? "," : "",
-                                                           i < 9 ? reason_name((uint8_t)i) : "bad",
-                                                           (unsigned long long)counts[i]);
+    if (counts[i] && o + 32 < cap)
+      o += (size_t)snprintf(out + o, cap - o, "%s%s:%llu", o ? "," : "", i < 9 ? reason_name((uint8_t)i) : "bad",
+                            (unsigned long long)counts[i]);
   if (!o) snprintf(out, cap, "none");
 }
 
@@ -453,7 +453,8 @@ static void print_event(struct wstate* w, const snow_msg* m) {
         struct mlink* ml = &w->ml;
         if (get_u64(m->data + 8) == 0) {
           ++ml->linked;
-          if (ml->linked == ml->n) emit("E %s MLINKED n=%llu t=%lld", w->label, (unsigned long long)ml->n, (long long)t);
+          if (ml->linked == ml->n)
+            emit("E %s MLINKED n=%llu t=%lld", w->label, (unsigned long long)ml->n, (long long)t);
           return;
         }
         uint64_t v = get_u64(m->data + 16);
@@ -475,7 +476,8 @@ static void print_event(struct wstate* w, const snow_msg* m) {
       size_t shown = m->len > 1000 ? 1000 : (size_t)m->len;
       to_hex(m->data, shown, hex, sizeof hex);
       emit("E %s MSG len=%llu sum=%016llx data=%s%s t=%lld", w->label, (unsigned long long)m->len,
-           (unsigned long long)fnv1a(m->data, m->len), shown ? hex : "-", shown < m->len ? " trunc=1" : "", (long long)t);
+           (unsigned long long)fnv1a(m->data, m->len), shown ? hex : "-", shown < m->len ? " trunc=1" : "",
+           (long long)t);
     }
   }
 }
@@ -524,8 +526,7 @@ static void seq_receive(const char* label, uint64_t n) {
 static int tokenize(char* line, char** tok) {
   int n = 0;
   char* pos = NULL;
-  for (char* s = strtok_r(line, " \t\r\n", &pos); s && n < MAXTOK; s = strtok_r(NULL, " \t\r\n", &pos))
-    tok[n++] = s;
+  for (char* s = strtok_r(line, " \t\r\n", &pos); s && n < MAXTOK; s = strtok_r(NULL, " \t\r\n", &pos)) tok[n++] = s;
   return n;
 }
 
@@ -555,10 +556,10 @@ static void worker_command(struct wstate* w, char* line) {
   const char* id = t[0];
   const char* cmd = t[1];
   char a[600];
-#define NEED(k)                                         \
-  if (n < (k)) {                                        \
+#define NEED(k)                                            \
+  if (n < (k)) {                                           \
     emit("R %s err -1 missing arguments for %s", id, cmd); \
-    return;                                             \
+    return;                                                \
   }
   if (strcmp(cmd, "trap") == 0) {
     NEED(4);
@@ -668,8 +669,8 @@ static void worker_command(struct wstate* w, char* line) {
     NEED(7);
     char args[MAX_LABEL + 8];
     int al = snprintf(args, sizeof args, "%s%s", t[6], n > 7 && strcmp(t[7], "trap") == 0 ? " trap" : "");
-    snow_pid_t pid = snow_node_spawn(t[3], strlen(t[3]), t[4], strlen(t[4]), (const uint8_t*)args,
-                                     (uint64_t)al + 1, (uint8_t)atoi(t[5]));
+    snow_pid_t pid = snow_node_spawn(t[3], strlen(t[3]), t[4], strlen(t[4]), (const uint8_t*)args, (uint64_t)al + 1,
+                                     (uint8_t)atoi(t[5]));
     pid_hex(pid, a, sizeof a);
     emit("R %s ok %s", id, a);
   } else if (strcmp(cmd, "call") == 0) { /* call <pid> <hex payload> <timeout ms> */
@@ -694,7 +695,8 @@ static void worker_command(struct wstate* w, char* line) {
     snow_pid_t pid;
     int64_t dl = pid_and_bytes(id, t[3], t[4], &pid, data, sizeof data);
     if (dl < 0) return;
-    reply_rc(id, cmd[4] == 't' ? snow_actor_send_term(pid, data, (uint64_t)dl) : snow_actor_send(pid, data, (uint64_t)dl));
+    reply_rc(id,
+             cmd[4] == 't' ? snow_actor_send_term(pid, data, (uint64_t)dl) : snow_actor_send(pid, data, (uint64_t)dl));
   } else if (strcmp(cmd, "sendnamed") == 0) {
     NEED(6);
     uint8_t data[1800];
@@ -952,7 +954,8 @@ static void* reader_main(void* unused) {
       ts->sleep_ms = n > 4 ? atoll(t[4]) : 0;
       pthread_t th;
       int rc = pthread_create(&th, NULL, plain_sender, ts);
-      if (rc == 0) pthread_detach(th); else free(ts);
+      if (rc == 0) pthread_detach(th);
+      else free(ts);
       reply_rc(id, rc == 0 ? 0 : -1);
       continue;
     }

@@ -126,7 +126,8 @@ FFI_EXPORT int ffi_match_tag(const snow_msg* m, void* ctx) { return m->tag == *(
 
 /* ---- layouts as this C compiler sees them ------------------------------- */
 
-#define FIELD(s, f) {#s, #f, offsetof(s, f)}
+#define FIELD(s, f) \
+  { #s, #f, offsetof(s, f) }
 static const struct {
   const char* s;
   const char* f;

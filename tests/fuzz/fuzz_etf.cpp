@@ -34,7 +34,9 @@ etf::View must_view(const std::vector<uint8_t>& b) {
   return v;
 }
 
-bool is_atom_tag(uint8_t t) { return t == etf::kAtom || t == etf::kSmallAtom || t == etf::kAtomUtf8 || t == etf::kSmallAtomUtf8; }
+bool is_atom_tag(uint8_t t) {
+  return t == etf::kAtom || t == etf::kSmallAtom || t == etf::kAtomUtf8 || t == etf::kSmallAtomUtf8;
+}
 
 void check_atom(etf::View v) {
   std::string s;
@@ -136,8 +138,12 @@ void check_elements(etf::View v, std::vector<etf::View>* todo) {
   FUZZ_CHECK(again.count() == items.count());
 }
 
-bool is_integer_tag(uint8_t t) { return t == etf::kSmallInteger || t == etf::kInteger || t == etf::kSmallBig || t == etf::kLargeBig; }
-bool is_container_tag(uint8_t t) { return t == etf::kSmallTuple || t == etf::kLargeTuple || t == etf::kList || t == etf::kNil; }
+bool is_integer_tag(uint8_t t) {
+  return t == etf::kSmallInteger || t == etf::kInteger || t == etf::kSmallBig || t == etf::kLargeBig;
+}
+bool is_container_tag(uint8_t t) {
+  return t == etf::kSmallTuple || t == etf::kLargeTuple || t == etf::kList || t == etf::kNil;
+}
 
 // On a valid term, exactly the reader its tag calls for succeeds.
 void check_readers_agree(etf::View v) {
@@ -189,8 +195,9 @@ void check_reason(etf::View v, const std::vector<uint8_t>& reason) {
   FUZZ_CHECK(reason_validate(reason.data(), reason.size()) == int64_t(reason.size()));
   if (reason[0] == SNOW_REASON_ERROR || reason[0] == SNOW_REASON_CUSTOM)
     FUZZ_CHECK(utf8_count(reason.data() + 9, reason.size() - 9) >= 0);
-  if (reason[0] == SNOW_REASON_TERM) FUZZ_CHECK(std::vector<uint8_t>(reason.begin() + 10, reason.end()) ==
-                                                std::vector<uint8_t>(v.data, v.data + v.size));
+  if (reason[0] == SNOW_REASON_TERM)
+    FUZZ_CHECK(std::vector<uint8_t>(reason.begin() + 10, reason.end()) ==
+               std::vector<uint8_t>(v.data, v.data + v.size));
   // What we would send for it is a term a peer accepts, and reads back the same.
   etf::Writer w;
   wire::reason_to_term(w, reason.data(), reason.size(), false);
@@ -242,7 +249,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (control) {
     FUZZ_CHECK(ctl.arity > 0 && ctl.rest >= data && ctl.rest + ctl.rest_size == data + size);
-    for (const etf::View& item : ctl.item) FUZZ_CHECK(!item.data || (item.data > data && item.data + item.size <= ctl.rest));
+    for (const etf::View& item : ctl.item)
+      FUZZ_CHECK(!item.data || (item.data > data && item.data + item.size <= ctl.rest));
     if (has_payload) check_subterms(payload);
   }
   return 0;

@@ -14,9 +14,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FUZZ_CHECK(cond)                                                                    \
-  do {                                                                                      \
-    if (!(cond)) snow::fuzz::check_failed(__FILE__, __LINE__, #cond);                       \
+#define FUZZ_CHECK(cond)                                              \
+  do {                                                                \
+    if (!(cond)) snow::fuzz::check_failed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 namespace snow::fuzz {

@@ -167,7 +167,8 @@ TEST_CASE("a 400 KB hostile term costs memory proportional to its size, in a con
 
   // As element 3 of an EXIT control tuple {3, From, To, Reason}: the frame
   // is refused, and reading it allocates nothing.
-  Bytes ctl = cat({{etf::kSmallTuple, 4}, {etf::kSmallInteger, 3}, latin1_pid("a@h", 1), latin1_pid("b@h", 2), hostile});
+  Bytes ctl =
+      cat({{etf::kSmallTuple, 4}, {etf::kSmallInteger, 3}, latin1_pid("a@h", 1), latin1_pid("b@h", 2), hostile});
   Bytes f = frame(ctl, {});
   {
     snow::test::AllocMeter meter;
@@ -186,7 +187,9 @@ TEST_CASE("a 400 KB hostile term costs memory proportional to its size, in a con
     big.push_back(uint8_t(i));
   }
   big.push_back(etf::kNil);
-  Bytes exit_ctl = cat({{etf::kSmallTuple, 3}, {etf::kSmallInteger, uint8_t(wire::kPayloadExit)}, latin1_pid("a@h", 1),
+  Bytes exit_ctl = cat({{etf::kSmallTuple, 3},
+                        {etf::kSmallInteger, uint8_t(wire::kPayloadExit)},
+                        latin1_pid("a@h", 1),
                         latin1_pid("b@h", 2)});
   Bytes pf = frame(exit_ctl, big);
   snow::test::AllocMeter meter;
@@ -203,7 +206,8 @@ TEST_CASE("a 400 KB hostile term costs memory proportional to its size, in a con
   REQUIRE(meter.peak() <= big.size() + 4096);
 }
 
-TEST_CASE("the same hostile bytes as a whole exit reason or message cost at most a copy of them", "[etf][amplification]") {
+TEST_CASE("the same hostile bytes as a whole exit reason or message cost at most a copy of them",
+          "[etf][amplification]") {
   // Valid up to the point where a claim runs out: every reader walks it once.
   const Bytes hostile = nested_claims(400 * 1024);
   snow::test::AllocMeter meter;
@@ -266,7 +270,8 @@ TEST_CASE("the leading pid is read whatever follows it", "[etf]") {
   Bytes empty_tuple = {etf::kSmallTuple, 0};
   Bytes atom_first = cat({{etf::kSmallTuple, 2}, latin1("x"), pid});
   Bytes cut_pid(pid.begin(), pid.end() - 1);
-  for (const Bytes* b : {&empty_tuple, &atom_first, &cut_pid}) REQUIRE_FALSE(etf::read_leading_pid(b->data(), b->size(), &p));
+  for (const Bytes* b : {&empty_tuple, &atom_first, &cut_pid})
+    REQUIRE_FALSE(etf::read_leading_pid(b->data(), b->size(), &p));
 }
 
 TEST_CASE("atoms hold what Erlang accepts: UTF-8 forms well-formed and at most 255 characters", "[etf]") {
@@ -319,7 +324,9 @@ TEST_CASE("Latin-1 atoms read as UTF-8, so every form of an atom reads the same"
   Bytes pid = cat({{etf::kNewPid}, atom(etf::kAtom, node), {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3}});
   etf::Pid p;
   REQUIRE(etf::read_pid(view(pid), &p));
-  REQUIRE(p.node == "n\xC3\xB6" "d@h");
+  REQUIRE(p.node ==
+          "n\xC3\xB6"
+          "d@h");
   etf::Writer w;
   w.pid(p);
   etf::Pid again;
@@ -333,7 +340,7 @@ TEST_CASE("random garbage never crashes the readers", "[etf]") {
     Bytes b(rng() % 64);
     for (auto& x : b) x = uint8_t(rng());
     if (!b.empty() && rng() % 2) b[0] = uint8_t(97 + rng() % 23);  // start with a real tag often
-    etf::View v{b.data(), b.size()};  // deliberately not checked
+    etf::View v{b.data(), b.size()};                               // deliberately not checked
     std::string s;
     etf::Pid p;
     etf::Ref ref;
@@ -401,8 +408,8 @@ TEST_CASE("exit reasons map to Erlang terms and back", "[wire]") {
   };
   for (uint8_t tag : {0, 2, 4, 6, 7}) REQUIRE(round_trip({tag}) == Bytes{tag});
   for (uint8_t tag : {uint8_t(SNOW_REASON_ERROR), uint8_t(SNOW_REASON_CUSTOM)}) {
-    for (const std::string& text : {std::string("bad"), std::string("caf\xC3\xA9"), std::string(""), std::string("normal"),
-                                    std::string(300, 'x'), std::string(255, 'x')}) {
+    for (const std::string& text : {std::string("bad"), std::string("caf\xC3\xA9"), std::string(""),
+                                    std::string("normal"), std::string(300, 'x'), std::string(255, 'x')}) {
       Bytes r = reason_of(tag, text);
       REQUIRE(round_trip(r) == r);
     }

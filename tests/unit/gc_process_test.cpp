@@ -188,7 +188,8 @@ __attribute__((noinline)) Node* make_ring(size_t n) {
     node->child = static_cast<Node*>(snow_gc_alloc_actor(sizeof(Node), 16));
     node->value = i;
     node->child->value = i * 3;
-    if (prev) prev->next = node; else first = node;
+    if (prev) prev->next = node;
+    else first = node;
     prev = node;
   }
   prev->next = first;
@@ -341,7 +342,6 @@ void many_messages_scenario(const uint8_t* args) {
   report(args);
 }
 
-
 // ---- Supervisor child arguments: a value the args carry is pinned by the
 // supervisor for as long as it keeps the child's spec.
 
@@ -456,8 +456,8 @@ int is_word0(const snow_msg* m, void* tag) {
 const snow_msg* wait_word0(uint64_t tag) { return snow_actor_receive_match(is_word0, &tag, 20000); }
 
 struct Owned {
-  snow_pid_t pid = 0;  // the supervisor, or the child started
-  uintptr_t value = 0; // hidden
+  snow_pid_t pid = 0;   // the supervisor, or the child started
+  uintptr_t value = 0;  // hidden
 };
 
 // Runs `fn` with args [test's pid][extra] and waits for its report and its
@@ -596,7 +596,8 @@ TEST_CASE("a thread outside any process allocates from the process-wide heap, wh
   CHECK(zeroed);
 }
 
-TEST_CASE("a value a supervisor's child args carry is intact for every restart after its owner exited", "[gc][supervisor]") {
+TEST_CASE("a value a supervisor's child args carry is intact for every restart after its owner exited",
+          "[gc][supervisor]") {
   Runtime rt;
   Owned o = run_owner(supervisor_owner, owner_mode(SNOW_SUP_ONE_FOR_ONE, SNOW_RESTART_PERMANENT));
   crash_and_check_restarts(o);
@@ -618,7 +619,8 @@ TEST_CASE("a simple_one_for_one template keeps its args' values while no child r
   }
 }
 
-TEST_CASE("a value passed to snow_supervisor_start_child is intact for every restart after its owner exited", "[gc][supervisor]") {
+TEST_CASE("a value passed to snow_supervisor_start_child is intact for every restart after its owner exited",
+          "[gc][supervisor]") {
   Runtime rt;
   snow_child_spec templ{};
   templ.start = arg_reader;

@@ -57,8 +57,7 @@ Node* make_list(Heap* h, size_t n) {
 
 }  // namespace
 
-TEST_CASE("an object referenced from a stack range survives a collection and an unreferenced one is freed",
-          "[heap]") {
+TEST_CASE("an object referenced from a stack range survives a collection and an unreferenced one is freed", "[heap]") {
   TestHeap t;
   void* kept = heap_alloc(t.h, 40, 16);
   void* lost = heap_alloc(t.h, 40, 16);

@@ -83,8 +83,7 @@ uint64_t rss_bytes() {
   return uint64_t(res) * uint64_t(sysconf(_SC_PAGESIZE));
 }
 
-void report_ns(const char* id, std::vector<uint64_t> v, size_t warm, double div = 1.0,
-               const std::string& extra = "") {
+void report_ns(const char* id, std::vector<uint64_t> v, size_t warm, double div = 1.0, const std::string& extra = "") {
   if (v.size() <= warm) {
     printf("RESULT system=caf scenario=%s error=no_samples\n", id);
     return;
@@ -148,7 +147,7 @@ void run_spawn_tput(actor_system& sys, const char* id, bool from_actor) {
 
 behavior ponger(event_based_actor* self) {
   return {
-    [=](uint64_t x) { self->send(actor_cast<actor>(self->current_sender()), x); },
+      [=](uint64_t x) { self->send(actor_cast<actor>(self->current_sender()), x); },
   };
 }
 
@@ -163,16 +162,16 @@ behavior pinger(event_based_actor* self, actor pong, size_t n, std::vector<uint6
   st->t0 = now_ns();
   self->send(pong, uint64_t{0});
   return {
-    [=](uint64_t) {
-      (*samples)[st->i++] = now_ns() - st->t0;
-      if (st->i == n) {
-        done->set_value();
-        self->quit();
-        return;
-      }
-      st->t0 = now_ns();
-      self->send(pong, uint64_t{st->i});
-    },
+      [=](uint64_t) {
+        (*samples)[st->i++] = now_ns() - st->t0;
+        if (st->i == n) {
+          done->set_value();
+          self->quit();
+          return;
+        }
+        st->t0 = now_ns();
+        self->send(pong, uint64_t{st->i});
+      },
   };
 }
 
@@ -194,7 +193,7 @@ void run_pingpong(actor_system& sys) {
 behavior parked_target(event_based_actor* self, actor parent) {
   self->send(parent, ok_atom::value);
   return {
-    [](uint64_t) {},
+      [](uint64_t) {},
   };
 }
 
@@ -204,8 +203,7 @@ struct sig_state {
   actor target;
 };
 
-void measurer(event_based_actor* self, bool links, size_t n, std::vector<uint64_t>* samples,
-              std::promise<void>* done) {
+void measurer(event_based_actor* self, bool links, size_t n, std::vector<uint64_t>* samples, std::promise<void>* done) {
   auto st = std::make_shared<sig_state>();
   auto me = actor_cast<actor>(self);
   auto next = [=] { st->target = self->spawn(parked_target, me); };
@@ -218,15 +216,11 @@ void measurer(event_based_actor* self, bool links, size_t n, std::vector<uint64_
     }
     next();
   };
-  if (links)
-    self->set_exit_handler([=](exit_msg&) { record(); });
-  else
-    self->set_down_handler([=](down_msg&) { record(); });
+  if (links) self->set_exit_handler([=](exit_msg&) { record(); });
+  else self->set_down_handler([=](down_msg&) { record(); });
   self->become([=](ok_atom) {
-    if (links)
-      self->link_to(st->target);
-    else
-      self->monitor(st->target);
+    if (links) self->link_to(st->target);
+    else self->monitor(st->target);
     st->t0 = now_ns();
     // Not exit_reason::kill: CAF makes a kill exit_msg fatal to every linked
     // actor, trapping or not, so it could not reach an exit handler.
@@ -253,7 +247,7 @@ std::atomic<uint64_t> parked{0};
 behavior idle_actor(event_based_actor*) {
   parked.fetch_add(1, std::memory_order_relaxed);
   return {
-    [](uint64_t) {},
+      [](uint64_t) {},
   };
 }
 
