@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """check_decls.py: keeps everything that restates the C ABI in sync with it.
 
+One file on purpose (over 800 lines): the header parser and the three
+binding readers share one type model, and each binding test runs it alone.
+
 The public header abi/include/snowrt.h is the single source of truth. This
 script parses its SNOW_API prototypes, its struct typedefs and its constants,
 and compares them with the declarations that restate them:

@@ -1,5 +1,7 @@
 /*
  * snowrt.h: the public C ABI of libsnowrt, contract version 2.
+ * (One header on purpose, over 800 lines: the contract is one file to read
+ * and to include, as ABI.md requires.)
  *
  * libsnowrt gives C programs, LLVM-generated code and FFI callers Erlang
  * semantics: lightweight processes on an M:N scheduler, mailboxes, links,

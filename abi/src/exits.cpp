@@ -80,8 +80,7 @@ SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, u
 SNOW_API void snow_actor_exit_self(const uint8_t* reason, uint64_t len) {
   Process* p = proc_current();
   if (!p) {
-    log_line("snowrt: snow_actor_exit_self called outside a process");
-    abort();
+    fatal("snow_actor_exit_self called outside a process");
   }
   if (!user_reason_ok(reason, len)) {
     static const char kBad[] = "bad exit reason";
@@ -110,8 +109,7 @@ SNOW_API void snow_panic(const char* msg, uint64_t mlen, const char* file, uint6
   put_u64(r + 1, tlen);
   Process* p = proc_current();
   if (!p) {
-    log_line("snowrt: panic outside a process: %.*s", int(tlen), text);
-    abort();
+    fatal("panic outside a process: %.*s", int(tlen), text);
   }
   uint64_t pid = proc_pid(p);
   log_line("=CRASH REPORT==== process <0.%u.%u> panicked: %.*s", local_pid_id(pid), local_pid_serial(pid),

@@ -22,8 +22,7 @@ const snow_msg* service_call(snow_pid_t server, uint64_t tag, const uint8_t* pay
     if (how == CallFailure::ReturnNull) return nullptr;
     // Compiled code reads the reply without a check, and there is no
     // process to exit: stop here with a message rather than crash later.
-    log_line("snowrt: snow_service_call called outside a process");
-    abort();
+    fatal("snow_service_call called outside a process");
   }
   return snow::abi::guarded<const snow_msg*>(nullptr, [&]() -> const snow_msg* {
     // No process has pid 0: the call's own failure is noproc, a try_call's

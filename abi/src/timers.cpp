@@ -32,9 +32,7 @@ SNOW_API snow_ref_t snow_timer_send_after(snow_pid_t pid, int64_t ms, const uint
   // The heap values the payload carries stay alive until it is received or
   // the timer is cancelled (the signal's ticket; dropped with the signal).
   if (!pid_is_remote(pid)) proc_gc_export(proc_current(), s);
-  if (ms < 0) ms = 0;
-  if (ms > INT64_MAX / 2000000) ms = INT64_MAX / 2000000;
-  uint64_t ref = timer_send_after(now_ns() + ms * 1000000, pid, s);
+  uint64_t ref = timer_send_after(deadline_after_ms(ms < 0 ? 0 : ms), pid, s);
   if (!ref) signal_free(s);
   return ref;
 }

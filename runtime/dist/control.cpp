@@ -93,8 +93,7 @@ bool deliver_service(Conn* c, uint64_t to, etf::View sender, etf::View term) {
   uint64_t ref;
   std::string_view b;
   if (!etf::read_u64(ref_term, &ref) || !etf::read_binary(body, &b)) return false;
-  uint64_t tag = 0;
-  std::memcpy(&tag, b.data(), b.size() < 8 ? b.size() : 8);
+  uint64_t tag = user_message_tag(reinterpret_cast<const uint8_t*>(b.data()), b.size());
   uint64_t from = 0;
   if (sender.size && !peer_pid(c, sender, reply ? PidUse::Internal : PidUse::Exposed, &from)) from = 0;
   if (reply) {
@@ -125,8 +124,7 @@ bool deliver_service(Conn* c, uint64_t to, etf::View sender, etf::View term) {
 void deliver_message(Conn* c, uint64_t to, etf::View sender, const uint8_t* payload, size_t len, etf::View term) {
   std::string_view bin;
   if (etf::read_binary(term, &bin)) {
-    uint64_t tag = 0;
-    std::memcpy(&tag, bin.data(), bin.size() < 8 ? bin.size() : 8);
+    uint64_t tag = user_message_tag(reinterpret_cast<const uint8_t*>(bin.data()), bin.size());
     deliver_or_die(to, signal_message(to, 0, SNOW_MSG_USER, tag, bin.data(), bin.size()));
     return;
   }

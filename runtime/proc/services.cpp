@@ -147,9 +147,7 @@ int proc_service_reply(Process* p, uint64_t caller, const uint8_t* reply, uint64
   Signal* s = signal_alloc(SigKind::ServiceReply, caller, p->pid, size);
   if (!s) return SNOW_ENOMEM;
   if (size) std::memcpy(s->msg.data, reply, size);
-  uint64_t tag = 0;
-  std::memcpy(&tag, reply, size < 8 ? size_t(size) : 8);
-  s->msg.tag = tag;
+  s->msg.tag = user_message_tag(reply, size);
   s->ref = ref;
   if (!pid_is_remote(caller)) proc_gc_export(p, s);
   R.sent.add(1);

@@ -1,4 +1,6 @@
-/* harness.c: runner and helpers for the plain-C ABI tests (see harness.h). */
+/* harness.c: runner and helpers for the plain-C ABI tests (see harness.h).
+ * One file on purpose (over 800 lines): every ABI test program links this
+ * one object; its parts (fork per case, deadlines, pipes) share state. */
 #include "harness.h"
 
 #include <errno.h>

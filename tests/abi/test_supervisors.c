@@ -1,4 +1,6 @@
-/* ABI.md section 7: supervisors (snow_supervisor_start, _start_child,
+/* One file on purpose (over 800 lines): one test program per ABI area.
+ *
+ * ABI.md section 7: supervisors (snow_supervisor_start, _start_child,
  * _terminate_child, _count_children): strategies, restart types, intensity,
  * shutdown, simple_one_for_one, errors.
  *

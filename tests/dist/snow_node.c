@@ -1,4 +1,7 @@
 /*
+ * One file on purpose (over 800 lines): one command table drives every
+ * multi-node test, so each command is one case of one switch.
+ *
  * snow_node.c: a libsnowrt node driven line by line over stdin/stdout, for
  * the multi-node tests (tests/dist/test_dist.py, tests/interop/test_interop.py).
  * Public header only.

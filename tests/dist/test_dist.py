@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Multi-node tests of libsnowrt's distribution layer (ABI.md sections 3-5).
 
+One file on purpose (over 800 lines): the cases share the node launcher and
+the port-mapper handling, and ctest runs them as one suite.
+
 Every test starts real node OS processes (tests/dist/snow_node.c) on
 127.0.0.1, registered with the port mapper under names unique to this run,
 drives them over stdin/stdout and checks what their processes observe.

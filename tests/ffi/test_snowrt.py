@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """test_snowrt.py: libsnowrt through the Python ctypes binding.
 
+One file on purpose (over 800 lines): one case per ABI area, all run in one
+interpreter against one library load, as a Python user would.
+
     python3 test_snowrt.py --lib path/to/libsnowrt.so --helpers path/to/libsnowrt_ffi_helpers.so
 
 Loads the library with the raw ctypes layer of the snowrt package

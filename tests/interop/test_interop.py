@@ -24,6 +24,9 @@ reasons, the connection stays up), non_ascii_registered_name (erl monitors
 and sends to 'caf\u00e9' by name), latin1_terms_echoed_verbatim
 (a raw protocol client: our DOWN, spawn and net_kernel replies carry its
 terms byte for byte).
+
+One file on purpose (over 800 lines): the cases share the erl peer, the
+node launcher and the port-mapper handling.
 """
 
 import os
