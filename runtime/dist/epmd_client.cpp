@@ -141,6 +141,13 @@ void reregistration_failed(const char* why) {
   schedule_reregistration();
 }
 
+// A registration attempt failed: during snow_node_start the start fails
+// with `start_code`; afterwards the node tries again later (`why` is logged).
+void registration_attempt_failed(int64_t start_code, const char* why) {
+  if (D.start_waiter) finish_start(start_code);
+  else reregistration_failed(why);
+}
+
 void schedule_reregistration() {
   int base = D.epmd_backoff_ms;
   D.epmd_backoff_ms = std::min(base * 2, kMaxBackoffMs);
@@ -168,20 +175,17 @@ void epmd_reg_read(uv_stream_t*, ssize_t nread, const uv_buf_t* buf) {
   switch (epmd::parse_alive2_resp(D.epmd_buf.data(), D.epmd_buf.size(), &creation)) {
     case epmd::Reply::NeedMore:
       if (nread >= 0) return;
-      if (D.start_waiter) finish_start(SNOW_EEPMD);
-      else reregistration_failed("closed before its reply");
+      registration_attempt_failed(SNOW_EEPMD, "closed before its reply");
       return;
     case epmd::Reply::Ok:
       registered(creation);
       return;
     case epmd::Reply::Refused:
-      if (D.start_waiter) finish_start(SNOW_EEXIST);  // the name is taken on this host
-      else reregistration_failed("the name is registered by another node");
+      registration_attempt_failed(SNOW_EEXIST, "the name is registered by another node");
       return;
     case epmd::Reply::Malformed:
       log_at(LogLevel::Warning, "snowrt: unexpected reply from the port mapper");
-      if (D.start_waiter) finish_start(SNOW_EEPMD);
-      else reregistration_failed("unexpected reply");
+      registration_attempt_failed(SNOW_EEPMD, "unexpected reply");
       return;
   }
 }
@@ -246,8 +250,7 @@ void epmd_register() {
   if (rc == 0) return;
   delete req;
   close_registration();
-  if (D.start_waiter) finish_start(SNOW_EEPMD);
-  else reregistration_failed(uv_strerror(rc));
+  registration_attempt_failed(SNOW_EEPMD, uv_strerror(rc));
 }
 
 }  // namespace snow::rt::dist
