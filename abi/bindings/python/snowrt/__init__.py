@@ -17,6 +17,10 @@ only and raises TypeError for a Python callable; spawn_thread() runs Python
 code as a process on its own OS thread (costs: docs/python.md). The raw
 ctypes layer, covering the whole C header, is snowrt._ffi.
 
+Python code ends its process with a chosen reason by raising
+snowrt.Exit(reason). A Pid crosses to another node as a term:
+encode_pid() there, decode_pid() here (see docs/python.md, "Two nodes").
+
 By default init() leaves the host's SIGINT/SIGTERM handlers alone, so Ctrl-C
 raises KeyboardInterrupt as usual (init(signals=True) gives the runtime's
 handlers, which halt the runtime).
@@ -315,13 +319,22 @@ class attached:
         return Pid(pid)
 
     def __exit__(self, exc_type, exc, tb):
-        if isinstance(exc, Exit) and exc.reason.kind != ReasonKind.NORMAL:
-            _exit_attached_with(exc.reason)
-            return True
-        rc = library().snow_thread_detach()
-        if rc < 0 and rc != _ffi.SNOW_ENOTPROC:  # ENOTPROC: already ended by a signal
-            raise SnowError(rc, "snow_thread_detach")
+        _end_attached(exc.reason if isinstance(exc, Exit) else _NORMAL)
         return isinstance(exc, Exit)
+
+
+_NORMAL = ExitReason(ReasonKind.NORMAL)
+
+
+def _end_attached(reason):
+    """Ends the calling attached thread's process with `reason`: normal
+    detaches the thread, any other reason is an exit signal to itself."""
+    if reason.kind != ReasonKind.NORMAL:
+        _exit_attached_with(reason)
+        return
+    rc = library().snow_thread_detach()
+    if rc < 0 and rc != _ffi.SNOW_ENOTPROC:  # ENOTPROC: already ended by a signal
+        raise SnowError(rc, "snow_thread_detach")
 
 
 def _exit_attached_with(reason):
@@ -343,7 +356,8 @@ def spawn_thread(fn, *args, link=False, monitor=False, **kwargs):
     """Runs fn(*args, **kwargs) as a process on a new Python thread (attached
     to the runtime) and returns its Pid once it exists. The process exits
     with `normal` when fn returns, with the reason of an Exit that fn
-    raises, or with error "<exception text>" when fn raises anything else. Inside fn the thread is a process: receive(), send(), link()...
+    raises, or with error "<exception text>" when fn raises anything else.
+    Inside fn the thread is a process: receive(), send(), link()...
     link=True links the caller to it and monitor=True monitors it before fn
     starts (as spawn_link / spawn_monitor: a process that fails at once is
     still seen); with monitor=True the result is (pid, ref).
@@ -366,10 +380,7 @@ def spawn_thread(fn, *args, link=False, monitor=False, **kwargs):
         try:
             fn(*args, **kwargs)
         except Exit as e:
-            if e.reason.kind == ReasonKind.NORMAL:
-                lib.snow_thread_detach()
-            else:
-                _exit_attached_with(e.reason)
+            _end_attached(e.reason)
         except BaseException as e:  # noqa: BLE001 - any failure is the process's exit reason
             text = "".join(traceback.format_exception_only(type(e), e)).strip()
             _exit_attached_with(ExitReason.error(text))
