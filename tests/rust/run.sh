@@ -5,22 +5,21 @@
 # says, against this build installed into a prefix inside the build
 # directory, offline, with every cargo target directory under
 # <build dir>/rust-target (one per variant, so that no run invalidates
-# another's build):
-#   1. shared: `cargo test` of both crates, libsnowrt found through
-#      pkg-config (PKG_CONFIG_PATH): unit tests, tests/processes.rs,
-#      tests/remote_down.rs (a second node as a second OS process: DOWN
-#      when its process exits, DOWN noconnection when it is killed), doc
-#      tests;
-#   2. libdir: the library found through SNOWRT_LIB_DIR (pkg-config made
-#      unusable);
-#   3. static: the `static` feature (snowrt-static.pc); the test programs
+# another's build). The page's own cargo commands run as they are written
+# in docs_using (tests/docs): `cargo test` of both crates through
+# pkg-config (unit tests, tests/processes.rs, tests/remote_down.rs: a
+# second node as a second OS process, DOWN when its process exits, DOWN
+# noconnection when it is killed; doc tests). Here, beyond them:
+#   1. libdir: the library found through SNOWRT_LIB_DIR with pkg-config made
+#      unusable;
+#   2. static: the `static` feature (snowrt-static.pc); the test programs
 #      must not need libsnowrt.so;
-#   4. editions: a copy of the crates per edition (2021, and 2024 when cargo
+#   3. editions: a copy of the crates per edition (2021, and 2024 when cargo
 #      has it: 1.85 or later), checked with `cargo clippy -- -D warnings`
 #      (`cargo check` with RUSTFLAGS=-D warnings without clippy), so an
 #      unsafe operation outside an unsafe block (E0133 under 2024) fails;
-#   5. rustdoc with -D warnings;
-#   6. the program of docs/using.md ("Rust"), as a project of its own
+#   4. rustdoc with -D warnings;
+#   5. the program of docs/using.md ("Rust"), as a project of its own
 #      depending on the crate by path, builds with -D warnings (it is not
 #      run: it starts a node of a fixed name).
 # Prints "rust crates ok" at the end.
@@ -45,15 +44,11 @@ cd "$crates"
 
 step() { echo "== $*"; }
 
-step "1. shared, through pkg-config: cargo test"
-PKG_CONFIG_PATH="$pcdir" LD_LIBRARY_PATH="$libdir" CARGO_TARGET_DIR="$targets/shared" \
-  "$cargo" test --offline --locked
-
-step "2. shared, through SNOWRT_LIB_DIR"
+step "1. shared, through SNOWRT_LIB_DIR"
 SNOWRT_LIB_DIR="$libdir" PKG_CONFIG=/bin/false LD_LIBRARY_PATH="$libdir" CARGO_TARGET_DIR="$targets/libdir" \
   "$cargo" test --offline --locked -p snowrt --test processes
 
-step "3. static: cargo test -p snowrt --features static"
+step "2. static: cargo test -p snowrt --features static"
 PKG_CONFIG_PATH="$pcdir" CARGO_TARGET_DIR="$targets/static" \
   "$cargo" test --offline --locked -p snowrt --features static
 for program in "$targets"/static/debug/deps/processes-* "$targets"/static/debug/deps/remote_down-*; do
@@ -79,7 +74,7 @@ else
   export RUSTFLAGS="-D warnings"
 fi
 for edition in "${editions[@]}"; do
-  step "4. edition $edition: cargo ${lint[*]}"
+  step "3. edition $edition: cargo ${lint[*]}"
   copy="$targets/edition-$edition/src"
   rm -rf "$copy"
   mkdir -p "$copy"
@@ -93,10 +88,10 @@ for edition in "${editions[@]}"; do
 done
 unset RUSTFLAGS
 
-step "5. rustdoc, -D warnings"
+step "4. rustdoc, -D warnings"
 PKG_CONFIG_PATH="$pcdir" RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR="$targets/shared" \
   "$cargo" doc --offline --locked --no-deps
-step "6. the program in docs/using.md builds"
+step "5. the program in docs/using.md builds"
 example="$targets/docs-example"
 mkdir -p "$example/src"
 rm -f "$example/Cargo.lock"  # generated: written by whichever cargo ran last

@@ -17,6 +17,10 @@ only and raises TypeError for a Python callable; spawn_thread() runs Python
 code as a process on its own OS thread (costs: docs/python.md). The raw
 ctypes layer, covering the whole C header, is snowrt._ffi.
 
+Python code ends its process with a chosen reason by raising
+snowrt.Exit(reason). A Pid crosses to another node as a term:
+encode_pid() there, decode_pid() here (see docs/python.md, "Two nodes").
+
 By default init() leaves the host's SIGINT/SIGTERM handlers alone, so Ctrl-C
 raises KeyboardInterrupt as usual (init(signals=True) gives the runtime's
 handlers, which halt the runtime).
@@ -33,11 +37,12 @@ from . import _ffi
 from ._ffi import SnowError, is_python_callable, load, locate  # noqa: F401 (re-exported)
 
 __all__ = [
-    "Pid", "MsgKind", "ReasonKind", "ExitReason", "Message", "SnowError",
+    "Pid", "MsgKind", "ReasonKind", "ExitReason", "Exit", "Message", "SnowError",
     "load", "locate", "library", "init", "run", "halt", "runtime", "self_pid",
-    "send", "receive", "spawn", "spawn_thread", "attached", "link", "unlink",
-    "monitor", "demonitor", "trap_exit", "send_exit", "register", "whereis",
-    "node_start", "node_stop", "node_connect", "node_self", "nodes", "monitor_node",
+    "send", "send_named", "send_term", "receive", "spawn", "spawn_thread", "attached",
+    "link", "unlink", "monitor", "demonitor", "trap_exit", "send_exit", "register", "whereis",
+    "node_start", "node_stop", "node_connect", "node_self", "nodes",
+    "monitor_node", "demonitor_node", "encode_pid", "decode_pid",
 ]
 
 
@@ -103,7 +108,40 @@ class ExitReason:
 
     @classmethod
     def error(cls, text):
-        return cls(ReasonKind.ERROR, text.encode("utf-8") if isinstance(text, str) else bytes(text))
+        return cls(ReasonKind.ERROR, _utf8(text))
+
+    @classmethod
+    def custom(cls, text):
+        """A custom reason (Erlang: a term the application chose), as text."""
+        return cls(ReasonKind.CUSTOM, _utf8(text))
+
+    def __str__(self):
+        """As a log line shows it: noconnection, error "text", term <hex>."""
+        name = self.kind.name.lower()
+        if self.text is not None:
+            return '%s "%s"' % (name, self.text)
+        if self.detail is not None:
+            return "%s %s" % (name, self.detail.hex())
+        return name
+
+
+class Exit(Exception):
+    """Raised in a process's Python code (spawn_thread's function, an
+    attached() block) to end that process with `reason`: an ExitReason, a
+    ReasonKind, or a str (a custom reason). Like Erlang's exit(Reason): its
+    monitors see DOWN and its links EXIT with that reason."""
+
+    def __init__(self, reason):
+        if isinstance(reason, str):
+            reason = ExitReason.custom(reason)
+        elif not isinstance(reason, ExitReason):
+            reason = ExitReason(ReasonKind(reason))
+        self.reason = reason
+        super().__init__(str(reason))
+
+
+def _utf8(text):
+    return text.encode("utf-8") if isinstance(text, str) else bytes(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +149,8 @@ class Message:
     """A received message, copied out of the runtime. kind, tag and data
     (the raw payload bytes) are always set; the decoded fields are set for
     their kinds: EXIT: from_pid, reason; DOWN: ref, pid, reason;
-    NODEUP/NODEDOWN: node (str)."""
+    NODEUP/NODEDOWN: node (str). A TERM message's data is the term in the
+    external term format (decode_pid() reads a pid from it)."""
 
     kind: MsgKind
     tag: int
@@ -214,6 +253,21 @@ def send(pid, data):
     _check(library().snow_actor_send(pid, data, len(data)), "send")
 
 
+def send_named(name, node, data):
+    """Sends bytes to the process registered as `name` on `node` ("" or None:
+    this node). An unknown name drops the message."""
+    data = bytes(data)
+    _check(library().snow_actor_send_named(*_str_arg(name), *_str_arg(node or ""), data, len(data)), "send_named")
+
+
+def send_term(pid, etf):
+    """Sends a term in the external term format (bytes, the 131 version byte
+    optional): a libsnowrt receiver gets a TERM message, an Erlang process
+    the term. encode_pid() makes the term of a pid."""
+    etf = bytes(etf)
+    _check(library().snow_actor_send_term(pid, etf, len(etf)), "send_term")
+
+
 def receive(timeout=None):
     """The next message of the calling process as a Message, or None when
     `timeout` seconds pass (None: wait forever, 0: only what is there).
@@ -255,7 +309,8 @@ def spawn(entry, args=b"", *, link=False, monitor=False):
 class attached:
     """Context manager: the calling (non-main) thread is a process inside the
     block. `with snowrt.attached() as me:` gives its Pid; leaving the block
-    exits the process with `normal` (if it still lives)."""
+    exits the process with `normal` (if it still lives), or with the reason
+    of an Exit raised in the block (which the block then swallows)."""
 
     def __enter__(self):
         pid = library().snow_thread_attach()
@@ -263,11 +318,23 @@ class attached:
             raise SnowError(_ffi.SNOW_ENOTSTARTED, "snow_thread_attach")
         return Pid(pid)
 
-    def __exit__(self, *exc):
-        rc = library().snow_thread_detach()
-        if rc < 0 and rc != _ffi.SNOW_ENOTPROC:  # ENOTPROC: already ended by a signal
-            raise SnowError(rc, "snow_thread_detach")
-        return False
+    def __exit__(self, exc_type, exc, tb):
+        _end_attached(exc.reason if isinstance(exc, Exit) else _NORMAL)
+        return isinstance(exc, Exit)
+
+
+_NORMAL = ExitReason(ReasonKind.NORMAL)
+
+
+def _end_attached(reason):
+    """Ends the calling attached thread's process with `reason`: normal
+    detaches the thread, any other reason is an exit signal to itself."""
+    if reason.kind != ReasonKind.NORMAL:
+        _exit_attached_with(reason)
+        return
+    rc = library().snow_thread_detach()
+    if rc < 0 and rc != _ffi.SNOW_ENOTPROC:  # ENOTPROC: already ended by a signal
+        raise SnowError(rc, "snow_thread_detach")
 
 
 def _exit_attached_with(reason):
@@ -288,8 +355,9 @@ def _exit_attached_with(reason):
 def spawn_thread(fn, *args, link=False, monitor=False, **kwargs):
     """Runs fn(*args, **kwargs) as a process on a new Python thread (attached
     to the runtime) and returns its Pid once it exists. The process exits
-    with `normal` when fn returns, or with error "<exception text>" when fn
-    raises. Inside fn the thread is a process: receive(), send(), link()...
+    with `normal` when fn returns, with the reason of an Exit that fn
+    raises, or with error "<exception text>" when fn raises anything else.
+    Inside fn the thread is a process: receive(), send(), link()...
     link=True links the caller to it and monitor=True monitors it before fn
     starts (as spawn_link / spawn_monitor: a process that fails at once is
     still seen); with monitor=True the result is (pid, ref).
@@ -311,6 +379,8 @@ def spawn_thread(fn, *args, link=False, monitor=False, **kwargs):
         go.wait()  # the caller's link and monitor are in place
         try:
             fn(*args, **kwargs)
+        except Exit as e:
+            _end_attached(e.reason)
         except BaseException as e:  # noqa: BLE001 - any failure is the process's exit reason
             text = "".join(traceback.format_exception_only(type(e), e)).strip()
             _exit_attached_with(ExitReason.error(text))
@@ -415,5 +485,43 @@ def nodes():
 
 
 def monitor_node(name):
-    """NODEUP/NODEDOWN messages for `name` (see snow_node_monitor)."""
+    """Node monitor: a NODEDOWN Message (node=name) when the connection to
+    `name` is lost, NODEUP when it is made again, until demonitor_node(id).
+    Returns the monitor id. A node that cannot be reached gives NODEDOWN at
+    once."""
     return _check(library().snow_node_monitor(*_str_arg(name)), "monitor_node")
+
+
+def demonitor_node(monitor_id):
+    """Cancels a node monitor; True if it was active."""
+    return _check(library().snow_node_demonitor(monitor_id), "demonitor_node") == 0
+
+
+# ---------------------------------------------------------------------------
+# Pids across nodes
+#
+# A Pid is a number that means something only on the node (and in the run)
+# that made it: sent as bytes to another node it names no process there.
+# A pid crosses nodes as a term: encode_pid() on one side, decode_pid() on
+# the other gives a Pid that sends, links and monitors reach the process.
+# ---------------------------------------------------------------------------
+
+_PID_TERM_MAX = 512  # a pid term: a few bytes plus its node's name (<= 255 bytes)
+
+
+def encode_pid(pid):
+    """The pid as a term in the external term format (bytes, 131 first),
+    carrying its node's name. Raises SnowError (SNOW_EINVAL for pid 0 or an
+    unknown remote pid)."""
+    buf = ctypes.create_string_buffer(_PID_TERM_MAX)
+    n = _check(library().snow_term_encode_pid(pid, buf, _PID_TERM_MAX), "encode_pid")
+    return buf.raw[:n]
+
+
+def decode_pid(etf):
+    """The Pid held by `etf` (a pid term, or a tuple whose first element is a
+    pid, with or without the 131 byte), usable on this node; None when it
+    holds no pid."""
+    etf = bytes(etf)
+    pid = library().snow_term_decode_pid(etf, len(etf))
+    return Pid(pid) if pid else None

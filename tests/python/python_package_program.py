@@ -186,6 +186,107 @@ def sigint_raises_keyboard_interrupt_while_the_runtime_runs():
     eq(recv("a message after Ctrl-C").data, b"still running", "runtime after Ctrl-C")
 
 
+def exit_with(reason):
+    raise snowrt.Exit(reason)
+
+
+@case
+def exit_raised_in_spawn_thread_ends_the_process_with_its_reason():
+    for reason, expected in (("told to exit", snowrt.ExitReason.custom("told to exit")),
+                             (snowrt.ReasonKind.SHUTDOWN, snowrt.ExitReason(snowrt.ReasonKind.SHUTDOWN)),
+                             (snowrt.ExitReason.error("bad"), snowrt.ExitReason.error("bad")),
+                             (snowrt.ReasonKind.NORMAL, snowrt.ExitReason(snowrt.ReasonKind.NORMAL))):
+        child, ref = snowrt.spawn_thread(exit_with, reason, monitor=True)
+        down = recv("DOWN")
+        eq((down.kind, down.ref, down.pid, down.reason), (snowrt.MsgKind.DOWN, ref, child, expected), "DOWN")
+
+
+@case
+def exit_raised_in_an_attached_block_ends_its_process_and_is_not_raised_further():
+    seen = {}
+    started = threading.Event()
+
+    def body():
+        try:
+            with snowrt.attached() as pid:
+                seen["pid"] = pid
+                started.set()
+                snowrt.receive(timeout=DEADLINE_S)  # the monitor is in place
+                raise snowrt.Exit("leaving")
+            seen["after"] = snowrt.self_pid()
+        except BaseException as e:  # noqa: BLE001
+            seen["raised"] = e
+
+    t = threading.Thread(target=body)
+    t.start()
+    ok(started.wait(DEADLINE_S), "the thread attached")
+    ref = snowrt.monitor(seen["pid"])
+    snowrt.send(seen["pid"], b"go")
+    down = recv("DOWN")
+    t.join(DEADLINE_S)
+    eq((down.ref, down.pid, down.reason), (ref, seen["pid"], snowrt.ExitReason.custom("leaving")), "DOWN")
+    eq(seen.get("raised"), None, "exception out of the block")
+    eq(seen.get("after", "unset"), None, "self_pid after the block")
+
+
+@case
+def exit_reasons_print_as_a_log_line_shows_them():
+    eq([str(r) for r in (snowrt.ExitReason(snowrt.ReasonKind.NOCONNECTION), snowrt.ExitReason.custom("told to exit"),
+                         snowrt.ExitReason.error("x"), snowrt.ExitReason(snowrt.ReasonKind.TERM, b"\x83\x61\x01"))],
+       ["noconnection", 'custom "told to exit"', 'error "x"', "term 836101"], "str")
+
+
+@case
+def a_pid_round_trips_through_its_term_and_other_terms_hold_none():
+    me = snowrt.self_pid()
+    term = snowrt.encode_pid(me)
+    eq(term[0], 131, "version byte")
+    ok(b"nonode@nohost" in term, "the node name in %r" % (term,))
+    eq(snowrt.decode_pid(term), me, "decoded")
+    eq(snowrt.decode_pid(term[1:]), me, "decoded without the version byte")
+    eq(snowrt.decode_pid(b"\x83\x61\x01"), None, "an integer holds no pid")
+    eq(snowrt.decode_pid(b""), None, "nothing holds no pid")
+    try:
+        snowrt.encode_pid(0)
+    except snowrt.SnowError as e:
+        eq(e.code, _ffi.SNOW_EINVAL, "code")
+    else:
+        raise AssertionError("encode_pid(0) did not raise")
+
+
+@case
+def send_term_gives_a_term_message_that_decode_pid_reads():
+    me = snowrt.self_pid()
+    snowrt.send_term(me, snowrt.encode_pid(me))
+    m = recv("the TERM message")
+    eq(m.kind, snowrt.MsgKind.TERM, "kind")
+    eq(snowrt.decode_pid(m.data), me, "the pid it holds")
+
+
+def register_then_wait(name, main):
+    snowrt.register(name)
+    snowrt.send(main, b"registered")
+    m = snowrt.receive(timeout=DEADLINE_S)
+    snowrt.send(main, b"got " + (m.data if m else b"nothing"))
+
+
+@case
+def send_named_reaches_the_process_registered_on_this_node():
+    me = snowrt.self_pid()
+    child, ref = snowrt.spawn_thread(register_then_wait, "named_one", me, monitor=True)
+    eq(recv("registered").data, b"registered", "registration")
+    snowrt.send_named("named_one", "", b"by name")
+    eq(recv("the reply").data, b"got by name", "reply")
+    eq(recv("DOWN").ref, ref, "DOWN")
+    snowrt.send_named("nobody_here", None, b"dropped")  # an unknown name drops it
+    eq(snowrt.receive(timeout=0), None, "empty mailbox")
+
+
+@case
+def demonitor_node_of_an_unknown_id_is_false():
+    eq(snowrt.demonitor_node(123456), False, "unknown id")
+
+
 @case
 def run_returns_0_when_every_process_has_ended():
     eq(snowrt.run(), 0, "run()")
