@@ -183,8 +183,15 @@ def t_node_down_up(ctx, direction):
     in B->A; either way X's monitor gets NODEUP, once."""
     x, y = pair(ctx, direction)
     x.spawn("w", trap=True)
-    mid = x.cmd("nodemon", "w", y.name).args[0]
     p = y.spawn("p")
+    # In B->A, Y's connect returns when Y has the handshake's last message,
+    # and X may mark the connection up a moment later (its loop thread can be
+    # preempted between writing that message and going up); a monitor set
+    # in between rightly gets NODEUP. X's frames leave only once X is up, so
+    # a message from X arriving at Y proves the node monitor below is set
+    # while connected.
+    sync(x, "w", y, "p", p)
+    mid = x.cmd("nodemon", "w", y.name).args[0]
     ref = x.cmd("monitor", "w", p).args[0]
     sync(x, "w", y, "p", p)
     check(not x.pending("w", "NODEUP"), "NODEUP from a monitor set while connected: %s" % x.pending("w", "NODEUP"))
