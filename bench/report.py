@@ -355,6 +355,8 @@ def sig3(v):
 
 
 def fmt_time(ns):
+    if ns < 0:
+        return "-" + fmt_time(-ns)
     if ns < 1e3:
         return sig3(ns) + " ns"
     if ns < 1e6:

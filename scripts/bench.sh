@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# scripts/bench.sh: the one command for the benchmarks (issue 4).
+# scripts/bench.sh: the one command for the benchmarks (issues 4 and 15).
 #
-#   scripts/bench.sh            full run (3-4 minutes here, ten at most): builds release,
-#                               runs libsnowrt, BEAM and CAF side by side and
-#                               writes bench/results/<date>.md and .png
-#   scripts/bench.sh --quick    under a minute; prints the table and writes it
-#                               under build/release/bench-run/ (not results/);
-#                               judges nothing: exits 0 when the libsnowrt
-#                               programs built and ran (CI calls this)
+#   scripts/bench.sh            full run (about 20 minutes here): builds release,
+#                               runs libsnowrt, BEAM and CAF round-robin (5
+#                               rounds, every system once per round) and writes
+#                               bench/results/<date>.md and .png
+#   scripts/bench.sh --quick    2 rounds of far fewer iterations, about 3 minutes
+#                               here; prints the table and writes it under
+#                               build/release/bench-run/ (not results/); judges
+#                               nothing: exits 0 when the libsnowrt programs
+#                               built and ran (CI calls this)
 #
 # Options: --no-build (use the binaries already built; SNOW_BENCH_BUILD_DIR
 # names a build tree other than build/release), --only=snowrt,beam,caf
-# (systems to run), --no-dist (skip the distribution scenarios and their TCP floor).
+# (systems to run), --no-dist (skip the distribution scenarios and their
+# floors), --rounds=N (rounds of the round-robin; default 5, quick 2).
 # A peer that is not installed is skipped with a note: BEAM needs erl/erlc
 # (apt: erlang-nox), CAF needs libcaf-dev, the chart needs gnuplot
 # (gnuplot-nox), the report needs python3; taskset (util-linux) pins the
@@ -35,7 +38,7 @@ for a in "$@"; do
     --only=*) ONLY="${a#--only=}" ;;
     --no-dist) DIST=0 ;;
     --rounds=*) ROUNDS="${a#--rounds=}" ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -172,8 +175,8 @@ echo "META rev=$REV dirty=$DIRTY" >> "$RAW"
 # carries round=N. Rows whose figure does not depend on noise (the SIGSTOP
 # detection bounded by the tick time, connection setup) run in round 1 only.
 
-DIST_IDS_EVERY_ROUND="dist_pingpong_rtt,dist_send_tput_small,dist_send_tput_1k,dist_monitor_kill_down,dist_monitor_exit_down,dist_link_kill_exit,dist_monitor_pair,dist_link_pair,dist_spawn_monitor,dist_sigkill_nodedown,dist_monitors_10k_nodeloss,dist_links_10k_nodeloss"
-DIST_IDS_ROUND1="$DIST_IDS_EVERY_ROUND,dist_connect,dist_sigstop_nodedown"
+DIST_IDS_CORE="dist_pingpong_rtt,dist_send_tput_small,dist_send_tput_1k,dist_monitor_kill_down,dist_monitor_exit_down,dist_link_kill_exit,dist_monitor_pair,dist_link_pair,dist_spawn_monitor"
+DIST_IDS_NODELOSS="dist_sigkill_nodedown,dist_monitors_10k_nodeloss,dist_links_10k_nodeloss"
 # The scaling table: the local throughput rows at 1, 2 and N schedulers.
 SCALING_IDS="spawn_exit_tput_main,spawn_exit_tput_proc,send_tput"
 NCPU=$(nproc 2> /dev/null || echo 2)
@@ -188,7 +191,19 @@ BEAM_TUNED_OPTS=(-kernel inet_dist_connect_options '[{delay_send,true},{buffer,2
 CAF_CONFIGS=("default" "w2sharing")
 caf_args() { case "$1" in w2sharing) echo "--workers=2 --policy=sharing" ;; *) ;; esac; }
 
-dist_ids() { if [ "$1" = 1 ]; then echo "$DIST_IDS_ROUND1"; else echo "$DIST_IDS_EVERY_ROUND"; fi; }
+# dist_ids ROUND [tuned]: the distribution rows of a round. Round 1 has them
+# all; later rounds leave out the tick-bounded SIGSTOP row and connection
+# setup, and in quick mode (to stay within about 3 minutes) the node-loss
+# rows, which start a fresh node per sample. BEAM's tuned run leaves out
+# the SIGSTOP row (socket options do not change tick-bounded detection) and
+# in quick mode the node-loss rows.
+dist_ids() {
+  local ids="$DIST_IDS_CORE"
+  if [ "$QUICK" = 0 ] || { [ "$1" = 1 ] && [ "${2:-}" != tuned ]; }; then ids="$ids,$DIST_IDS_NODELOSS"; fi
+  if [ "$1" = 1 ] && [ "${2:-}" != tuned ]; then ids="$ids,dist_connect,dist_sigstop_nodedown"; fi
+  [ "$1" = 1 ] && [ "${2:-}" = tuned ] && ids="$ids,dist_connect"
+  echo "$ids"
+}
 
 snowrt_round() { # ROUND
   local r=$1 B="$BUILD_DIR/bench" mode k
@@ -286,18 +301,12 @@ beam_round() { # ROUND
     pin_for "$mode" "BEAM distribution run" || continue
     for opts in default tuned; do
       local tuned=()
-      local ids
-      ids=$(dist_ids "$r")
-      if [ "$opts" = tuned ]; then
-        tuned=("${BEAM_TUNED_OPTS[@]}")
-        # socket options do not change tick-bounded detection
-        ids=${ids/,dist_sigstop_nodedown/}
-      fi
+      [ "$opts" = tuned ] && tuned=("${BEAM_TUNED_OPTS[@]}")
       o=${opts:0:1}
       run beam "dist_$opts" "$mode" "${PIN[@]}" erl -name "snowbench$$${mode:0:1}${o}${r}_a@127.0.0.1" \
         -setcookie "$COOKIE" -connect_all false -kernel net_ticktime "$TICK" "${tuned[@]}" \
         -noshell -noinput -pa "$EBIN" \
-        -run snow_bench main dist "$ids" "$EMODE" "$mode" "$SIGAT"
+        -run snow_bench main dist "$(dist_ids "$r" "$opts")" "$EMODE" "$mode" "$SIGAT"
     done
   done
 }
@@ -307,9 +316,9 @@ caf_round() {
   [ "$CAF_OK" = 1 ] || return 0
   for c in "${CAF_CONFIGS[@]}"; do
     # shellcheck disable=SC2046 # caf_args prints separate words
-    TAGS="config=$c" run caf local "$c" "$PEER_BIN/snow_bench_caf" "$MODEFLAG" $(caf_args "$c") all
+    TAGS="config=$c" run caf "local_$c" "" "$PEER_BIN/snow_bench_caf" "$MODEFLAG" $(caf_args "$c") all
     # shellcheck disable=SC2046
-    TAGS="config=$c" run caf idle "$c" "$PEER_BIN/snow_bench_caf" "$MODEFLAG" $(caf_args "$c") idle
+    TAGS="config=$c" run caf "idle_$c" "" "$PEER_BIN/snow_bench_caf" "$MODEFLAG" $(caf_args "$c") idle
   done
 }
 
