@@ -419,6 +419,8 @@ def cell(raw, system, scenario, unit, mode="", expressed=True, variants=None):
     if all(r is None for r in lines):
         for why, _ in raw.skips.get(system, []):
             return SKIP_TEXT.get(why, why.replace("_", " "))
+        if variants and any(raw.per_round(v, scenario, m) for v in VARIANTS.get(system, []) for m in ("", mode)):
+            return "not run"  # this variant skips the row (bench.sh: dist_ids)
         return "no result"
     best = {}
     for v in names:
@@ -785,6 +787,13 @@ def floor_note(raw):
             % ("; ".join(parts), FLOOR_SCENARIO))
 
 
+def add_section(lines, title, intro, table):
+    """Appends a titled table with its introduction, unless table is None."""
+    if table is None:
+        return
+    lines += [title, "", intro, "", table, ""]
+
+
 def build(raw, args):
     date = args.date
     lines = []
@@ -878,29 +887,17 @@ def build(raw, args):
             lines.append("libsnowrt's `%s` / that floor (the lower variant, per round): %s." %
                          (FLOOR_SCENARIO, "; ".join(frs)))
             lines.append("")
-    kf = killfloor_table(raw)
-    if kf:
-        lines.append("### Node loss: the kernel's share")
-        lines.append("")
-        lines.append("A SIGKILLed node's connections reach EOF only once the kernel has torn the process "
-                     "down (its memory unmapped, its threads reaped), whatever the runtime. "
-                     "`bench/tools/kill_floor.c` measures that for a plain C process of each victim's size "
-                     "(the largest resident size and thread count the node-loss rows saw in the round), "
-                     "SIGKILL -> EOF at its peer; each node-loss row minus the floor of the same round is "
-                     "what the runtimes spend.")
-        lines.append("")
-        lines.append(kf)
-        lines.append("")
-    sc = scaling_table(raw)
-    if sc:
-        lines.append("## Scaling: libsnowrt's local throughput at 1, 2 (and N) schedulers")
-        lines.append("")
-        lines.append("The same programs with `SNOW_SCHEDULERS=K`, every round (issue 15: with 2 schedulers at "
-                     "least as fast as with 1 on this 2-CPU machine). The ratio is the rate at K / the rate "
-                     "at 1 per round, median (min-max); above 1.00x more schedulers are faster.")
-        lines.append("")
-        lines.append(sc)
-        lines.append("")
+    add_section(lines, "### Node loss: the kernel's share",
+                "A SIGKILLed node's connections reach EOF only once the kernel has torn the process "
+                "down (its memory unmapped, its threads reaped), whatever the runtime. "
+                "`bench/tools/kill_floor.c` measures that for a plain C process of each victim's size "
+                "(the largest resident size and thread count the node-loss rows saw in the round), "
+                "SIGKILL -> EOF at its peer; each node-loss row minus the floor of the same round is "
+                "what the runtimes spend.", killfloor_table(raw))
+    add_section(lines, "## Scaling: libsnowrt's local throughput at 1, 2 (and N) schedulers",
+                "The same programs with `SNOW_SCHEDULERS=K`, every round (issue 15: with 2 schedulers at "
+                "least as fast as with 1 on this 2-CPU machine). The ratio is the rate at K / the rate "
+                "at 1 per round, median (min-max); above 1.00x more schedulers are faster.", scaling_table(raw))
     if args.png:
         lines.append("## Chart")
         lines.append("")
