@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: the one command for the benchmarks (issues 4 and 15).
 #
-#   scripts/bench.sh            full run (about 20 minutes here): builds release,
+#   scripts/bench.sh            full run (20-45 minutes here): builds release,
 #                               runs libsnowrt, BEAM and CAF round-robin (5
 #                               rounds, every system once per round) and writes
 #                               bench/results/<date>.md and .png

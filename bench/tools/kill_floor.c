@@ -121,13 +121,16 @@ int main(int argc, char** argv) {
     if (dt) s[m++] = dt;
   }
   if (m == 0) {
-    printf("RESULT system=killfloor scenario=kill_eof error=kill_failed victim_rss=%llu victim_threads=%u for=%s mode=%s\n",
-           rss, threads, for_system, mode);
+    printf(
+        "RESULT system=killfloor scenario=kill_eof error=kill_failed victim_rss=%llu victim_threads=%u for=%s "
+        "mode=%s\n",
+        rss, threads, for_system, mode);
     return 1;
   }
   qsort(s, m, sizeof *s, bench_cmp_u64);
-  printf("RESULT system=killfloor scenario=kill_eof median=%.1f p99=%.1f unit=ns n=%zu victim_rss=%llu "
-         "victim_threads=%u for=%s mode=%s\n",
-         bench_median_u64(s, m), bench_p99_u64(s, m), m, rss, threads, for_system, mode);
+  printf(
+      "RESULT system=killfloor scenario=kill_eof median=%.1f p99=%.1f unit=ns n=%zu victim_rss=%llu "
+      "victim_threads=%u for=%s mode=%s\n",
+      bench_median_u64(s, m), bench_p99_u64(s, m), m, rss, threads, for_system, mode);
   return 0;
 }
