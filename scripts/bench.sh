@@ -172,8 +172,8 @@ echo "META rev=$REV dirty=$DIRTY" >> "$RAW"
 # system runs once per round (libsnowrt, the TCP floor, BEAM, CAF; the
 # order reversed every other round) and the report takes, per row, the
 # median of the per-round ratios with their min-max. Every RESULT line
-# carries round=N. Rows whose figure does not depend on noise (the SIGSTOP
-# detection bounded by the tick time, connection setup) run in round 1 only.
+# carries round=N. The SIGSTOP detection (bounded by the tick time, not by
+# noise, and seconds per sample) and connection setup run in round 1 only.
 
 DIST_IDS_CORE="dist_pingpong_rtt,dist_send_tput_small,dist_send_tput_1k,dist_monitor_kill_down,dist_monitor_exit_down,dist_link_kill_exit,dist_monitor_pair,dist_link_pair,dist_spawn_monitor"
 DIST_IDS_NODELOSS="dist_sigkill_nodedown,dist_monitors_10k_nodeloss,dist_links_10k_nodeloss"
