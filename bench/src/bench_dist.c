@@ -409,16 +409,25 @@ static void run_spawn_monitor(void) {
     uint64_t t0 = bench_now_ns();
     snow_pid_t p = spawn_on(g_b_node, "noop", NULL, 0);
     snow_ref_t r = p ? snow_process_monitor(p) : 0;
-    uint64_t t1 = bench_now_ns();
     if (!p || !r) {
       result_error(id, "spawn_failed");
       free(v);
       return;
     }
+    /* snow_process_monitor only sends the request. Its answer is the DOWN
+     * (noproc when the noop has already returned, normal when it returns
+     * after the monitor is in place): the first moment this node knows
+     * the monitor was applied, as BEAM knows at its spawn_reply. */
+    const snow_msg* m = wait_kind(SNOW_MSG_DOWN, 10000);
+    uint64_t t1 = bench_now_ns();
+    if (!m) {
+      result_error(id, "no_down");
+      free(v);
+      return;
+    }
     v[i] = t1 - t0;
-    wait_kind(SNOW_MSG_DOWN, 10000); /* the noop's exit (or noproc) */
   }
-  report(id, v, n, n / 10, 1.0, "monitor=after_spawn");
+  report(id, v, n, n / 10, 1.0, "monitor=after_spawn_confirmed");
   free(v);
 }
 
@@ -451,6 +460,26 @@ out:
   free(v);
 }
 
+/* Size of a node about to be killed (resident bytes and threads, from
+ * /proc/<pid>/status), printed with the node-loss figures: the kernel's
+ * teardown of a process of that size bounds them from below
+ * (bench/tools/kill_floor.c measures that floor). */
+static char g_victim[96];
+
+static void note_victim(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE* f = fopen(path, "r");
+  if (!f) return;
+  unsigned long long rss_kb = 0, threads = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "VmRSS:", 6) == 0) rss_kb = strtoull(line + 6, NULL, 10);
+    if (strncmp(line, "Threads:", 8) == 0) threads = strtoull(line + 8, NULL, 10);
+  }
+  fclose(f);
+  snprintf(g_victim, sizeof g_victim, "victim_rss=%llu victim_threads=%llu", rss_kb * 1024, threads);
+}
+
 static void run_node_loss(const char* id, int sig) {
   size_t n = sig == SIGKILL ? bench_iters(10, 2) : bench_iters(5, 1);
   uint64_t* v = malloc(n * sizeof *v);
@@ -465,6 +494,7 @@ static void run_node_loss(const char* id, int sig) {
     }
     int64_t mon = snow_node_monitor(c.node, strlen(c.node));
     wait_kind(SNOW_MSG_NODEUP, 200); /* connected already: NODEUP may or may not come */
+    note_victim(c.os_pid);
     uint64_t t0 = bench_now_ns();
     kill(c.os_pid, sig);
     const snow_msg* m = wait_kind(SNOW_MSG_NODEDOWN, 30000);
@@ -478,8 +508,8 @@ static void run_node_loss(const char* id, int sig) {
     v[i] = t1 - t0;
   }
   {
-    char extra[48];
-    snprintf(extra, sizeof extra, "ticktime_s=%u", g_tick_s);
+    char extra[128];
+    snprintf(extra, sizeof extra, "ticktime_s=%u %s", g_tick_s, g_victim);
     report(id, v, n, 0, 1.0, extra);
   }
 out:
@@ -507,6 +537,7 @@ static void run_monitors_nodeloss(void) {
       reap_peer(&c, SIGKILL);
       goto out;
     }
+    note_victim(c.os_pid);
     uint64_t t0 = bench_now_ns();
     kill(c.os_pid, SIGKILL);
     size_t got = 0;
@@ -520,7 +551,11 @@ static void run_monitors_nodeloss(void) {
     }
     v[i] = t1 - t0;
   }
-  report(id, v, n, 0, 1.0, "fanout=10000");
+  {
+    char extra[128];
+    snprintf(extra, sizeof extra, "fanout=10000 %s", g_victim);
+    report(id, v, n, 0, 1.0, extra);
+  }
 out:
   free(v);
 }
@@ -562,6 +597,7 @@ static void run_links_nodeloss(void) {
       reap_peer(&c, SIGKILL);
       goto out;
     }
+    note_victim(c.os_pid);
     uint64_t t0 = bench_now_ns();
     kill(c.os_pid, SIGKILL);
     want_t w3 = {SNOW_MSG_USER, 3};
@@ -577,7 +613,11 @@ static void run_links_nodeloss(void) {
       if (g_stamps[k] > last) last = g_stamps[k];
     v[i] = last - t0;
   }
-  report(id, v, n, 0, 1.0, "fanout=10000");
+  {
+    char extra[128];
+    snprintf(extra, sizeof extra, "fanout=10000 %s", g_victim);
+    report(id, v, n, 0, 1.0, extra);
+  }
 out:
   free(v);
 }

@@ -48,6 +48,19 @@ static void parked_target(const uint8_t* args) {
   snow_actor_receive(-1);
 }
 
+/* A target that announces it is parked, then answers every message with a
+ * message to the driver until it is killed. Signals from one sender arrive
+ * in send order, so its answer to a message sent after a batch of signals
+ * proves it has applied them all. */
+static void echo_target(const uint8_t* args) {
+  (void)args;
+  send_u64(g_driver, 1);
+  for (;;) {
+    const snow_msg* m = snow_actor_receive(-1);
+    if (m && snow_msg_kind(m) == SNOW_MSG_USER) send_u64(g_driver, 2);
+  }
+}
+
 /* A target that announces it is parked, waits for "go", stamps the time and
  * returns (normal exit). */
 static void exiting_target(const uint8_t* args) {
@@ -354,14 +367,17 @@ static void run_signal_latency(const char* id, int variant) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* monitor+demonitor and link+unlink pairs against a live, parked target */
+/* monitor+demonitor and link+unlink pairs against a live, parked target.
+ * Each sample ends with a round trip to the target, so the clock stops only
+ * once the target has applied every signal of the batch (as BEAM's and the
+ * distribution scenarios' do). */
 
 static void run_pairs(const char* id, int links) {
   const size_t per = 1000;
   size_t n = bench_iters(2000, 200), warm = n / 10;
   uint64_t* v = malloc(n * sizeof *v);
   uint64_t unexpected = 0;
-  snow_pid_t t = spawn_parked(parked_target, &unexpected);
+  snow_pid_t t = spawn_parked(echo_target, &unexpected);
   if (!t) {
     bench_report_error(id, "spawn_failed");
     free(v);
@@ -377,10 +393,12 @@ static void run_pairs(const char* id, int links) {
     } else {
       for (size_t k = 0; k < per; k++) snow_process_demonitor(snow_process_monitor(t));
     }
+    send_u64(t, 1);
+    bench_recv_kind(SNOW_MSG_USER, -1, &unexpected);
     v[i] = bench_now_ns() - t0;
   }
   char extra[32];
-  snprintf(extra, sizeof extra, "batch=%zu", per);
+  snprintf(extra, sizeof extra, "batch=%zu synced=1", per);
   bench_report_ns(id, v, n, warm, (double)per, extra);
   /* The target is still alive and unlinked; kill it and wait for it. */
   snow_ref_t r = snow_process_monitor(t);

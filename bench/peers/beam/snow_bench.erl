@@ -17,7 +17,7 @@
 -module(snow_bench).
 -export([main/1, dist_peer/1]).
 %% spawned by name on other nodes
--export([echo/0, parked/1, recv_count/2, exit_on_go/1, noop/0]).
+-export([echo/0, parked/1, recv_count/2, exit_on_go/1, noop/0, idle_wait/0]).
 
 -define(FANOUT, 10000).
 
@@ -43,7 +43,10 @@ run(["fanout", Only, Q]) ->
     info(),
     fanout(Only);
 run(["idle", Q]) ->
+    run(["idle", Q, "plain"]);
+run(["idle", Q, How]) when How =:= "plain"; How =:= "hibernate" ->
     setp(quick, Q =:= "quick"),
+    setp(idle_how, How),
     info(),
     idle(iters(1000000, 100000));
 run(["idle", Q, Count]) ->
@@ -74,7 +77,8 @@ info() ->
 iters(Full, Quick) ->
     case getp(quick) of true -> Quick; _ -> Full end.
 
-want(Only, Id) -> Only =:= "all" orelse Only =:= Id.
+%% Only: "all", one scenario id, or a comma-separated list of ids.
+want(Only, Id) -> Only =:= "all" orelse lists:member(Id, string:split(Only, ",", all)).
 
 mono() -> erlang:monotonic_time(nanosecond).
 os_now() -> os:perf_counter(nanosecond).
@@ -91,7 +95,22 @@ to_s(V) when is_atom(V) -> atom_to_list(V);
 to_s(V) -> V.
 
 mode_kv() ->
-    case getp(mode) of undefined -> []; M -> [{"mode", M}] end.
+    case getp(mode) of
+        undefined -> [];
+        M -> [{"mode", M}, {"dist_opts", dist_opts_name()}]
+    end.
+
+%% The distribution's socket options come from the command line (-kernel
+%% inet_dist_connect_options ... inet_dist_listen_options ...): "tuned"
+%% when any is given (scripts/bench.sh gives delay_send and a 256 KiB
+%% buffer), "default" otherwise. Peer nodes get the same (start_node).
+dist_opt_args() ->
+    [A || K <- [inet_dist_connect_options, inet_dist_listen_options],
+          {ok, V} <- [application:get_env(kernel, K)],
+          A <- ["-kernel", atom_to_list(K), lists:flatten(io_lib:format("~w", [V]))]].
+
+dist_opts_name() ->
+    case dist_opt_args() of [] -> "default"; _ -> "tuned" end.
 
 %% Latency samples (ns), warm-up dropped, each divided by Div.
 report_ns(Id, Samples, Warm, Div, Kvs) ->
@@ -292,18 +311,23 @@ signal_latency(Id, Variant) ->
     process_flag(trap_exit, false),
     report_ns(Id, S, N div 10).
 
+%% Each sample ends with a round trip to the target, so that the clock
+%% stops once the target has applied every signal of the batch (the same
+%% rule as bench_local.c's and the distribution pairs').
 pairs(Id, What) ->
     Per = 1000,
     N = iters(2000, 200),
-    D = self(),
-    T = spawn_parked(fun() -> parked(D) end),
+    T = spawn(?MODULE, echo, []),
+    T ! {ping, self()},
+    receive pong -> ok end,
     S = [begin
              T0 = mono(),
              pair_loop(What, T, Per),
-             mono() - T0
+             T ! {ping, self()},
+             receive pong -> mono() - T0 end
          end || _ <- lists:seq(1, N)],
     exit(T, kill),
-    report_ns(Id, S, N div 10, float(Per), [{"batch", Per}]).
+    report_ns(Id, S, N div 10, float(Per), [{"batch", Per}, {"synced", 1}]).
 
 pair_loop(_, _, 0) -> ok;
 pair_loop(monitor, T, K) ->
@@ -379,12 +403,29 @@ rss() ->
     [_Size, Res | _] = string:lexemes(binary_to_list(B), " \n"),
     list_to_integer(Res) * 4096.
 
-idle_proc(C) ->
+%% How = "hibernate": the usual idiom for a process that waits long,
+%% erlang:hibernate/3 (its heap shrunk to what is live, its stack dropped).
+idle_proc(C, How) ->
     atomics:add(C, 1, 1),
+    case How of
+        "hibernate" -> erlang:hibernate(?MODULE, idle_wait, []);
+        _ -> idle_wait()
+    end.
+
+idle_wait() ->
     receive _ -> ok end.
 
-spawn_idle(0, _) -> ok;
-spawn_idle(N, C) -> spawn(fun() -> idle_proc(C) end), spawn_idle(N - 1, C).
+spawn_idle(0, _, _) -> ok;
+spawn_idle(N, C, How) -> spawn(fun() -> idle_proc(C, How) end), spawn_idle(N - 1, C, How).
+
+%% The counter is bumped right before a process parks (or hibernates): wait
+%% until no process is left in a run queue, so that all have parked.
+wait_run_queues_empty(0) -> ok;
+wait_run_queues_empty(K) ->
+    case erlang:statistics(total_run_queue_lengths_all) of
+        0 -> ok;
+        _ -> timer:sleep(1), wait_run_queues_empty(K - 1)
+    end.
 
 wait_atomic(C, N) ->
     case atomics:get(C, 1) of
@@ -403,19 +444,22 @@ idle(N) ->
     end.
 
 idle_run(N) ->
+    How = case getp(idle_how) of undefined -> "plain"; H -> H end,
+    Suffix = case How of "hibernate" -> "_hibernated"; _ -> "" end,
     C = atomics:new(1, []),
     garbage_collect(),
     Rss0 = rss(),
     T0 = mono(),
-    spawn_idle(N, C),
+    spawn_idle(N, C, How),
     T1 = mono(),
     wait_atomic(C, N),
+    wait_run_queues_empty(5000),
     T2 = mono(),
     Rss1 = rss(),
-    io:format("RESULT system=beam scenario=idle_spawn_total median=~p.0 p99=- unit=ns n=1 count=~p spawn_calls_ns=~p~n",
-              [T2 - T0, N, T1 - T0]),
-    io:format("RESULT system=beam scenario=idle_bytes_each median=~.1f p99=- unit=bytes n=1 count=~p rss_before=~p rss_after=~p~n",
-              [(Rss1 - Rss0) / N, N, Rss0, Rss1]).
+    io:format("RESULT system=beam scenario=idle_spawn_total~s median=~p.0 p99=- unit=ns n=1 count=~p spawn_calls_ns=~p~n",
+              [Suffix, T2 - T0, N, T1 - T0]),
+    io:format("RESULT system=beam scenario=idle_bytes_each~s median=~.1f p99=- unit=bytes n=1 count=~p rss_before=~p rss_after=~p~n",
+              [Suffix, (Rss1 - Rss0) / N, N, Rss0, Rss1]).
 
 %% ---------------------------------------------------------------------------
 %% distribution: this node (a) measures; node b is a long-lived peer; each
@@ -463,7 +507,7 @@ start_node(Suffix) ->
     Tick = integer_to_list(ticktime()),
     Port = open_port({spawn_executable, Erl},
                      [{args, ["-name", Name, "-setcookie", atom_to_list(erlang:get_cookie()),
-                              "-connect_all", "false", "-kernel", "net_ticktime", Tick,
+                              "-connect_all", "false", "-kernel", "net_ticktime", Tick] ++ dist_opt_args() ++ [
                               "-noshell", "-noinput", "-pa", Ebin,
                               "-run", "snow_bench", "dist_peer", os:getpid()]},
                       exit_status, use_stdio, stderr_to_stdout, hide]),
@@ -490,6 +534,27 @@ flush_port(Port) ->
         {Port, _} -> flush_port(Port)
     after 5000 -> catch port_close(Port), ok
     end.
+
+%% Size of a node about to be killed (resident bytes and threads, from
+%% /proc/<pid>/status), kept for the report: the kernel's teardown of a
+%% process of that size bounds every node-loss figure from below
+%% (bench/tools/kill_floor.c measures that floor).
+note_victim(OsPid) ->
+    case file:read_file("/proc/" ++ OsPid ++ "/status") of
+        {ok, B} ->
+            Ls = string:lexemes(binary_to_list(B), "\n"),
+            Get = fun(Key) ->
+                          case [L || L <- Ls, lists:prefix(Key, L)] of
+                              [L | _] -> list_to_integer(hd(string:lexemes(lists:nthtail(length(Key), L), " \tkB")));
+                              [] -> 0
+                          end
+                  end,
+            setp(victim, [{"victim_rss", Get("VmRSS:") * 1024}, {"victim_threads", Get("Threads:")}]);
+        _ -> ok
+    end.
+
+victim_kvs() ->
+    case getp(victim) of undefined -> []; Kvs -> Kvs end.
 
 %% Runs the sigat helper: returns the T0 it printed (CLOCK_MONOTONIC ns).
 sigat(Sig, OsPid) ->
@@ -659,6 +724,7 @@ dist_node_loss(Id, Sig) ->
              C = {Node, OsPid, Port} = start_node("c" ++ integer_to_list(I)),
              _ = C,
              erlang:monitor_node(Node, true),
+             note_victim(OsPid),
              T0 = sigat(Sig, OsPid),
              T1 = receive {nodedown, Node} -> os_now() end,
              case Sig of
@@ -668,7 +734,7 @@ dist_node_loss(Id, Sig) ->
              flush_port(Port),
              T1 - T0
          end || I <- lists:seq(1, N)],
-    report_ns(Id, S, 0, 1.0, [{"ticktime_s", ticktime()}]).
+    report_ns(Id, S, 0, 1.0, [{"ticktime_s", ticktime()}] ++ victim_kvs()).
 
 dist_monitors_nodeloss() ->
     N = iters(5, 1),
@@ -678,13 +744,14 @@ dist_monitors_nodeloss() ->
              _ = [erlang:monitor(process, R) || _ <- lists:seq(1, ?FANOUT)],
              R ! {ping, self()},
              receive pong -> ok end,
+             note_victim(OsPid),
              T0 = sigat("KILL", OsPid),
              wait_downs(?FANOUT),
              T1 = os_now(),
              flush_port(Port),
              T1 - T0
          end || I <- lists:seq(1, N)],
-    report_ns("dist_monitors_10k_nodeloss", S, 0, 1.0, [{"fanout", ?FANOUT}]).
+    report_ns("dist_monitors_10k_nodeloss", S, 0, 1.0, [{"fanout", ?FANOUT}] ++ victim_kvs()).
 
 %% 10,000 local trapping processes linked to one process on a fresh node;
 %% SIGKILL the node -> the last EXIT noconnection.
@@ -707,13 +774,14 @@ dist_links_nodeloss() ->
              receive ready -> ok end,
              R ! {ping, self()},
              receive pong -> ok end,
+             note_victim(OsPid),
              T0 = sigat("KILL", OsPid),
              receive done -> ok end,
              Last = lists:max([atomics:get(Stamps, K) || K <- lists:seq(1, ?FANOUT)]),
              flush_port(Port),
              Last - T0
          end || I <- lists:seq(1, N)],
-    report_ns("dist_links_10k_nodeloss", S, 0, 1.0, [{"fanout", ?FANOUT}]).
+    report_ns("dist_links_10k_nodeloss", S, 0, 1.0, [{"fanout", ?FANOUT}] ++ victim_kvs()).
 
 %% ---------------------------------------------------------------------------
 %% collected heap (bench_gc.cpp's scenarios, the same workloads)
