@@ -110,8 +110,8 @@ const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, con
   p->call_ref = cref;
   R.sent.add(1);
   proc_deliver(server, s);
-  const snow_msg* m =
-      receive_matching(p, timeout_ms < 0 ? -1 : timeout_ms, [&](const snow_msg* msg) { return ends_call(msg, cref, mref); });
+  const snow_msg* m = receive_matching(p, timeout_ms < 0 ? -1 : timeout_ms,
+                                       [&](const snow_msg* msg) { return ends_call(msg, cref, mref); });
   p->call_ref = 0;  // a reply arriving from now on is dropped
   if (!m) {
     proc_demonitor(p, mref, true);
