@@ -14,13 +14,19 @@ inline namespace proc_detail {
 
 namespace {
 
+// The heap's size for its gauge. Out of line: heap_stats fills a whole
+// struct, which would give every park a stack frame, and most processes
+// have no heap.
+__attribute__((noinline)) uint64_t heap_bytes_of(const Heap* h) { return heap_stats(h).heap_bytes; }
+
 // Publishes the gauges only the owner can compute (introspect.h), at a
-// park or yield.
-void publish_gauges(Process* p) {
+// park or yield: a few loads and stores, inlined into park.
+inline void publish_gauges(Process* p) {
   ProcessGauges& g = p->gauges;
-  g.set(g.links, p->rel ? p->rel->links.size() : 0);
-  g.set(g.monitors, p->rel ? p->rel->monitors.size() : 0);
-  g.set(g.heap_bytes, p->heap ? heap_stats(p->heap).heap_bytes : 0);
+  const Relations* r = p->rel;
+  g.set(g.links, r ? r->links.size() : 0);
+  g.set(g.monitors, r ? r->monitors.size() : 0);
+  g.set(g.heap_bytes, p->heap ? heap_bytes_of(p->heap) : 0);
   if (!p->task.is_thread) g.add_reductions(sched_reductions_used());
 }
 
