@@ -16,8 +16,11 @@ namespace snow::abi {
 // ended by a signal inside it (see ThreadProcessEnded), returns `dead`
 // instead. Every entry point that can block or apply the caller's pending
 // signals goes through this, so nothing is ever thrown into C code.
+// Always inlined: an entry point that shares its body with another (one
+// lambda type, so one instance) would otherwise call it out of line, which
+// costs the send of every round trip in bench/ about 30 instructions.
 template <class R, class F>
-R guarded(R dead, F&& body) {
+__attribute__((always_inline)) inline R guarded(R dead, F&& body) {
   try {
     return body();
   } catch (const snow::rt::ThreadProcessEnded&) {
@@ -25,7 +28,7 @@ R guarded(R dead, F&& body) {
   }
 }
 template <class F>
-void guarded_void(F&& body) {
+__attribute__((always_inline)) inline void guarded_void(F&& body) {
   try {
     body();
   } catch (const snow::rt::ThreadProcessEnded&) {

@@ -1,6 +1,7 @@
 // The process side of the collected heap (runtime/proc/gc.h): the running
-// process's stack and extra roots, safepoints, and the export / import of
-// heap values that messages and spawn arguments carry.
+// process's stack and extra roots, and the export / import of heap values
+// that messages and spawn arguments carry (the safepoint check and the
+// per-message export / import are inline in process_internal.h).
 #include "runtime/proc/process_internal.h"
 
 namespace snow::rt {
@@ -23,12 +24,6 @@ GcExtraRoots extra_roots(const Process* p) {
   return e;
 }
 
-// A safepoint (gc.h): collects if the heap asks for it. Callers are on the
-// process's own stack, hold no lock and are outside queue critical sections.
-void gc_safepoint(Process* p) {
-  if (p->heap && heap_wants_collect(p->heap)) gc_collect(p->heap, own_stack(p), extra_roots(p));
-}
-
 }  // namespace proc_detail
 
 void* proc_gc_alloc(Process* p, uint64_t size, uint64_t align) {
@@ -40,14 +35,9 @@ void proc_gc_collect(Process* p) {
   if (p->heap) gc_collect(p->heap, own_stack(p), extra_roots(p));
 }
 
-void proc_gc_export(Process* self, Signal* s) {
-  s->ticket = gc_export(self ? self->heap : nullptr, s->msg.data, s->msg.len);
-}
+void proc_gc_export(Process* self, Signal* s) { export_payload(self, s); }
 
-void proc_gc_import(Process* self, Signal* s) {
-  (void)gc_import(self->heap, s->ticket);
-  s->ticket = nullptr;
-}
+void proc_gc_import(Process* self, Signal* s) { import_payload(self, s); }
 
 ExportTicket* proc_gc_export_value(Process* self, const void* payload, uint64_t len) {
   return gc_export(self ? self->heap : nullptr, payload, len);

@@ -27,8 +27,10 @@ inline namespace proc_detail {
 //  - free_process clears the anchor's pid under the lock before the control
 //    block is freed. So a watcher that holds the lock and reads the anchor's
 //    pid equal to P knows P's control block is still there.
-// The lock is a leaf: nothing else is taken while it is held.
-SpinLock& watch_lock(uint64_t pid) { return R.watch[(pid & kIndexMask) % Runtime::kWatchStripes].lock; }
+// The lock is a leaf: nothing else is taken while it is held. (watch_lock
+// is inline in process_internal.h.)
+
+namespace {
 
 // Runs f on the control block of the live local process `target` under its
 // watch lock; false (f not run) when the target is gone or exiting.
@@ -50,19 +52,12 @@ bool watch(uint64_t target, uint64_t ref, uint64_t watcher) {
   });
 }
 
+}  // namespace
+
 void unwatch(uint64_t target, uint64_t ref) {
   with_watchable(target, [&](Process* p) {
     if (p->watchers) p->watchers->erase(ref);
   });
-}
-
-// The exiting process takes its watcher table; later watchers see it closed.
-FlatMap64* close_watchers(Process* p) {
-  std::lock_guard<SpinLock> lk(watch_lock(p->pid));
-  p->watchers_closed = true;
-  FlatMap64* w = p->watchers;
-  p->watchers = nullptr;
-  return w;
 }
 
 // Link protocol bookkeeping (see Relations).

@@ -308,8 +308,18 @@ void anchor_free(Anchor* a, uint64_t pid);
 // A control block with a fresh pid, not yet reachable; nullptr when out of
 // memory or the table is full.
 Process* new_process();
-// Makes the process reachable by its pid.
-void publish(Process* p);
+// Makes the process reachable by its pid. Inline (one call per spawn).
+inline void publish(Process* p) {
+  Anchor* a = p->anchor;
+  SNOW_ASSERT(a->pid.load(std::memory_order_relaxed) == 0);
+  a->proc.store(p, std::memory_order_relaxed);
+  // Open before the pid appears: whoever reads the new pid can push. A
+  // stale sender that pushes in between is caught by the target check.
+  a->queue.open();
+  a->pid.store(p->pid, std::memory_order_release);
+  R.spawned.add(1);
+  R.alive.fetch_add(1, std::memory_order_acq_rel);
+}
 void free_control_block(Process* p);
 void free_process(Process* p);
 // Exits every live process except `keep` with an untrappable shutdown.
@@ -319,7 +329,9 @@ uint32_t anchors_in_use();
 
 // ---------------------------------------------------------------- local monitors (links.cpp)
 
-SpinLock& watch_lock(uint64_t pid);
+// The stripe lock of `pid`'s watcher table (see "Local monitors" in
+// links.cpp).
+inline SpinLock& watch_lock(uint64_t pid) { return R.watch[(pid & kIndexMask) % Runtime::kWatchStripes].lock; }
 
 // Runs f on the control block of the local process `target` under its
 // watch lock, while the anchor still names it (so the block cannot be
@@ -334,10 +346,16 @@ bool with_control_block(uint64_t target, F&& f) {
   return p && f(p);
 }
 
-bool watch(uint64_t target, uint64_t ref, uint64_t watcher);
 void unwatch(uint64_t target, uint64_t ref);
-// The exiting process takes its watcher table; later watchers see it closed.
-FlatMap64* close_watchers(Process* p);
+// The exiting process takes its watcher table; later watchers see it
+// closed. Inline (one call per exit).
+inline FlatMap64* close_watchers(Process* p) {
+  std::lock_guard<SpinLock> lk(watch_lock(p->pid));
+  p->watchers_closed = true;
+  FlatMap64* w = p->watchers;
+  p->watchers = nullptr;
+  return w;
+}
 // Applies a Link, Unlink or UnlinkAck signal (link protocol bookkeeping).
 void apply_link_signal(Process* p, Signal* s);
 
@@ -346,28 +364,91 @@ void apply_link_signal(Process* p, Signal* s);
 // A signal (or a copy of a reason) could not be allocated: aborts.
 [[noreturn]] void oom_signal();
 
-// The target of `s` is dead: answer what needs an answer, drop the rest.
-void answer_dead_target(Signal* s);
 // Applies every pending signal, oldest first. May not return (exit).
 void apply_pending(Process* p);
 // Applies a signal that arrives while `p` exits (links and monitors only).
 void apply_while_exiting(Process* p, Signal* s);
 void free_list(Signal* s);
 
-// ---------------------------------------------------------------- waiting (receive.cpp)
-
-void park(Process* p, int64_t deadline);
-// Publishes the gauges only the owner can compute (introspect.h), at a
-// park or yield.
-void publish_gauges(Process* p);
-void disarm(Process* p);
-bool deadline_passed(Process* p, int64_t deadline);
-
 // ---------------------------------------------------------------- heap (heap_glue.cpp)
 
 GcStack own_stack(Process* p);
 GcExtraRoots extra_roots(const Process* p);
-void gc_safepoint(Process* p);
+
+// A safepoint (gc.h): collects if the heap asks for it. Callers are on the
+// process's own stack, hold no lock and are outside queue critical sections.
+inline void gc_safepoint(Process* p) {
+  if (p->heap && heap_wants_collect(p->heap)) gc_collect(p->heap, own_stack(p), extra_roots(p));
+}
+
+// proc_gc_export / proc_gc_import for the message paths of proc (sends,
+// service calls, receive), which call them once per message.
+inline void export_payload(Process* self, Signal* s) {
+  s->ticket = gc_export(self ? self->heap : nullptr, s->msg.data, s->msg.len);
+}
+inline void import_payload(Process* self, Signal* s) {
+  (void)gc_import(self->heap, s->ticket);
+  s->ticket = nullptr;
+}
+
+// ---------------------------------------------------------------- waiting (receive.cpp)
+
+// Parks the calling process until a signal arrives or `deadline` passes
+// (INT64_MAX: none).
+void park(Process* p, int64_t deadline);
+
+inline void disarm(Process* p) {
+  if (p->timer_armed) {
+    timer_cancel_wait(&p->task);
+    p->timer_armed = false;
+  }
+  p->timed_out = false;
+}
+
+inline bool deadline_passed(Process* p, int64_t deadline) {
+  if (p->timed_out) return true;
+  return deadline != INT64_MAX && now_ns() >= deadline;
+}
+
+// The selective receive of proc_receive: takes the first mailbox message
+// take(const snow_msg*) accepts, waiting up to timeout_ms (< 0: no limit, 0:
+// one look) for it; nullptr on timeout. `take` runs in the owner context
+// and may apply no signals. A template in this header, not a
+// function of receive.cpp, so that a service call (services.cpp) gets the
+// loop with its match inlined, as it did when proc was one file: the call
+// round trip of bench/ pays for every call on this path. Owner context.
+template <class Take>
+const snow_msg* receive_matching(Process* p, int64_t timeout_ms, Take&& take) {
+  if (p->last_msg) {
+    signal_free(p->last_msg);
+    p->last_msg = nullptr;
+  }
+  int64_t deadline = timeout_ms > 0 ? deadline_after_ms(timeout_ms) : INT64_MAX;
+  Signal* prev = nullptr;  // last message this call examined and rejected
+  for (;;) {
+    apply_pending(p);
+    Signal* cur = prev ? prev->next : p->mbox_head;
+    while (cur) {
+      if (take(&cur->msg)) {
+        mbox_unlink(p, prev, cur);
+        disarm(p);
+        import_payload(p, cur);
+        p->last_msg = cur;
+        // A service call being handled: snow_service_reply(caller) answers
+        // the request received last from that caller.
+        if ((cur->flags & kSigServiceCall) && cur->from) rel(p).pending_calls[cur->from] = cur->ref;
+        return &cur->msg;
+      }
+      prev = cur;
+      cur = cur->next;
+    }
+    if (timeout_ms == 0 || deadline_passed(p, deadline)) {
+      disarm(p);
+      return nullptr;
+    }
+    park(p, deadline);
+  }
+}
 
 // ---------------------------------------------------------------- exits (exits.cpp)
 

@@ -1,6 +1,7 @@
 // Receiving and waiting (owner context): selective receive over the
-// mailbox, sleeps, waits for a condition, yields and reduction checks, and
-// the park / wait timer machinery they share.
+// mailbox (its loop, receive_matching, is inline in process_internal.h for
+// the service calls), sleeps, waits for a condition, yields and reduction
+// checks, and parking.
 #include "runtime/proc/process_internal.h"
 
 #include <thread>
@@ -11,17 +12,28 @@ inline namespace proc_detail {
 
 // ---------------------------------------------------------------- waiting
 
-// Parks the calling process until a signal arrives or `deadline` passes
-// (INT64_MAX: none). Thread processes wait on their OS thread: the main
-// process's runs the host loop meanwhile, an attached thread's blocks.
-void publish_gauges(Process* p) {
+namespace {
+
+// The heap's size for its gauge. Out of line: heap_stats fills a whole
+// struct, which would give every park a stack frame, and most processes
+// have no heap.
+__attribute__((noinline)) uint64_t heap_bytes_of(const Heap* h) { return heap_stats(h).heap_bytes; }
+
+// Publishes the gauges only the owner can compute (introspect.h), at a
+// park or yield: a few loads and stores, inlined into park.
+inline void publish_gauges(Process* p) {
   ProcessGauges& g = p->gauges;
-  g.set(g.links, p->rel ? p->rel->links.size() : 0);
-  g.set(g.monitors, p->rel ? p->rel->monitors.size() : 0);
-  g.set(g.heap_bytes, p->heap ? heap_stats(p->heap).heap_bytes : 0);
+  const Relations* r = p->rel;
+  g.set(g.links, r ? r->links.size() : 0);
+  g.set(g.monitors, r ? r->monitors.size() : 0);
+  g.set(g.heap_bytes, p->heap ? heap_bytes_of(p->heap) : 0);
   if (!p->task.is_thread) g.add_reductions(sched_reductions_used());
 }
 
+}  // namespace
+
+// Thread processes wait on their OS thread: the main process's runs the
+// host loop meanwhile, an attached thread's blocks.
 void park(Process* p, int64_t deadline) {
   gc_safepoint(p);
   publish_gauges(p);
@@ -45,57 +57,17 @@ void park(Process* p, int64_t deadline) {
   (void)sched_thread_wait(&p->task, INT64_MAX);  // a pusher woke us meanwhile: take its wake
 }
 
-void disarm(Process* p) {
-  if (p->timer_armed) {
-    timer_cancel_wait(&p->task);
-    p->timer_armed = false;
-  }
-  p->timed_out = false;
-}
-
-bool deadline_passed(Process* p, int64_t deadline) {
-  if (p->timed_out) return true;
-  return deadline != INT64_MAX && now_ns() >= deadline;
-}
-
 }  // namespace proc_detail
 
 const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx) {
-  if (p->last_msg) {
-    signal_free(p->last_msg);
-    p->last_msg = nullptr;
-  }
-  int64_t deadline = timeout_ms > 0 ? deadline_after_ms(timeout_ms) : INT64_MAX;
-  Signal* prev = nullptr;  // last message this call examined and rejected
-  for (;;) {
-    apply_pending(p);
-    Signal* cur = prev ? prev->next : p->mbox_head;
-    while (cur) {
-      bool take = true;
-      if (match) {
-        p->offering = cur;
-        take = match(&cur->msg, ctx) != 0;
-        p->offering = nullptr;
-      }
-      if (take) {
-        mbox_unlink(p, prev, cur);
-        disarm(p);
-        proc_gc_import(p, cur);
-        p->last_msg = cur;
-        // A service call being handled: snow_service_reply(caller) answers
-        // the request received last from that caller.
-        if ((cur->flags & kSigServiceCall) && cur->from) rel(p).pending_calls[cur->from] = cur->ref;
-        return &cur->msg;
-      }
-      prev = cur;
-      cur = cur->next;
-    }
-    if (timeout_ms == 0 || deadline_passed(p, deadline)) {
-      disarm(p);
-      return nullptr;
-    }
-    park(p, deadline);
-  }
+  return receive_matching(p, timeout_ms, [&](const snow_msg* m) {
+    if (!match) return true;
+    // proc_msg_kind answers for the message on offer.
+    p->offering = signal_of_msg(m);
+    bool take = match(m, ctx) != 0;
+    p->offering = nullptr;
+    return take;
+  });
 }
 
 uint32_t proc_msg_kind(Process* p, const snow_msg* m) {

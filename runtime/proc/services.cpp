@@ -13,18 +13,15 @@ namespace snow::rt {
 void proc_expect_reply(Process* p, uint64_t ref) { p->call_ref = ref; }
 
 namespace {
-struct ReplyMatch {
-  uint64_t ref;
-};
-int match_reply(const snow_msg* m, void* ctx) {
-  Signal* s = signal_of_msg(m);
-  return s->kind == SigKind::ServiceReply && s->ref == static_cast<ReplyMatch*>(ctx)->ref;
+// The reply with `ref` to a request (internal or a service call).
+bool is_reply(const snow_msg* m, uint64_t ref) {
+  const Signal* s = signal_of_msg(m);
+  return s->kind == SigKind::ServiceReply && s->ref == ref;
 }
 }  // namespace
 
 bool proc_wait_reply(Process* p, uint64_t ref, int64_t timeout_ms, void* out, size_t len) {
-  ReplyMatch rm{ref};
-  const snow_msg* m = proc_receive(p, timeout_ms, match_reply, &rm);
+  const snow_msg* m = receive_matching(p, timeout_ms, [&](const snow_msg* msg) { return is_reply(msg, ref); });
   p->call_ref = 0;
   if (!m) return false;
   std::memcpy(out, m->data, m->len < len ? size_t(m->len) : len);
@@ -40,16 +37,11 @@ void proc_reply(uint64_t pid, uint64_t ref, const void* data, size_t len) {
 }
 
 namespace {
-struct CallMatch {
-  uint64_t call_ref;
-  uint64_t monitor_ref;
-};
-int match_call(const snow_msg* m, void* ctx) {
-  auto* c = static_cast<CallMatch*>(ctx);
-  Signal* s = signal_of_msg(m);
-  if (s->kind == SigKind::ServiceReply && s->ref == c->call_ref) return 1;
-  if (s->kind == SigKind::Down && s->ref == c->monitor_ref) return 1;
-  return 0;
+// What ends a service call: its reply, or the DOWN of the monitor on the
+// server.
+bool ends_call(const snow_msg* m, uint64_t call_ref, uint64_t monitor_ref) {
+  const Signal* s = signal_of_msg(m);
+  return is_reply(m, call_ref) || (s->kind == SigKind::Down && s->ref == monitor_ref);
 }
 
 // Ends a failed service call: records `code` for snow_service_last_error,
@@ -114,12 +106,12 @@ const snow_msg* proc_service_call(Process* p, uint64_t server, uint64_t tag, con
   s->msg.tag = tag;
   s->ref = cref;
   s->flags = kSigServiceCall;
-  if (!pid_is_remote(server)) proc_gc_export(p, s);
+  if (!pid_is_remote(server)) export_payload(p, s);
   p->call_ref = cref;
   R.sent.add(1);
   proc_deliver(server, s);
-  CallMatch cm{cref, mref};
-  const snow_msg* m = proc_receive(p, timeout_ms < 0 ? -1 : timeout_ms, match_call, &cm);
+  const snow_msg* m = receive_matching(p, timeout_ms < 0 ? -1 : timeout_ms,
+                                       [&](const snow_msg* msg) { return ends_call(msg, cref, mref); });
   p->call_ref = 0;  // a reply arriving from now on is dropped
   if (!m) {
     proc_demonitor(p, mref, true);
@@ -149,7 +141,7 @@ int proc_service_reply(Process* p, uint64_t caller, const uint8_t* reply, uint64
   if (size) std::memcpy(s->msg.data, reply, size);
   s->msg.tag = user_message_tag(reply, size);
   s->ref = ref;
-  if (!pid_is_remote(caller)) proc_gc_export(p, s);
+  if (!pid_is_remote(caller)) export_payload(p, s);
   R.sent.add(1);
   proc_deliver(caller, s);
   return 0;

@@ -40,8 +40,11 @@ void draw_pid_salt() {
   R.pid_salt_drawn = true;
 }
 
+namespace {
+
 // Takes a free anchor and gives it the next generation. Returns nullptr when
-// the table is full.
+// the table is full. (Internal to this file, so that it inlines into
+// new_process.)
 Anchor* anchor_alloc(uint64_t* pid_out) {
   std::lock_guard<SpinLock> lk(R.table_mu);
   uint32_t idx;
@@ -73,6 +76,8 @@ Anchor* anchor_alloc(uint64_t* pid_out) {
   return a;
 }
 
+}  // namespace
+
 void anchor_free(Anchor* a, uint64_t pid) {
   a->proc.store(nullptr, std::memory_order_relaxed);
   a->pid.store(0, std::memory_order_release);
@@ -102,18 +107,6 @@ Process* new_process() {
   p->pid = pid;
   p->anchor = a;
   return p;
-}
-
-void publish(Process* p) {
-  Anchor* a = p->anchor;
-  SNOW_ASSERT(a->pid.load(std::memory_order_relaxed) == 0);
-  a->proc.store(p, std::memory_order_relaxed);
-  // Open before the pid appears: whoever reads the new pid can push. A
-  // stale sender that pushes in between is caught by the target check.
-  a->queue.open();
-  a->pid.store(p->pid, std::memory_order_release);
-  R.spawned.add(1);
-  R.alive.fetch_add(1, std::memory_order_acq_rel);
 }
 
 // The control block itself, its stack binding and its anchor slot (whose pid
