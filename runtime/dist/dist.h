@@ -74,6 +74,9 @@ void dist_poll_io();
 // rounds back at once (scheduler hook). Worker threads.
 void dist_poll_io_done();
 int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg, uint64_t size);
+// The same with a term (external format, version byte first) for the
+// message, sent as itself rather than as a binary.
+int dist_send_named_term(uint64_t from, std::string_view name, std::string_view node, const uint8_t* etf, uint64_t len);
 bool dist_is_self(std::string_view node);
 
 std::string dist_node_name();

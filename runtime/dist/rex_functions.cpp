@@ -252,8 +252,8 @@ MemoryFigures memory_figures() {
   return m;
 }
 
-constexpr std::string_view kMemoryKeys[] = {"total", "processes", "processes_used", "system", "atom",
-                                            "atom_used", "binary", "code", "ets"};
+constexpr std::string_view kMemoryKeys[] = {"total",     "processes", "processes_used", "system", "atom",
+                                            "atom_used", "binary",    "code",           "ets"};
 
 bool memory_value(const MemoryFigures& m, std::string_view key, uint64_t* out) {
   if (key == "total") *out = m.total;
