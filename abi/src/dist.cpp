@@ -145,8 +145,8 @@ SNOW_API int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, con
   std::string_view term = with_version(etf_bytes, len, t);
   if (remote) {
     if (!snow::abi::atom_name_ok(name, nlen)) return SNOW_EBADNAME;
-    return dist_send_named_term(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen),
-                                reinterpret_cast<const uint8_t*>(term.data()), term.size());
+    return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen),
+                           reinterpret_cast<const uint8_t*>(term.data()), term.size(), true);
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));
   if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid

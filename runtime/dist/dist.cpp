@@ -228,7 +228,8 @@ bool dist_is_self(std::string_view node) {
   return parse_node(node, &name, &host, &port) && name == D.name;
 }
 
-int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size) {
+int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size,
+                    bool term) {
   if (!dist_started()) return SNOW_ENONODE;
   std::string name, host;
   int port;
@@ -236,31 +237,7 @@ int dist_send_named(uint64_t from, std::string_view rname, std::string_view node
   NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return SNOW_ENOMEM;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
-  send_reg_send(e, from, rname, msg, size);
-  entry_unpin(e);
-  return 0;
-}
-
-int dist_send_named_term(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* etf,
-                         uint64_t len) {
-  if (!dist_started()) return SNOW_ENONODE;
-  std::string name, host;
-  int port;
-  if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
-  NodeEntry* e = entry_get(name, 0, true, false);
-  if (!e) return SNOW_ENOMEM;
-  if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
-  // {6, From, '', Name}, then the term as it is (its version byte first).
-  Writer w;
-  frame_begin(w);
-  w.tuple(4);
-  w.integer(wire::kRegSend);
-  if (from) write_pid(w, from);
-  else write_null_pid(w);
-  w.atom("");
-  w.atom(rname);
-  w.raw(etf, size_t(len));
-  enqueue_frame(e, frame_finish(w));
+  send_reg_send(e, from, rname, msg, size, term);
   entry_unpin(e);
   return 0;
 }

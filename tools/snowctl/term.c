@@ -66,7 +66,7 @@ static int decode_at(const uint8_t* p, size_t n, size_t* pos, term* out, int dep
       out->i = (int32_t)be32(p + *pos + 1);
       *pos += 5;
       return 0;
-    case 110: /* SMALL_BIG_EXT */
+    case 110:   /* SMALL_BIG_EXT */
     case 111: { /* LARGE_BIG_EXT */
       size_t head = tag == 110 ? 3 : 6;
       if (left < head) return -1;
@@ -211,8 +211,7 @@ static int atom_needs_quotes(const term* t) {
   if (t->len == 0 || t->bytes[0] < 'a' || t->bytes[0] > 'z') return 1;
   for (size_t i = 0; i < t->len; i++) {
     uint8_t c = t->bytes[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '@'))
-      return 1;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '@')) return 1;
   }
   return 0;
 }

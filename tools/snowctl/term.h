@@ -15,16 +15,29 @@
 
 #define TERM_MAX_DEPTH 64
 
-typedef enum { T_INT, T_BIG, T_FLOAT, T_ATOM, T_TUPLE, T_LIST, T_STRING, T_BINARY, T_PID, T_REF, T_MAP, T_OTHER } term_type;
+typedef enum {
+  T_INT,
+  T_BIG,
+  T_FLOAT,
+  T_ATOM,
+  T_TUPLE,
+  T_LIST,
+  T_STRING,
+  T_BINARY,
+  T_PID,
+  T_REF,
+  T_MAP,
+  T_OTHER
+} term_type;
 
 typedef struct term {
   term_type type;
-  int64_t i;              /* T_INT */
-  double f;               /* T_FLOAT */
-  const uint8_t* bytes;   /* T_ATOM, T_STRING, T_BINARY text; T_PID, T_REF, T_OTHER: the whole encoding */
-  size_t len;             /* of bytes */
-  struct term* items;     /* T_TUPLE, T_LIST elements; T_MAP keys and values, alternating */
-  size_t n;               /* element count (T_MAP: 2 * pairs) */
+  int64_t i;            /* T_INT */
+  double f;             /* T_FLOAT */
+  const uint8_t* bytes; /* T_ATOM, T_STRING, T_BINARY text; T_PID, T_REF, T_OTHER: the whole encoding */
+  size_t len;           /* of bytes */
+  struct term* items;   /* T_TUPLE, T_LIST elements; T_MAP keys and values, alternating */
+  size_t n;             /* element count (T_MAP: 2 * pairs) */
   uint32_t pid_id, pid_serial;
 } term;
 
