@@ -137,7 +137,7 @@ def t_against_an_erlang_node(ctx):
         check(len(got) == 1 and got[0][1] == "target" and got[0][3] == 3, out)
         out, _ = snowctl(e.name, "info", "target")
         check("registered_name:     target" in out and "message_queue_len:   3" in out, out)
-        check("links:               []" in out, out)
+        check("links:               [" in out and "monitors:            []" in out, out)
         _, err = snowctl(e.name, "log-level", status=1)
         check("undef" in err, err)
     finally:

@@ -84,11 +84,9 @@ static int64_t next_tag = 1;
 
 /* Calls M:F(Args) on the target through its rex: args_etf holds the
  * argument list's encoding (no version byte). Returns 0 with *reply the
- * decoded answer (bytes stay valid until the next call), or -1 after
+ * decoded answer (it owns its bytes: term_free), or -1 after
  * printing why (timeout). A {badrpc, _} answer is a reply like any other. */
 static int rpc(const char* m, const char* f, const tbuf* args, term* reply) {
-  static uint8_t* kept; /* the message the reply points into */
-  static size_t kept_len;
   int64_t tag = next_tag++;
   tbuf b = {0};
   tbuf_u8(&b, 131);
@@ -120,18 +118,22 @@ static int rpc(const char* m, const char* f, const tbuf* args, term* reply) {
     const snow_msg* msg = snow_actor_receive(opt.timeout_ms - spent);
     if (!msg) break;
     if (snow_msg_kind(msg) != SNOW_MSG_TERM || msg->len < 2) continue;
-    free(kept);
-    kept = malloc(msg->len);
+    uint8_t* kept = malloc(msg->len);
     if (!kept) return -1;
     memcpy(kept, msg->data, msg->len);
-    kept_len = msg->len;
     size_t pos = 1;
     term t;
-    if (kept[0] != 131 || term_decode(kept, kept_len, &pos, &t) != 0) continue;
+    if (kept[0] != 131 || term_decode(kept, msg->len, &pos, &t) != 0) {
+      free(kept);
+      continue;
+    }
+    t.owned = kept;
     /* {Tag, Reply}: an answer to an earlier call that timed out is skipped. */
     if (t.type == T_TUPLE && t.n == 2 && t.items[0].type == T_INT && t.items[0].i == tag) {
       *reply = t.items[1];
-      t.items[1].items = NULL; /* moved to *reply */
+      reply->owned = t.owned; /* the reply and its bytes move to *reply */
+      t.owned = NULL;
+      t.items[1].items = NULL;
       t.items[1].n = 0;
       term_free(&t);
       return 0;

@@ -192,6 +192,8 @@ void term_free(term* t) {
   }
   t->items = NULL;
   t->n = 0;
+  free(t->owned);
+  t->owned = NULL;
 }
 
 int term_is_atom(const term* t, const char* name) {

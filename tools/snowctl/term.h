@@ -39,6 +39,7 @@ typedef struct term {
   struct term* items;   /* T_TUPLE, T_LIST elements; T_MAP keys and values, alternating */
   size_t n;             /* element count (T_MAP: 2 * pairs) */
   uint32_t pid_id, pid_serial;
+  uint8_t* owned; /* the buffer the term points into, when it owns it (freed by term_free) */
 } term;
 
 /* Decodes one term (after the version byte) from p[*pos..n): 0, or -1 when
