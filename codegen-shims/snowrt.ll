@@ -182,6 +182,9 @@ declare i64 @snow_term_encode_pid(i64, i8*, i64)
 declare i64 @snow_term_decode_pid(i8*, i64)
 ; int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len)
 declare i32 @snow_actor_send_term(i64, i8*, i64)
+
+; int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, const char* node, uint64_t dlen, const uint8_t* etf, uint64_t len)
+declare i32 @snow_actor_send_named_term(i8*, i64, i8*, i64, i8*, i64)
 ; int64_t snow_node_set_ticktime(uint32_t ms)
 declare i64 @snow_node_set_ticktime(i32)
 

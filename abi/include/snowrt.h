@@ -656,6 +656,18 @@ SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
  *  decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED. */
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len);
 
+/** (v2) snow_actor_send_term() to the process registered as `name` on
+ *  `node` (dlen == 0 or this node's name: local), addressed as
+ *  snow_actor_send_named() addresses it: how a C program calls an Erlang
+ *  server by name (a gen_server call to `rex`, see tools/snowctl). An
+ *  unknown name drops the term and returns 0. Returns 0, SNOW_EBADNAME
+ *  for a bad name or node name, SNOW_EINVAL for NULL or empty etf or a
+ *  term that does not decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED before
+ *  start, SNOW_ENONODE for a remote node when distribution is not
+ *  started. Any thread. */
+SNOW_API int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
+                                            const uint8_t* etf, uint64_t len);
+
 /** Sets the tick time: a silent peer is declared down between 1.0x and
  *  1.25x of it (default 60000, like net_ticktime). Use the same value on
  *  every node. Returns 0, or SNOW_EINVAL for 0. Any time. */

@@ -102,24 +102,55 @@ SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len) {
   return dist_decode_pid(etf, len);
 }
 
+namespace {
+
+// A term as TERM messages carry it: with its version byte (added in `t`
+// when the caller left it out).
+std::string_view with_version(const uint8_t* etf_bytes, uint64_t len, std::vector<uint8_t>& t) {
+  if (etf_bytes[0] == etf::kVersion) return {reinterpret_cast<const char*>(etf_bytes), size_t(len)};
+  t.reserve(len + 1);
+  t.push_back(etf::kVersion);
+  t.insert(t.end(), etf_bytes, etf_bytes + len);
+  return {reinterpret_cast<const char*>(t.data()), t.size()};
+}
+
+int32_t send_term_to(snow_pid_t to, std::string_view term) {
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
+    return proc_send(proc_pid(proc_current()), to, reinterpret_cast<const uint8_t*>(term.data()), term.size(),
+                     SNOW_MSG_TERM, SNOW_TAG_TERM);
+  });
+}
+
+}  // namespace
+
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, uint64_t len) {
   if (to == 0 || !etf_bytes || len == 0) return SNOW_EINVAL;
   if (!snow::abi::size_fits_pid(to, len)) return SNOW_EMSGSIZE;
   if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  // Stored with its version byte, as TERM messages are delivered.
   std::vector<uint8_t> t;
-  const uint8_t* data = etf_bytes;
-  uint64_t n = len;
-  if (etf_bytes[0] != etf::kVersion) {
-    t.reserve(len + 1);
-    t.push_back(etf::kVersion);
-    t.insert(t.end(), etf_bytes, etf_bytes + len);
-    data = t.data();
-    n = t.size();
+  return send_term_to(to, with_version(etf_bytes, len, t));
+}
+
+SNOW_API int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
+                                            const uint8_t* etf_bytes, uint64_t len) {
+  if (!snow::abi::name_ok(name, nlen)) return SNOW_EBADNAME;
+  if (!snow::abi::str_ok(node, dlen, snow::abi::kMaxNameLen)) return SNOW_EBADNAME;
+  if (!etf_bytes || len == 0) return SNOW_EINVAL;
+  bool remote = dlen != 0 && !dist_is_self(sv(node, dlen));
+  if (!snow::abi::size_fits(remote, len)) return SNOW_EMSGSIZE;
+  if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
+  if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  std::vector<uint8_t> t;
+  std::string_view term = with_version(etf_bytes, len, t);
+  if (remote) {
+    if (!snow::abi::atom_name_ok(name, nlen)) return SNOW_EBADNAME;
+    return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen),
+                           reinterpret_cast<const uint8_t*>(term.data()), term.size(), true);
   }
-  return snow::abi::guarded<int32_t>(
-      SNOW_ENOTPROC, [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
+  snow_pid_t to = proc_whereis(sv(name, nlen));
+  if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid
+  return send_term_to(to, term);
 }
 
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {

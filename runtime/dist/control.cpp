@@ -12,6 +12,7 @@
 
 #include "runtime/common/common.h"
 #include "runtime/dist/dist_internal.h"
+#include "runtime/dist/rex.h"
 #include "runtime/proc/process.h"
 #include "runtime/proc/reason.h"
 
@@ -118,7 +119,8 @@ bool deliver_service(Conn* c, uint64_t to, etf::View sender, etf::View term) {
 
 // A message payload (`payload`: version byte and term, `term` its view): a
 // binary is a user message of its bytes, a libsnowrt service call or reply
-// is rebuilt, anything else is handed over as a TERM untouched. The ABI
+// is rebuilt, an io request is answered with an error (rex.h), anything
+// else is handed over as a TERM untouched. The ABI
 // never shows a message's sender, so plain messages carry none (no handle
 // is made for every process that sends us something).
 void deliver_message(Conn* c, uint64_t to, etf::View sender, const uint8_t* payload, size_t len, etf::View term) {
@@ -128,35 +130,9 @@ void deliver_message(Conn* c, uint64_t to, etf::View sender, const uint8_t* payl
     deliver_or_die(to, signal_message(to, 0, SNOW_MSG_USER, tag, bin.data(), bin.size()));
     return;
   }
+  if (rex_io_request(c, term)) return;
   if (deliver_service(c, to, sender, term)) return;
   deliver_or_die(to, signal_message(to, 0, SNOW_MSG_TERM, SNOW_TAG_TERM, payload, len));
-}
-
-// net_kernel's is_auth call (what net_adm:ping sends), {'$gen_call', {Pid,
-// Tag}, Request}: answer {Tag, yes} to Pid, both echoed verbatim (Tag is a
-// reference or [alias | Ref]).
-void answer_net_kernel(NodeEntry* e, etf::View term) {
-  etf::Elements call(term);
-  etf::View kind, from;
-  if (!call.ok() || call.is_list() || call.count() != 3 || !call.next(&kind) || !call.next(&from) ||
-      !etf::atom_is(kind, "$gen_call"))
-    return;
-  etf::Elements from_items(from);
-  etf::View pid, tag;
-  if (!from_items.ok() || from_items.is_list() || from_items.count() != 2 || !from_items.next(&pid) ||
-      !from_items.next(&tag) || !pid.is_pid())
-    return;
-  Writer w;
-  frame_begin(w);
-  w.tuple(3);
-  w.integer(wire::kSend);
-  w.atom("");
-  w.verbatim(pid);
-  w.version();
-  w.tuple(2);
-  w.verbatim(tag);
-  w.atom("yes");
-  enqueue_frame(e, frame_finish(w));
 }
 
 // The atom `kill` is the untrappable kill only as an exit/2 reason. A
@@ -224,11 +200,12 @@ bool on_reg_send(Conn* c, const wire::Control& ctl) {
   etf::View msg;
   if (!wire::read_payload(ctl, &msg)) return false;
   if (name == "net_kernel") {
-    answer_net_kernel(c->entry, msg);
+    answer_net_kernel(c, msg);
     return true;
   }
   uint64_t target = proc_whereis(name);
   if (target) deliver_message(c, target, it[1], ctl.rest, ctl.rest_size, msg);
+  else if (name == "rex") rex_reg_send(c, msg);
   return true;
 }
 
@@ -314,9 +291,9 @@ bool on_monitor(Conn* c, const wire::Control& ctl) {
         PeerMonitor{std::vector<uint8_t>(it[3].data, it[3].data + it[3].size), watcher, to, name};
     c->entry->peer_monitor_by_term[std::string(it[3].bytes())] = ref;
   }
-  if (!to && name == "net_kernel") {
-    // Our built-in net_kernel (it answers is_auth, see REG_SEND) never
-    // exits while the connection lives: the monitor stays silent.
+  if (!to && (name == "net_kernel" || name == "rex")) {
+    // Our built-in net_kernel and rex (rex.h) never exit while the
+    // connection lives: the monitor stays silent.
     return true;
   }
   if (!to) {
@@ -439,8 +416,11 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
     case wire::kPayloadMonitorPExit:
       return on_monitor_exit(c, ctl);
     case wire::kSpawnRequest:
-    case wire::kSpawnRequestTT:  // the token is an element past the ones read
+    case wire::kSpawnRequestTT: {  // the token is an element past the ones read
+      bool ok;
+      if (rex_spawn_request(c, ctl, &ok)) return ok;  // erpc's calls and casts
       return handle_spawn_request(c, ctl);
+    }
     case wire::kSpawnReply:
     case wire::kSpawnReplyTT:
       handle_spawn_reply(c, ctl);

@@ -228,7 +228,8 @@ bool dist_is_self(std::string_view node) {
   return parse_node(node, &name, &host, &port) && name == D.name;
 }
 
-int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size) {
+int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size,
+                    bool term) {
   if (!dist_started()) return SNOW_ENONODE;
   std::string name, host;
   int port;
@@ -236,7 +237,7 @@ int dist_send_named(uint64_t from, std::string_view rname, std::string_view node
   NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return SNOW_ENOMEM;
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
-  send_reg_send(e, from, rname, msg, size);
+  send_reg_send(e, from, rname, msg, size, term);
   entry_unpin(e);
   return 0;
 }

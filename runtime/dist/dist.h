@@ -73,7 +73,10 @@ void dist_poll_io();
 // The last spinning worker is about to park: the loop thread takes the
 // rounds back at once (scheduler hook). Worker threads.
 void dist_poll_io_done();
-int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg, uint64_t size);
+// `term`: msg is a term (external format, version byte first), sent as
+// itself; otherwise bytes, sent as a binary.
+int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg, uint64_t size,
+                    bool term = false);
 bool dist_is_self(std::string_view node);
 
 std::string dist_node_name();

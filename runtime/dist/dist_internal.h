@@ -355,7 +355,8 @@ void on_cork_timer(uv_timer_t*);
 
 // ------------------------------------------------------------------ send.cpp
 
-void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uint8_t* msg, uint64_t size);
+void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uint8_t* msg, uint64_t size,
+                   bool term = false);
 
 // ------------------------------------------------------------------ control.cpp
 

@@ -155,8 +155,9 @@ bool encode_down(Writer& w, const Signal* s, const etf::Pid& to, NodeEntry* e, u
 
 }  // namespace
 
-// {6, From, '', Name}, then the message as a binary.
-void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uint8_t* msg, uint64_t size) {
+// {6, From, '', Name}, then the message as a binary (`term`: msg is a
+// term with its version byte, sent as it is).
+void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uint8_t* msg, uint64_t size, bool term) {
   Writer w;
   frame_begin(w);
   w.tuple(4);
@@ -165,8 +166,12 @@ void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uin
   else write_null_pid(w);
   w.atom("");
   w.atom(name);
-  w.version();
-  w.binary(msg, size_t(size));
+  if (term) {
+    w.raw(msg, size_t(size));
+  } else {
+    w.version();
+    w.binary(msg, size_t(size));
+  }
   enqueue_frame(e, frame_finish(w));
 }
 

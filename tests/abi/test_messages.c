@@ -521,6 +521,30 @@ TEST_CASE(msg_kind_of_a_term_message_is_term) {
   th_end();
 }
 
+/* snow_actor_send_named_term to a local name: the registered process gets
+ * the term as a TERM message (version byte added when left out); an
+ * unknown name drops it; a malformed term or name is refused. */
+TEST_CASE(send_named_term_reaches_the_registered_process) {
+  th_start();
+  CHECK_EQ(snow_actor_register("named_term", 10), 0);
+  const uint8_t bare[] = {97, 7}; /* SMALL_INTEGER_EXT 7, no version byte */
+  CHECK_EQ(snow_actor_send_named_term("named_term", 10, NULL, 0, bare, sizeof bare), 0);
+  uint32_t k = SNOW_MSG_TERM;
+  const snow_msg* m = snow_actor_receive_match(match_kind, &k, th_wait_ms());
+  CHECK(m != NULL);
+  CHECK_EQ(m->len, 3);
+  CHECK(m->data[0] == 131 && m->data[1] == 97 && m->data[2] == 7);
+  CHECK_EQ(snow_actor_send_named_term("nobody_here", 11, NULL, 0, bare, sizeof bare), 0);
+  CHECK(snow_actor_receive(0) == NULL);
+  const uint8_t bad[] = {131, 104, 2, 97}; /* a tuple cut short */
+  CHECK_EQ(snow_actor_send_named_term("named_term", 10, NULL, 0, bad, sizeof bad), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_send_named_term("named_term", 10, NULL, 0, NULL, 0), SNOW_EINVAL);
+  CHECK_EQ(snow_actor_send_named_term(NULL, 3, NULL, 0, bare, sizeof bare), SNOW_EBADNAME);
+  CHECK_EQ(snow_actor_send_named_term("named_term", 10, "b@127.0.0.1", 11, bare, sizeof bare), SNOW_ENONODE);
+  CHECK_EQ(snow_actor_unregister("named_term", 10), 0);
+  th_end();
+}
+
 /* Erlang accepts a term nested to any depth; so must send_term (and a
  * node receiving one must not drop the connection it came on). */
 TEST_CASE(send_term_takes_a_term_nested_2000_deep) {

@@ -353,6 +353,7 @@ FUNCTIONS = [
     ("snow_term_encode_pid", c_int64, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
     ("snow_actor_send_term", c_int32, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_actor_send_named_term", c_int32, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64]),
     ("snow_node_set_ticktime", c_int64, [c_uint32]),
     # 6. Timers and heap
     ("snow_timer_sleep", None, [c_int64]),

@@ -308,6 +308,8 @@ extern_c! {
     pub fn snow_term_encode_pid(pid: snow_pid_t, buf: *mut u8, cap: u64) -> i64;
     pub fn snow_term_decode_pid(etf: *const u8, len: u64) -> snow_pid_t;
     pub fn snow_actor_send_term(to: snow_pid_t, etf: *const u8, len: u64) -> i32;
+    pub fn snow_actor_send_named_term(name: *const c_char, nlen: u64, node: *const c_char, dlen: u64, etf: *const u8,
+                                      len: u64) -> i32;
     pub fn snow_node_set_ticktime(ms: u32) -> i64;
 
     // 6. Timers and heap
