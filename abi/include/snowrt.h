@@ -78,26 +78,27 @@ typedef uint64_t snow_ref_t;
  * non-negative success value. The table is the single source of truth:
  * snow_strerror() is generated from it.
  * ------------------------------------------------------------------------ */
-#define SNOW_ERRNO_MAP(X)                                   \
-  X(EINVAL, -1, "invalid argument")                         \
-  X(ENOTPROC, -2, "not called from a process")              \
-  X(ENOPROC, -3, "no such process")                         \
-  X(ENOTSTARTED, -4, "runtime or distribution not started") \
-  X(EALREADY, -5, "already started")                        \
-  X(EEXIST, -6, "name already registered")                  \
-  X(ENONODE, -7, "no such node or node unreachable")        \
-  X(ECONNREFUSED, -8, "connection refused")                 \
-  X(EAUTH, -9, "authentication failed (cookie mismatch)")   \
-  X(ETIMEDOUT, -10, "timed out")                            \
-  X(ENOMEM, -11, "out of memory")                           \
-  X(EBADNAME, -12, "bad name")                              \
-  X(EMSGSIZE, -13, "message or argument too large")         \
-  X(ENOFUNC, -14, "no such registered function")            \
-  X(ENOTFOUND, -15, "name not registered by this process")  \
-  X(ESHUTDOWN, -16, "runtime is shutting down")             \
-  X(EADDRINUSE, -17, "address already in use")              \
-  X(EEPMD, -18, "port mapper (epmd) failed")                \
-  X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable")
+#define SNOW_ERRNO_MAP(X)                                            \
+  X(EINVAL, -1, "invalid argument")                                  \
+  X(ENOTPROC, -2, "not called from a process")                       \
+  X(ENOPROC, -3, "no such process")                                  \
+  X(ENOTSTARTED, -4, "runtime or distribution not started")          \
+  X(EALREADY, -5, "already started")                                 \
+  X(EEXIST, -6, "name already registered")                           \
+  X(ENONODE, -7, "no such node or node unreachable")                 \
+  X(ECONNREFUSED, -8, "connection refused")                          \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")            \
+  X(ETIMEDOUT, -10, "timed out")                                     \
+  X(ENOMEM, -11, "out of memory")                                    \
+  X(EBADNAME, -12, "bad name")                                       \
+  X(EMSGSIZE, -13, "message or argument too large")                  \
+  X(ENOFUNC, -14, "no such registered function")                     \
+  X(ENOTFOUND, -15, "name not registered by this process")           \
+  X(ESHUTDOWN, -16, "runtime is shutting down")                      \
+  X(EADDRINUSE, -17, "address already in use")                       \
+  X(EEPMD, -18, "port mapper (epmd) failed")                         \
+  X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable") \
+  X(EBUSY, -20, "the node's send queue is busy: not sent")
 
 enum {
 #define SNOW_ERRNO_ENUM_(name, value, text) SNOW_##name = (value),

@@ -107,11 +107,14 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
   if (!snow::abi::size_fits_pid(to, len)) return SNOW_EMSGSIZE;
   if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  // Stored with its version byte, as TERM messages are delivered.
+  // Stored with its version byte, as TERM messages are delivered. A remote
+  // target's frame carries the term without it either way, and a send to
+  // one may park (the busy limit), which must find no heap memory owned by
+  // this frame: an exit while parked would leak it.
   std::vector<uint8_t> t;
   const uint8_t* data = etf_bytes;
   uint64_t n = len;
-  if (etf_bytes[0] != etf::kVersion) {
+  if (etf_bytes[0] != etf::kVersion && !pid_is_remote(to)) {
     t.reserve(len + 1);
     t.push_back(etf::kVersion);
     t.insert(t.end(), etf_bytes, etf_bytes + len);
