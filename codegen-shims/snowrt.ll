@@ -25,7 +25,7 @@
 ; 0 USER, 1 EXIT, 2 DOWN, 3 NODEUP, 4 NODEDOWN, 5 SPAWN_REPLY, 6 TERM.
 ; Exit reason tags: 0 normal, 1 error, 2 killed, 4 shutdown, 5 custom,
 ; 6 noconnection, 7 noproc, 8 term. Errors are negative: -1 EINVAL ...
-; -19 ENOCOOKIE (snow_strerror names them).
+; -20 EBUSY (snow_strerror names them).
 
 ; ---------------------------------------------------------------------------
 ; Types (C layouts; field order and sizes as in the header)

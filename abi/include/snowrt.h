@@ -78,26 +78,27 @@ typedef uint64_t snow_ref_t;
  * non-negative success value. The table is the single source of truth:
  * snow_strerror() is generated from it.
  * ------------------------------------------------------------------------ */
-#define SNOW_ERRNO_MAP(X)                                   \
-  X(EINVAL, -1, "invalid argument")                         \
-  X(ENOTPROC, -2, "not called from a process")              \
-  X(ENOPROC, -3, "no such process")                         \
-  X(ENOTSTARTED, -4, "runtime or distribution not started") \
-  X(EALREADY, -5, "already started")                        \
-  X(EEXIST, -6, "name already registered")                  \
-  X(ENONODE, -7, "no such node or node unreachable")        \
-  X(ECONNREFUSED, -8, "connection refused")                 \
-  X(EAUTH, -9, "authentication failed (cookie mismatch)")   \
-  X(ETIMEDOUT, -10, "timed out")                            \
-  X(ENOMEM, -11, "out of memory")                           \
-  X(EBADNAME, -12, "bad name")                              \
-  X(EMSGSIZE, -13, "message or argument too large")         \
-  X(ENOFUNC, -14, "no such registered function")            \
-  X(ENOTFOUND, -15, "name not registered by this process")  \
-  X(ESHUTDOWN, -16, "runtime is shutting down")             \
-  X(EADDRINUSE, -17, "address already in use")              \
-  X(EEPMD, -18, "port mapper (epmd) failed")                \
-  X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable")
+#define SNOW_ERRNO_MAP(X)                                            \
+  X(EINVAL, -1, "invalid argument")                                  \
+  X(ENOTPROC, -2, "not called from a process")                       \
+  X(ENOPROC, -3, "no such process")                                  \
+  X(ENOTSTARTED, -4, "runtime or distribution not started")          \
+  X(EALREADY, -5, "already started")                                 \
+  X(EEXIST, -6, "name already registered")                           \
+  X(ENONODE, -7, "no such node or node unreachable")                 \
+  X(ECONNREFUSED, -8, "connection refused")                          \
+  X(EAUTH, -9, "authentication failed (cookie mismatch)")            \
+  X(ETIMEDOUT, -10, "timed out")                                     \
+  X(ENOMEM, -11, "out of memory")                                    \
+  X(EBADNAME, -12, "bad name")                                       \
+  X(EMSGSIZE, -13, "message or argument too large")                  \
+  X(ENOFUNC, -14, "no such registered function")                     \
+  X(ENOTFOUND, -15, "name not registered by this process")           \
+  X(ESHUTDOWN, -16, "runtime is shutting down")                      \
+  X(EADDRINUSE, -17, "address already in use")                       \
+  X(EEPMD, -18, "port mapper (epmd) failed")                         \
+  X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable") \
+  X(EBUSY, -20, "the node's send queue is busy: not sent")
 
 enum {
 #define SNOW_ERRNO_ENUM_(name, value, text) SNOW_##name = (value),
@@ -403,7 +404,10 @@ SNOW_API void snow_actor_yield(void);
  *  with that sender's link, unlink, monitor, demonitor and exit signals.
  *  Returns 0; SNOW_EINVAL for pid 0 or msg NULL with size > 0;
  *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE (64 MiB - 64 KiB for a pid of
- *  another node); SNOW_ENOTSTARTED before start. */
+ *  another node); SNOW_ENOTSTARTED before start. To a node whose send
+ *  queue is at the busy limit (docs/distribution.md, "Limits"), a process
+ *  is suspended until it drains, and a thread outside a process gets
+ *  SNOW_EBUSY: nothing was sent. */
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size);
 
 /** Removes and returns the oldest message. timeout_ms < 0 waits forever,
@@ -446,7 +450,7 @@ SNOW_API snow_pid_t snow_actor_whereis(const char* name, uint64_t len);
  *  node's name: local). An unknown name drops the message and returns 0.
  *  SNOW_EBADNAME for a bad name, SNOW_EINVAL / SNOW_EMSGSIZE as for send,
  *  SNOW_ENOTSTARTED before start, SNOW_ENONODE for a remote node when
- *  distribution is not started. */
+ *  distribution is not started, SNOW_EBUSY as for send. */
 SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
                                        const uint8_t* msg, uint64_t size);
 
@@ -653,7 +657,7 @@ SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len);
 /** Sends an arbitrary external-term-format term (validated; 131 optional):
  *  a libsnowrt receiver gets a TERM message, an Erlang receiver the term.
  *  Returns 0, SNOW_EINVAL for pid 0, an empty term or one that does not
- *  decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED. */
+ *  decode, SNOW_EMSGSIZE, SNOW_ENOTSTARTED, SNOW_EBUSY as for send. */
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf, uint64_t len);
 
 /** (v2) snow_actor_send_term() to the process registered as `name` on

@@ -128,8 +128,14 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
   if (!snow::abi::size_fits_pid(to, len)) return SNOW_EMSGSIZE;
   if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
+  // A send to a remote pid may park (the busy limit), which must find no
+  // heap memory owned by this frame (an exit while parked would leak it);
+  // the remote frame takes the term with or without its version byte.
+  // Local TERM messages are stored with it.
   std::vector<uint8_t> t;
-  return send_term_to(to, with_version(etf_bytes, len, t));
+  std::string_view term = pid_is_remote(to) ? sv(reinterpret_cast<const char*>(etf_bytes), len)
+                                            : with_version(etf_bytes, len, t);
+  return send_term_to(to, term);
 }
 
 SNOW_API int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, const char* node, uint64_t dlen,
@@ -141,16 +147,15 @@ SNOW_API int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, con
   if (!snow::abi::size_fits(remote, len)) return SNOW_EMSGSIZE;
   if (!etf::validate(etf_bytes, size_t(len))) return SNOW_EINVAL;
   if (!proc_runtime_started()) return SNOW_ENOTSTARTED;
-  std::vector<uint8_t> t;
-  std::string_view term = with_version(etf_bytes, len, t);
   if (remote) {
+    // May park (the busy limit): no heap memory on this frame, see above.
     if (!snow::abi::atom_name_ok(name, nlen)) return SNOW_EBADNAME;
-    return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen),
-                           reinterpret_cast<const uint8_t*>(term.data()), term.size(), true);
+    return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), etf_bytes, len, true);
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));
   if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid
-  return send_term_to(to, term);
+  std::vector<uint8_t> t;
+  return send_term_to(to, with_version(etf_bytes, len, t));
 }
 
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {

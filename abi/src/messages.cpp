@@ -147,7 +147,9 @@ SNOW_API int32_t snow_actor_send_named(const char* name, uint64_t nlen, const ch
   if (dlen != 0 && !dist_is_self(sv(node, dlen))) {
     if (!snow::abi::atom_name_ok(name, nlen)) return SNOW_EBADNAME;
     if (!snow::abi::size_fits(true, size)) return SNOW_EMSGSIZE;
-    return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), msg, size);
+    return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
+      return dist_send_named(proc_pid(proc_current()), sv(name, nlen), sv(node, dlen), msg, size);
+    });
   }
   snow_pid_t to = proc_whereis(sv(name, nlen));
   if (to == 0) return 0;  // unknown name: dropped, like a send to a dead pid

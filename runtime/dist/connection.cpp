@@ -103,6 +103,7 @@ void fail_node(const std::string& name, const uint32_t* creation) {
       proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
       delete f;
     }
+    busy_wake_if_drained(e);
     for (auto& [local, remote] : links)
       deliver_or_die(local, signal_exit_like(SigKind::LinkExit, local, remote, kNoconnection, 1));
     for (auto& [ref, lr] : monitors) deliver_or_die(lr.first, signal_down(lr.first, ref, lr.second, kNoconnection, 1));

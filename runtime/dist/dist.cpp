@@ -131,7 +131,9 @@ const DistHooks& dist_proc_hooks() {
                                dist_nodes_connected,
                                dist_node_entries,
                                dist_remote_pids,
-                               dist_alias_sends_dropped};
+                               dist_alias_sends_dropped,
+                               dist_send_busy,
+                               dist_busy_enlist};
   return hooks;
 }
 
@@ -228,18 +230,43 @@ bool dist_is_self(std::string_view node) {
   return parse_node(node, &name, &host, &port) && name == D.name;
 }
 
-int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size,
-                    bool term) {
-  if (!dist_started()) return SNOW_ENONODE;
+namespace {
+
+// Queues a registered send to the node's by-name entry. With `busy_key`
+// set, a node whose queue is busy gets nothing: *busy_key becomes a handle
+// of the entry to wait on (proc_await_send_room).
+int send_named_unless_busy(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg,
+                           uint64_t size, bool term, uint64_t* busy_key) {
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return SNOW_EBADNAME;
   NodeEntry* e = entry_get(name, 0, true, false);
   if (!e) return SNOW_ENOMEM;
+  uint64_t key = uint64_t(e->index) << 48;  // a handle of the entry (number 0 names no process)
+  if (busy_key && dist_send_busy(key)) {
+    *busy_key = key;
+    entry_unpin(e);
+    return 0;
+  }
   if (port) post(Command{CmdType::Connect, std::string(node), std::make_shared<Waiter>(), 0});
   send_reg_send(e, from, rname, msg, size, term);
   entry_unpin(e);
   return 0;
+}
+
+}  // namespace
+
+int dist_send_named(uint64_t from, std::string_view rname, std::string_view node, const uint8_t* msg, uint64_t size,
+                    bool term) {
+  if (!dist_started()) return SNOW_ENONODE;
+  uint64_t busy_key = 0;
+  int rc = send_named_unless_busy(from, rname, node, msg, size, term, &busy_key);
+  if (busy_key == 0) return rc;
+  // Waits with nothing on this stack that owns memory (an exit while
+  // parked discards it), then sends whatever the queue holds by then.
+  rc = proc_await_send_room(busy_key);
+  if (rc != 0) return rc;
+  return send_named_unless_busy(from, rname, node, msg, size, term, nullptr);
 }
 
 std::string dist_node_name() { return dist_started() ? D.name : std::string(); }

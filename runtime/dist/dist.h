@@ -73,10 +73,20 @@ void dist_poll_io();
 // The last spinning worker is about to park: the loop thread takes the
 // rounds back at once (scheduler hook). Worker threads.
 void dist_poll_io_done();
-// `term`: msg is a term (external format, version byte first), sent as
-// itself; otherwise bytes, sent as a binary.
+// A registered send to a remote node. `term`: msg is a term (external
+// format, with or without its version byte), sent as itself; otherwise
+// bytes, sent as a binary. Like a send to a remote pid it waits for the
+// busy limit (proc_await_send_room): SNOW_EBUSY outside a process.
 int dist_send_named(uint64_t from, std::string_view name, std::string_view node, const uint8_t* msg, uint64_t size,
                     bool term = false);
+
+// The busy limit (busy.cpp; docs/distribution.md, "Limits"): the bytes
+// queued toward a node at which a process sending it a message is
+// suspended (SNOW_DIST_BUF_BUSY_LIMIT, default 1 MiB). The DistHooks
+// entries send_busy and busy_enlist. Any thread.
+uint64_t dist_busy_limit();
+bool dist_send_busy(uint64_t to);
+bool dist_busy_enlist(uint64_t to, uint64_t waiter);
 bool dist_is_self(std::string_view node);
 
 std::string dist_node_name();

@@ -8,6 +8,7 @@
 //   dist.cpp           the calls abi/src makes (dist.h), and the Dist state
 //   names.cpp          node names; our pids and references on the wire
 //   outbox.cpp         outgoing frames: queue, cork, direct write, flush
+//   busy.cpp           the send-side busy limit: queued bytes, suspended senders
 //   send.cpp           a signal for a remote pid encoded as a control message
 //   control.cpp        incoming control messages (one frame of an up connection)
 //   spawn.cpp          remote spawn, both directions, and the function registry
@@ -46,7 +47,8 @@
 //   lock                  guards                                   then may take
 //   Dist::loop_mu         the loop and everything "loop only"      any lock below
 //   table_mu (node_table) key map and free rows                    an entry's mu
-//   NodeEntry::mu         outbox, dirty, gate, records, handles    its WriteGate::mu
+//   NodeEntry::mu         outbox, dirty, gate, records, handles,   its WriteGate::mu
+//                         busy_waiters
 //   WriteGate::mu         fd, open, loop_pending, partial          leaf (sendmsg under it)
 //   Dist::cmd_mu          cmds, dirty, corked, cork_timer_wanted,  leaf (uv_async_send
 //                         loop_ready                                 under it)
@@ -352,6 +354,16 @@ void adopt_entry(NodeEntry* e);
 void flush_entry(NodeEntry* e);
 void flush_corked_entries();
 void on_cork_timer(uv_timer_t*);
+
+// ------------------------------------------------------------------ busy.cpp
+
+// Counts a frame being queued on the entry in its queued bytes (e->mu
+// held); the frame's destructor uncounts it.
+void busy_count_locked(NodeEntry* e, Frame* f);
+// Wakes the processes suspended on the entry's busy limit once its queued
+// bytes are below it. Called after frames of the entry were deleted,
+// holding no lock of this module but loop_mu. Any thread.
+void busy_wake_if_drained(NodeEntry* e);
 
 // ------------------------------------------------------------------ send.cpp
 

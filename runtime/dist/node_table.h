@@ -62,14 +62,24 @@
 
 namespace snow::rt {
 
+struct NodeEntry;
+
 // One encoded frame waiting in an outbox (4-byte length prefix included),
 // with what to answer locally if its target turns out to be unreachable.
+// A frame counted in an entry's queued bytes (busy.cpp) takes itself out
+// of the count when it is deleted, whichever path deletes it.
 struct Frame {
   std::vector<uint8_t> bytes;
   SigKind kind = SigKind::Message;
   uint64_t local = 0;
   uint64_t remote = 0;
   uint64_t ref = 0;
+  NodeEntry* counted_in = nullptr;  // the entry whose queued_bytes include this frame
+  uint64_t counted = 0;             // how many bytes it added there
+  Frame() = default;
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+  ~Frame();
 };
 
 // Who may write to an up connection's socket. The loop writes through
@@ -129,6 +139,14 @@ struct NodeEntry {
   bool dirty = false;
   GatePtr gate;              // the up connection's write gate, when it serves this entry
   bool cork_listed = false;  // on the loop's corked list: it flushes it if no worker does
+
+  // The busy limit (busy.cpp): bytes of this entry's frames queued and not
+  // yet on the socket (outbox and libuv's queue), and the processes
+  // suspended until that falls below the limit. The counters are atomic
+  // (read without `mu` on the send fast path); busy_waiters is under `mu`.
+  std::atomic<uint64_t> queued_bytes{0};
+  std::atomic<uint32_t> busy_waiter_count{0};
+  std::vector<uint64_t> busy_waiters;
 
   // Remote pid handles: number (low 48 bits of the handle) -> pid, and the
   // wire identity (id << 32 | serial) -> number.

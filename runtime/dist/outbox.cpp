@@ -149,6 +149,7 @@ void flush_entry_now(NodeEntry* e) {
     empty = e->dirty ? false : try_direct_write(e);
   }
   if (!empty) hand_to_loop(e);
+  busy_wake_if_drained(e);
 }
 
 void apply_record_locked(NodeEntry* e, const RecordChange& rc) {
@@ -185,6 +186,7 @@ void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation, RecordChange rc)
       bytes = SIZE_MAX;
     } else {
       apply_record_locked(e, rc);
+      busy_count_locked(e, f);
       e->outbox.push_back(f);
       if (e->dirty) {
         cork = false;  // the loop owns this outbox now; it will write the frame
@@ -238,8 +240,10 @@ void on_written(uv_write_t* req, int status) {
     std::lock_guard<std::mutex> gl(wr->gate->mu);
     --wr->gate->loop_pending;
   }
+  NodeEntry* counted_in = wr->frames.empty() ? nullptr : wr->frames.front()->counted_in;  // one entry's frames
   for (Frame* f : wr->frames) delete f;
   delete wr;
+  if (counted_in) busy_wake_if_drained(counted_in);
 }
 
 // Frames already counted in c->gate->loop_pending by the caller.
@@ -329,6 +333,7 @@ void flush_entry(NodeEntry* e) {
       proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
       delete f;
     }
+    busy_wake_if_drained(e);
     return;
   }
   if (up) {
@@ -341,6 +346,7 @@ void flush_entry(NodeEntry* e) {
       proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
       delete f;
     }
+    busy_wake_if_drained(e);
     return;
   }
   {

@@ -156,7 +156,7 @@ bool encode_down(Writer& w, const Signal* s, const etf::Pid& to, NodeEntry* e, u
 }  // namespace
 
 // {6, From, '', Name}, then the message as a binary (`term`: msg is a
-// term with its version byte, sent as it is).
+// term, sent as it is, its version byte added when it has none).
 void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uint8_t* msg, uint64_t size, bool term) {
   Writer w;
   frame_begin(w);
@@ -167,6 +167,7 @@ void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uin
   w.atom("");
   w.atom(name);
   if (term) {
+    if (size == 0 || msg[0] != etf::kVersion) w.version();
     w.raw(msg, size_t(size));
   } else {
     w.version();

@@ -75,6 +75,13 @@ struct DistHooks {
   uint64_t (*node_entries)();
   uint64_t (*remote_pids)();
   uint64_t (*alias_sends_dropped)();
+  // The send-side busy limit (docs/distribution.md, "Limits"). `to` is a
+  // remote pid, or any handle of the same node entry. send_busy: the queue
+  // toward it holds the limit or more (lock-free: every remote send asks).
+  // busy_enlist: wake `waiter` (proc_wake) once that queue is below the
+  // limit; false, enlisting nothing, when it already is. Any thread.
+  bool (*send_busy)(uint64_t to);
+  bool (*busy_enlist)(uint64_t to, uint64_t waiter);
 };
 
 // Runtime start/stop (called by the ABI lifecycle functions).
@@ -168,7 +175,19 @@ void proc_deliver(uint64_t pid, Signal* s);
 // does a signal from no process (from 0). `from` may be remote (the answer
 // then goes back over the wire). Any thread.
 void proc_answer_undeliverable(SigKind kind, uint64_t from, uint64_t target, uint64_t ref, const uint8_t* reason);
-// User message (tag from the first bytes). Returns 0 or SNOW_E*.
+// Before a message to the remote pid `to` is queued (proc_send, and
+// runtime/dist for a remote named send, with a handle of the node's
+// entry): while the queue toward that node is busy, a process is
+// suspended (parked, applying its signals, so it can be killed) until it
+// is not, and 0 is returned; an exiting process passes at once (0); a
+// thread outside a process gets SNOW_EBUSY and nothing is sent.
+int proc_await_send_room(uint64_t to);
+// Pushes a signal that only wakes pid's process, so that a
+// proc_wait_until re-checks its condition (it is dropped when applied).
+// Any thread.
+void proc_wake(uint64_t pid);
+// User message (tag from the first bytes). Returns 0 or SNOW_E*
+// (SNOW_EBUSY: see proc_await_send_room).
 int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uint32_t msg_kind, uint64_t tag);
 
 // Receiving (owner context).

@@ -254,7 +254,32 @@ void proc_deliver(uint64_t pid, Signal* s) {
   }
 }
 
+namespace {
+
+bool send_room(void* to) { return !R.dist.send_busy(*static_cast<uint64_t*>(to)); }
+
+}  // namespace
+
+int proc_await_send_room(uint64_t to) {
+  if (!R.dist.send_busy(to)) return 0;
+  Process* self = proc_current();
+  if (!self) return SNOW_EBUSY;
+  if (self->exiting) return 0;  // a terminate callback's sends are not held up
+  // Enlisted first, then parked until the queue has room: the waker's
+  // proc_wake ends the park, and proc_wait_until re-checks. An exit while
+  // parked leaves the enlistment behind; its wake is dropped.
+  if (!R.dist.busy_enlist(to, self->pid)) return 0;
+  (void)proc_wait_until(self, -1, send_room, &to);
+  return 0;
+}
+
+void proc_wake(uint64_t pid) { proc_reply(pid, 0, nullptr, 0); }  // no call expects ref 0
+
 int proc_send(uint64_t from, uint64_t to, const uint8_t* msg, uint64_t size, uint32_t msg_kind, uint64_t tag) {
+  if (pid_is_remote(to)) {
+    int rc = proc_await_send_room(to);  // before anything is allocated: an exit while parked frees nothing
+    if (rc != 0) return rc;
+  }
   Signal* s = signal_alloc(SigKind::Message, to, from, size);
   if (!s) return SNOW_ENOMEM;
   if (size) std::memcpy(s->msg.data, msg, size);

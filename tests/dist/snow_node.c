@@ -37,6 +37,8 @@
  *   <id> halt                         snow_rt_halt(0) (also on stdin EOF)
  *   <id> tsend <pid> <hex>            snow_actor_send from this attached thread
  *   <id> tsleep <ms>                  answers, then this thread sleeps (nanosleep)
+ *   <id> pstatus <label>              snow_process_info: answers status=
+ *                                     (SNOW_PROC_*) of the worker
  *   <id> stats                        snow_rt_stats: answers alive= nodes=
  *                                     node_entries= remote_pids=
  *                                     alias_drops=
@@ -89,8 +91,13 @@
  *   <id> seqsend <label> <pid> <n>    sends n messages [magic][seq], answers
  *                                     when done
  *   <id> seqrecv <label> <n>          answers, then receives n sequence
- *                                     messages and prints E <label> SEQ ok=
+ *                                     messages (of any size from 16 bytes)
+ *                                     and prints E <label> SEQ ok= bytes=
  *                                     (or a stall/bad report)
+ *   <id> bigseqsend <label> <pid> <n> <size>   answers, then sends n sequence
+ *                                     messages of size bytes, printing
+ *                                     E <label> SENT k= rc= after each and
+ *                                     E <label> BIGDONE n= errors= at the end
  *   <id> echo <label>                 answers (a barrier through the mailbox)
  * Worker events: EXIT, DOWN, NODEUP, NODEDOWN, MSG (user), TERM, STARTED and
  * DIED (from its terminate callback).
@@ -493,11 +500,11 @@ static void spin_ms(int64_t ms) {
 
 static int match_seq(const snow_msg* m, void* ctx) {
   (void)ctx;
-  return snow_msg_kind(m) == SNOW_MSG_USER && m->len == 16 && m->tag == SEQ_MAGIC;
+  return snow_msg_kind(m) == SNOW_MSG_USER && m->len >= 16 && m->tag == SEQ_MAGIC;
 }
 
 static void seq_receive(const char* label, uint64_t n) {
-  uint64_t expect = 0, bad = 0, got = 0;
+  uint64_t expect = 0, bad = 0, got = 0, bytes = 0;
   int64_t start = 0;
   while (got < n) {
     const snow_msg* m = snow_actor_receive_match(match_seq, NULL, 10000);
@@ -516,9 +523,11 @@ static void seq_receive(const char* label, uint64_t n) {
     }
     expect = seq + 1;
     ++got;
+    bytes += m->len;
   }
-  emit("E %s SEQ ok=%d n=%llu bad=%llu ms=%lld t=%lld", label, bad == 0, (unsigned long long)got,
-       (unsigned long long)bad, (long long)((mono_ns() - start) / 1000000), (long long)mono_ns());
+  emit("E %s SEQ ok=%d n=%llu bytes=%llu bad=%llu ms=%lld t=%lld", label, bad == 0, (unsigned long long)got,
+       (unsigned long long)bytes, (unsigned long long)bad, (long long)((mono_ns() - start) / 1000000),
+       (long long)mono_ns());
 }
 
 #define MAXTOK 16
@@ -779,6 +788,30 @@ static void worker_command(struct wstate* w, char* line) {
       if ((i & 1023) == 0) snow_reduction_check();
     }
     emit("R %s ok errors=%lld ms=%lld", id, (long long)errors, (long long)((mono_ns() - start) / 1000000));
+  } else if (strcmp(cmd, "bigseqsend") == 0) {
+    NEED(6);
+    snow_pid_t to = parse_pid(t[3]);
+    uint64_t count = strtoull(t[4], NULL, 10);
+    uint64_t size = strtoull(t[5], NULL, 10);
+    uint8_t* big = size >= 16 ? malloc(size) : NULL;
+    if (!big) {
+      emit("R %s err -1 bad size", id);
+      return;
+    }
+    emit("R %s ok", id);
+    for (uint64_t i = 16; i < size; ++i) big[i] = (uint8_t)(i * 131 + 7);
+    put_u64(big, SEQ_MAGIC);
+    int64_t start = mono_ns();
+    uint64_t errors = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      put_u64(big + 8, i);
+      int rc = snow_actor_send(to, big, size);
+      if (rc != 0) ++errors;
+      emit("E %s SENT k=%llu rc=%d t=%lld", w->label, (unsigned long long)(i + 1), rc, (long long)mono_ns());
+    }
+    free(big);
+    emit("E %s BIGDONE n=%llu errors=%llu ms=%lld t=%lld", w->label, (unsigned long long)count,
+         (unsigned long long)errors, (long long)((mono_ns() - start) / 1000000), (long long)mono_ns());
   } else if (strcmp(cmd, "seqrecv") == 0) {
     NEED(4);
     emit("R %s ok", id);
@@ -982,6 +1015,11 @@ static void* reader_main(void* unused) {
       emit("R %s ok raw:%llx", id, (unsigned long long)pid);
     } else if (strcmp(cmd, "kill") == 0) {
       reply_rc(id, snow_actor_exit(pid, SNOW_REASON_KILLED));
+    } else if (strcmp(cmd, "pstatus") == 0) {
+      snow_proc_info pi;
+      int rc = snow_process_info(pid, &pi);
+      if (rc < 0) reply_rc(id, rc);
+      else emit("R %s ok status=%d", id, (int)pi.status);
     } else {
       /* Forward the line to the worker: [CMD_MAGIC][line]. */
       uint8_t msg[MAX_LINE + 8];

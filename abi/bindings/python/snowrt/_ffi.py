@@ -65,6 +65,7 @@ SNOW_ESHUTDOWN = -16
 SNOW_EADDRINUSE = -17
 SNOW_EEPMD = -18
 SNOW_ENOCOOKIE = -19
+SNOW_EBUSY = -20
 
 UINT64_MAX = 2**64 - 1
 SNOW_TAG_EXIT = UINT64_MAX
@@ -406,6 +407,7 @@ ERROR_TEXT = {
     SNOW_ENOFUNC: "no such registered function", SNOW_ENOTFOUND: "name not registered by this process",
     SNOW_ESHUTDOWN: "runtime is shutting down", SNOW_EADDRINUSE: "address already in use",
     SNOW_EEPMD: "port mapper (epmd) failed", SNOW_ENOCOOKIE: "no cookie given and ~/.erlang.cookie unusable",
+    SNOW_EBUSY: "the node's send queue is busy: not sent",
 }
 
 _lib = None

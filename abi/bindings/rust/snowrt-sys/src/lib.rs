@@ -68,6 +68,7 @@ pub const SNOW_ESHUTDOWN: i64 = -16;
 pub const SNOW_EADDRINUSE: i64 = -17;
 pub const SNOW_EEPMD: i64 = -18;
 pub const SNOW_ENOCOOKIE: i64 = -19;
+pub const SNOW_EBUSY: i64 = -20;
 
 pub const SNOW_TAG_EXIT: u64 = u64::MAX;
 pub const SNOW_TAG_DOWN: u64 = u64::MAX - 1;

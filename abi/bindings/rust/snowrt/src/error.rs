@@ -49,6 +49,9 @@ pub enum Error {
     PortMapperFailed,
     /// `SNOW_ENOCOOKIE`: no cookie given and `~/.erlang.cookie` unusable.
     NoCookie,
+    /// `SNOW_EBUSY`: the node's send queue is at its busy limit; a thread
+    /// outside a process sent nothing and may retry.
+    Busy,
     /// A negative code this crate does not know (a newer runtime).
     Unknown(i64),
 }
@@ -56,7 +59,7 @@ pub enum Error {
 /// The result of a fallible call.
 pub type Result<T> = std::result::Result<T, Error>;
 
-const CODES: [(i64, Error); 19] = [
+const CODES: [(i64, Error); 20] = [
     (sys::SNOW_EINVAL, Error::InvalidArgument),
     (sys::SNOW_ENOTPROC, Error::NotAProcess),
     (sys::SNOW_ENOPROC, Error::NoProcess),
@@ -76,6 +79,7 @@ const CODES: [(i64, Error); 19] = [
     (sys::SNOW_EADDRINUSE, Error::AddressInUse),
     (sys::SNOW_EEPMD, Error::PortMapperFailed),
     (sys::SNOW_ENOCOOKIE, Error::NoCookie),
+    (sys::SNOW_EBUSY, Error::Busy),
 ];
 
 impl Error {
@@ -118,7 +122,7 @@ mod tests {
 
     #[test]
     fn every_code_maps_to_its_variant_and_back() {
-        for code in -19..=-1 {
+        for code in -20..=-1 {
             let e = Error::from_code(code).expect("a negative code is an error");
             assert!(!matches!(e, Error::Unknown(_)), "code {} has a variant", code);
             assert_eq!(e.code(), code);
