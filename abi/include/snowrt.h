@@ -216,7 +216,8 @@ enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
  * struct, keeps its old behaviour. The runtime refuses spawn options whose
  * reserved words are not zero (a caller built against a newer header never
  * has a field it relies on silently ignored), and snow_rt_stats() writes the
- * whole struct, reserved words as zero. No size field: an out-struct with a
+ * whole struct, reserved words as zero (snow_stats has used its last one:
+ * further counters need a new struct). No size field: an out-struct with a
  * stale or uninitialised size could make the runtime write past the caller's
  * memory, and zero-initialising is already the rule. See docs/abi.md. */
 
@@ -249,15 +250,16 @@ typedef struct snow_stats {
   uint64_t node_entries;      /* node-table entries in use (v2) */
   uint64_t remote_pids;       /* remote pid handles held (v2) */
   /* The collected heap (v2; see snow_rt_stats in docs/abi.md): */
-  uint64_t heap_bytes;          /* bytes of heap blocks in use (process heaps and
-                                   values kept after their owner exited) */
-  uint64_t heap_live_bytes;     /* live bytes found by each existing process
-                                   heap's last collection, summed */
-  uint64_t gc_collections;      /* process heap collections since program start */
-  uint64_t gc_shared_bytes;     /* bytes of values carried between processes
-                                   that the last shared collection kept */
-  uint64_t alias_sends_dropped; /* sends from peers to process aliases, dropped (v2) */
-  uint64_t reserved_[1];        /* written as 0; see "Growth" above */
+  uint64_t heap_bytes;            /* bytes of heap blocks in use (process heaps and
+                                     values kept after their owner exited) */
+  uint64_t heap_live_bytes;       /* live bytes found by each existing process
+                                     heap's last collection, summed */
+  uint64_t gc_collections;        /* process heap collections since program start */
+  uint64_t gc_shared_bytes;       /* bytes of values carried between processes
+                                     that the last shared collection kept */
+  uint64_t alias_sends_dropped;   /* sends from peers to process aliases, dropped (v2) */
+  uint64_t dist_messages_refused; /* messages from peers over the per-message limit,
+                                     refused (v2; SNOW_DIST_MAX_MESSAGE) */
 } snow_stats;
 
 /* ------------------------------------------------------------------------

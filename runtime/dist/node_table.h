@@ -70,6 +70,7 @@ struct Frame {
   uint64_t local = 0;
   uint64_t remote = 0;
   uint64_t ref = 0;
+  bool header_form = false;  // converted for a peer with fragments (runtime/dist/fragments.h)
 };
 
 // Who may write to an up connection's socket. The loop writes through
@@ -86,6 +87,7 @@ struct WriteGate {
   bool open = false;
   int loop_pending = 0;
   bool partial = false;
+  bool header_form = false;  // the peer negotiated fragments: frames go in header form (fragments.h)
   std::atomic<int64_t> last_send{0};
 };
 using GatePtr = std::shared_ptr<WriteGate>;

@@ -66,6 +66,7 @@ bool try_direct_write(NodeEntry* e) {
   WriteGate& g = *e->gate;
   std::lock_guard<std::mutex> gl(g.mu);
   if (!g.open || g.loop_pending != 0 || g.partial) return false;
+  if (!frames_ready_for_direct_write(e->outbox, g)) return false;
   constexpr size_t kMaxIov = 64;
   size_t done_frames = 0;
   while (done_frames < e->outbox.size()) {
@@ -239,12 +240,14 @@ void on_written(uv_write_t* req, int status) {
     --wr->gate->loop_pending;
   }
   for (Frame* f : wr->frames) delete f;
+  Conn* stream_conn = wr->fragment_of;
   delete wr;
+  if (stream_conn) fragment_written(stream_conn);
 }
 
-// Frames already counted in c->gate->loop_pending by the caller.
-void write_frames(Conn* c, std::vector<Frame*>& frames) {
-  if (frames.empty()) return;
+namespace {
+
+void write_now(Conn* c, std::vector<Frame*>& frames) {
   auto* wr = new WriteReq();
   wr->gate = c->gate;
   wr->frames = std::move(frames);
@@ -262,6 +265,26 @@ void write_frames(Conn* c, std::vector<Frame*>& frames) {
     on_written(&wr->req, rc);
     close_conn(c, "write failed");
   }
+}
+
+}  // namespace
+
+// Frames already counted (once) in c->gate->loop_pending by the caller.
+// For a peer with fragments, large frames go out as streams (fragments.h).
+void write_frames(Conn* c, std::vector<Frame*>& frames) {
+  if (frames.empty()) return;
+  if (c->peer_flags & wire::kFlagFragments) {
+    route_frames(c, frames);
+    if (frames.empty()) {
+      std::lock_guard<std::mutex> gl(c->gate->mu);
+      --c->gate->loop_pending;  // the caller's count: nothing to write now
+    } else {
+      write_now(c, frames);
+    }
+    streams_continue(c);
+    return;
+  }
+  write_now(c, frames);
 }
 
 // Handshake messages and ticks. On an up connection the caller has counted

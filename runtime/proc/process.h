@@ -75,6 +75,7 @@ struct DistHooks {
   uint64_t (*node_entries)();
   uint64_t (*remote_pids)();
   uint64_t (*alias_sends_dropped)();
+  uint64_t (*messages_refused)();
 };
 
 // Runtime start/stop (called by the ABI lifecycle functions).
