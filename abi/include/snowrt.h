@@ -404,8 +404,8 @@ SNOW_API void snow_actor_yield(void);
  *  one sender to one receiver arrive in send order, interleaved correctly
  *  with that sender's link, unlink, monitor, demonitor and exit signals.
  *  Returns 0; SNOW_EINVAL for pid 0 or msg NULL with size > 0;
- *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE (64 MiB - 64 KiB for a pid of
- *  another node); SNOW_ENOTSTARTED before start. */
+ *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE (SNOW_MAX_MSG_SIZE - 64 KiB for a
+ *  pid of another node); SNOW_ENOTSTARTED before start. */
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size);
 
 /** Removes and returns the oldest message. timeout_ms < 0 waits forever,
@@ -488,8 +488,9 @@ SNOW_API bool snow_actor_set_trap_exit(bool on);
 SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag);
 
 /** snow_actor_exit() with a fully encoded reason. Returns 0, SNOW_EINVAL
- *  for pid 0 or a malformed reason, SNOW_EMSGSIZE if too large (64 MiB -
- *  64 KiB for a pid of another node), SNOW_ENOTSTARTED before start. */
+ *  for pid 0 or a malformed reason, SNOW_EMSGSIZE if too large
+ *  (SNOW_MAX_MSG_SIZE - 64 KiB for a pid of another node), SNOW_ENOTSTARTED
+ *  before start. */
 SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len);
 
 /** The calling process exits now with that encoded reason (a malformed
@@ -628,7 +629,7 @@ SNOW_API void snow_register_function(const char* name, uint64_t len, snow_proc_f
  *  link == 1 links caller and child atomically. Parks the calling process
  *  until the reply. Returns the child's pid, or 0 for a bad node or
  *  function name, args NULL with asize > 0, asize over SNOW_MAX_MSG_SIZE
- *  (64 MiB - 64 KiB for another node), no started node; and, not reported
+ *  (less 64 KiB for another node), no started node; and, not reported
  *  apart, an unknown function, a node lost or unreachable. Process only (0
  *  elsewhere). */
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,

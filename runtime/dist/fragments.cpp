@@ -171,8 +171,7 @@ void refuse_message(Conn* c, uint64_t bytes, const char* why) {
   // bytes, so these lines come no faster than the peer can send that.
   D.messages_refused.fetch_add(1, std::memory_order_relaxed);
   log_at(LogLevel::Warning, "snowrt: refused a message from %s (%llu bytes received): %s (limit %llu bytes)",
-         c->peer.c_str(), static_cast<unsigned long long>(bytes), why,
-         static_cast<unsigned long long>(D.max_message));
+         c->peer.c_str(), static_cast<unsigned long long>(bytes), why, static_cast<unsigned long long>(D.max_message));
 }
 
 }  // namespace

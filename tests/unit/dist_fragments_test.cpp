@@ -223,7 +223,8 @@ TEST_CASE("unfinished messages of a connection together hold no more than the li
 TEST_CASE("more unfinished sequences than the bound break the protocol", "[dist][fragments]") {
   Reassembler r(1 << 30);
   Bytes c = send_control();
-  for (uint64_t s = 0; s < kMaxSequences; ++s) REQUIRE(feed(r, fragments(s, c, binary_term(100), 60)[0]) == Outcome::Pending);
+  for (uint64_t s = 0; s < kMaxSequences; ++s)
+    REQUIRE(feed(r, fragments(s, c, binary_term(100), 60)[0]) == Outcome::Pending);
   CHECK(feed(r, fragments(kMaxSequences, c, binary_term(100), 60)[0]) == Outcome::Violation);
 }
 
