@@ -360,6 +360,9 @@ inline Frame* frame_finish(Writer& w) { return frame_finish(w, SigKind::Message,
 void wake_loop();
 void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation = kAnyGeneration, RecordChange rc = {});
 void write_frames(Conn* c, std::vector<Frame*>& frames);
+// Hands a prepared write to libuv (completes it at once without a socket);
+// a failure closes the connection.
+void submit_write(Conn* c, WriteReq* wr);
 void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted = false);
 void on_written(uv_write_t* req, int status);
 void adopt_entry(NodeEntry* e);

@@ -282,17 +282,20 @@ void write_fragment(Conn* c, OutStream& s) {
   --s.fragments_left;
   ++fr.in_flight;
   hold_gate(c, 1);
-  c->last_send = now_ns();
-  if (c->test_transport) {
-    on_written(&wr->req, 0);
-    return;
+  submit_write(c, wr);
+}
+
+// A stream that will not be sent (its connection closed): its frame and
+// the frames waiting behind it are answered as undeliverable, as fail_node
+// answers an outbox.
+void drop_stream(OutStream& s) {
+  Frame* f = s.frame.get();
+  proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
+  for (Frame* a : s.after) {
+    proc_answer_undeliverable(a->kind, a->local, a->remote, a->ref, kNoconnection);
+    delete a;
   }
-  int rc = uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
-                    on_written);
-  if (rc != 0) {
-    on_written(&wr->req, rc);
-    close_conn(c, "write failed");
-  }
+  s.after.clear();
 }
 
 // Writes fragments while the window has room, round robin; a finished
@@ -305,11 +308,15 @@ void pump_streams(Conn* c) {
     std::unique_ptr<OutStream> s = std::move(fr.streams.front());
     fr.streams.pop_front();
     write_fragment(c, *s);
+    if (c->st != St::Up) {  // the write failed and closed the connection
+      drop_stream(*s);
+      break;
+    }
     if (s->fragments_left > 0) {
       fr.streams.push_back(std::move(s));
       continue;
     }
-    if (!s->after.empty() && c->st == St::Up) {
+    if (!s->after.empty()) {
       std::vector<Frame*> after(s->after.begin(), s->after.end());
       s->after.clear();
       hold_gate(c, 1);  // the count write_frames' caller gives
@@ -355,14 +362,7 @@ void fragment_written(Conn* c) {
 // undeliverable, as fail_node answers an outbox.
 void fragments_conn_closed(Conn* c) {
   Fragmenter& fr = c->fragmenter;
-  for (auto& s : fr.streams) {
-    Frame* f = s->frame.get();
-    proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoconnection);
-    for (Frame* a : s->after) {
-      proc_answer_undeliverable(a->kind, a->local, a->remote, a->ref, kNoconnection);
-      delete a;
-    }
-  }
+  for (auto& s : fr.streams) drop_stream(*s);
   fr.streams.clear();
   fr.holds_gate = false;
   c->reassembler.reset();

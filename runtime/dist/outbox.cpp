@@ -245,15 +245,8 @@ void on_written(uv_write_t* req, int status) {
   if (stream_conn) fragment_written(stream_conn);
 }
 
-namespace {
-
-void write_now(Conn* c, std::vector<Frame*>& frames) {
-  auto* wr = new WriteReq();
-  wr->gate = c->gate;
-  wr->frames = std::move(frames);
-  wr->bufs.reserve(wr->frames.size());
-  for (Frame* f : wr->frames)
-    wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
+// Hands a prepared write to libuv (or, without a socket, completes it).
+void submit_write(Conn* c, WriteReq* wr) {
   c->last_send = now_ns();
   if (c->test_transport) {
     on_written(&wr->req, 0);
@@ -265,6 +258,18 @@ void write_now(Conn* c, std::vector<Frame*>& frames) {
     on_written(&wr->req, rc);
     close_conn(c, "write failed");
   }
+}
+
+namespace {
+
+void write_now(Conn* c, std::vector<Frame*>& frames) {
+  auto* wr = new WriteReq();
+  wr->gate = c->gate;
+  wr->frames = std::move(frames);
+  wr->bufs.reserve(wr->frames.size());
+  for (Frame* f : wr->frames)
+    wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
+  submit_write(c, wr);
 }
 
 }  // namespace
