@@ -42,8 +42,8 @@
 ; { processes_alive, processes_spawned, processes_exited, messages_sent,
 ;   nodes_connected, schedulers, timers_pending, stacks_resident,
 ;   node_entries, remote_pids, heap_bytes, heap_live_bytes, gc_collections,
-;   gc_shared_bytes, alias_sends_dropped, reserved_[1] }: all u64, 128 bytes
-%snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, [1 x i64] }
+;   gc_shared_bytes, alias_sends_dropped, dist_messages_refused }: all u64, 128 bytes
+%snow_stats = type { i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64 }
 ; { u64 pid, u8 status, u8 reserved_[7], message_queue_len, links, monitors,
 ;   monitored_by, heap_size, reductions, entry, name_len, u8 name[256],
 ;   u64 reserved_words_[6] }: 384 bytes (snow_process_info)

@@ -217,7 +217,8 @@ enum { SNOW_PRIO_HIGH = 0, SNOW_PRIO_NORMAL = 1, SNOW_PRIO_LOW = 2 };
  * struct, keeps its old behaviour. The runtime refuses spawn options whose
  * reserved words are not zero (a caller built against a newer header never
  * has a field it relies on silently ignored), and snow_rt_stats() writes the
- * whole struct, reserved words as zero. No size field: an out-struct with a
+ * whole struct, reserved words as zero (snow_stats has used its last one:
+ * further counters need a new struct). No size field: an out-struct with a
  * stale or uninitialised size could make the runtime write past the caller's
  * memory, and zero-initialising is already the rule. See docs/abi.md. */
 
@@ -250,15 +251,16 @@ typedef struct snow_stats {
   uint64_t node_entries;      /* node-table entries in use (v2) */
   uint64_t remote_pids;       /* remote pid handles held (v2) */
   /* The collected heap (v2; see snow_rt_stats in docs/abi.md): */
-  uint64_t heap_bytes;          /* bytes of heap blocks in use (process heaps and
-                                   values kept after their owner exited) */
-  uint64_t heap_live_bytes;     /* live bytes found by each existing process
-                                   heap's last collection, summed */
-  uint64_t gc_collections;      /* process heap collections since program start */
-  uint64_t gc_shared_bytes;     /* bytes of values carried between processes
-                                   that the last shared collection kept */
-  uint64_t alias_sends_dropped; /* sends from peers to process aliases, dropped (v2) */
-  uint64_t reserved_[1];        /* written as 0; see "Growth" above */
+  uint64_t heap_bytes;            /* bytes of heap blocks in use (process heaps and
+                                     values kept after their owner exited) */
+  uint64_t heap_live_bytes;       /* live bytes found by each existing process
+                                     heap's last collection, summed */
+  uint64_t gc_collections;        /* process heap collections since program start */
+  uint64_t gc_shared_bytes;       /* bytes of values carried between processes
+                                     that the last shared collection kept */
+  uint64_t alias_sends_dropped;   /* sends from peers to process aliases, dropped (v2) */
+  uint64_t dist_messages_refused; /* messages from peers over the per-message limit,
+                                     refused (v2; SNOW_DIST_MAX_MESSAGE) */
 } snow_stats;
 
 /* ------------------------------------------------------------------------
@@ -403,11 +405,11 @@ SNOW_API void snow_actor_yield(void);
  *  one sender to one receiver arrive in send order, interleaved correctly
  *  with that sender's link, unlink, monitor, demonitor and exit signals.
  *  Returns 0; SNOW_EINVAL for pid 0 or msg NULL with size > 0;
- *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE (64 MiB - 64 KiB for a pid of
- *  another node); SNOW_ENOTSTARTED before start. To a node whose send
- *  queue is at the busy limit (docs/distribution.md, "Limits"), a process
- *  is suspended until it drains, and a thread outside a process gets
- *  SNOW_EBUSY: nothing was sent. */
+ *  SNOW_EMSGSIZE beyond SNOW_MAX_MSG_SIZE (SNOW_MAX_MSG_SIZE - 64 KiB for a
+ *  pid of another node); SNOW_ENOTSTARTED before start. To a node whose
+ *  send queue is at the busy limit (docs/distribution.md, "Limits"), a
+ *  process is suspended until it drains, and a thread outside a process
+ *  gets SNOW_EBUSY: nothing was sent. */
 SNOW_API int32_t snow_actor_send(snow_pid_t to, const uint8_t* msg, uint64_t size);
 
 /** Removes and returns the oldest message. timeout_ms < 0 waits forever,
@@ -490,8 +492,9 @@ SNOW_API bool snow_actor_set_trap_exit(bool on);
 SNOW_API int32_t snow_actor_exit(snow_pid_t pid, uint8_t reason_tag);
 
 /** snow_actor_exit() with a fully encoded reason. Returns 0, SNOW_EINVAL
- *  for pid 0 or a malformed reason, SNOW_EMSGSIZE if too large (64 MiB -
- *  64 KiB for a pid of another node), SNOW_ENOTSTARTED before start. */
+ *  for pid 0 or a malformed reason, SNOW_EMSGSIZE if too large
+ *  (SNOW_MAX_MSG_SIZE - 64 KiB for a pid of another node), SNOW_ENOTSTARTED
+ *  before start. */
 SNOW_API int32_t snow_actor_exit_reason(snow_pid_t pid, const uint8_t* reason, uint64_t len);
 
 /** The calling process exits now with that encoded reason (a malformed
@@ -630,7 +633,7 @@ SNOW_API void snow_register_function(const char* name, uint64_t len, snow_proc_f
  *  link == 1 links caller and child atomically. Parks the calling process
  *  until the reply. Returns the child's pid, or 0 for a bad node or
  *  function name, args NULL with asize > 0, asize over SNOW_MAX_MSG_SIZE
- *  (64 MiB - 64 KiB for another node), no started node; and, not reported
+ *  (less 64 KiB for another node), no started node; and, not reported
  *  apart, an unknown function, a node lost or unreachable. Process only (0
  *  elsewhere). */
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,

@@ -20,7 +20,6 @@ namespace snow::rt::dist {
 
 namespace {
 
-constexpr size_t kMaxFrame = 64u << 20;  // bytes; larger frames close the connection
 constexpr size_t kMaxHandshakeFrame = 4096;
 // Incoming connections that have not proved the cookie yet, at most.
 constexpr int kMaxUnauthenticated = 128;
@@ -232,6 +231,7 @@ void close_conn(Conn* c, const char* why) {
     --e->conns;
     c->entry = nullptr;
   }
+  fragments_conn_closed(c);
   // A resolution still queued is dropped; one already running finishes
   // and its callback releases the connection.
   if (c->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&c->resolve_req));
@@ -297,31 +297,43 @@ namespace {
 
 // Processes what a connection's peer sent: handshake messages ([u16
 // length][body]) until the connection is up, then frames ([u32
-// length][body], 0 = tick). The input stays bounded: a frame may not
-// exceed kMaxFrame (kMaxHandshakeFrame before authentication) and its
-// bytes are kept only until it is complete.
+// length][body], 0 = tick). The input stays bounded: a handshake message
+// may not exceed kMaxHandshakeFrame; a frame over the per-message limit
+// (D.max_message) is refused alone and its bytes are skipped as they
+// arrive; other bytes are kept only until their frame is complete.
 void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
   if (c->st == St::Dead) return;
   c->last_recv = now_ns();
   D.last_traffic_ns.store(c->last_recv, std::memory_order_relaxed);
-  c->rbuf.insert(c->rbuf.end(), bytes, bytes + n);
+  size_t skip = size_t(std::min<uint64_t>(c->skip_bytes, n));
+  c->skip_bytes -= skip;
+  c->rbuf.insert(c->rbuf.end(), bytes + skip, bytes + n);
   for (;;) {
     if (c->st == St::Dead) return;
     size_t avail = c->rbuf.size() - c->rstart;
-    const uint8_t* p = c->rbuf.data() + c->rstart;
+    uint8_t* p = c->rbuf.data() + c->rstart;
     bool up = c->st == St::Up;
     size_t hdr = up ? 4 : 2;
     if (avail < hdr) break;
     size_t len = up ? get_be32(p) : get_be16(p);
-    if (len > (up ? kMaxFrame : kMaxHandshakeFrame)) {
+    if (!up && len > kMaxHandshakeFrame) {
       close_conn(c, "frame too large");
       return;
     }
+    if (up && len > D.max_message) {
+      refuse_whole_frame(c, len);
+      size_t have = std::min(avail, hdr + len);
+      c->rstart += have;
+      c->skip_bytes = hdr + len - have;
+      continue;
+    }
     if (avail < hdr + len) break;
     c->rstart += hdr + len;
-    bool ok = up ? handle_frame(c, p + hdr, len) : handle_handshake(c, p + hdr, len);
-    if (!ok) {
-      close_conn(c, up ? "malformed frame" : "handshake failed");
+    const char* why = nullptr;
+    if (up) why = receive_frame(c, p + hdr, len);
+    else if (!handle_handshake(c, p + hdr, len)) why = "handshake failed";
+    if (why) {
+      close_conn(c, why);
       return;
     }
   }

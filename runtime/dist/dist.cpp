@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include <csignal>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -108,6 +109,25 @@ bool read_visibility() {
   return false;
 }
 
+// The per-message limit on what peers send: SNOW_DIST_MAX_MESSAGE, in
+// bytes, from 1024 to SNOW_MAX_MSG_SIZE (the default). false (and a log
+// line) when it is malformed or out of range.
+bool read_max_message() {
+  D.max_message = kDefaultMaxMessage;
+  const char* v = getenv("SNOW_DIST_MAX_MESSAGE");
+  if (!v || !*v) return true;
+  char* end;
+  errno = 0;
+  unsigned long long m = strtoull(v, &end, 10);
+  if (*end != 0 || errno != 0 || v[0] == '-' || m < 1024 || m > SNOW_MAX_MSG_SIZE) {
+    log_line("snowrt: SNOW_DIST_MAX_MESSAGE=%s is not a byte count from 1024 to %llu", v,
+             static_cast<unsigned long long>(SNOW_MAX_MSG_SIZE));
+    return false;
+  }
+  D.max_message = m;
+  return true;
+}
+
 }  // namespace
 
 }  // namespace snow::rt::dist
@@ -132,6 +152,7 @@ const DistHooks& dist_proc_hooks() {
                                dist_node_entries,
                                dist_remote_pids,
                                dist_alias_sends_dropped,
+                               dist_messages_refused,
                                dist_send_busy,
                                dist_busy_enlist};
   return hooks;
@@ -164,7 +185,7 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   if (secret.empty())
     if (int64_t rc = read_default_cookie(&secret); rc != 0) return rc;
   if (D.started.exchange(true)) return SNOW_EALREADY;
-  if (!read_listen_settings() || !read_visibility() || !read_epmd_port()) {
+  if (!read_listen_settings() || !read_visibility() || !read_epmd_port() || !read_max_message()) {
     D.started.store(false);
     return SNOW_EINVAL;
   }
@@ -280,6 +301,7 @@ uint64_t dist_node_entries() { return node_table_counts().entries; }
 
 uint64_t dist_remote_pids() { return node_table_counts().pids; }
 uint64_t dist_alias_sends_dropped() { return D.alias_sends_dropped.load(std::memory_order_relaxed); }
+uint64_t dist_messages_refused() { return D.messages_refused.load(std::memory_order_relaxed); }
 
 uint64_t dist_nodes_connected() {
   std::lock_guard<std::mutex> lk(D.conn_mu);

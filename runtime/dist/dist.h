@@ -41,9 +41,12 @@ namespace snow::rt {
 
 struct Process;
 
-// The largest message a remote send accepts (the frame limit a peer
-// enforces is 64 MiB; the rest is room for the control message).
-constexpr uint64_t kDistMaxMessage = (uint64_t(64) << 20) - 64 * 1024;
+// The largest message a remote send accepts: SNOW_MAX_MSG_SIZE less room
+// for the control message (frames carry a 32-bit length; large ones
+// travel in fragments to peers that take them, runtime/dist/fragments.h).
+constexpr uint64_t kDistMaxMessage = SNOW_MAX_MSG_SIZE - 64 * 1024;
+// The default per-message limit on what peers send (SNOW_DIST_MAX_MESSAGE).
+constexpr uint64_t kDefaultMaxMessage = SNOW_MAX_MSG_SIZE;
 
 bool dist_started();
 // The distribution entry points proc calls (DistHooks in process.h), for
@@ -99,6 +102,9 @@ uint64_t dist_remote_pids();
 // Sends from peers to process aliases, dropped since the library was
 // loaded (snow_rt_stats; control.cpp on_alias_send). Any thread.
 uint64_t dist_alias_sends_dropped();
+// Messages from peers refused for the per-message limit since the library
+// was loaded (snow_rt_stats; runtime/dist/fragments.h). Any thread.
+uint64_t dist_messages_refused();
 
 // Node monitors: NODEDOWN/NODEUP delivered to `watcher`. The watcher's own
 // bookkeeping (ids) lives in its process; these calls keep the registry.

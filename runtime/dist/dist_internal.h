@@ -81,6 +81,7 @@
 #include "abi/include/snowrt.h"
 #include "runtime/dist/dist.h"
 #include "runtime/dist/epmd.h"
+#include "runtime/dist/fragments.h"
 #include "runtime/dist/node_table.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
@@ -182,6 +183,12 @@ struct Conn {
   // No socket: what we write is dropped (dist_test_feed drives it).
   bool test_transport = false;
   GatePtr gate = std::make_shared<WriteGate>();
+  // Fragmented messages (fragments.h), once up: incoming sequences
+  // (made at the first fragment), outgoing streams, and the bytes left of
+  // an unfragmented frame refused for its size.
+  std::unique_ptr<Reassembler> reassembler;
+  Fragmenter fragmenter;
+  uint64_t skip_bytes = 0;
 };
 
 // A write handed to libuv: frames (freed when written) or owned bytes.
@@ -189,8 +196,10 @@ struct WriteReq {
   uv_write_t req;
   std::vector<Frame*> frames;
   std::vector<uv_buf_t> bufs;
-  std::vector<uint8_t> owned;  // small handshake writes
-  GatePtr gate;                // counted in gate->loop_pending when set
+  std::vector<uint8_t> owned;   // small handshake writes
+  GatePtr gate;                 // counted in gate->loop_pending when set
+  Conn* fragment_of = nullptr;  // a fragment of this connection's stream (fragments.cpp)
+  std::shared_ptr<Frame> keep;  // the stream's frame, which the buffers point into
 };
 
 enum class CmdType { Start, Stop, Connect, Disconnect, NodeMonitor, Ticktime, TestFeed };
@@ -285,6 +294,11 @@ struct Dist {
   // ALIAS_SEND and ALIAS_SEND_TT messages dropped (no process has an
   // alias). Any thread.
   std::atomic<uint64_t> alias_sends_dropped{0};
+  // The per-message limit of what peers send (SNOW_DIST_MAX_MESSAGE, read
+  // at start; fragments.h has the bounds it sets), and the messages
+  // refused for it. Any thread.
+  uint64_t max_message = kDefaultMaxMessage;
+  std::atomic<uint64_t> messages_refused{0};
 
   std::mutex nm_mu;
   std::unordered_map<int64_t, NodeMon> node_mons;
@@ -348,6 +362,9 @@ inline Frame* frame_finish(Writer& w) { return frame_finish(w, SigKind::Message,
 void wake_loop();
 void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation = kAnyGeneration, RecordChange rc = {});
 void write_frames(Conn* c, std::vector<Frame*>& frames);
+// Hands a prepared write to libuv (completes it at once without a socket);
+// a failure closes the connection.
+void submit_write(Conn* c, WriteReq* wr);
 void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted = false);
 void on_written(uv_write_t* req, int status);
 void adopt_entry(NodeEntry* e);
@@ -375,6 +392,29 @@ void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uin
 bool handle_frame(Conn* c, const uint8_t* m, size_t n);
 bool peer_pid(Conn* c, etf::View t, PidUse use, uint64_t* out);
 bool is_peer_pid(Conn* c, etf::View t);
+
+// ------------------------------------------------------------------ fragments.cpp
+
+// One frame of an up connection in any form (pass-through, header,
+// fragment): read, or gathered until its message is whole. nullptr, or why
+// the connection must be closed.
+const char* receive_frame(Conn* c, uint8_t* body, size_t n);
+// Counts and logs the refusal of an unfragmented frame over the limit.
+void refuse_whole_frame(Conn* c, uint64_t bytes);
+// Before a direct write to a connection (under the entry's and the gate's
+// locks): converts the frames for a peer with fragments. false when one
+// must be fragmented (only the loop does that).
+bool frames_ready_for_direct_write(std::vector<Frame*>& frames, const WriteGate& g);
+// The loop is about to write `frames` to c (a peer with fragments): frames
+// that go now stay in `frames` (converted), large ones become streams and
+// frames of senders with a stream in progress wait behind it.
+void route_frames(Conn* c, std::vector<Frame*>& frames);
+// Writes more fragments if the window has room (after write_frames).
+void streams_continue(Conn* c);
+// A fragment write completed (on_written).
+void fragment_written(Conn* c);
+// The connection closed: its streams are answered as undeliverable.
+void fragments_conn_closed(Conn* c);
 
 // ------------------------------------------------------------------ spawn.cpp
 

@@ -55,6 +55,10 @@ bool go_up(Conn* c) {
   }
   c->st = St::Up;
   if (c->timer_open) uv_timer_stop(&c->timer);
+  {
+    std::lock_guard<std::mutex> gl(c->gate->mu);
+    c->gate->header_form = (c->peer_flags & wire::kFlagFragments) != 0;
+  }
   if (c->tcp_open) {
     std::lock_guard<std::mutex> gl(c->gate->mu);
     uv_os_fd_t fd;

@@ -66,6 +66,7 @@ bool try_direct_write(NodeEntry* e) {
   WriteGate& g = *e->gate;
   std::lock_guard<std::mutex> gl(g.mu);
   if (!g.open || g.loop_pending != 0 || g.partial) return false;
+  if (!frames_ready_for_direct_write(e->outbox, g)) return false;
   constexpr size_t kMaxIov = 64;
   size_t done_frames = 0;
   while (done_frames < e->outbox.size()) {
@@ -240,21 +241,19 @@ void on_written(uv_write_t* req, int status) {
     std::lock_guard<std::mutex> gl(wr->gate->mu);
     --wr->gate->loop_pending;
   }
-  NodeEntry* counted_in = wr->frames.empty() ? nullptr : wr->frames.front()->counted_in;  // one entry's frames
+  // One entry's frames, or a fragment of one stream's frame.
+  NodeEntry* counted_in = !wr->frames.empty() ? wr->frames.front()->counted_in
+                          : wr->keep          ? wr->keep->counted_in
+                                              : nullptr;
   for (Frame* f : wr->frames) delete f;
-  delete wr;
+  Conn* stream_conn = wr->fragment_of;
+  delete wr;  // a stream's last fragment frees its frame here
   if (counted_in) busy_wake_if_drained(counted_in);
+  if (stream_conn) fragment_written(stream_conn);
 }
 
-// Frames already counted in c->gate->loop_pending by the caller.
-void write_frames(Conn* c, std::vector<Frame*>& frames) {
-  if (frames.empty()) return;
-  auto* wr = new WriteReq();
-  wr->gate = c->gate;
-  wr->frames = std::move(frames);
-  wr->bufs.reserve(wr->frames.size());
-  for (Frame* f : wr->frames)
-    wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
+// Hands a prepared write to libuv (or, without a socket, completes it).
+void submit_write(Conn* c, WriteReq* wr) {
   c->last_send = now_ns();
   if (c->test_transport) {
     on_written(&wr->req, 0);
@@ -266,6 +265,38 @@ void write_frames(Conn* c, std::vector<Frame*>& frames) {
     on_written(&wr->req, rc);
     close_conn(c, "write failed");
   }
+}
+
+namespace {
+
+void write_now(Conn* c, std::vector<Frame*>& frames) {
+  auto* wr = new WriteReq();
+  wr->gate = c->gate;
+  wr->frames = std::move(frames);
+  wr->bufs.reserve(wr->frames.size());
+  for (Frame* f : wr->frames)
+    wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(f->bytes.data()), unsigned(f->bytes.size())));
+  submit_write(c, wr);
+}
+
+}  // namespace
+
+// Frames already counted (once) in c->gate->loop_pending by the caller.
+// For a peer with fragments, large frames go out as streams (fragments.h).
+void write_frames(Conn* c, std::vector<Frame*>& frames) {
+  if (frames.empty()) return;
+  if (c->peer_flags & wire::kFlagFragments) {
+    route_frames(c, frames);
+    if (frames.empty()) {
+      std::lock_guard<std::mutex> gl(c->gate->mu);
+      --c->gate->loop_pending;  // the caller's count: nothing to write now
+    } else {
+      write_now(c, frames);
+    }
+    streams_continue(c);
+    return;
+  }
+  write_now(c, frames);
 }
 
 // Handshake messages and ticks. On an up connection the caller has counted

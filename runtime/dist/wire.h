@@ -27,6 +27,7 @@ constexpr uint64_t kFlagMapTag = 0x20000;
 constexpr uint64_t kFlagBigCreation = 0x40000;
 constexpr uint64_t kFlagSendSender = 0x80000;
 constexpr uint64_t kFlagExitPayload = 0x400000;
+constexpr uint64_t kFlagFragments = 0x800000;
 constexpr uint64_t kFlagHandshake23 = 0x1000000;
 constexpr uint64_t kFlagUnlinkId = 0x2000000;
 constexpr uint64_t kFlagSpawn = uint64_t(1) << 32;
@@ -35,7 +36,9 @@ constexpr uint64_t kFlagAlias = uint64_t(1) << 35;
 constexpr uint64_t kFlagMandatory25Digest = uint64_t(1) << 36;
 
 // What we offer: everything OTP 25 requires plus the features we implement.
-// Not offered (so peers never use them): atom cache, fragments. Aliases are
+// Not offered (so peers never use it): the atom cache. With fragments a
+// peer sends and expects distribution headers (runtime/dist/fragments.h).
+// Aliases are
 // offered only so that a peer sends us what its processes send to an
 // alias of ours rather than dropping it unseen: no process here has an
 // alias, so those sends are dropped and counted (control.cpp).
@@ -44,8 +47,8 @@ constexpr uint64_t kFlagMandatory25Digest = uint64_t(1) << 36;
 constexpr uint64_t kOurFlags = kFlagPublished | kFlagExtendedReferences | kFlagDistMonitor | kFlagDistMonitorName |
                                kFlagFunTags | kFlagNewFunTags | kFlagExtendedPidsPorts | kFlagExportPtrTag |
                                kFlagBitBinaries | kFlagNewFloats | kFlagUtf8Atoms | kFlagMapTag | kFlagBigCreation |
-                               kFlagSendSender | kFlagExitPayload | kFlagHandshake23 | kFlagUnlinkId | kFlagSpawn |
-                               kFlagV4NC | kFlagAlias | kFlagMandatory25Digest;
+                               kFlagSendSender | kFlagExitPayload | kFlagFragments | kFlagHandshake23 | kFlagUnlinkId |
+                               kFlagSpawn | kFlagV4NC | kFlagAlias | kFlagMandatory25Digest;
 // What we require of a peer.
 constexpr uint64_t kRequiredFlags = kFlagExtendedReferences | kFlagExtendedPidsPorts | kFlagUtf8Atoms |
                                     kFlagNewFunTags | kFlagFunTags | kFlagBigCreation | kFlagHandshake23 |

@@ -281,6 +281,7 @@ void proc_stats(snow_stats* out) {
     out->node_entries = R.dist.node_entries();
     out->remote_pids = R.dist.remote_pids();
     out->alias_sends_dropped = R.dist.alias_sends_dropped();
+    out->dist_messages_refused = R.dist.messages_refused();
   }
   out->schedulers = sched_worker_count();
   out->timers_pending = uint64_t(timers_pending());

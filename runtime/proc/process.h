@@ -75,6 +75,7 @@ struct DistHooks {
   uint64_t (*node_entries)();
   uint64_t (*remote_pids)();
   uint64_t (*alias_sends_dropped)();
+  uint64_t (*messages_refused)();
   // The send-side busy limit (docs/distribution.md, "Limits"). `to` is a
   // remote pid, or any handle of the same node entry. send_busy: the queue
   // toward it holds the limit or more (lock-free: every remote send asks).

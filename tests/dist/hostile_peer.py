@@ -48,6 +48,21 @@ def control(*elems, payload=None):
     return body
 
 
+def fragment(seq, frag_id, data, first_control=None):
+    """One fragment frame body (erl_ext_dist "Distribution Header for
+    fragmented messages"): the first of a sequence carries the control term
+    (no version byte, no atom cache references), the others only data."""
+    head = bytes([131, 69 if first_control is not None else 70]) + seq.to_bytes(8, "big") + frag_id.to_bytes(8, "big")
+    if first_control is not None:
+        return head + b"\x00" + first_control + data
+    return head + data
+
+
+def send_control_body(to):
+    """{2, '', To} without version byte (the control term of a fragment)."""
+    return etf_tuple_body(etf_int(2), etf_atom_body(""), to)
+
+
 def link_msg(frm, to):
     return control(etf_int(1), frm, to)
 

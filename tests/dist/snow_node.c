@@ -204,6 +204,21 @@ static uint64_t fnv1a(const uint8_t* p, uint64_t n) {
   return h;
 }
 
+/* CRC-32 (the zlib and erlang:crc32 polynomial): what an erl peer can
+ * compute for a large term cheaply. */
+static uint32_t crc32_of(const uint8_t* p, uint64_t n) {
+  static uint32_t table[256];
+  if (!table[1])
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      table[i] = c;
+    }
+  uint32_t c = 0xFFFFFFFFu;
+  for (uint64_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
 static uint64_t get_u64(const uint8_t* p) {
   uint64_t v;
   memcpy(&v, p, 8);
@@ -441,7 +456,8 @@ static void print_event(struct wstate* w, const snow_msg* m) {
       char hex[2400];
       to_hex(m->data, (size_t)m->len, hex, sizeof hex);
       pid_hex(snow_term_decode_pid(m->data, m->len), a, sizeof a);
-      emit("E %s TERM etf=%s pid=%s t=%lld", w->label, hex, a, (long long)t);
+      emit("E %s TERM etf=%s pid=%s len=%llu crc=%u t=%lld", w->label, hex, a, (unsigned long long)m->len,
+           (unsigned)crc32_of(m->data, m->len), (long long)t);
       break;
     }
     case SNOW_MSG_SPAWN_REPLY:
@@ -943,12 +959,13 @@ static void* reader_main(void* unused) {
       if (rc < 0) {
         reply_rc(id, rc);
       } else {
-        emit("R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu alias_drops=%llu stacks=%llu "
-             "timers=%llu heap=%llu",
+        emit("R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu alias_drops=%llu refused=%llu "
+             "stacks=%llu timers=%llu heap=%llu",
              id, (unsigned long long)st.processes_alive, (unsigned long long)st.nodes_connected,
              (unsigned long long)st.node_entries, (unsigned long long)st.remote_pids,
-             (unsigned long long)st.alias_sends_dropped, (unsigned long long)st.stacks_resident,
-             (unsigned long long)st.timers_pending, (unsigned long long)st.heap_bytes);
+             (unsigned long long)st.alias_sends_dropped, (unsigned long long)st.dist_messages_refused,
+             (unsigned long long)st.stacks_resident, (unsigned long long)st.timers_pending,
+             (unsigned long long)st.heap_bytes);
       }
       continue;
     }

@@ -39,6 +39,8 @@ Cases (finding in brackets):
   unauthenticated_attempts_give_node_monitors_nothing [found with the soak:
       a failed handshake of a node that never came up gives NODEDOWN to
       every snow_node_monitor_all process]
+  unfinished_fragmented_messages_stay_within_the_limit [issue 12 item 5]
+  fragments_breaking_the_protocol_close_only_their_connection [issue 12 item 5]
 """
 
 import os
@@ -51,9 +53,9 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hostile_peer import (DialTrap, Flood, Script, check_alive, digest, etf_ref, exit2_msg, exit_msg, hs,  # noqa: E402
-                          link_msg, monitor_p_msg, name_message, recv_hs, reg_send_msg, send_msg, send_sender_msg,
-                          stderr_lines, unlink_id_msg, wait_fds_settle)
+from hostile_peer import (DialTrap, Flood, Script, check_alive, digest, etf_ref, exit2_msg, exit_msg,  # noqa: E402
+                          fragment, hs, link_msg, monitor_p_msg, name_message, recv_hs, reg_send_msg, send_control_body,
+                          send_msg, send_sender_msg, stderr_lines, unlink_id_msg, wait_fds_settle)
 from nodelib import (SCALE, Fail, RawPeer, Runner, Skip, check, epmd_port, etf_atom_body, etf_pid_body,  # noqa: E402
                      pid_etf_body, proc_fd_count, proc_rss_kb, proc_tcp_sockets, sanitized, tmo)
 
@@ -561,6 +563,81 @@ def t_unauth_no_nodedown(ctx):
                   len(v.pending("all", "NODEDOWN")))
 
 
+# ---------------------------------------------------------------- fragments (issue 12 item 5)
+
+FRAG_LIMIT = 4 << 20  # SNOW_DIST_MAX_MESSAGE of the nodes below
+
+
+def t_fragments_bounded(ctx):
+    """An authenticated peer starts 1,000 fragmented messages of 128 KiB
+    and finishes none, then grows one of them by 10 MiB: the node holds at
+    most its per-message limit (4 MiB here) for them, refuses the messages
+    over it (counted), keeps the connection, and a legitimate peer still
+    connects after."""
+    v = ctx.node("v", env={"SNOW_DIST_MAX_MESSAGE": str(FRAG_LIMIT)})
+    sink = v.spawn("sink")
+    to = pid_etf_body(v.spawn("t"))
+    sc = Script(ctx, v, sink)
+    sc.send("warm-up", send_msg(to, b"warm"))
+    rss0 = proc_rss_kb(v.pid)
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    ctl = send_control_body(to)
+    n = scaled(1000, 200)
+    for start in range(0, n, 50):
+        sc.send_batch("sequences %d.." % start,
+                      [f for seq in range(start, start + 50) for f in (fragment(seq, 1000, chunk, ctl),
+                                                                       fragment(seq, 999, chunk))])
+    sc.send_batch("one sequence growing by 10 MiB",
+                  [fragment(n + 1, 1000, chunk, ctl)] + [fragment(n + 1, 999 - i, chunk) for i in range(160)])
+    check(not sc.refused, "the connection was closed after: %s" % ", ".join(sc.refused))
+    rss1 = proc_rss_kb(v.pid)
+    refused = int(v.cmd("stats").kv.get("refused"))
+    ctx.note("RSS %d -> %d KiB, %d messages refused" % (rss0, rss1, refused))
+    # The first 32 or so fit the limit; every later one is refused.
+    check(refused >= n - 64, "only %d of %d messages refused" % (refused, n))
+    if sanitized(ctx.binary):
+        ctx.note("RSS not checked in a sanitizer build")
+    else:
+        # The limit, twice over for buffers that grew by doubling, plus
+        # 16 MiB of reads in flight and allocator noise.
+        bound_kb = 2 * FRAG_LIMIT // 1024 + 16 * 1024
+        check(rss1 - rss0 <= bound_kb, "RSS grew by %d KiB for unfinished messages (bound %d KiB)" %
+              (rss1 - rss0, bound_kb))
+    sc.close()
+    check_alive(v, "after unfinished fragmented messages")
+    check_peer_works(ctx, v, "unfinished fragmented messages")
+
+
+def t_fragments_protocol_breaches(ctx):
+    """Fragments that break the protocol (ids out of order, a fragment of a
+    sequence never started, a sequence id started twice, more than 1,024
+    unfinished sequences) each close the connection they came on, and
+    nothing else: the node lives and a legitimate peer connects after."""
+    v = ctx.node("v", env={"SNOW_DIST_MAX_MESSAGE": str(FRAG_LIMIT)})
+    sink = v.spawn("sink")
+    to = pid_etf_body(v.spawn("t"))
+    sc = Script(ctx, v, sink)
+    ctl = send_control_body(to)
+    data = b"x" * 1000
+    cases = [
+        ("fragment ids out of order", [fragment(1, 3, data, ctl), fragment(1, 1, data)]),
+        ("a fragment of a sequence never started", [fragment(2, 1, data)]),
+        ("a sequence id started twice", [fragment(3, 3, data, ctl), fragment(3, 3, data, ctl)]),
+        ("1,025 unfinished sequences", [fragment(100 + i, 2, data, ctl) for i in range(1025)]),
+    ]
+    for what, bodies in cases:
+        sc.send_batch(what, bodies)
+    sc.close()
+    check(sc.refused == [c[0] for c in cases], "connections closed after: %s" % sc.refused)
+    # A well-formed sequence and 1,024 unfinished ones are fine.
+    sc = Script(ctx, v, sink)
+    sc.send_batch("1,024 unfinished sequences", [fragment(100 + i, 2, data, ctl) for i in range(1024)])
+    check(not sc.refused, "1,024 unfinished sequences closed the connection")
+    sc.close()
+    check_alive(v, "after fragments that break the protocol")
+    check_peer_works(ctx, v, "fragments that break the protocol")
+
+
 def main():
     if len(sys.argv) < 2:
         print("usage: test_hostile.py <snow_node binary> [filters...] [--asan-node=PATH]")
@@ -584,6 +661,8 @@ def main():
     runner.add("default_listener_is_all_interfaces", t_default_listener)
     runner.add("failed_handshake_log_is_rate_limited", t_log_rate_limited)
     runner.add("unauthenticated_attempts_give_node_monitors_nothing", t_unauth_no_nodedown)
+    runner.add("unfinished_fragmented_messages_stay_within_the_limit", t_fragments_bounded)
+    runner.add("fragments_breaking_the_protocol_close_only_their_connection", t_fragments_protocol_breaches)
     return runner.run(args)
 
 

@@ -159,7 +159,7 @@ static const struct {
     FIELD(snow_stats, gc_collections),
     FIELD(snow_stats, gc_shared_bytes),
     FIELD(snow_stats, alias_sends_dropped),
-    FIELD(snow_stats, reserved_),
+    FIELD(snow_stats, dist_messages_refused),
     FIELD(snow_proc_info, pid),
     FIELD(snow_proc_info, status),
     FIELD(snow_proc_info, reserved_),

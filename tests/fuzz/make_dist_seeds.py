@@ -59,6 +59,24 @@ def frame(control, payload=None):
     return struct.pack(">I", len(body)) + body
 
 
+def header_frame(control, payload=b""):
+    """A frame in header form (peers with fragments): [131][68][0], then
+    the terms without version bytes."""
+    body = bytes([131, 68, 0]) + control + payload
+    return struct.pack(">I", len(body)) + body
+
+
+def fragments(seq, control, payload, size):
+    """One message as a list of fragment frames of `size` payload bytes each."""
+    parts = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+    out = []
+    for i, part in enumerate(parts):
+        head = bytes([131, 69 if i == 0 else 70]) + struct.pack(">QQ", seq, len(parts) - i)
+        body = head + (bytes([0]) + control if i == 0 else b"") + part
+        out.append(struct.pack(">I", len(body)) + body)
+    return out
+
+
 def hs(body):
     return struct.pack(">H", len(body)) + body
 
@@ -108,6 +126,16 @@ SEEDS = {
     "link_other_node": bytes([2, 0]) + frame(tup(small_int(1), pid("x@10.255.255.1", 1), OURS[0])),
     "send_to_other_node": bytes([2, 0]) + frame(tup(small_int(2), atom(""), pid("y@h", 1)), binary(b"relay")),
     "deep_payload": bytes([2, 4]) + frame(tup(small_int(22), PEER, OURS[1]), bytes([104, 1]) * 300 + bytes([106])),
+    # Header form and fragments (DFLAG_FRAGMENTS): a message in header form,
+    # two sequences interleaved, then a continuation out of order.
+    "header_form": bytes([2, 0]) + header_frame(tup(small_int(22), PEER, OURS[1]), binary(b"header")) +
+    header_frame(tup(small_int(1), PEER, OURS[0])),
+    "fragments_interleaved": bytes([2, 7]) + b"".join(
+        a + b for a, b in zip(fragments(1, tup(small_int(22), PEER, OURS[1]), binary(bytes(range(200))), 64),
+                              fragments(2, tup(small_int(2), atom(""), OURS[2]), tup(atom("big"), binary(b"z" * 150)),
+                                        50))),
+    "fragments_out_of_order": bytes([2, 0]) + b"".join(
+        fragments(3, tup(small_int(22), PEER, OURS[1]), binary(b"q" * 300), 100)[::-1]),
 }
 
 EPMD = {

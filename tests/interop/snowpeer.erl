@@ -44,6 +44,10 @@
 %%   | rspawn <label> <node> <function> <link 0|1> <newlabel> [monitor]
 %%   | linkraw/monitorraw <label> <node> <id> <serial> <creation> (a pid
 %%     built from its parts) | sendbig <label> <pid> <size> | echo <label>
+%%   | patterncrc <label> <size> (erlang:crc32 of sendbig's binary)
+%%   | sendbigterm <label> <pid> <n> (sends {[1..n], <<"snow" x 16n>>};
+%%     answers the size and crc32 of its term_to_binary)
+%%   binaries over 64 KiB print crc=<crc32> and only their first 32 bytes
 -module(snowpeer).
 -export([main/0, reader/0, worker/2]).
 
@@ -161,6 +165,9 @@ worker_loop(Label) ->
             out("E ~s NODEUP node=~s type=~s t=~b", [Label, Node, proplists:get_value(node_type, Info), now_ns()]);
         {nodedown, Node, Info} ->
             out("E ~s NODEDOWN node=~s type=~s t=~b", [Label, Node, proplists:get_value(node_type, Info), now_ns()]);
+        Bin when is_binary(Bin), byte_size(Bin) > 65536 ->
+            out("E ~s MSG len=~b crc=~b data=~s trunc=1 t=~b",
+                [Label, byte_size(Bin), erlang:crc32(Bin), hex(binary:part(Bin, 0, 32)), now_ns()]);
         Bin when is_binary(Bin) ->
             out("E ~s MSG len=~b data=~s t=~b", [Label, byte_size(Bin), hex(Bin), now_ns()]);
         Term ->
@@ -174,6 +181,15 @@ worker_loop(Label) ->
     worker_loop(Label).
 
 ok(Id) -> out("R ~s ok 0", [Id]).
+
+%% snow_node.c's sendbig pattern: byte I is (I * 131 + 7 + (I bsr 16)) band
+%% 255, built from the 256 distinct 64 KiB blocks (block K starts at
+%% I = K * 65536, where I * 131 is 0 modulo 256) so a 100 MiB one is quick.
+pattern(Size) ->
+    Blocks = list_to_tuple([<< <<((J * 131 + 7 + K) band 255)>> || J <- lists:seq(0, 65535) >>
+                            || K <- lists:seq(0, 255)]),
+    Full = iolist_to_binary([element((K rem 256) + 1, Blocks) || K <- lists:seq(0, (Size + 65535) div 65536 - 1)]),
+    binary:part(Full, 0, Size).
 
 node_list([]) -> "-";
 node_list(Ns) -> lists:join(",", [atom_to_list(N) || N <- Ns]).
@@ -253,10 +269,18 @@ run(_, Id, "monitorraw", [NodeS, IdS, SerialS, CreationS]) ->
     P = fabricate_pid(list_to_atom(NodeS), list_to_integer(IdS), list_to_integer(SerialS), list_to_integer(CreationS)),
     out("R ~s ok ~s", [Id, hex(term_to_binary(monitor(process, P)))]);
 run(_, Id, "sendbig", [P, SizeS]) ->
-    Size = list_to_integer(SizeS),
-    Bin = << <<((I * 131 + 7 + (I bsr 16)) band 255)>> || I <- lists:seq(0, Size - 1) >>,
-    term_of(P) ! Bin,
+    term_of(P) ! pattern(list_to_integer(SizeS)),
     out("R ~s ok 0", [Id]);
+run(_, Id, "patterncrc", [SizeS]) ->
+    out("R ~s ok ~b", [Id, erlang:crc32(pattern(list_to_integer(SizeS)))]);
+run(_, Id, "sendbigterm", [P, NS]) ->
+    %% {[1..N], <<"snow" x N*16>>}: integers and a binary only, so
+    %% term_to_binary encodes it as the distribution does.
+    N = list_to_integer(NS),
+    T = {lists:seq(1, N), binary:copy(<<"snow">>, N * 16)},
+    term_of(P) ! T,
+    B = term_to_binary(T),
+    out("R ~s ok ~b ~b", [Id, byte_size(B), erlang:crc32(B)]);
 run(_, Id, "rspawn", [Node, Fn, Link, NewLabel | More]) ->
     Opts = [{reply, yes}] ++ [link || Link =:= "1"] ++ [monitor || More =:= ["monitor"]],
     Req = erlang:spawn_request(list_to_atom(Node), snow, list_to_atom(Fn), [<<(list_to_binary(NewLabel))/binary, 0>>], Opts),

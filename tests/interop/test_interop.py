@@ -993,6 +993,112 @@ def t_old_incarnation_pid(ctx):
     check(rp(ex) == "noproc", "EXIT %s" % rp(ex))
 
 
+# ---------------------------------------------------------------- fragments (issue 12 item 5)
+
+BIG = 100 << 20
+
+
+def watch_each_other(e, s, pe, ps):
+    """erl's ew and libsnowrt's sw link and monitor each other (in place on
+    return): the signals that a lost connection would fire."""
+    s.cmd("monitor", "sw", pe)
+    s.cmd("link", "sw", pe)
+    e.cmd("monitor", "ew", ps)
+    s.cmd("send", "sw", pe, hx("sync-e"))
+    e.event("ew", "MSG", lambda l: l.kv.get("data") == hx("sync-e"))
+    e.cmd("send", "ew", ps, hx("sync-s"))
+    s.event("sw", "MSG", lambda l: l.kv.get("data") == hx("sync-s"))
+
+
+def still_watching(e, s, pe, ps, what):
+    """Nothing fired noconnection and both directions still carry messages."""
+    for node, label in ((s, "sw"), (e, "ew")):
+        for kind in ("DOWN", "EXIT", "NODEDOWN"):
+            check(not node.pending(label, kind), "%s: %s got %s: %s" % (what, label, kind, node.pending(label, kind)))
+    s.cmd("send", "sw", pe, hx("after " + what))
+    e.event("ew", "MSG", lambda l: l.kv.get("data") == hx("after " + what))
+    e.cmd("send", "ew", ps, hx("after " + what))
+    s.event("sw", "MSG", lambda l: l.kv.get("data") == hx("after " + what))
+    check(s.cmd("nodes", "sw").args[0] == e.name, "%s: still connected" % what)
+
+
+def t_fragments_large_messages_both_ways(ctx):
+    """A 100 MiB binary each way and a 69 MiB term from erl (all over the
+    64 MiB a frame could hold before fragments) arrive intact (checksums),
+    and the links and monitors across the connection stay up."""
+    e, s = nodes(ctx)
+    pe = e.spawn("ew", trap=True)
+    ps = s.spawn("sw", trap=True)
+    watch_each_other(e, s, pe, ps)
+    ln = s.cmd("sendbig", "sw", pe, BIG, timeout=tmo(60))
+    check(ln.args[0] == "0", "snow -> erl 100 MiB send: %s" % ln.raw)
+    snow_sum = ln.kv["sum"]
+    want_crc = e.cmd("patterncrc", "ew", BIG, timeout=tmo(60)).args[0]
+    m = e.event("ew", "MSG", lambda l: l.kv.get("len") == str(BIG), timeout=tmo(120))
+    check(m.kv.get("crc") == want_crc, "erl got a corrupted 100 MiB binary: crc %s, expected %s" %
+          (m.kv.get("crc"), want_crc))
+    e.cmd("sendbig", "ew", ps, BIG, timeout=tmo(60))
+    m = s.event("sw", "MSG", lambda l: l.kv.get("len") == str(BIG), timeout=tmo(120))
+    check(m.kv.get("sum") == snow_sum, "we got a corrupted 100 MiB binary: sum %s, expected %s" %
+          (m.kv.get("sum"), snow_sum))
+    ln = e.cmd("sendbigterm", "ew", ps, 1 << 20, timeout=tmo(60))
+    size, crc = ln.args[0], ln.args[1]
+    check(int(size) > 64 << 20, "the term is only %s bytes" % size)
+    t = s.event("sw", "TERM", lambda l: l.kv.get("len") == size, timeout=tmo(120))
+    check(t.kv.get("crc") == crc, "we got a corrupted %s-byte term: crc %s, expected %s" % (size, t.kv.get("crc"), crc))
+    still_watching(e, s, pe, ps, "100 MiB messages")
+
+
+def t_fragments_interleave_with_small_messages(ctx):
+    """A small message sent after a 100 MiB one by another process is not
+    held behind it: erl is stopped while the large message is on its way,
+    the small one is sent, and once erl runs again the small one arrives
+    first (our writes interleave other frames between the fragments)."""
+    e, s = nodes(ctx)
+    pe = e.spawn("ew")
+    s.spawn("big")
+    s.spawn("small")
+    s.cmd("send", "small", pe, hx("warm up"))
+    e.event("ew", "MSG", lambda l: l.kv.get("data") == hx("warm up"))
+    os.kill(e.p.pid, signal.SIGSTOP)
+    try:
+        ln = s.cmd("sendbig", "big", pe, BIG, timeout=tmo(60))
+        check(ln.args[0] == "0", "100 MiB send: %s" % ln.raw)
+        s.cmd("send", "small", pe, hx("small one"))
+    finally:
+        os.kill(e.p.pid, signal.SIGCONT)
+    first = e.event("ew", "MSG", timeout=tmo(120))
+    check(first.kv.get("data") == hx("small one"), "the first message erl got is %s, not the small one" %
+          first.raw[:200])
+    m = e.event("ew", "MSG", timeout=tmo(120))
+    check(m.kv.get("len") == str(BIG), "then %s, not the large one" % m.raw[:200])
+
+
+def t_fragments_over_the_limit_refused_alone(ctx):
+    """With SNOW_DIST_MAX_MESSAGE=1 MiB, a 2 MiB binary from erl is refused
+    alone: counted in snow_rt_stats, logged, the next message from the same
+    erl process arrives, and links and monitors stay up."""
+    e = ErlNode(ctx, ctx.uname("e"))
+    s = ctx.node("s", env={"SNOW_DIST_MAX_MESSAGE": str(1 << 20)})
+    pe = e.spawn("ew", trap=True)
+    ps = s.spawn("sw", trap=True)
+    watch_each_other(e, s, pe, ps)
+    check(s.cmd("stats").kv.get("refused") == "0", "refused before anything large")
+    e.cmd("sendbig", "ew", ps, 2 << 20)
+    e.cmd("send", "ew", ps, hx("next"))
+    m = s.event("sw", "MSG", timeout=tmo(30))
+    check(m.kv.get("data") == hx("next"), "the message after the refused one: %s" % m.raw[:200])
+    ln = s.cmd("stats")
+    check(ln.kv.get("refused") == "1", "refused after one message over the limit: %s" % ln.raw)
+    still_watching(e, s, pe, ps, "a refused message")
+    log = open(s.log_path, "rb").read().decode("utf-8", "replace")
+    check("refused a message from %s" % e.name in log, "no log line about the refused message")
+    # Just under the limit still passes.
+    e.cmd("sendbig", "ew", ps, (1 << 20) - 200)
+    m = s.event("sw", "MSG", lambda l: l.kv.get("len") == str((1 << 20) - 200), timeout=tmo(30))
+    check(s.cmd("stats").kv.get("refused") == "1", "a message under the limit was refused")
+
+
 def main():
     if len(sys.argv) < 2:
         print("usage: test_interop.py <snow_node binary> [filters...]")
@@ -1030,6 +1136,9 @@ def main():
     runner.add("odd_reasons_from_erl_processes", t_odd_reasons_from_erl_processes)
     runner.add("non_ascii_registered_name", t_non_ascii_registered_name)
     runner.add("latin1_terms_echoed_verbatim", t_latin1_terms_echoed_verbatim)
+    runner.add("fragments_large_messages_both_ways", t_fragments_large_messages_both_ways)
+    runner.add("fragments_interleave_with_small_messages", t_fragments_interleave_with_small_messages)
+    runner.add("fragments_over_the_limit_refused_alone", t_fragments_over_the_limit_refused_alone)
     rc = runner.run(sys.argv[2:])
     shutil.rmtree(runner.beamdir, ignore_errors=True)
     return rc

@@ -188,7 +188,7 @@ class snow_stats(Structure):
         ("gc_collections", c_uint64),
         ("gc_shared_bytes", c_uint64),
         ("alias_sends_dropped", c_uint64),
-        ("reserved_", c_uint64 * 1),
+        ("dist_messages_refused", c_uint64),
     ]
 
 

@@ -177,7 +177,7 @@ pub struct snow_stats {
     pub gc_collections: u64,
     pub gc_shared_bytes: u64,
     pub alias_sends_dropped: u64,
-    pub reserved_: [u64; 1],
+    pub dist_messages_refused: u64,
 }
 
 pub const SNOW_PROC_RUNNING: u8 = 0;
