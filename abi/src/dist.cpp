@@ -122,6 +122,11 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
       SNOW_ENOTPROC, [&] { return proc_send(proc_pid(proc_current()), to, data, n, SNOW_MSG_TERM, SNOW_TAG_TERM); });
 }
 
+SNOW_API int64_t snow_node_set_tls(const char* key, uint64_t klen, const char* value, uint64_t vlen) {
+  if (!str_ok(key, klen, 64) || klen == 0 || !str_ok(value, vlen, 4096)) return SNOW_EINVAL;
+  return dist_set_tls(sv(key, klen), sv(value, vlen));
+}
+
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {
   if (ms == 0) return SNOW_EINVAL;
   dist_set_ticktime(ms);

@@ -292,13 +292,12 @@ void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
   *buf = uv_buf_init(g_read_chunk, sizeof g_read_chunk);
 }
 
-namespace {
-
 // Processes what a connection's peer sent: handshake messages ([u16
-// length][body]) until the connection is up, then frames ([u32
-// length][body], 0 = tick). The input stays bounded: a frame may not
-// exceed kMaxFrame (kMaxHandshakeFrame before authentication) and its
-// bytes are kept only until it is complete.
+// length][body]; [u32 length] inside TLS, as inet_tls_dist frames them)
+// until the connection is up, then frames ([u32 length][body], 0 = tick).
+// The input stays bounded: a frame may not exceed kMaxFrame
+// (kMaxHandshakeFrame before authentication) and its bytes are kept only
+// until it is complete.
 void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
   if (c->st == St::Dead) return;
   c->last_recv = now_ns();
@@ -309,11 +308,14 @@ void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
     size_t avail = c->rbuf.size() - c->rstart;
     const uint8_t* p = c->rbuf.data() + c->rstart;
     bool up = c->st == St::Up;
-    size_t hdr = up ? 4 : 2;
+    size_t hdr = up || c->tls ? 4 : 2;
     if (avail < hdr) break;
-    size_t len = up ? get_be32(p) : get_be16(p);
+    size_t len = hdr == 4 ? get_be32(p) : get_be16(p);
     if (len > (up ? kMaxFrame : kMaxHandshakeFrame)) {
-      close_conn(c, "frame too large");
+      // A TLS record (0x16 0x03: a handshake) where a plain handshake
+      // message was due: the peer runs TLS distribution and we do not.
+      bool tls_peer = !up && !c->tls && p[0] == 0x16 && p[1] == 0x03;
+      close_conn(c, tls_peer ? "the peer speaks TLS (this node runs plain TCP distribution)" : "frame too large");
       return;
     }
     if (avail < hdr + len) break;
@@ -334,13 +336,18 @@ void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
   if (c->st == St::Up) sweep_entry_if_due(c->entry);
 }
 
+namespace {
+
 void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Conn* c = static_cast<Conn*>(s->data);
   if (nread < 0) {
     close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
     return;
   }
-  if (nread > 0) conn_feed(c, reinterpret_cast<const uint8_t*>(buf->base), size_t(nread));
+  if (nread <= 0) return;
+  auto* bytes = reinterpret_cast<const uint8_t*>(buf->base);
+  if (c->tls) tls_on_read(c, bytes, size_t(nread));
+  else conn_feed(c, bytes, size_t(nread));
 }
 }  // namespace
 
@@ -379,6 +386,11 @@ void on_connected(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitStatus;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+  if (tls_on() && !tls_begin(c)) {
+    close_conn(c, "TLS session failed");
+    return;
+  }
+  if (c->st == St::Dead) return;
   send_handshake(c, hs::encode_name(our_flags(), D.creation, D.name));
 }
 
@@ -474,6 +486,10 @@ void on_incoming(uv_stream_t* server, int status) {
   c->counted_unauthenticated = true;
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitName;
+  if (tls_on() && !tls_begin(c)) {
+    close_conn(c, "TLS session failed");
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
 }
 

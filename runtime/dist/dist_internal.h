@@ -80,6 +80,7 @@
 #include "runtime/dist/dist.h"
 #include "runtime/dist/epmd.h"
 #include "runtime/dist/node_table.h"
+#include "runtime/dist/tls.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
 
@@ -180,6 +181,9 @@ struct Conn {
   // No socket: what we write is dropped (dist_test_feed drives it).
   bool test_transport = false;
   GatePtr gate = std::make_shared<WriteGate>();
+  // TLS distribution: the session every byte goes through (tls.h); null
+  // on a plain TCP connection.
+  TlsSessionPtr tls;
 };
 
 // A write handed to libuv: frames (freed when written) or owned bytes.
@@ -387,6 +391,7 @@ void connect_port(Conn* c);
 void close_conn(Conn* c, const char* why);
 void on_handle_closed(uv_handle_t* h);
 void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf);
+void conn_feed(Conn* c, const uint8_t* bytes, size_t n);
 void on_incoming(uv_stream_t* server, int status);
 bool node_up(Conn* c);
 void fail_node(const std::string& name, const uint32_t* creation);

@@ -58,16 +58,16 @@ def rp(ev):
 
 
 class ErlNode(Proc):
-    def __init__(self, ctx, short, cookie="snowcookie", sname=False, env=None):
+    def __init__(self, ctx, short, cookie="snowcookie", sname=False, env=None, args=()):
         """sname: erl -sname, named short@<this host's name> (what most
         people type), instead of -name short@127.0.0.1. env: added to
-        erl's environment."""
+        erl's environment. args: more erl arguments (-proto_dist ...)."""
         if sname:
             name = "%s@%s" % (short, socket.gethostname().split(".")[0])
         else:
             name = "%s@%s" % (short, HOST)
         argv = ["erl", "-sname" if sname else "-name", name, "-setcookie", cookie, "-noshell",
-                "-pa", ctx.runner.beamdir, "-s", "snowpeer", "main"]
+                "-pa", ctx.runner.beamdir] + list(args) + ["-s", "snowpeer", "main"]
         super().__init__(ctx, name, argv, env=env, tag=short)
         self.cookie = cookie
         ln = self.wait_line(lambda l: l.kind == "ready", tmo(30), "erl ready")

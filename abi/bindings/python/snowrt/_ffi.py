@@ -65,6 +65,7 @@ SNOW_ESHUTDOWN = -16
 SNOW_EADDRINUSE = -17
 SNOW_EEPMD = -18
 SNOW_ENOCOOKIE = -19
+SNOW_ETLS = -21
 
 UINT64_MAX = 2**64 - 1
 SNOW_TAG_EXIT = UINT64_MAX
@@ -353,6 +354,7 @@ FUNCTIONS = [
     ("snow_term_encode_pid", c_int64, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
     ("snow_actor_send_term", c_int32, [snow_pid_t, c_void_p, c_uint64]),
+    ("snow_node_set_tls", c_int64, [c_char_p, c_uint64, c_char_p, c_uint64]),
     ("snow_node_set_ticktime", c_int64, [c_uint32]),
     # 6. Timers and heap
     ("snow_timer_sleep", None, [c_int64]),
@@ -405,6 +407,7 @@ ERROR_TEXT = {
     SNOW_ENOFUNC: "no such registered function", SNOW_ENOTFOUND: "name not registered by this process",
     SNOW_ESHUTDOWN: "runtime is shutting down", SNOW_EADDRINUSE: "address already in use",
     SNOW_EEPMD: "port mapper (epmd) failed", SNOW_ENOCOOKIE: "no cookie given and ~/.erlang.cookie unusable",
+    SNOW_ETLS: "TLS distribution failed (settings, certificates or handshake)",
 }
 
 _lib = None

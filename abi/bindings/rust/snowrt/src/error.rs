@@ -49,6 +49,9 @@ pub enum Error {
     PortMapperFailed,
     /// `SNOW_ENOCOOKIE`: no cookie given and `~/.erlang.cookie` unusable.
     NoCookie,
+    /// `SNOW_ETLS`: TLS distribution failed (its settings, a certificate,
+    /// or a connection's TLS handshake).
+    Tls,
     /// A negative code this crate does not know (a newer runtime).
     Unknown(i64),
 }
@@ -56,7 +59,7 @@ pub enum Error {
 /// The result of a fallible call.
 pub type Result<T> = std::result::Result<T, Error>;
 
-const CODES: [(i64, Error); 19] = [
+const CODES: [(i64, Error); 20] = [
     (sys::SNOW_EINVAL, Error::InvalidArgument),
     (sys::SNOW_ENOTPROC, Error::NotAProcess),
     (sys::SNOW_ENOPROC, Error::NoProcess),
@@ -76,6 +79,7 @@ const CODES: [(i64, Error); 19] = [
     (sys::SNOW_EADDRINUSE, Error::AddressInUse),
     (sys::SNOW_EEPMD, Error::PortMapperFailed),
     (sys::SNOW_ENOCOOKIE, Error::NoCookie),
+    (sys::SNOW_ETLS, Error::Tls),
 ];
 
 impl Error {
