@@ -17,10 +17,14 @@
 //   epmd_client.cpp    the port mapper client (messages: epmd.h)
 //   loop.cpp           the loop thread, its rounds, commands, start and stop
 //   node_monitors.cpp  NODEUP/NODEDOWN watchers
+//   tls.cpp            TLS distribution: contexts, each connection's session
+//   tls_config.cpp     TLS settings and the ssl_dist.conf optfile reader
 //
 // Connection states (Conn::st; every state may go to Dead on EOF, a read or
 // write error, a malformed frame, the 5 s handshake timeout, a tick
-// timeout, disconnect or stop):
+// timeout, disconnect or stop). With TLS on, the TLS handshake runs
+// underneath AwaitStatus and AwaitName (tls.h): the messages below are
+// sent once it is done, and its failure is one more way to Dead.
 //
 //   initiator: Resolving --getaddrinfo--> EpmdLookup --PORT2_RESP--> Connecting
 //              (an IPv4 literal skips Resolving; name@host:port skips EpmdLookup)
