@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_node.h"
 #include "harness.h"
 
 static int64_t set_tls(const char* key, const char* value) {
@@ -44,40 +45,6 @@ static void use_certificate(const char* dir, const char* cert, const char* ca) {
   CHECK(snprintf(p, sizeof p, "%s/%s.pem", dir, ca) < (int)sizeof p);
   CHECK_EQ(set_tls("cacertfile", p), 0);
   CHECK_EQ(set_tls("enabled", "true"), 0);
-}
-
-/* A TLS node `name` in a child process with this process's settings at
- * the time of the call; it lives until the returned fd is closed. */
-static int fork_tls_node(const char* name, pid_t* pid) {
-  int ready[2], alive[2];
-  CHECK(pipe(ready) == 0 && pipe(alive) == 0);
-  *pid = fork();
-  CHECK(*pid >= 0);
-  if (*pid == 0) {
-    close(ready[0]);
-    close(alive[1]);
-    snow_rt_init();
-    if (snow_rt_init_actor(1) != 0) _exit(2);
-    int8_t rc = (int8_t)start_node(name);
-    if (write(ready[1], &rc, 1) != 1) _exit(3);
-    char b;
-    while (read(alive[0], &b, 1) > 0) {
-    }
-    _exit(0);
-  }
-  close(ready[1]);
-  close(alive[0]);
-  int8_t rc = -100;
-  CHECK(read(ready[0], &rc, 1) == 1);
-  close(ready[0]);
-  CHECK_EQ(rc, 0);
-  return alive[1];
-}
-
-static void end_tls_node(int keep_alive, pid_t pid) {
-  close(keep_alive);
-  int st = 0;
-  CHECK(waitpid(pid, &st, 0) == pid);
 }
 
 static char* temp_dir(void) {
@@ -134,14 +101,14 @@ TEST_CASE(tls_nodes_with_trusted_certificates_connect) {
   char* dir = temp_dir();
   make_certificate(dir, "one");
   use_certificate(dir, "one", "one");
-  pid_t pid;
-  int child = fork_tls_node("snowtls_peer@127.0.0.1", &pid);
+  /* The child starts with this process's TLS settings. */
+  child_node peer = fork_node("snowtls_peer@127.0.0.1", "c");
   th_start();
   CHECK_EQ(start_node("snowtls_a@127.0.0.1"), 0);
   CHECK_EQ(snow_node_connect("snowtls_peer@127.0.0.1", 22), 0);
   CHECK_EQ(snow_node_stop(), 0);
   th_end();
-  end_tls_node(child, pid);
+  end_child(peer);
   remove_dir(dir);
 }
 
@@ -150,14 +117,14 @@ TEST_CASE(an_untrusted_certificate_is_etls) {
   make_certificate(dir, "one");
   make_certificate(dir, "two");
   use_certificate(dir, "two", "two");
-  pid_t pid;
-  int child = fork_tls_node("snowtls_peer@127.0.0.1", &pid);
+  /* The child starts with this process's TLS settings. */
+  child_node peer = fork_node("snowtls_peer@127.0.0.1", "c");
   use_certificate(dir, "one", "one");
   th_start();
   CHECK_EQ(start_node("snowtls_a@127.0.0.1"), 0);
   CHECK_EQ(snow_node_connect("snowtls_peer@127.0.0.1", 22), SNOW_ETLS);
   CHECK_EQ(snow_node_stop(), 0);
   th_end();
-  end_tls_node(child, pid);
+  end_child(peer);
   remove_dir(dir);
 }
