@@ -993,22 +993,34 @@ def t_old_incarnation_pid(ctx):
     check(rp(ex) == "noproc", "EXIT %s" % rp(ex))
 
 
-def main():
+def interop_runner(title, driver, tools=("erl", "erlc")):
+    """The Runner of an interop driver (its argv: the snow_node binary, then
+    filters), with snowpeer.erl compiled into runner.beamdir; or the exit
+    code when it cannot run: a usage error, missing tools (a skip), erlc
+    failing."""
     if len(sys.argv) < 2:
-        print("usage: test_interop.py <snow_node binary> [filters...]")
+        print("usage: %s <snow_node binary> [filters...]" % driver)
         return 2
-    if not shutil.which("erl") or not shutil.which("erlc"):
-        print("SKIP interop: erl/erlc not installed")
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        print("SKIP interop: %s not installed" % "/".join(missing))
         print("0 passed, 0 failed, 1 skipped")
         return 0
-    runner = Runner("interop", os.path.abspath(sys.argv[1]))
-    runner.beamdir = tempfile.mkdtemp(prefix="snow-interop-beam-")
+    runner = Runner(title, os.path.abspath(sys.argv[1]))
+    runner.beamdir = tempfile.mkdtemp(prefix="snow-%s-beam-" % title)
     r = subprocess.run(["erlc", "-o", runner.beamdir, os.path.join(HERE, "snowpeer.erl")], capture_output=True,
                        text=True)
     if r.returncode != 0:
         print("erlc failed:\n" + r.stdout + r.stderr)
         print("0 passed, 1 failed")
         return 1
+    return runner
+
+
+def main():
+    runner = interop_runner("interop", "test_interop.py")
+    if isinstance(runner, int):
+        return runner
     runner.add("connect_erl_to_snow", t_connect_erl_to_snow)
     runner.add("connect_snow_to_erl", t_connect_snow_to_erl)
     runner.add("wrong_cookie", t_wrong_cookie)

@@ -34,8 +34,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "dist"))
 sys.path.insert(0, HERE)
 
-from nodelib import Runner, check, tmo  # noqa: E402
-from test_interop import ErlNode, down_and_exit, erl_proc_watched_by_snow, hx, rp, snow_proc_watched_by_erl  # noqa: E402
+from nodelib import check, tmo  # noqa: E402
+from test_interop import (ErlNode, down_and_exit, erl_proc_watched_by_snow, hx, interop_runner, rp,  # noqa: E402
+                          snow_proc_watched_by_erl)
 
 SNOW_ETLS = "-21"
 
@@ -287,22 +288,9 @@ def t_unusable_settings(ctx):
 
 def main():
     global PKI
-    if len(sys.argv) < 2:
-        print("usage: test_tls.py <snow_node binary> [filters...]")
-        return 2
-    for tool in ("erl", "erlc", "openssl"):
-        if not shutil.which(tool):
-            print("SKIP interop: %s not installed" % tool)
-            print("0 passed, 0 failed, 1 skipped")
-            return 0
-    runner = Runner("tls", os.path.abspath(sys.argv[1]))
-    runner.beamdir = tempfile.mkdtemp(prefix="snow-tls-beam-")
-    r = subprocess.run(["erlc", "-o", runner.beamdir, os.path.join(HERE, "snowpeer.erl")], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        print("erlc failed:\n" + r.stdout + r.stderr)
-        print("0 passed, 1 failed")
-        return 1
+    runner = interop_runner("tls", "test_tls.py", tools=("erl", "erlc", "openssl"))
+    if isinstance(runner, int):
+        return runner
     PKI = Pki()
     runner.add("erl_to_snow", t_erl_to_snow)
     runner.add("snow_to_erl", t_snow_to_erl)
