@@ -58,6 +58,7 @@
 //   Dist::nm_mu           node_mons, monitor_all                   leaf
 //   Dist::fn_mu           functions                                leaf
 //   Dist::idle_mu         idle_waiting, idle_poke                  leaf (never with loop_mu)
+//   tls_config.cpp g_mu   the TLS settings snow_node_set_tls made  leaf
 //   Waiter::m             done, result, value                      leaf
 //
 // At most one entry's mu is held at a time. Whoever runs the loop holds
