@@ -25,7 +25,7 @@
 ; 0 USER, 1 EXIT, 2 DOWN, 3 NODEUP, 4 NODEDOWN, 5 SPAWN_REPLY, 6 TERM.
 ; Exit reason tags: 0 normal, 1 error, 2 killed, 4 shutdown, 5 custom,
 ; 6 noconnection, 7 noproc, 8 term. Errors are negative: -1 EINVAL ...
-; -20 EBUSY (snow_strerror names them).
+; -20 EBUSY, -21 ETLS (snow_strerror names them).
 
 ; ---------------------------------------------------------------------------
 ; Types (C layouts; field order and sizes as in the header)
@@ -185,6 +185,9 @@ declare i32 @snow_actor_send_term(i64, i8*, i64)
 
 ; int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, const char* node, uint64_t dlen, const uint8_t* etf, uint64_t len)
 declare i32 @snow_actor_send_named_term(i8*, i64, i8*, i64, i8*, i64)
+; int64_t snow_node_set_tls(const char* key, uint64_t klen, const char* value, uint64_t vlen)
+declare i64 @snow_node_set_tls(i8*, i64, i8*, i64)
+
 ; int64_t snow_node_set_ticktime(uint32_t ms)
 declare i64 @snow_node_set_ticktime(i32)
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages libsnowrt needs to build, test and bench,
 # skipping those already installed. Needs root (or sudo) only when something
-# is missing.
+# is missing. (openssl: the TLS tests make their certificates with it;
+# erlang-nox brings erlang-ssl, which erl -proto_dist inet_tls needs.)
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libmimalloc-dev catch2 libboost-context-dev libssl-dev
-  erlang-nox clang clang-format-14 llvm python3 python3-venv python3-setuptools python3-wheel python3-pip libclang-rt-14-dev
+  openssl erlang-nox clang clang-format-14 llvm python3 python3-venv python3-setuptools python3-wheel python3-pip libclang-rt-14-dev
   libcaf-dev gnuplot-nox
 )
 

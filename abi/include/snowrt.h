@@ -15,8 +15,8 @@
  *   contract, its results and any exception to the thread rule below
  *   (codegen-shims/check_decls.py fails the build's tests otherwise).
  * - Fallible calls return a signed integer: >= 0 success, negative SNOW_E*
- *   error (snow_strerror() names every code). The codes are -1 to -16 and
- *   are returned as int32_t; the calls that ABI.md fixes as returning
+ *   error (snow_strerror() names every code). The codes (SNOW_ERRNO_MAP) are
+ *   returned as int32_t; the calls that ABI.md fixes as returning
  *   int64_t (distribution, node and process monitors, snow_timer_cancel,
  *   snow_service_last_error, the supervisor calls) return the same values
  *   widened. Test `r < 0` or compare with SNOW_E*, never by width.
@@ -98,7 +98,8 @@ typedef uint64_t snow_ref_t;
   X(EADDRINUSE, -17, "address already in use")                       \
   X(EEPMD, -18, "port mapper (epmd) failed")                         \
   X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable") \
-  X(EBUSY, -20, "the node's send queue is busy: not sent")
+  X(EBUSY, -20, "the node's send queue is busy: not sent") \
+  X(ETLS, -21, "TLS distribution failed (settings, certificates or handshake)")
 
 enum {
 #define SNOW_ERRNO_ENUM_(name, value, text) SNOW_##name = (value),
@@ -576,11 +577,41 @@ SNOW_API int64_t snow_node_monitor_all(bool on);
  *    SNOW_EEPMD        the port mapper closed the registration or answered
  *                      something that is not its protocol
  *    SNOW_ENOCOOKIE    empty cookie and no usable ~/.erlang.cookie
+ *    SNOW_ETLS         TLS distribution is on and its settings are unusable
+ *                      (see snow_node_set_tls)
  *    SNOW_EALREADY     a node is already started
  *    SNOW_ENOTSTARTED  the runtime is not started
  *  After an error nothing is left started: a new call may succeed. See
  *  docs/distribution.md. Any thread. */
 SNOW_API int64_t snow_node_start(const char* name, uint64_t nlen, const char* cookie, uint64_t clen);
+
+/** Sets one TLS distribution setting (like erl -proto_dist inet_tls with
+ *  -ssl_dist_optfile or -ssl_dist_opt) for the next snow_node_start; a
+ *  started node keeps the settings it started with. Once any setting was
+ *  made this way the SNOW_DIST_TLS* environment variables are ignored.
+ *  Keys (key and value are strings, no NUL needed):
+ *    "enabled"     "true" or "false" (default false: plain TCP)
+ *    "optfile"     a file in ssl_dist.conf's syntax, [{server, [...]},
+ *                  {client, [...]}], read at start; it turns TLS on and the
+ *                  other keys override it
+ *    "certfile", "keyfile", "cacertfile", "password" (of the key),
+ *    "verify" ("verify_peer", the default, or "verify_none"),
+ *    "fail_if_no_peer_cert" ("true", the default, or "false"; server side),
+ *    "depth" (0-100)
+ *                  both sides, or one with the "server_" (connections we
+ *                  accept) or "client_" (connections we open) prefix
+ *  A TLS node accepts and makes TLS connections only. Returns 0, or
+ *  SNOW_EINVAL for an unknown key, a malformed value, key NULL or empty,
+ *  value NULL with vlen > 0, key over 64 or value over 4096 bytes. Files
+ *  are read by snow_node_start, which returns SNOW_ETLS (and logs why) for
+ *  an optfile it cannot read or parse (or that names an option it does not
+ *  implement), a certificate, key or CA file it cannot load, a key that
+ *  does not match its certificate, no server certfile, or verify_peer
+ *  without a cacertfile. A connection whose TLS handshake fails (a peer
+ *  certificate not signed by the CA, a plain TCP peer) is closed and
+ *  logged; snow_node_connect returns SNOW_ETLS for it. See
+ *  docs/distribution.md, "TLS". Any thread. */
+SNOW_API int64_t snow_node_set_tls(const char* key, uint64_t klen, const char* value, uint64_t vlen);
 
 /** Disconnects every node (all noconnection signals fire), unregisters and
  *  stops the listener. Blocks the calling thread. 0, SNOW_ENOTSTARTED (no
@@ -597,6 +628,8 @@ SNOW_API int64_t snow_node_stop(void);
  *                      refused the handshake (e.g. it does not allow us)
  *    SNOW_EAUTH        the cookies differ
  *    SNOW_ETIMEDOUT    the handshake did not complete in time
+ *    SNOW_ETLS         the TLS handshake failed (a certificate refused
+ *                      either way; a node without TLS times out instead)
  *    SNOW_ENOTSTARTED  no node is started here (or it stopped meanwhile)
  *    SNOW_ENOTPROC     the calling attached thread's process was ended
  *  Sending to, linking or monitoring a pid of an unconnected node connects

@@ -158,6 +158,11 @@ SNOW_API int32_t snow_actor_send_named_term(const char* name, uint64_t nlen, con
   return send_term_to(to, with_version(etf_bytes, len, t));
 }
 
+SNOW_API int64_t snow_node_set_tls(const char* key, uint64_t klen, const char* value, uint64_t vlen) {
+  if (!str_ok(key, klen, 64) || klen == 0 || !str_ok(value, vlen, 4096)) return SNOW_EINVAL;
+  return dist_set_tls(sv(key, klen), sv(value, vlen));
+}
+
 SNOW_API int64_t snow_node_set_ticktime(uint32_t ms) {
   if (ms == 0) return SNOW_EINVAL;
   dist_set_ticktime(ms);

@@ -293,14 +293,13 @@ void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
   *buf = uv_buf_init(g_read_chunk, sizeof g_read_chunk);
 }
 
-namespace {
-
 // Processes what a connection's peer sent: handshake messages ([u16
-// length][body]) until the connection is up, then frames ([u32
-// length][body], 0 = tick). The input stays bounded: a handshake message
-// may not exceed kMaxHandshakeFrame; a frame over the per-message limit
-// (D.max_message) is refused alone and its bytes are skipped as they
-// arrive; other bytes are kept only until their frame is complete.
+// length][body]; [u32 length] inside TLS, as inet_tls_dist frames them)
+// until the connection is up, then frames ([u32 length][body], 0 = tick).
+// The input stays bounded: a handshake message may not exceed
+// kMaxHandshakeFrame; a frame over the per-message limit (D.max_message) is
+// refused alone and its bytes are skipped as they arrive; other bytes are
+// kept only until their frame is complete.
 void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
   if (c->st == St::Dead) return;
   c->last_recv = now_ns();
@@ -313,11 +312,14 @@ void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
     size_t avail = c->rbuf.size() - c->rstart;
     uint8_t* p = c->rbuf.data() + c->rstart;
     bool up = c->st == St::Up;
-    size_t hdr = up ? 4 : 2;
+    size_t hdr = up || c->tls ? 4 : 2;
     if (avail < hdr) break;
-    size_t len = up ? get_be32(p) : get_be16(p);
+    size_t len = hdr == 4 ? get_be32(p) : get_be16(p);
     if (!up && len > kMaxHandshakeFrame) {
-      close_conn(c, "frame too large");
+      // A TLS record (0x16 0x03: a handshake) where a plain handshake
+      // message was due: the peer runs TLS distribution and we do not.
+      bool tls_peer = !c->tls && p[0] == 0x16 && p[1] == 0x03;
+      close_conn(c, tls_peer ? "the peer speaks TLS (this node runs plain TCP distribution)" : "frame too large");
       return;
     }
     if (up && len > D.max_message) {
@@ -347,13 +349,18 @@ void conn_feed(Conn* c, const uint8_t* bytes, size_t n) {
   if (c->st == St::Up) sweep_entry_if_due(c->entry);
 }
 
+namespace {
+
 void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   Conn* c = static_cast<Conn*>(s->data);
   if (nread < 0) {
     close_conn(c, nread == UV_EOF ? "closed by peer" : uv_strerror(int(nread)));
     return;
   }
-  if (nread > 0) conn_feed(c, reinterpret_cast<const uint8_t*>(buf->base), size_t(nread));
+  if (nread <= 0) return;
+  auto* bytes = reinterpret_cast<const uint8_t*>(buf->base);
+  if (c->tls) tls_on_read(c, bytes, size_t(nread));
+  else conn_feed(c, bytes, size_t(nread));
 }
 }  // namespace
 
@@ -392,6 +399,11 @@ void on_connected(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitStatus;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+  if (tls_on() && !tls_begin(c)) {
+    close_conn(c, "TLS session failed");
+    return;
+  }
+  if (c->st == St::Dead) return;
   send_handshake(c, hs::encode_name(our_flags(), D.creation, D.name));
 }
 
@@ -487,6 +499,10 @@ void on_incoming(uv_stream_t* server, int status) {
   c->counted_unauthenticated = true;
   uv_tcp_nodelay(&c->tcp, 1);
   c->st = St::AwaitName;
+  if (tls_on() && !tls_begin(c)) {
+    close_conn(c, "TLS session failed");
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
 }
 

@@ -189,6 +189,11 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
     D.started.store(false);
     return SNOW_EINVAL;
   }
+  TlsSettings tls;
+  if (int64_t rc = tls_resolve_settings(&tls); rc != 0 || (rc = tls_start(tls)) != 0) {
+    D.started.store(false);
+    return rc;
+  }
   D.name = name;
   D.cookie = std::move(secret);
   D.listen_port = port;
@@ -209,10 +214,13 @@ int64_t dist_start(std::string_view full, std::string_view cookie) {
   return rc;
 }
 
+int64_t dist_set_tls(std::string_view key, std::string_view value) { return tls_set_option(key, value); }
+
 int64_t dist_stop() {
   if (!D.loop_ready) return SNOW_ENOTSTARTED;
   post_and_block(CmdType::Stop, {}, 0, -1);  // a thread wait: the loop is going away
   end_loop_thread();
+  tls_stop();
   // Node monitors stay registered: they were reported down by the stop and
   // report NODEUP again when a restarted node reconnects, until cancelled.
   D.started.store(false, std::memory_order_release);

@@ -61,6 +61,9 @@ int64_t dist_stop();
 int64_t dist_connect(std::string_view node);
 int64_t dist_disconnect(std::string_view node);
 void dist_set_ticktime(uint32_t ms);
+// One TLS distribution setting for the next start (snow_node_set_tls; the
+// keys are tls.h's tls_set_option's). 0 or SNOW_EINVAL. Any thread.
+int64_t dist_set_tls(std::string_view key, std::string_view value);
 
 // A signal addressed to a remote pid (pid >> 48 != 0). Consumes it.
 // On a worker thread the frame is held ("corked") until the end of the

@@ -18,10 +18,14 @@
 //   epmd_client.cpp    the port mapper client (messages: epmd.h)
 //   loop.cpp           the loop thread, its rounds, commands, start and stop
 //   node_monitors.cpp  NODEUP/NODEDOWN watchers
+//   tls.cpp            TLS distribution: contexts, each connection's session
+//   tls_config.cpp     TLS settings and the ssl_dist.conf optfile reader
 //
 // Connection states (Conn::st; every state may go to Dead on EOF, a read or
 // write error, a malformed frame, the 5 s handshake timeout, a tick
-// timeout, disconnect or stop):
+// timeout, disconnect or stop). With TLS on, the TLS handshake runs
+// underneath AwaitStatus and AwaitName (tls.h): the messages below are
+// sent once it is done, and its failure is one more way to Dead.
 //
 //   initiator: Resolving --getaddrinfo--> EpmdLookup --PORT2_RESP--> Connecting
 //              (an IPv4 literal skips Resolving; name@host:port skips EpmdLookup)
@@ -56,6 +60,7 @@
 //   Dist::nm_mu           node_mons, monitor_all                   leaf
 //   Dist::fn_mu           functions                                leaf
 //   Dist::idle_mu         idle_waiting, idle_poke                  leaf (never with loop_mu)
+//   tls_config.cpp g_mu   the TLS settings snow_node_set_tls made  leaf
 //   Waiter::m             done, result, value                      leaf
 //
 // At most one entry's mu is held at a time. Whoever runs the loop holds
@@ -83,6 +88,7 @@
 #include "runtime/dist/epmd.h"
 #include "runtime/dist/fragments.h"
 #include "runtime/dist/node_table.h"
+#include "runtime/dist/tls.h"
 #include "runtime/dist/wire.h"
 #include "runtime/etf/etf.h"
 
@@ -189,6 +195,9 @@ struct Conn {
   std::unique_ptr<Reassembler> reassembler;
   Fragmenter fragmenter;
   uint64_t skip_bytes = 0;
+  // TLS distribution: the session every byte goes through (tls.h); null
+  // on a plain TCP connection.
+  TlsSessionPtr tls;
 };
 
 // A write handed to libuv: frames (freed when written) or owned bytes.
@@ -440,6 +449,7 @@ void connect_port(Conn* c);
 void close_conn(Conn* c, const char* why);
 void on_handle_closed(uv_handle_t* h);
 void on_alloc(uv_handle_t*, size_t suggested, uv_buf_t* buf);
+void conn_feed(Conn* c, const uint8_t* bytes, size_t n);
 void on_incoming(uv_stream_t* server, int status);
 bool node_up(Conn* c);
 void fail_node(const std::string& name, const uint32_t* creation);

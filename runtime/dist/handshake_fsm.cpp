@@ -13,8 +13,11 @@
 
 namespace snow::rt::dist {
 
+// Inside TLS every handshake message has a 4-byte length, as
+// inet_tls_dist frames them.
 void send_handshake(Conn* c, const std::vector<uint8_t>& body) {
   std::vector<uint8_t> b;
+  if (c->tls) put_be16(b, 0);
   put_be16(b, uint16_t(body.size()));
   b.insert(b.end(), body.begin(), body.end());
   write_raw(c, std::move(b));
@@ -59,7 +62,8 @@ bool go_up(Conn* c) {
     std::lock_guard<std::mutex> gl(c->gate->mu);
     c->gate->header_form = (c->peer_flags & wire::kFlagFragments) != 0;
   }
-  if (c->tcp_open) {
+  if (c->tcp_open && !c->tls) {
+    // A TLS connection's gate stays closed: only the loop can seal frames.
     std::lock_guard<std::mutex> gl(c->gate->mu);
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c->tcp), &fd) == 0) {

@@ -259,6 +259,7 @@ void submit_write(Conn* c, WriteReq* wr) {
     on_written(&wr->req, 0);
     return;
   }
+  if (c->tls && !tls_seal(c, wr)) return;
   int rc = uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
                     on_written);
   if (rc != 0) {
@@ -311,7 +312,9 @@ void write_raw(Conn* c, std::vector<uint8_t> bytes, bool counted) {
     on_written(&wr->req, 0);
     return;
   }
-  if (uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), 1, on_written) != 0) {
+  if (c->tls && !tls_seal(c, wr)) return;
+  if (uv_write(&wr->req, reinterpret_cast<uv_stream_t*>(&c->tcp), wr->bufs.data(), unsigned(wr->bufs.size()),
+               on_written) != 0) {
     on_written(&wr->req, -1);
     close_conn(c, "write failed");
   }

@@ -58,16 +58,16 @@ def rp(ev):
 
 
 class ErlNode(Proc):
-    def __init__(self, ctx, short, cookie="snowcookie", sname=False, env=None):
+    def __init__(self, ctx, short, cookie="snowcookie", sname=False, env=None, args=()):
         """sname: erl -sname, named short@<this host's name> (what most
         people type), instead of -name short@127.0.0.1. env: added to
-        erl's environment."""
+        erl's environment. args: more erl arguments (-proto_dist ...)."""
         if sname:
             name = "%s@%s" % (short, socket.gethostname().split(".")[0])
         else:
             name = "%s@%s" % (short, HOST)
         argv = ["erl", "-sname" if sname else "-name", name, "-setcookie", cookie, "-noshell",
-                "-pa", ctx.runner.beamdir, "-s", "snowpeer", "main"]
+                "-pa", ctx.runner.beamdir] + list(args) + ["-s", "snowpeer", "main"]
         super().__init__(ctx, name, argv, env=env, tag=short)
         self.cookie = cookie
         ln = self.wait_line(lambda l: l.kind == "ready", tmo(30), "erl ready")
@@ -1099,22 +1099,34 @@ def t_fragments_over_the_limit_refused_alone(ctx):
     check(s.cmd("stats").kv.get("refused") == "1", "a message under the limit was refused")
 
 
-def main():
+def interop_runner(title, driver, tools=("erl", "erlc")):
+    """The Runner of an interop driver (its argv: the snow_node binary, then
+    filters), with snowpeer.erl compiled into runner.beamdir; or the exit
+    code when it cannot run: a usage error, missing tools (a skip), erlc
+    failing."""
     if len(sys.argv) < 2:
-        print("usage: test_interop.py <snow_node binary> [filters...]")
+        print("usage: %s <snow_node binary> [filters...]" % driver)
         return 2
-    if not shutil.which("erl") or not shutil.which("erlc"):
-        print("SKIP interop: erl/erlc not installed")
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        print("SKIP interop: %s not installed" % "/".join(missing))
         print("0 passed, 0 failed, 1 skipped")
         return 0
-    runner = Runner("interop", os.path.abspath(sys.argv[1]))
-    runner.beamdir = tempfile.mkdtemp(prefix="snow-interop-beam-")
+    runner = Runner(title, os.path.abspath(sys.argv[1]))
+    runner.beamdir = tempfile.mkdtemp(prefix="snow-%s-beam-" % title)
     r = subprocess.run(["erlc", "-o", runner.beamdir, os.path.join(HERE, "snowpeer.erl")], capture_output=True,
                        text=True)
     if r.returncode != 0:
         print("erlc failed:\n" + r.stdout + r.stderr)
         print("0 passed, 1 failed")
         return 1
+    return runner
+
+
+def main():
+    runner = interop_runner("interop", "test_interop.py")
+    if isinstance(runner, int):
+        return runner
     runner.add("connect_erl_to_snow", t_connect_erl_to_snow)
     runner.add("connect_snow_to_erl", t_connect_snow_to_erl)
     runner.add("wrong_cookie", t_wrong_cookie)

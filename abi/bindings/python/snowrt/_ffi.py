@@ -66,6 +66,7 @@ SNOW_EADDRINUSE = -17
 SNOW_EEPMD = -18
 SNOW_ENOCOOKIE = -19
 SNOW_EBUSY = -20
+SNOW_ETLS = -21
 
 UINT64_MAX = 2**64 - 1
 SNOW_TAG_EXIT = UINT64_MAX
@@ -355,6 +356,7 @@ FUNCTIONS = [
     ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
     ("snow_actor_send_term", c_int32, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_actor_send_named_term", c_int32, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64]),
+    ("snow_node_set_tls", c_int64, [c_char_p, c_uint64, c_char_p, c_uint64]),
     ("snow_node_set_ticktime", c_int64, [c_uint32]),
     # 6. Timers and heap
     ("snow_timer_sleep", None, [c_int64]),
@@ -408,6 +410,7 @@ ERROR_TEXT = {
     SNOW_ESHUTDOWN: "runtime is shutting down", SNOW_EADDRINUSE: "address already in use",
     SNOW_EEPMD: "port mapper (epmd) failed", SNOW_ENOCOOKIE: "no cookie given and ~/.erlang.cookie unusable",
     SNOW_EBUSY: "the node's send queue is busy: not sent",
+    SNOW_ETLS: "TLS distribution failed (settings, certificates or handshake)",
 }
 
 _lib = None

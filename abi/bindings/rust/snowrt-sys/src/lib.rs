@@ -69,6 +69,7 @@ pub const SNOW_EADDRINUSE: i64 = -17;
 pub const SNOW_EEPMD: i64 = -18;
 pub const SNOW_ENOCOOKIE: i64 = -19;
 pub const SNOW_EBUSY: i64 = -20;
+pub const SNOW_ETLS: i64 = -21;
 
 pub const SNOW_TAG_EXIT: u64 = u64::MAX;
 pub const SNOW_TAG_DOWN: u64 = u64::MAX - 1;
@@ -311,6 +312,7 @@ extern_c! {
     pub fn snow_actor_send_term(to: snow_pid_t, etf: *const u8, len: u64) -> i32;
     pub fn snow_actor_send_named_term(name: *const c_char, nlen: u64, node: *const c_char, dlen: u64, etf: *const u8,
                                       len: u64) -> i32;
+    pub fn snow_node_set_tls(key: *const c_char, klen: u64, value: *const c_char, vlen: u64) -> i64;
     pub fn snow_node_set_ticktime(ms: u32) -> i64;
 
     // 6. Timers and heap

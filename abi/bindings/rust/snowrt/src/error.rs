@@ -52,6 +52,9 @@ pub enum Error {
     /// `SNOW_EBUSY`: the node's send queue is at its busy limit; a thread
     /// outside a process sent nothing and may retry.
     Busy,
+    /// `SNOW_ETLS`: TLS distribution failed (its settings, a certificate,
+    /// or a connection's TLS handshake).
+    Tls,
     /// A negative code this crate does not know (a newer runtime).
     Unknown(i64),
 }
@@ -59,7 +62,7 @@ pub enum Error {
 /// The result of a fallible call.
 pub type Result<T> = std::result::Result<T, Error>;
 
-const CODES: [(i64, Error); 20] = [
+const CODES: [(i64, Error); 21] = [
     (sys::SNOW_EINVAL, Error::InvalidArgument),
     (sys::SNOW_ENOTPROC, Error::NotAProcess),
     (sys::SNOW_ENOPROC, Error::NoProcess),
@@ -80,6 +83,7 @@ const CODES: [(i64, Error); 20] = [
     (sys::SNOW_EEPMD, Error::PortMapperFailed),
     (sys::SNOW_ENOCOOKIE, Error::NoCookie),
     (sys::SNOW_EBUSY, Error::Busy),
+    (sys::SNOW_ETLS, Error::Tls),
 ];
 
 impl Error {

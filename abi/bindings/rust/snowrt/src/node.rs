@@ -120,3 +120,18 @@ pub fn set_ticktime(tick: Duration) -> Result<()> {
     // SAFETY: plain value argument.
     check(unsafe { sys::snow_node_set_ticktime(ms) }).map(drop)
 }
+
+/// Sets one TLS distribution setting for the next [`start`] (as
+/// `snow_node_set_tls`): `"enabled"` (`"true"`/`"false"`), `"optfile"` (an
+/// ssl_dist.conf file), or `"certfile"`, `"keyfile"`, `"cacertfile"`,
+/// `"password"`, `"verify"` (`"verify_peer"`/`"verify_none"`),
+/// `"fail_if_no_peer_cert"`, `"depth"`, optionally prefixed `"server_"` or
+/// `"client_"`. [`Error::InvalidArgument`] for an unknown key or a
+/// malformed value; [`start`] returns [`Error::Tls`] for unusable files.
+/// Any thread.
+pub fn set_tls(key: &str, value: &str) -> Result<()> {
+    let (k, klen) = str_arg(key);
+    let (v, vlen) = str_arg(value);
+    // SAFETY: both strings are readable for their lengths.
+    check(unsafe { sys::snow_node_set_tls(k, klen, v, vlen) }).map(drop)
+}
