@@ -9,6 +9,7 @@
 //   names.cpp          node names; our pids and references on the wire
 //   outbox.cpp         outgoing frames: queue, cork, direct write, flush
 //   busy.cpp           the send-side busy limit: queued bytes, suspended senders
+//   fragments.cpp      distribution headers and fragments, both directions
 //   send.cpp           a signal for a remote pid encoded as a control message
 //   control.cpp        incoming control messages (one frame of an up connection)
 //   spawn.cpp          remote spawn, both directions, and the function registry
