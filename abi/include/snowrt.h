@@ -98,7 +98,7 @@ typedef uint64_t snow_ref_t;
   X(EADDRINUSE, -17, "address already in use")                       \
   X(EEPMD, -18, "port mapper (epmd) failed")                         \
   X(ENOCOOKIE, -19, "no cookie given and ~/.erlang.cookie unusable") \
-  X(EBUSY, -20, "the node's send queue is busy: not sent") \
+  X(EBUSY, -20, "the node's send queue is busy: not sent")           \
   X(ETLS, -21, "TLS distribution failed (settings, certificates or handshake)")
 
 enum {

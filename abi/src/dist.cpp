@@ -133,8 +133,8 @@ SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, u
   // the remote frame takes the term with or without its version byte.
   // Local TERM messages are stored with it.
   std::vector<uint8_t> t;
-  std::string_view term = pid_is_remote(to) ? sv(reinterpret_cast<const char*>(etf_bytes), len)
-                                            : with_version(etf_bytes, len, t);
+  std::string_view term =
+      pid_is_remote(to) ? sv(reinterpret_cast<const char*>(etf_bytes), len) : with_version(etf_bytes, len, t);
   return send_term_to(to, term);
 }
 

@@ -74,7 +74,7 @@ struct Frame {
   uint64_t local = 0;
   uint64_t remote = 0;
   uint64_t ref = 0;
-  bool header_form = false;  // converted for a peer with fragments (runtime/dist/fragments.h)
+  bool header_form = false;         // converted for a peer with fragments (runtime/dist/fragments.h)
   NodeEntry* counted_in = nullptr;  // the entry whose queued_bytes include this frame
   uint64_t counted = 0;             // how many bytes it added there
   Frame() = default;

@@ -575,11 +575,10 @@ TEST_CASE(strerror_names_every_code) {
   CHECK(strcmp(snow_strerror(-1000), "unknown error") == 0);
   CHECK(strcmp(snow_strerror(INT64_MIN), "unknown error") == 0);
   /* The error values of ABI.md exist and are negative and distinct. */
-  const int codes[] = {SNOW_EINVAL,    SNOW_ENOTPROC,   SNOW_ENOPROC,      SNOW_ENOTSTARTED, SNOW_EALREADY,
-                       SNOW_EEXIST,    SNOW_ENONODE,    SNOW_ECONNREFUSED, SNOW_EAUTH,       SNOW_ETIMEDOUT,
-                       SNOW_ENOMEM,    SNOW_EBADNAME,   SNOW_EMSGSIZE,     SNOW_ENOFUNC,     SNOW_ENOTFOUND,
-                       SNOW_ESHUTDOWN, SNOW_EADDRINUSE, SNOW_EEPMD,        SNOW_ENOCOOKIE,   SNOW_EBUSY,
-                       SNOW_ETLS};
+  const int codes[] = {
+      SNOW_EINVAL,       SNOW_ENOTPROC,  SNOW_ENOPROC,    SNOW_ENOTSTARTED, SNOW_EALREADY,  SNOW_EEXIST,   SNOW_ENONODE,
+      SNOW_ECONNREFUSED, SNOW_EAUTH,     SNOW_ETIMEDOUT,  SNOW_ENOMEM,      SNOW_EBADNAME,  SNOW_EMSGSIZE, SNOW_ENOFUNC,
+      SNOW_ENOTFOUND,    SNOW_ESHUTDOWN, SNOW_EADDRINUSE, SNOW_EEPMD,       SNOW_ENOCOOKIE, SNOW_EBUSY,    SNOW_ETLS};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
     CHECK(codes[i] < 0);
     for (size_t j = 0; j < i; j++) CHECK(codes[i] != codes[j]);

@@ -959,13 +959,14 @@ static void* reader_main(void* unused) {
       if (rc < 0) {
         reply_rc(id, rc);
       } else {
-        emit("R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu alias_drops=%llu refused=%llu "
-             "stacks=%llu timers=%llu heap=%llu",
-             id, (unsigned long long)st.processes_alive, (unsigned long long)st.nodes_connected,
-             (unsigned long long)st.node_entries, (unsigned long long)st.remote_pids,
-             (unsigned long long)st.alias_sends_dropped, (unsigned long long)st.dist_messages_refused,
-             (unsigned long long)st.stacks_resident, (unsigned long long)st.timers_pending,
-             (unsigned long long)st.heap_bytes);
+        emit(
+            "R %s ok alive=%llu nodes=%llu node_entries=%llu remote_pids=%llu alias_drops=%llu refused=%llu "
+            "stacks=%llu timers=%llu heap=%llu",
+            id, (unsigned long long)st.processes_alive, (unsigned long long)st.nodes_connected,
+            (unsigned long long)st.node_entries, (unsigned long long)st.remote_pids,
+            (unsigned long long)st.alias_sends_dropped, (unsigned long long)st.dist_messages_refused,
+            (unsigned long long)st.stacks_resident, (unsigned long long)st.timers_pending,
+            (unsigned long long)st.heap_bytes);
       }
       continue;
     }
