@@ -187,7 +187,10 @@ static int process_info(const uint8_t* pid, size_t pid_len, const char* const* i
   int r = rpc("erlang", "process_info", &a, info);
   tbuf_free(&a);
   if (r != 0) return -1;
-  if (term_is_atom(info, "undefined")) return 1;
+  if (term_is_atom(info, "undefined")) {
+    term_free(info);
+    return 1;
+  }
   if (badrpc("process_info", info)) {
     term_free(info);
     return -1;
