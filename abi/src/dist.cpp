@@ -14,6 +14,24 @@ using snow::abi::sv;
 
 namespace {
 bool node_arg_ok(const char* node, uint64_t len) { return snow::abi::atom_name_ok(node, len); }
+
+// A term as TERM messages carry it: with its version byte (added in `t`
+// when the caller left it out).
+std::string_view with_version(const uint8_t* etf_bytes, uint64_t len, std::vector<uint8_t>& t) {
+  if (etf_bytes[0] == etf::kVersion) return {reinterpret_cast<const char*>(etf_bytes), size_t(len)};
+  t.reserve(len + 1);
+  t.push_back(etf::kVersion);
+  t.insert(t.end(), etf_bytes, etf_bytes + len);
+  return {reinterpret_cast<const char*>(t.data()), t.size()};
+}
+
+int32_t send_term_to(snow_pid_t to, std::string_view term) {
+  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
+    return proc_send(proc_pid(proc_current()), to, reinterpret_cast<const uint8_t*>(term.data()), term.size(),
+                     SNOW_MSG_TERM, SNOW_TAG_TERM);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -101,27 +119,6 @@ SNOW_API snow_pid_t snow_term_decode_pid(const uint8_t* etf, uint64_t len) {
   if (!etf || len == 0 || len > SNOW_MAX_MSG_SIZE) return 0;
   return dist_decode_pid(etf, len);
 }
-
-namespace {
-
-// A term as TERM messages carry it: with its version byte (added in `t`
-// when the caller left it out).
-std::string_view with_version(const uint8_t* etf_bytes, uint64_t len, std::vector<uint8_t>& t) {
-  if (etf_bytes[0] == etf::kVersion) return {reinterpret_cast<const char*>(etf_bytes), size_t(len)};
-  t.reserve(len + 1);
-  t.push_back(etf::kVersion);
-  t.insert(t.end(), etf_bytes, etf_bytes + len);
-  return {reinterpret_cast<const char*>(t.data()), t.size()};
-}
-
-int32_t send_term_to(snow_pid_t to, std::string_view term) {
-  return snow::abi::guarded<int32_t>(SNOW_ENOTPROC, [&] {
-    return proc_send(proc_pid(proc_current()), to, reinterpret_cast<const uint8_t*>(term.data()), term.size(),
-                     SNOW_MSG_TERM, SNOW_TAG_TERM);
-  });
-}
-
-}  // namespace
 
 SNOW_API int32_t snow_actor_send_term(snow_pid_t to, const uint8_t* etf_bytes, uint64_t len) {
   if (to == 0 || !etf_bytes || len == 0) return SNOW_EINVAL;
