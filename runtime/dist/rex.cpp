@@ -66,6 +66,13 @@ const char* error_name(RexOutcome o) {
   return o == RexOutcome::Undef ? "undef" : o == RexOutcome::Badarg ? "badarg" : "system_limit";
 }
 
+// {Error, [{M, F, Args, []}]}: how a failed call's exit reads.
+void write_error(Writer& w, RexOutcome o, const RexCall& call) {
+  w.tuple(2);
+  w.atom(error_name(o));
+  write_stack(w, call);
+}
+
 // A reply to an rpc caller: the value, or {badrpc, {'EXIT', ...}}.
 void write_rpc_reply(Writer& w, const Job& j, RexOutcome o, const Writer& value) {
   if (o == RexOutcome::Return) {
@@ -80,9 +87,7 @@ void write_rpc_reply(Writer& w, const Job& j, RexOutcome o, const Writer& value)
     w.atom("system_limit");
     return;
   }
-  w.tuple(2);
-  w.atom(error_name(o));
-  write_stack(w, j.call);
+  write_error(w, o, j.call);
 }
 
 Frame* send_frame(const std::vector<uint8_t>& to, const std::function<void(Writer&)>& message) {
@@ -167,9 +172,7 @@ void build_answer(Job& j, RexOutcome o, const Writer& value) {
           w.atom("normal");
           return;
         }
-        w.tuple(2);
-        w.atom(error_name(o));
-        write_stack(w, j.call);
+        write_error(w, o, j.call);
       });
       if (o != RexOutcome::Return) log_failed_cast(j, o);
       break;
