@@ -63,7 +63,18 @@ void write_stack(Writer& w, const RexCall& call) {
 }
 
 const char* error_name(RexOutcome o) {
-  return o == RexOutcome::Undef ? "undef" : o == RexOutcome::Badarg ? "badarg" : "system_limit";
+  switch (o) {
+    case RexOutcome::Undef:
+      return "undef";
+    case RexOutcome::Badarg:
+      return "badarg";
+    case RexOutcome::Timeout:
+      return "timeout";
+    case RexOutcome::Return:
+    case RexOutcome::SystemLimit:
+      break;
+  }
+  return "system_limit";
 }
 
 // {Error, [{M, F, Args, []}]}: how a failed call's exit reads.

@@ -55,8 +55,13 @@ void answer_net_kernel(Conn* c, etf::View msg);
 
 // How a call ended: its value, or the error Erlang would raise (undef for
 // a function not answered here, badarg for arguments it refuses,
-// system_limit for an answer too large to send).
-enum class RexOutcome { Return, Undef, Badarg, SystemLimit };
+// system_limit for an answer too large to send), or timeout when the
+// process asked about did not answer in time (process_info's links and
+// monitors, which only the process can read: kRexAskTimeoutMs).
+enum class RexOutcome { Return, Undef, Badarg, SystemLimit, Timeout };
+
+// How long a pool thread waits for a process to answer about itself.
+constexpr int64_t kRexAskTimeoutMs = 5000;
 
 // One call to evaluate: Module:Function(Args), Args a list term (copied
 // from the request, so well formed). The node lists are taken on the loop

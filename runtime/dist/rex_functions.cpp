@@ -1,6 +1,7 @@
 // The functions rex answers with this node's data (rex.h has the
 // vocabulary). Each reads the runtime through proc's introspection calls
-// (proc_list, proc_info, proc_stats: any thread) and encodes its value as
+// (proc_list, proc_info, proc_stats, and proc_relations, which asks the
+// process itself and waits: introspect.h) and encodes its value as
 // the Erlang function would return it; docs/operating.md ("rex: standard
 // Erlang tools") lists them with what each value means here.
 //
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -56,15 +58,15 @@ void write_pair(Writer& w, std::string_view key, uint64_t value) {
   w.unsigned_integer(value);
 }
 
-// The local live process a pid term names: 1 found, 0 a pid of this node
-// that is not alive (undefined), -1 not a pid of this node (badarg, as
-// process_info raises for a remote pid).
-int local_process(etf::View t, snow_proc_info* info) {
+// The local live process a pid term names: 1 found (*pid set), 0 a pid of
+// this node that is not alive (undefined), -1 not a pid of this node
+// (badarg, as process_info raises for a remote pid).
+int local_process(etf::View t, uint64_t* pid, snow_proc_info* info) {
   etf::Pid p;
   if (!etf::read_pid(t, &p) || p.node != D.name) return -1;
   if (p.creation != D.creation) return 0;
-  uint64_t pid = local_pid_make(p.id, p.serial);
-  return pid && proc_info(pid, info) == 0 ? 1 : 0;
+  *pid = local_pid_make(p.id, p.serial);
+  return *pid && proc_info(*pid, info) == 0 ? 1 : 0;
 }
 
 // ------------------------------------------------------------------ process_info
@@ -93,8 +95,27 @@ void write_function(Writer& w, uint64_t entry) {
   w.integer(1);
 }
 
+// The items whose value only the process itself can read (its link and
+// monitor tables): asked of it with proc_relations.
+bool is_relation_item(std::string_view item) { return item == "links" || item == "monitors" || item == "monitored_by"; }
+
+// [Pid, ...], or [{process, Pid}, ...] for the monitors a process holds (by
+// pid: libsnowrt has no monitors by registered name, which OTP lists as
+// {process, {Name, Node}}).
+void write_pids(Writer& w, const std::vector<uint64_t>& pids, bool as_monitors) {
+  if (!pids.empty()) w.list(uint32_t(pids.size()));
+  for (uint64_t pid : pids) {
+    if (as_monitors) {
+      w.tuple(2);
+      w.atom("process");
+    }
+    write_pid(w, pid);
+  }
+  w.nil();
+}
+
 // The value of one process_info item; false for an item not answered here.
-bool write_item_value(Writer& w, const snow_proc_info& pi, std::string_view item) {
+bool write_item_value(Writer& w, const snow_proc_info& pi, const ProcessRelations& rel, std::string_view item) {
   if (item == "registered_name") {
     std::string_view name(reinterpret_cast<const char*>(pi.name), pi.name_len);
     if (!name.empty() && etf::atom_text_ok(name)) w.atom(name);
@@ -111,6 +132,12 @@ bool write_item_value(Writer& w, const snow_proc_info& pi, std::string_view item
     w.unsigned_integer(pi.reductions);
   } else if (item == "current_function" || item == "initial_call") {
     write_function(w, pi.entry);
+  } else if (item == "links") {
+    write_pids(w, rel.links, false);
+  } else if (item == "monitors") {
+    write_pids(w, rel.monitors, true);
+  } else if (item == "monitored_by") {
+    write_pids(w, rel.monitored_by, false);
   } else if (item == "link_count") {
     w.unsigned_integer(pi.links);
   } else if (item == "monitor_count") {
@@ -123,47 +150,66 @@ bool write_item_value(Writer& w, const snow_proc_info& pi, std::string_view item
   return true;
 }
 
+// The items asked for: one atom (*single) or a proper list of atoms, each
+// answered here; false (badarg) otherwise.
+bool read_items(etf::View t, std::vector<std::string>* items, bool* single) {
+  std::string item;
+  const snow_proc_info none{};
+  const ProcessRelations no_relations;
+  Writer scratch;
+  *single = etf::read_atom(t, &item);
+  if (*single) {
+    items->push_back(item);
+  } else {
+    etf::Elements list(t);
+    if (!list.ok() || !list.is_list()) return false;
+    etf::View e;
+    while (list.next(&e)) {
+      if (!etf::read_atom(e, &item)) return false;
+      items->push_back(item);
+    }
+    if (list.tail().tag() != etf::kNil) return false;
+  }
+  for (const std::string& i : *items)
+    if (!write_item_value(scratch, none, no_relations, i)) return false;
+  return true;
+}
+
 // process_info(Pid, Item) -> {Item, Value} (registered_name of a process
-// without a name: []); process_info(Pid, [Item]) -> [{Item, Value}].
+// without a name: []); process_info(Pid, [Item]) -> [{Item, Value}]; a
+// process that is not alive: undefined. Links and monitors are asked of the
+// process (it answers when it next applies its signals, woken if parked);
+// one that exits first is undefined, one that does not answer within
+// kRexAskTimeoutMs (running without reaching such a point) is a timeout.
 RexOutcome process_info(const Args& a, Writer& w) {
   snow_proc_info pi;
-  int found = local_process(a.item[0], &pi);
+  uint64_t pid = 0;
+  int found = local_process(a.item[0], &pid, &pi);
   if (found < 0) return RexOutcome::Badarg;
-  std::string item;
-  if (etf::read_atom(a.item[1], &item)) {
-    Writer v;
-    if (!write_item_value(v, pi, item)) return RexOutcome::Badarg;
-    if (!found) {
-      w.atom("undefined");
-    } else if (item == "registered_name" && pi.name_len == 0) {
-      w.nil();
-    } else {
-      w.tuple(2);
-      w.atom(item);
-      w.raw(v.buf.data(), v.buf.size());
-    }
-    return RexOutcome::Return;
+  std::vector<std::string> items;
+  bool single;
+  if (!read_items(a.item[1], &items, &single)) return RexOutcome::Badarg;
+  ProcessRelations rel;
+  if (found && std::any_of(items.begin(), items.end(), [](const std::string& i) { return is_relation_item(i); })) {
+    int32_t rc = proc_relations(pid, &rel, kRexAskTimeoutMs);
+    if (rc == SNOW_ETIMEDOUT) return RexOutcome::Timeout;
+    if (rc != 0) found = 0;
   }
-  etf::Elements items(a.item[1]);
-  if (!items.ok() || !items.is_list()) return RexOutcome::Badarg;
-  Writer list;
-  etf::View t;
-  uint32_t n = 0;
-  while (items.next(&t)) {
-    if (!etf::read_atom(t, &item)) return RexOutcome::Badarg;
-    list.tuple(2);
-    list.atom(item);
-    if (!write_item_value(list, pi, item)) return RexOutcome::Badarg;
-    ++n;
-  }
-  if (items.tail().tag() != etf::kNil) return RexOutcome::Badarg;
   if (!found) {
     w.atom("undefined");
     return RexOutcome::Return;
   }
-  if (n) w.list(n);
-  w.raw(list.buf.data(), list.buf.size());
-  w.nil();
+  if (single && items[0] == "registered_name" && pi.name_len == 0) {
+    w.nil();
+    return RexOutcome::Return;
+  }
+  if (!single && !items.empty()) w.list(uint32_t(items.size()));
+  for (const std::string& item : items) {
+    w.tuple(2);
+    w.atom(item);
+    write_item_value(w, pi, rel, item);
+  }
+  if (!single) w.nil();
   return RexOutcome::Return;
 }
 

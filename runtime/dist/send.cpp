@@ -228,7 +228,8 @@ void dist_deliver(uint64_t pid, Signal* s) {
       send = encode_down(w, s, to, e, target.generation);
       break;
     case SigKind::Timeout:
-    case SigKind::JobResult:  // jobs are local: never addressed to a remote pid
+    case SigKind::JobResult:         // jobs are local: never addressed to a remote pid
+    case SigKind::RelationsRequest:  // asked only of local processes (proc_relations)
       send = false;
       break;
   }

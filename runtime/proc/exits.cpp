@@ -138,8 +138,8 @@ void store_reason(Process* p, const uint8_t* reason, uint64_t len) {
 // nothing is notified; only memory and its anchor slot are given back. On
 // the thread itself.
 void release_abandoned(Process* p) {
-  free_list(p->anchor->queue.close());
-  free_list(p->inbox);
+  drop_signals(p->anchor->queue.close());
+  drop_signals(p->inbox);
   delete close_watchers(p);
   delete p->rel;
   if (p->jobs) jobs_end(p, false);  // every job ended with the runtime

@@ -370,6 +370,17 @@ void apply_pending(Process* p);
 void apply_while_exiting(Process* p, Signal* s);
 void free_list(Signal* s);
 
+// ---------------------------------------------------------------- relations requests (introspect.cpp)
+
+// Answers a RelationsRequest with p's relations and frees it. Owner context.
+void answer_relations(Process* p, Signal* s);
+// Answers a RelationsRequest "gone" (its target is dead or exiting) and
+// frees it. Any thread.
+void answer_relations_gone(Signal* s);
+// Frees a chain of signals nobody will apply, answering the relations
+// requests among them "gone".
+void drop_signals(Signal* s);
+
 // ---------------------------------------------------------------- heap (heap_glue.cpp)
 
 GcStack own_stack(Process* p);

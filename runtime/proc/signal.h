@@ -3,7 +3,8 @@
 // Vocabulary:
 // - A *signal* is one heap block sent to one process: a user message, or a
 //   link, unlink, monitor, demonitor, exit, link-exit or down signal, a wait
-//   timeout, a node up/down notice, a service reply or a job's result. Every signal names its target pid, so
+//   timeout, a node up/down notice, a service reply, a job's result or a
+//   relations request (introspect.h). Every signal names its target pid, so
 //   a signal that lands in a recycled process slot is recognised as aimed
 //   at a dead process (see process.h).
 // - Signals that become mailbox messages (user messages, trapped EXITs,
@@ -31,18 +32,19 @@
 namespace snow::rt {
 
 enum class SigKind : uint8_t {
-  Message,       // user message / term / node notice: msg is the mailbox message
-  Link,          // from wants a link with the target
-  Unlink,        // from removed its link: ref = unlink id, answered by UnlinkAck
-  UnlinkAck,     // the target of an Unlink processed it: ref = that unlink id
-  Monitor,       // from monitors the target with ref
-  Demonitor,     // from cancelled monitor ref
-  Exit,          // exit/2: msg.data = [from][reason]; flags & kSigKill: untrappable kill
-  LinkExit,      // a linked process died: msg.data = [from][reason]
-  Down,          // a monitored process died: msg.data = [ref][pid][reason]
-  Timeout,       // wait timer fired: ref = wait sequence
-  ServiceReply,  // reply to a service call: ref = call ref, msg = reply
-  JobResult,     // a job's result for its caller: ref = job ref, msg.data = [i64 value]
+  Message,           // user message / term / node notice: msg is the mailbox message
+  Link,              // from wants a link with the target
+  Unlink,            // from removed its link: ref = unlink id, answered by UnlinkAck
+  UnlinkAck,         // the target of an Unlink processed it: ref = that unlink id
+  Monitor,           // from monitors the target with ref
+  Demonitor,         // from cancelled monitor ref
+  Exit,              // exit/2: msg.data = [from][reason]; flags & kSigKill: untrappable kill
+  LinkExit,          // a linked process died: msg.data = [from][reason]
+  Down,              // a monitored process died: msg.data = [ref][pid][reason]
+  Timeout,           // wait timer fired: ref = wait sequence
+  ServiceReply,      // reply to a service call: ref = call ref, msg = reply
+  JobResult,         // a job's result for its caller: ref = job ref, msg.data = [i64 value]
+  RelationsRequest,  // another thread asks for the links and monitors: msg.data = [RelationsReply*]
 };
 
 constexpr uint8_t kSigKill = 1;         // Exit: the untrappable kill

@@ -23,6 +23,10 @@ namespace {
 // The target of `s` is dead: answer what needs an answer, drop the rest.
 // Out of line: the rare path stays out of proc_deliver.
 __attribute__((noinline)) void answer_dead_target(Signal* s) {
+  if (s->kind == SigKind::RelationsRequest) {
+    answer_relations_gone(s);
+    return;
+  }
   proc_answer_undeliverable(s->kind, s->from, s->target, s->ref, kReasonNoproc);
   signal_free(s);
 }
@@ -125,6 +129,9 @@ void apply(Process* p, Signal* s) {
     case SigKind::JobResult:
       if (p->jobs && jobs_take_signal(p, s)) return;
       break;
+    case SigKind::RelationsRequest:
+      answer_relations(p, s);
+      return;
     case SigKind::Timeout:
       if (s->ref == p->wait_seq) p->timed_out = true;
       break;
@@ -159,10 +166,11 @@ void apply_pending(Process* p) {
 }
 
 // Link/monitor bookkeeping for signals that arrive while exiting: links and
-// monitors still count (they are notified with the real reason), the rest is
-// dropped.
+// monitors still count (they are notified with the real reason), a
+// relations request is answered "gone" (an exiting process is no longer
+// alive for process_info), the rest is dropped.
 void apply_while_exiting(Process* p, Signal* s) {
-  if (s->target != p->pid) {
+  if (s->target != p->pid || s->kind == SigKind::RelationsRequest) {
     answer_dead_target(s);
     return;
   }
@@ -187,7 +195,8 @@ namespace {
 // queue anyway: those signals are lazy and wait for the owner instead of
 // scheduling it, a few at a time (the push that makes
 // SignalQueue::kLazyLimit of them pending wakes it). The rest can put
-// something in the mailbox, end the process or end a wait.
+// something in the mailbox, end the process or end a wait, or (a relations
+// request) has a requester waiting for the owner's answer.
 bool wakes_owner(SigKind kind) {
   switch (kind) {
     case SigKind::Link:
@@ -203,6 +212,7 @@ bool wakes_owner(SigKind kind) {
     case SigKind::Timeout:
     case SigKind::ServiceReply:
     case SigKind::JobResult:
+    case SigKind::RelationsRequest:
       return true;
   }
   return true;

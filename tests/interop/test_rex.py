@@ -196,9 +196,114 @@ def t_link_and_monitor_counts(ctx):
     until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, [link_count, monitor_count]])") ==
           "[{link_count,1},{monitor_count,1}]" or "not yet", "link and monitor counts of a")
     e.expect("rpc:call(S, erlang, process_info, [%s, monitored_by_count])" % as_term(c), "{monitored_by_count,1}")
-    # The pids themselves are not listed (docs/operating.md): badarg.
-    got = e.ev("rpc:call(S, erlang, process_info, [A, links])")
-    check(got.startswith("{badrpc,{'EXIT',{badarg,[{erlang,process_info,["), got)
+
+
+def erl_process(e, var):
+    """Spawns a process on the erl node that waits for `stop`, binds it to
+    var there and returns its pid as hex ETF (for snow_node commands)."""
+    e.ev("%s = spawn(fun() -> receive stop -> ok end end)" % var)
+    return e.ev("binary:encode_hex(term_to_binary(%s))" % var).strip('<>"')
+
+
+def t_process_info_links_lists_local_and_remote_peers(ctx):
+    s, e = setup(ctx)
+    a = s.spawn("a")
+    b = s.spawn("b")
+    q = erl_process(e, "Q")
+    s.cmd("link", "a", b)
+    s.cmd("link", "a", q)
+    e.ev("A = %s" % as_term(a))
+    e.ev("B = %s" % as_term(b))
+    until(lambda: e.ev("process_info(Q, links) =:= {links, [A]}") == "true" or "not yet", "the erl side of the link")
+    e.expect("{links, La} = rpc:call(S, erlang, process_info, [A, links]), lists:sort(La) =:= lists:sort([B, Q])",
+             "true")
+    e.expect("rpc:call(S, erlang, process_info, [B, links]) =:= {links, [A]}", "true")
+    e.expect("[{links, Lb}, {status, _}] = rpc:call(S, erlang, process_info, [A, [links, status]]), "
+             "lists:sort(Lb) =:= lists:sort([B, Q])", "true")
+    # An unlinked peer leaves the list.
+    s.cmd("unlink", "a", b)
+    until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, links]) =:= {links, [Q]}") == "true" or "not yet",
+          "a's links after unlinking b")
+
+
+def t_process_info_monitors_and_monitored_by(ctx):
+    s, e = setup(ctx)
+    a = s.spawn("a")
+    c = s.spawn("c")
+    d = s.spawn("d")
+    q = erl_process(e, "Q")
+    s.cmd("monitor", "a", c)
+    s.cmd("monitor", "a", q)
+    s.cmd("monitor", "d", a)
+    e.ev("A = %s" % as_term(a))
+    e.ev("C = %s" % as_term(c))
+    e.ev("D = %s" % as_term(d))
+    e.expect("{monitors, Ma} = rpc:call(S, erlang, process_info, [A, monitors]), "
+             "lists:sort(Ma) =:= lists:sort([{process, C}, {process, Q}])", "true")
+    # Watchers: d here, the erl shell by pid and an erl process by a's
+    # registered name, each listed by pid (once per monitor, as OTP does).
+    e.ev("M = spawn(fun() -> erlang:monitor(process, {a, S}), receive stop -> ok end end)")
+    e.ev("Ref1 = erlang:monitor(process, A)")
+    e.ev("Ref2 = erlang:monitor(process, A)")
+    until(lambda: e.ev("{monitored_by, Wa} = rpc:call(S, erlang, process_info, [A, monitored_by]), "
+                       "lists:sort(Wa) =:= lists:sort([D, M, self(), self()])") == "true" or "not yet",
+          "a's watchers")
+    e.expect("rpc:call(S, erlang, process_info, [C, [monitored_by, monitors]]) =:= "
+             "[{monitored_by, [A]}, {monitors, []}]", "true")
+    e.expect("erlang:demonitor(Ref2)", "true")
+    until(lambda: e.ev("{monitored_by, Wb} = rpc:call(S, erlang, process_info, [A, monitored_by]), "
+                       "lists:sort(Wb) =:= lists:sort([D, M, self()])") == "true" or "not yet",
+          "a's watchers after a demonitor")
+
+
+def t_process_info_of_a_parked_process_answers_without_a_message(ctx):
+    s, e = setup(ctx)
+    a = s.spawn("a")
+    b = s.spawn("b")
+    s.cmd("link", "a", b)
+    e.ev("A = %s" % as_term(a))
+    e.ev("B = %s" % as_term(b))
+    until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, status])") == "{status,waiting}" or "not waiting",
+          "a parked in receive")
+    # A parked process is woken to answer (the node waits 5 s for an
+    # answer, then answers a timeout error) and parks again.
+    t0 = time.monotonic()
+    for _ in range(5):
+        e.expect("rpc:call(S, erlang, process_info, [A, links]) =:= {links, [B]}", "true")
+    check(time.monotonic() - t0 < tmo(4), "five answers took %.1fs" % (time.monotonic() - t0))
+    e.expect("rpc:call(S, erlang, process_info, [A, message_queue_len])", "{message_queue_len,0}")
+    s.expect_none("a", "MSG", window=0.3, desc="a message delivered for a request")
+    until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, status])") == "{status,waiting}" or "not waiting",
+          "a parked again")
+    s.cmd("echo", "a")
+
+
+def t_process_info_of_a_running_process_answers_at_its_next_safepoint(ctx):
+    s, e = setup(ctx)
+    a = s.spawn("a")
+    b = s.spawn("b")
+    s.cmd("link", "a", b)
+    e.ev("A = %s" % as_term(a))
+    e.ev("B = %s" % as_term(b))
+    s.cmd("spin", "a", "1500")  # busy, without a safepoint, for 1.5 s
+    e.expect("rpc:call(S, erlang, process_info, [A, links]) =:= {links, [B]}", "true")
+    answered = time.monotonic_ns()
+    spun = s.event("a", "SPUN", timeout=tmo(5))
+    check(int(spun.kv["t"]) <= answered, "answered before the spin ended")
+
+
+def t_process_info_of_a_dead_process_is_undefined(ctx):
+    s, e = setup(ctx)
+    w = s.spawn("w")
+    b = s.spawn("b")
+    s.cmd("link", "w", b)
+    s.cmd("trap", "b", "1")
+    e.ev("W = %s" % as_term(w))
+    e.expect("rpc:call(S, erlang, process_info, [W, links]) =:= {links, [%s]}" % as_term(b), "true")
+    s.cmd("exit", "w", "normal")
+    s.event("b", "EXIT")
+    for item in ["links", "monitors", "monitored_by", "[links, monitors, monitored_by]", "[status, links]"]:
+        e.expect("rpc:call(S, erlang, process_info, [W, %s])" % item, "undefined")
 
 
 def t_unknown_functions_answer_badrpc(ctx):

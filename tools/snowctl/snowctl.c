@@ -174,9 +174,8 @@ static void text_of(const term* t, char* out, size_t cap) {
     snprintf(out, cap, "%.*s", (int)t->len, (const char*)t->bytes);
 }
 
-/* process_info(Pid, Items) for one pid (its encoding): 0 with *info, 1
- * when the process is gone (undefined), -1 on a failure (printed). */
-static int process_info(const uint8_t* pid, size_t pid_len, const char* const* items, size_t n, term* info) {
+/* The call erlang:process_info(Pid, Items): rpc's result, *info its answer. */
+static int ask_process_info(const uint8_t* pid, size_t pid_len, const char* const* items, size_t n, term* info) {
   tbuf a = {0};
   tbuf_list(&a, 2);
   tbuf_raw(&a, pid, pid_len);
@@ -186,7 +185,13 @@ static int process_info(const uint8_t* pid, size_t pid_len, const char* const* i
   tbuf_nil(&a);
   int r = rpc("erlang", "process_info", &a, info);
   tbuf_free(&a);
-  if (r != 0) return -1;
+  return r;
+}
+
+/* process_info(Pid, Items) for one pid (its encoding): 0 with *info, 1
+ * when the process is gone (undefined), -1 on a failure (printed). */
+static int process_info(const uint8_t* pid, size_t pid_len, const char* const* items, size_t n, term* info) {
+  if (ask_process_info(pid, pid_len, items, n, info) != 0) return -1;
   if (term_is_atom(info, "undefined")) {
     term_free(info);
     return 1;
@@ -371,6 +376,17 @@ static void print_proplist(const term* list) {
   }
 }
 
+/* Asks process_info(Pid, Items) and prints the answer when it is a list;
+   says nothing of a badrpc (items the target does not answer). -1 when the
+   call itself failed. */
+static int print_items_if_answered(const uint8_t* pid, size_t pid_len, const char* const* items, size_t n) {
+  term info;
+  if (ask_process_info(pid, pid_len, items, n, &info) != 0) return -1;
+  if (info.type == T_LIST) print_proplist(&info);
+  term_free(&info);
+  return 0;
+}
+
 static int cmd_info(const char* what) {
   uint8_t pid[96];
   size_t len;
@@ -385,27 +401,12 @@ static int cmd_info(const char* what) {
   }
   print_proplist(&info);
   term_free(&info);
-  /* Links and monitors: Erlang lists them; libsnowrt counts them. */
-  static const char* const lists[] = {"links", "monitors"};
+  /* The lists of links and monitors, which Erlang and libsnowrt answer,
+     then libsnowrt's counts (an Erlang node has none: not printed). */
+  static const char* const lists[] = {"links", "monitors", "monitored_by"};
   static const char* const counts[] = {"link_count", "monitor_count", "monitored_by_count"};
-  tbuf a = {0};
-  tbuf_list(&a, 2);
-  tbuf_raw(&a, pid, len);
-  tbuf_list(&a, 2);
-  tbuf_atom(&a, lists[0]);
-  tbuf_atom(&a, lists[1]);
-  tbuf_nil(&a);
-  tbuf_nil(&a);
-  r = rpc("erlang", "process_info", &a, &info);
-  tbuf_free(&a);
-  if (r != 0) return 1;
-  int listed = info.type == T_LIST;
-  if (listed) print_proplist(&info);
-  term_free(&info);
-  if (!listed && process_info(pid, len, counts, 3, &info) == 0) {
-    print_proplist(&info);
-    term_free(&info);
-  }
+  if (print_items_if_answered(pid, len, lists, 3) < 0) return 1;
+  if (print_items_if_answered(pid, len, counts, 3) < 0) return 1;
   return 0;
 }
 
