@@ -19,8 +19,9 @@
 // Threads: requests are read on the loop (under loop_mu), from the frame
 // in place, and their parts copied into a job; the answer is computed and
 // encoded on the libuv thread pool (a process list of a million pids must
-// not hold up every connection), and its frames are queued on the loop
-// when the job completes. At most kRexJobs jobs are in flight; a request
+// not hold up every connection, and a process_info of links or monitors
+// waits there, up to kRexAskTimeoutMs, for the process to answer about
+// itself), and its frames are queued on the loop when the job completes. At most kRexJobs jobs are in flight; a request
 // beyond them is answered at once with Erlang's system_limit answers.
 #pragma once
 

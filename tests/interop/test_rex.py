@@ -125,6 +125,25 @@ def until(fn, what, timeout=None):
         time.sleep(0.05)
 
 
+def until_answer(e, expr, want, what):
+    """Polls the erl node until expr evaluates to the text want."""
+    def answered():
+        got = e.ev(expr)
+        return got == want or got
+    until(answered, what)
+
+
+def linked_pair(s, e):
+    """Spawns a and b on the node, links a to b and binds A and B on the
+    erl node; returns their pids (hex ETF)."""
+    a = s.spawn("a")
+    b = s.spawn("b")
+    s.cmd("link", "a", b)
+    e.ev("A = %s" % as_term(a))
+    e.ev("B = %s" % as_term(b))
+    return a, b
+
+
 def with_erls(fn):
     def run(ctx):
         try:
@@ -163,8 +182,7 @@ def t_process_info_items(ctx):
     check("{current_function,{snowrt," in got and "{initial_call,{snowrt," in got, got)
     # A dead process: undefined, as for an Erlang process that exited.
     s.cmd("exit", "named", "normal")
-    until(lambda: e.ev("rpc:call(S, erlang, process_info, [W, status])") == "undefined" or "still alive",
-          "process_info of an exited process")
+    until_answer(e, "rpc:call(S, erlang, process_info, [W, status])", "undefined", "process_info of an exited process")
     e.expect("rpc:call(S, erlang, whereis, [named])", "undefined")
 
 
@@ -207,14 +225,10 @@ def erl_process(e, var):
 
 def t_process_info_links_lists_local_and_remote_peers(ctx):
     s, e = setup(ctx)
-    a = s.spawn("a")
-    b = s.spawn("b")
+    linked_pair(s, e)
     q = erl_process(e, "Q")
-    s.cmd("link", "a", b)
     s.cmd("link", "a", q)
-    e.ev("A = %s" % as_term(a))
-    e.ev("B = %s" % as_term(b))
-    until(lambda: e.ev("process_info(Q, links) =:= {links, [A]}") == "true" or "not yet", "the erl side of the link")
+    until_answer(e, "process_info(Q, links) =:= {links, [A]}", "true", "the erl side of the link")
     e.expect("{links, La} = rpc:call(S, erlang, process_info, [A, links]), lists:sort(La) =:= lists:sort([B, Q])",
              "true")
     e.expect("rpc:call(S, erlang, process_info, [B, links]) =:= {links, [A]}", "true")
@@ -222,8 +236,8 @@ def t_process_info_links_lists_local_and_remote_peers(ctx):
              "lists:sort(Lb) =:= lists:sort([B, Q])", "true")
     # An unlinked peer leaves the list.
     s.cmd("unlink", "a", b)
-    until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, links]) =:= {links, [Q]}") == "true" or "not yet",
-          "a's links after unlinking b")
+    until_answer(e, "rpc:call(S, erlang, process_info, [A, links]) =:= {links, [Q]}", "true",
+                 "a's links after unlinking b")
 
 
 def t_process_info_monitors_and_monitored_by(ctx):
@@ -245,26 +259,19 @@ def t_process_info_monitors_and_monitored_by(ctx):
     e.ev("M = spawn(fun() -> erlang:monitor(process, {a, S}), receive stop -> ok end end)")
     e.ev("Ref1 = erlang:monitor(process, A)")
     e.ev("Ref2 = erlang:monitor(process, A)")
-    until(lambda: e.ev("{monitored_by, Wa} = rpc:call(S, erlang, process_info, [A, monitored_by]), "
-                       "lists:sort(Wa) =:= lists:sort([D, M, self(), self()])") == "true" or "not yet",
-          "a's watchers")
+    until_answer(e, "{monitored_by, Wa} = rpc:call(S, erlang, process_info, [A, monitored_by]), "
+                 "lists:sort(Wa) =:= lists:sort([D, M, self(), self()])", "true", "a's watchers")
     e.expect("rpc:call(S, erlang, process_info, [C, [monitored_by, monitors]]) =:= "
              "[{monitored_by, [A]}, {monitors, []}]", "true")
     e.expect("erlang:demonitor(Ref2)", "true")
-    until(lambda: e.ev("{monitored_by, Wb} = rpc:call(S, erlang, process_info, [A, monitored_by]), "
-                       "lists:sort(Wb) =:= lists:sort([D, M, self()])") == "true" or "not yet",
-          "a's watchers after a demonitor")
+    until_answer(e, "{monitored_by, Wb} = rpc:call(S, erlang, process_info, [A, monitored_by]), "
+                 "lists:sort(Wb) =:= lists:sort([D, M, self()])", "true", "a's watchers after a demonitor")
 
 
 def t_process_info_of_a_parked_process_answers_without_a_message(ctx):
     s, e = setup(ctx)
-    a = s.spawn("a")
-    b = s.spawn("b")
-    s.cmd("link", "a", b)
-    e.ev("A = %s" % as_term(a))
-    e.ev("B = %s" % as_term(b))
-    until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, status])") == "{status,waiting}" or "not waiting",
-          "a parked in receive")
+    linked_pair(s, e)
+    until_answer(e, "rpc:call(S, erlang, process_info, [A, status])", "{status,waiting}", "a parked in receive")
     # A parked process is woken to answer (the node waits 5 s for an
     # answer, then answers a timeout error) and parks again.
     t0 = time.monotonic()
@@ -273,18 +280,13 @@ def t_process_info_of_a_parked_process_answers_without_a_message(ctx):
     check(time.monotonic() - t0 < tmo(4), "five answers took %.1fs" % (time.monotonic() - t0))
     e.expect("rpc:call(S, erlang, process_info, [A, message_queue_len])", "{message_queue_len,0}")
     s.expect_none("a", "MSG", window=0.3, desc="a message delivered for a request")
-    until(lambda: e.ev("rpc:call(S, erlang, process_info, [A, status])") == "{status,waiting}" or "not waiting",
-          "a parked again")
+    until_answer(e, "rpc:call(S, erlang, process_info, [A, status])", "{status,waiting}", "a parked again")
     s.cmd("echo", "a")
 
 
 def t_process_info_of_a_running_process_answers_at_its_next_safepoint(ctx):
     s, e = setup(ctx)
-    a = s.spawn("a")
-    b = s.spawn("b")
-    s.cmd("link", "a", b)
-    e.ev("A = %s" % as_term(a))
-    e.ev("B = %s" % as_term(b))
+    linked_pair(s, e)
     s.cmd("spin", "a", "1500")  # busy, without a safepoint, for 1.5 s
     e.expect("rpc:call(S, erlang, process_info, [A, links]) =:= {links, [B]}", "true")
     answered = time.monotonic_ns()
