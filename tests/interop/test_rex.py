@@ -225,7 +225,7 @@ def erl_process(e, var):
 
 def t_process_info_links_lists_local_and_remote_peers(ctx):
     s, e = setup(ctx)
-    linked_pair(s, e)
+    _, b = linked_pair(s, e)
     q = erl_process(e, "Q")
     s.cmd("link", "a", q)
     until_answer(e, "process_info(Q, links) =:= {links, [A]}", "true", "the erl side of the link")
