@@ -3,6 +3,7 @@
 // requests a process answers about itself.
 #include "runtime/proc/introspect.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -153,8 +154,9 @@ int32_t proc_relations(uint64_t pid, ProcessRelations* out, int64_t timeout_ms) 
   int32_t rc;
   {
     std::unique_lock<std::mutex> lk(reply->mu);
-    if (!reply->answered_cv.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
-                                     [&] { return reply->answered; }))
+    // A day at most: a longer wait would overflow the clock's arithmetic.
+    int64_t ms = std::clamp<int64_t>(timeout_ms, 0, int64_t(86400) * 1000);
+    if (!reply->answered_cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return reply->answered; }))
       rc = SNOW_ETIMEDOUT;
     else if (!reply->alive) rc = SNOW_ENOPROC;
     else {
