@@ -52,21 +52,18 @@ std::string pid_text(uint64_t pid) {
 uint64_t parse_pid(std::string_view s) {
   if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
   unsigned long long part[3];
-  size_t n = 0;
-  while (n < 3) {
+  for (size_t n = 0; n < 3; ++n) {
     size_t dot = s.find('.');
+    if ((n < 2) != (dot != std::string_view::npos)) return 0;  // exactly three parts
     std::string_view digits = s.substr(0, dot);
     if (digits.empty() || digits.size() > 9) return 0;
-    unsigned long long v = 0;
+    part[n] = 0;
     for (char ch : digits) {
       if (ch < '0' || ch > '9') return 0;
-      v = v * 10 + unsigned(ch - '0');
+      part[n] = part[n] * 10 + unsigned(ch - '0');
     }
-    part[n++] = v;
-    if (dot == std::string_view::npos) break;
-    s.remove_prefix(dot + 1);
+    if (dot != std::string_view::npos) s.remove_prefix(dot + 1);
   }
-  if (n != 3 || s.find('.') != std::string_view::npos) return 0;
   return local_pid_make(uint32_t(std::min<unsigned long long>(part[1], 0xFFFFFFFF)),
                         uint32_t(std::min<unsigned long long>(part[2], 0xFFFFFFFF)));
 }
