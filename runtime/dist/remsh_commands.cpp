@@ -101,9 +101,8 @@ std::string processes() {
     if (proc_info(p, &r.info) == 0) rows.push_back(r);
   }
   size_t top = std::min(rows.size(), kTopProcesses);
-  std::partial_sort(rows.begin(), rows.begin() + ptrdiff_t(top), rows.end(), [](const Row& a, const Row& b) {
-    return a.info.message_queue_len > b.info.message_queue_len;
-  });
+  std::partial_sort(rows.begin(), rows.begin() + ptrdiff_t(top), rows.end(),
+                    [](const Row& a, const Row& b) { return a.info.message_queue_len > b.info.message_queue_len; });
   std::string out;
   appendf(out, "%llu processes. Longest message queues:\n", static_cast<unsigned long long>(count));
   for (size_t i = 0; i < top; ++i) {
@@ -148,7 +147,9 @@ std::string stats() {
   snow_stats st;
   proc_stats(&st);
   std::string out;
-  auto row = [&](const char* key, uint64_t v) { appendf(out, "  %-22s %llu\n", key, static_cast<unsigned long long>(v)); };
+  auto row = [&](const char* key, uint64_t v) {
+    appendf(out, "  %-22s %llu\n", key, static_cast<unsigned long long>(v));
+  };
   row("processes_alive", st.processes_alive);
   row("processes_spawned", st.processes_spawned);
   row("processes_exited", st.processes_exited);
@@ -197,11 +198,10 @@ ConsoleCommand console_parse(std::string_view line) {
     std::string_view word;
     ConsoleVerb verb;
   };
-  static constexpr Known kWords[] = {{"help", ConsoleVerb::Help},   {"?", ConsoleVerb::Help},
-                                     {"processes", ConsoleVerb::Processes},
-                                     {"info", ConsoleVerb::Info},   {"nodes", ConsoleVerb::Nodes},
-                                     {"stats", ConsoleVerb::Stats}, {"log-level", ConsoleVerb::LogLevel},
-                                     {"quit", ConsoleVerb::Quit},   {"exit", ConsoleVerb::Quit}};
+  static constexpr Known kWords[] = {
+      {"help", ConsoleVerb::Help},          {"?", ConsoleVerb::Help},      {"processes", ConsoleVerb::Processes},
+      {"info", ConsoleVerb::Info},          {"nodes", ConsoleVerb::Nodes}, {"stats", ConsoleVerb::Stats},
+      {"log-level", ConsoleVerb::LogLevel}, {"quit", ConsoleVerb::Quit},   {"exit", ConsoleVerb::Quit}};
   cmd.verb = ConsoleVerb::Unknown;
   for (const Known& k : kWords)
     if (word == k.word) cmd.verb = k.verb;
@@ -233,12 +233,14 @@ std::string console_answer(const ConsoleCommand& cmd) {
       out = log_level_command(cmd.arg);
       break;
     case ConsoleVerb::Quit:
-      out = "Closing the console; this node keeps running. erl now shows \"*** Shell process terminated! ***\":\n"
-            "press Ctrl-G, then q to leave erl (s, then c, for a local shell).\n";
+      out =
+          "Closing the console; this node keeps running. erl now shows \"*** Shell process terminated! ***\":\n"
+          "press Ctrl-G, then q to leave erl (s, then c, for a local shell).\n";
       break;
     case ConsoleVerb::ErlangCode:
-      out = "This node runs no Erlang: nothing is evaluated here (q(). and init:stop() do not stop it).\n"
-            "Use rpc:call from your own erl shell, or type help.\n";
+      out =
+          "This node runs no Erlang: nothing is evaluated here (q(). and init:stop() do not stop it).\n"
+          "Use rpc:call from your own erl shell, or type help.\n";
       break;
     case ConsoleVerb::TooLong:
       out = "Line too long (over 1024 bytes): ignored. Type help for the commands.\n";
@@ -264,7 +266,8 @@ std::string console_banner() {
   out += "This console answers: help, processes, info <pid>, nodes, stats, log-level [LEVEL], quit.\n";
   appendf(out, "From your own erl shell: rpc:call('%s', erlang, processes, []) and the other functions\n",
           name.c_str());
-  out += "listed in docs/operating.md (\"rex\"); from a terminal: snowctl. See docs/operating.md, \"Remote console\".\n";
+  out +=
+      "listed in docs/operating.md (\"rex\"); from a terminal: snowctl. See docs/operating.md, \"Remote console\".\n";
   return out;
 }
 
