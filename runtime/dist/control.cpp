@@ -12,6 +12,7 @@
 
 #include "runtime/common/common.h"
 #include "runtime/dist/dist_internal.h"
+#include "runtime/dist/remsh.h"
 #include "runtime/dist/rex.h"
 #include "runtime/proc/process.h"
 #include "runtime/proc/reason.h"
@@ -428,6 +429,9 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
     case wire::kAliasSend:
     case wire::kAliasSendTT:
       return on_alias_send(c, ctl);
+    case wire::kGroupLeader:
+      remsh_group_leader(c, ctl);  // a console's, else ignored (remsh.h)
+      return true;
     default:
       return true;  // a control message we do not implement: ignored
   }

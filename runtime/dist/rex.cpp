@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "runtime/common/common.h"
+#include "runtime/dist/remsh.h"
 #include "runtime/dist/rex.h"
 
 namespace snow::rt::dist {
@@ -37,6 +38,7 @@ struct Job {
   // Verbatim terms of the request: who gets the answer, the call's tag (a
   // gen_server tag, or erpc's result reference), the spawn request id.
   std::vector<uint8_t> to, tag, req;
+  std::vector<uint8_t> group_leader;  // the spawn request's (erl -remsh's group: remsh.h)
   bool link = false, monitor = false;
   uint32_t child_id = 0;
   std::vector<Frame*> frames;  // the answer, built on the pool
@@ -242,6 +244,12 @@ void submit(Conn* c, std::unique_ptr<Job> j) {
   }
   if (j->answer == Answer::ErpcCall || j->answer == Answer::ErpcCast) j->child_id = ++g_child_id & 0x7FFFFFFF;
   if (rex_wants_nodes(j->call)) take_node_lists(j->call);
+  if (!j->group_leader.empty() && remsh_answers(j->call)) {  // erl -remsh, on the loop (remsh.h)
+    Writer value;
+    build_answer(*j, remsh_call(c, view(j->group_leader), j->call, value), value);
+    for (Frame* f : j->frames) enqueue_frame(j->e, f, j->generation);
+    return;
+  }
   if (g_jobs >= kRexJobs) {
     if (j->answer == Answer::ErpcCall || j->answer == Answer::ErpcCast) {
       enqueue_frame(j->e, spawn_reply(*j, "system_limit"));
@@ -354,6 +362,7 @@ bool rex_spawn_request(Conn* c, const wire::Control& ctl, bool* ok) {
   j->answer = call ? Answer::ErpcCall : Answer::ErpcCast;
   j->req = copy_of(ctl.item[1]);
   j->to = copy_of(ctl.item[2]);
+  if (call) j->group_leader = copy_of(ctl.item[3]);
   etf::Elements opts(ctl.item[5]);
   etf::View o;
   while (opts.is_list() && opts.next(&o)) {
