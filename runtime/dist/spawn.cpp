@@ -33,27 +33,25 @@ struct SpawnCtx {
 
 void spawn_reply_frame(uint64_t pid, void* ctx) {
   auto* sc = static_cast<SpawnCtx*>(ctx);
-  Writer w;
-  frame_begin(w);
+  FrameWriter w;
   w.tuple(5);
   w.integer(wire::kSpawnReply);
   w.verbatim(sc->req);
   w.verbatim(sc->parent);
   w.integer(int64_t(sc->flags));
   write_pid(w, pid);
-  enqueue_frame(sc->e, frame_finish(w));
+  enqueue_frame(sc->e, w.finish());
 }
 
 void spawn_error_reply(NodeEntry* e, etf::View req, etf::View parent, const char* why) {
-  Writer w;
-  frame_begin(w);
+  FrameWriter w;
   w.tuple(5);
   w.integer(wire::kSpawnReply);
   w.verbatim(req);
   w.verbatim(parent);
   w.integer(0);
   w.atom(why);
-  enqueue_frame(e, frame_finish(w));
+  enqueue_frame(e, w.finish());
 }
 
 // The argument bytes of a spawn request: [] or [Bin] (what snow_node_spawn
