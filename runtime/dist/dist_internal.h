@@ -439,8 +439,9 @@ SpawnFn registered_function(std::string_view name);  // nullptr when none
 bool handle_spawn_request(Conn* c, const wire::Control& ctl);
 void handle_spawn_reply(Conn* c, const wire::Control& ctl);
 uint64_t send_spawn_request(Process* self, std::string_view node, std::string_view fname, const uint8_t* args,
-                            uint64_t size, bool link);
-uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link);
+                            uint64_t size, bool link, bool monitor);
+uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link, bool monitor,
+                    uint64_t* monitor_ref);
 
 // ------------------------------------------------------------------ handshake_fsm.cpp
 
