@@ -672,6 +672,19 @@ SNOW_API void snow_register_function(const char* name, uint64_t len, snow_proc_f
 SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                     const uint8_t* args, uint64_t asize, uint8_t link);
 
+/** snow_node_spawn() with spawn options: o->link links and o->monitor
+ *  monitors the child atomically (the monitor is in place when the call
+ *  returns, its ref in o->monitor_ref; on another node it is set up by the
+ *  one spawn request, as Erlang's spawn_request with [monitor], whose
+ *  request id is the monitor's ref: one round trip). o->priority,
+ *  o->stack_size and o->terminate must be zero (a registered function on
+ *  another node is started with its defaults), and so must the reserved
+ *  fields. o NULL: no options. Returns the child's pid or 0 as
+ *  snow_node_spawn, and 0 for options it refuses (o->monitor_ref is then
+ *  0). Process only (0 elsewhere). (v2) */
+SNOW_API snow_pid_t snow_node_spawn_opts(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
+                                         const uint8_t* args, uint64_t asize, snow_spawn_opts* o);
+
 /** Writes pid in the external term format (131 first) to buf; returns the
  *  length, SNOW_EMSGSIZE if cap is too small, SNOW_EINVAL for pid 0, NULL
  *  buf with cap > 0, or an unknown remote handle. Local pids carry this

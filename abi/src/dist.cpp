@@ -110,6 +110,29 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
       0, [&] { return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link == 1); });
 }
 
+SNOW_API snow_pid_t snow_node_spawn_opts(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
+                                         const uint8_t* args, uint64_t asize, snow_spawn_opts* o) {
+  bool link = false, monitor = false;
+  if (o) {
+    o->monitor_ref = 0;
+    // Reserved bytes and words must be zero, and so must the options that
+    // only a local spawn takes.
+    for (uint8_t b : o->reserved_)
+      if (b != 0) return 0;
+    for (uint64_t w : o->reserved_words_)
+      if (w != 0) return 0;
+    if (o->priority != 0 || o->stack_size != 0 || o->terminate) return 0;
+    link = o->link != 0;
+    monitor = o->monitor != 0;
+  }
+  if (!node_arg_ok(node, nlen) || !snow::abi::atom_name_ok(fname, flen)) return 0;
+  if (!bytes_ok(args, asize)) return 0;
+  if (!snow::abi::size_fits(!dist_is_self(sv(node, nlen)), asize)) return 0;
+  return snow::abi::guarded<snow_pid_t>(0, [&] {
+    return dist_spawn(sv(node, nlen), sv(fname, flen), args, asize, link, monitor, o ? &o->monitor_ref : nullptr);
+  });
+}
+
 SNOW_API int64_t snow_term_encode_pid(snow_pid_t pid, uint8_t* buf, uint64_t cap) {
   if (pid == 0 || (!buf && cap > 0)) return SNOW_EINVAL;
   return dist_encode_pid(pid, buf, cap);

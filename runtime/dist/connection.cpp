@@ -83,6 +83,7 @@ void fail_node(const std::string& name, const uint32_t* creation) {
       std::lock_guard<std::mutex> lk(e->mu);
       if (creation && !e->by_name && e->creation != *creation) continue;
       frames.swap(e->outbox);
+      e->outbox_bytes = 0;
       e->dirty = false;
       links.swap(e->links);
       monitors.swap(e->monitors);

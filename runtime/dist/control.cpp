@@ -28,7 +28,7 @@ enum class Target { Local, DeadLocal, Invalid };
 
 Target local_target(etf::View t, uint64_t* pid) {
   etf::Pid p;
-  if (!etf::read_pid(t, &p) || p.node != D.name) return Target::Invalid;
+  if (!etf::read_pid_of(t, D.name, &p)) return Target::Invalid;
   if (p.creation != D.creation) return Target::DeadLocal;
   *pid = local_pid_make(p.id, p.serial);
   return *pid ? Target::Local : Target::DeadLocal;
@@ -43,7 +43,7 @@ Target local_target(etf::View t, uint64_t* pid) {
 // connection's entry and marked for `use` (node_table.h).
 bool peer_pid(Conn* c, etf::View t, PidUse use, uint64_t* out) {
   etf::Pid p;
-  if (!etf::read_pid(t, &p) || p.node != c->peer || p.creation != c->peer_creation) return false;
+  if (!etf::read_pid_of(t, c->peer, &p) || p.creation != c->peer_creation) return false;
   *out = handle_get(c->entry, p.id, p.serial, use);
   return *out != 0;
 }
@@ -51,7 +51,7 @@ bool peer_pid(Conn* c, etf::View t, PidUse use, uint64_t* out) {
 // Whether `t` is a pid of the peer, without making a handle for it.
 bool is_peer_pid(Conn* c, etf::View t) {
   etf::Pid p;
-  return etf::read_pid(t, &p) && p.node == c->peer && p.creation == c->peer_creation;
+  return etf::read_pid_of(t, c->peer, &p) && p.creation == c->peer_creation;
 }
 
 namespace {
@@ -381,6 +381,10 @@ bool handle_frame(Conn* c, const uint8_t* m, size_t n) {
   if (n == 0) return true;  // tick
   wire::Control ctl;
   if (!wire::read_control(m, n, &ctl)) return false;
+  return handle_control(c, ctl, n);
+}
+
+bool handle_control(Conn* c, const wire::Control& ctl, size_t n) {
   if (g_trace)
     log_at(LogLevel::Debug, "snowrt dist: <- %s op %lld (%zu bytes)", c->peer.c_str(), static_cast<long long>(ctl.op),
            n);

@@ -347,16 +347,27 @@ void dist_monitor_all(uint64_t watcher, bool on) { monitor_all_set(watcher, on);
 
 void dist_register_function(std::string_view name, void (*fn)(const uint8_t*)) { register_function(name, fn); }
 
-uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link) {
+uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link,
+                    bool monitor, uint64_t* monitor_ref) {
   Process* self = proc_current();
   if (!self || !dist_started()) return 0;
   bool here;
   if (!node_arg(node, &here)) return 0;
-  if (here) return spawn_here(self, fname, args, size, link);
-  uint64_t req = send_spawn_request(self, node, fname, args, size, link);
+  if (here) return spawn_here(self, fname, args, size, link, monitor, monitor_ref);
+  uint64_t req = send_spawn_request(self, node, fname, args, size, link, monitor);
   if (!req) return 0;
+  // Recorded before any signal that follows the reply can be applied (only
+  // this process applies its signals, in the wait below).
+  if (monitor) proc_monitor_remote_spawn(self, req, 0);
   SpawnReply r;
-  if (!proc_wait_reply(self, req, -1, &r, sizeof r) || !r.ok) return 0;
+  if (!proc_wait_reply(self, req, -1, &r, sizeof r) || !r.ok) {
+    if (monitor) proc_demonitor(self, req, false);
+    return 0;
+  }
+  if (monitor) {
+    proc_monitor_remote_spawn(self, req, r.child);
+    *monitor_ref = req;
+  }
   return r.child;
 }
 

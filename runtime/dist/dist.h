@@ -116,7 +116,11 @@ void dist_node_demonitor(int64_t id);
 void dist_monitor_all(uint64_t watcher, bool on);
 
 void dist_register_function(std::string_view name, void (*fn)(const uint8_t*));
-uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link);
+// `monitor`: the caller monitors the child from the moment it exists (one
+// SPAWN_REQUEST with the monitor option; the request's ref is the
+// monitor's, written to *monitor_ref).
+uint64_t dist_spawn(std::string_view node, std::string_view fname, const uint8_t* args, uint64_t size, bool link,
+                    bool monitor = false, uint64_t* monitor_ref = nullptr);
 
 // Test seam for the connection reader (tests/fuzz, tests/unit): a
 // connection without a socket, started as an incoming connection awaiting

@@ -365,6 +365,9 @@ struct RecordChange {
 constexpr uint32_t kAnyGeneration = 0;
 
 void deliver_or_die(uint64_t pid, Signal* s);
+// A frame in pass-through form: frame_begin, the control term, then a
+// version byte and the payload term; converted to header form on its way
+// to a peer with fragments (fragments.h).
 void frame_begin(Writer& w);
 Frame* frame_finish(Writer& w, SigKind kind, uint64_t local, uint64_t remote, uint64_t ref);
 // A frame with nothing to answer locally if it cannot be sent.
@@ -400,6 +403,8 @@ void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uin
 // ------------------------------------------------------------------ control.cpp
 
 bool handle_frame(Conn* c, const uint8_t* m, size_t n);
+// The same once the frame is read (`n`: its size, for the trace).
+bool handle_control(Conn* c, const wire::Control& ctl, size_t n);
 bool peer_pid(Conn* c, etf::View t, PidUse use, uint64_t* out);
 bool is_peer_pid(Conn* c, etf::View t);
 
@@ -434,8 +439,9 @@ SpawnFn registered_function(std::string_view name);  // nullptr when none
 bool handle_spawn_request(Conn* c, const wire::Control& ctl);
 void handle_spawn_reply(Conn* c, const wire::Control& ctl);
 uint64_t send_spawn_request(Process* self, std::string_view node, std::string_view fname, const uint8_t* args,
-                            uint64_t size, bool link);
-uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link);
+                            uint64_t size, bool link, bool monitor);
+uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link, bool monitor,
+                    uint64_t* monitor_ref);
 
 // ------------------------------------------------------------------ handshake_fsm.cpp
 

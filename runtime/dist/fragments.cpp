@@ -41,27 +41,34 @@ size_t control_size(const uint8_t* p, size_t n) {
 
 // ------------------------------------------------------------------ header forms
 
-bool header_form_to_pass_through(uint8_t* body, size_t n, uint8_t** out, size_t* out_n) {
-  if (n < 4 || body[0] != etf::kVersion || body[1] != kDistHeader || body[2] != 0) return false;
-  size_t k = control_size(body + 3, n - 3);
-  if (k == 0) return false;
-  if (3 + k < n) {
-    // [131][68][0][control][payload] -> [112][131][control][131][payload]:
-    // the same length, the control term moves one byte down.
-    std::memmove(body + 2, body + 3, k);
-    body[0] = wire::kPassThrough;
-    body[1] = etf::kVersion;
-    body[2 + k] = etf::kVersion;
-    *out = body;
-    *out_n = n;
-  } else {
-    // No payload: [112][131][control] fits one byte in.
-    body[1] = wire::kPassThrough;
-    body[2] = etf::kVersion;
-    *out = body + 1;
-    *out_n = n - 1;
-  }
-  return true;
+namespace {
+
+// Room for a typical control message and a small payload, so that
+// encoding one does not grow the buffer step by step.
+constexpr size_t kFrameReserve = 128;
+
+}  // namespace
+
+FrameWriter::FrameWriter() {
+  buf.reserve(kFrameReserve);
+  buf.resize(4);  // the length, set by finish()
+  u8(etf::kVersion);
+  u8(kDistHeader);
+  u8(0);  // no atom cache references
+}
+
+Frame* FrameWriter::finish(SigKind kind, uint64_t local, uint64_t remote, uint64_t ref) {
+  size_t end = control_end ? control_end : buf.size();
+  put_be32(buf.data(), uint32_t(buf.size() - 4));
+  auto* f = new Frame();
+  f->bytes = std::move(buf);
+  f->kind = kind;
+  f->local = local;
+  f->remote = remote;
+  f->ref = ref;
+  f->header_form = true;
+  f->control_end = uint32_t(end);
+  return f;
 }
 
 void frame_to_header_form(Frame* f) {
@@ -71,6 +78,7 @@ void frame_to_header_form(Frame* f) {
   size_t k = b.size() > 6 ? control_size(b.data() + 6, b.size() - 6) : 0;
   if (k == 0) return;  // not ours to fix: never happens for frames this node encodes
   f->header_form = true;
+  f->control_end = uint32_t(7 + k);
   if (6 + k < b.size()) {
     // -> [len][131][68][0][control][payload]: the same length.
     std::memmove(b.data() + 7, b.data() + 6, k);
@@ -81,6 +89,25 @@ void frame_to_header_form(Frame* f) {
   b[4] = etf::kVersion;
   b[5] = kDistHeader;
   b[6] = 0;
+}
+
+void frame_to_pass_through(Frame* f) {
+  if (!f->header_form) return;
+  std::vector<uint8_t>& b = f->bytes;
+  // [len][131][68][0][control][payload] -> [len][112][131][control][131][payload]
+  size_t k = f->control_end - 7;
+  bool payload = f->control_end < b.size();
+  std::memmove(b.data() + 6, b.data() + 7, k);
+  b[4] = wire::kPassThrough;
+  b[5] = etf::kVersion;
+  if (payload) {
+    b[6 + k] = etf::kVersion;  // the same length
+  } else {
+    b.pop_back();
+    put_be32(b.data(), uint32_t(b.size() - 4));
+  }
+  f->header_form = false;
+  f->control_end = 0;
 }
 
 // ------------------------------------------------------------------ receiving
@@ -180,10 +207,10 @@ void refuse_message(Conn* c, uint64_t bytes, const char* why) {
 // why the connection must be closed.
 const char* receive_frame(Conn* c, uint8_t* body, size_t n) {
   if (n >= 2 && body[0] == etf::kVersion && body[1] == kDistHeader) {
-    uint8_t* m;
+    wire::Control ctl;
     size_t mn;
-    if (!header_form_to_pass_through(body, n, &m, &mn)) return "malformed frame";
-    return handle_frame(c, m, mn) ? nullptr : "malformed frame";
+    if (!wire::read_header_form(body, n, &ctl, &mn)) return "malformed frame";
+    return handle_control(c, ctl, mn) ? nullptr : "malformed frame";
   }
   if (n >= 2 && body[0] == etf::kVersion && (body[1] == kFragmentHeader || body[1] == kFragmentContinue)) {
     if (!c->reassembler) c->reassembler = std::make_unique<Reassembler>(D.max_message);
@@ -212,9 +239,12 @@ void refuse_whole_frame(Conn* c, uint64_t bytes) { refuse_message(c, bytes, "lar
 // ------------------------------------------------------------------ sending
 
 bool frames_ready_for_direct_write(std::vector<Frame*>& frames, const WriteGate& g) {
-  if (!g.header_form) return true;
+  if (!g.header_form) {
+    for (Frame* f : frames) frame_to_pass_through(f);
+    return true;
+  }
   for (Frame* f : frames)
-    if (f->bytes.size() > kFragmentThreshold && !f->header_form) return false;
+    if (f->bytes.size() > kFragmentThreshold) return false;
   for (Frame* f : frames) frame_to_header_form(f);
   return true;
 }
@@ -234,14 +264,24 @@ void hold_gate(Conn* c, int delta) {
 
 // Makes `f` a stream; false when it cannot be split (it then goes whole).
 bool start_stream(Conn* c, Frame* f) {
-  size_t k = f->bytes.size() > 6 ? control_size(f->bytes.data() + 6, f->bytes.size() - 6) : 0;
-  if (k == 0) return false;
-  Fragmenter& fr = c->fragmenter;
   auto s = std::make_unique<OutStream>();
+  if (f->header_form) {
+    // [len][131][68][0][control][payload]
+    s->control_begin = 7;
+    s->control_end = f->control_end;
+    s->payload_begin = f->control_end;
+  } else {
+    // [len][112][131][control][131][payload]
+    size_t k = f->bytes.size() > 6 ? control_size(f->bytes.data() + 6, f->bytes.size() - 6) : 0;
+    if (k == 0) return false;
+    s->control_begin = 6;
+    s->control_end = 6 + k;
+    s->payload_begin = std::min(s->control_end + 1, f->bytes.size());
+  }
+  Fragmenter& fr = c->fragmenter;
   s->sender = f->local;
   s->seq = fr.next_seq++;
-  s->control_end = 6 + k;
-  s->next = std::min(s->control_end + 1, f->bytes.size());
+  s->next = s->payload_begin;
   size_t payload = f->bytes.size() - s->next;
   s->fragments_left = std::max<uint64_t>(1, (payload + kFragmentPayload - 1) / kFragmentPayload);
   s->frame = std::shared_ptr<Frame>(f);
@@ -258,7 +298,7 @@ bool start_stream(Conn* c, Frame* f) {
 void write_fragment(Conn* c, OutStream& s) {
   Fragmenter& fr = c->fragmenter;
   const std::vector<uint8_t>& b = s.frame->bytes;
-  bool first = s.next == std::min(s.control_end + 1, b.size());
+  bool first = s.next == s.payload_begin;
   size_t chunk = std::min(kFragmentPayload, b.size() - s.next);
   auto* wr = new WriteReq();
   wr->gate = c->gate;
@@ -266,7 +306,7 @@ void write_fragment(Conn* c, OutStream& s) {
   wr->fragment_of = c;
   // [len][131][69][seq][fragment id][0][control] or [len][131][70][seq][fragment id]
   size_t hdr = first ? 23 : 22;
-  size_t control = first ? s.control_end - 6 : 0;
+  size_t control = first ? s.control_end - s.control_begin : 0;
   wr->owned.resize(hdr);
   uint8_t* h = wr->owned.data();
   put_be32(h, uint32_t(hdr - 4 + control + chunk));
@@ -276,7 +316,9 @@ void write_fragment(Conn* c, OutStream& s) {
   put_be64(h + 14, s.fragments_left);
   if (first) h[22] = 0;
   wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(h), unsigned(hdr)));
-  if (control) wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(s.frame->bytes.data() + 6), unsigned(control)));
+  if (control)
+    wr->bufs.push_back(
+        uv_buf_init(reinterpret_cast<char*>(s.frame->bytes.data() + s.control_begin), unsigned(control)));
   if (chunk) wr->bufs.push_back(uv_buf_init(reinterpret_cast<char*>(s.frame->bytes.data() + s.next), unsigned(chunk)));
   s.next += chunk;
   --s.fragments_left;
@@ -341,7 +383,7 @@ void route_frames(Conn* c, std::vector<Frame*>& frames) {
       s->after.push_back(f);
       continue;
     }
-    if (f->bytes.size() > kFragmentThreshold && !f->header_form && start_stream(c, f)) continue;
+    if (f->bytes.size() > kFragmentThreshold && start_stream(c, f)) continue;
     frame_to_header_form(f);
     now.push_back(f);
   }

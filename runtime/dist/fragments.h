@@ -3,13 +3,16 @@
 //
 // Vocabulary:
 // - *Pass-through form*: a frame body [112][131 control][131 payload], what
-//   this node encodes and what control.cpp reads. A peer that did not
-//   negotiate fragments gets and sends this form.
+//   control.cpp reads. A peer that did not negotiate fragments gets and
+//   sends this form.
 // - *Header form*: [131][68][0][control][payload], terms without version
 //   bytes (the 0: no atom cache references; we never offer the atom cache).
 //   A peer that negotiated DFLAG_FRAGMENTS (erl 22 and later, libsnowrt)
-//   sends only this form and refuses the pass-through form, so every frame
-//   to it is converted on its way to the socket (frame_to_header_form).
+//   sends only this form and refuses the pass-through form. The signals
+//   of processes are encoded in this form (FrameWriter, below);
+//   the few frames built in pass-through form are converted on their way
+//   to such a peer (frame_to_header_form), and header-form frames on their
+//   way to a peer without fragments (frame_to_pass_through).
 // - *Sequence*: one message split into fragments: a first fragment
 //   [131][69][sequence id:64][fragment id:64][0][control][payload start],
 //   then [131][70][sequence id][fragment id][more payload]; the fragment id
@@ -50,10 +53,11 @@
 #include <vector>
 
 #include "runtime/dist/node_table.h"
+#include "runtime/dist/wire.h"
 
 namespace snow::rt::dist {
 
-constexpr uint8_t kDistHeader = 68;
+constexpr uint8_t kDistHeader = wire::kDistHeader;
 constexpr uint8_t kFragmentHeader = 69;
 constexpr uint8_t kFragmentContinue = 70;
 
@@ -68,16 +72,28 @@ constexpr size_t kStreamWindow = 4;
 
 // ------------------------------------------------------------------ header forms
 
-// Rewrites a header-form frame body [131][68][n][control][payload] in
-// place into pass-through form and returns where it now starts and its
-// length. false when malformed (not a term, or atom cache references,
-// which we never negotiate). O(control term size).
-bool header_form_to_pass_through(uint8_t* body, size_t n, uint8_t** out, size_t* out_n);
+// A frame encoded in header form, the form every peer with fragments
+// takes, so that the send path does not convert it: the control term,
+// then payload() and the payload term, neither with a version byte. A peer
+// without fragments gets it converted (frame_to_pass_through).
+struct FrameWriter : etf::Writer {
+  size_t control_end = 0;
+  FrameWriter();
+  // The control term is complete: what follows is the payload.
+  void payload() { control_end = buf.size(); }
+  // `kind`, `local`, `remote`, `ref`: what to answer locally if the frame
+  // cannot be sent (Frame).
+  Frame* finish(SigKind kind = SigKind::Message, uint64_t local = 0, uint64_t remote = 0, uint64_t ref = 0);
+};
 
 // Converts a queued frame (pass-through form, length prefix included) to
 // header form in place, once (Frame::header_form). O(control term size);
 // frames without payload grow by one byte.
 void frame_to_header_form(Frame* f);
+// The other way, for a peer without fragments (a frame encoded in header
+// form, FrameWriter): O(control term size), no parsing (the frame knows
+// where its control term ends); frames without payload shrink by one byte.
+void frame_to_pass_through(Frame* f);
 
 // ------------------------------------------------------------------ receiving
 
@@ -135,9 +151,11 @@ class Reassembler {
 struct OutStream {
   uint64_t sender = 0;
   uint64_t seq = 0;
-  std::shared_ptr<Frame> frame;  // pass-through form; writes in flight share it
-  size_t control_end = 0;        // offset in frame->bytes where the payload's version byte is
-  size_t next = 0;               // offset of the next payload byte to send
+  std::shared_ptr<Frame> frame;  // writes in flight share it
+  size_t control_begin = 0;      // the control term's bytes in frame->bytes (either form)
+  size_t control_end = 0;
+  size_t payload_begin = 0;  // the payload's first byte (after its version byte in pass-through form)
+  size_t next = 0;           // offset of the next payload byte to send
   uint64_t fragments_left = 0;
   std::deque<Frame*> after;  // the sender's later frames, in order
 };

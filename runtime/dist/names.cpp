@@ -89,13 +89,17 @@ bool pid_to_wire(uint64_t pid, etf::Pid* out) {
 }
 
 void write_pid(Writer& w, uint64_t pid) {
+  if (!pid_is_remote(pid)) {
+    w.pid(D.name, local_pid_id(pid), local_pid_serial(pid), D.creation);
+    return;
+  }
   etf::Pid p;
   if (!pid_to_wire(pid, &p)) p = etf::Pid{D.name, 0, 0, D.creation};
   w.pid(p);
 }
 
 // A pid to put where Erlang needs one but the sender is not a process.
-void write_null_pid(Writer& w) { w.pid(etf::Pid{D.name, 0, 0, D.creation}); }
+void write_null_pid(Writer& w) { w.pid(D.name, 0, 0, D.creation); }
 
 void write_our_ref(Writer& w, uint64_t ref) {
   w.ref(etf::Ref{D.name, D.creation, {uint32_t(ref), uint32_t(ref >> 32), 0}});

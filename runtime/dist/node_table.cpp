@@ -210,6 +210,7 @@ bool entry_recycle_if_idle(NodeEntry* e) {
   e->peer_monitor_by_term = {};
   e->spawns = {};
   e->outbox = {};
+  e->outbox_bytes = 0;
   e->gate.reset();
   T.free_rows.push_back(e->index);
   return true;

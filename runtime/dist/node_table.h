@@ -74,7 +74,10 @@ struct Frame {
   uint64_t local = 0;
   uint64_t remote = 0;
   uint64_t ref = 0;
-  bool header_form = false;         // converted for a peer with fragments (runtime/dist/fragments.h)
+  // The body's form (runtime/dist/fragments.h): header form, the control
+  // term at [7, control_end) and the payload after it; or pass-through.
+  bool header_form = false;
+  uint32_t control_end = 0;
   NodeEntry* counted_in = nullptr;  // the entry whose queued_bytes include this frame
   uint64_t counted = 0;             // how many bytes it added there
   Frame() = default;
@@ -138,6 +141,7 @@ struct NodeEntry {
   int conns = 0;                  // connections whose entry this is
 
   std::vector<Frame*> outbox;
+  size_t outbox_bytes = 0;  // the bytes of the outbox's frames (decides when a cork is full)
   bool dirty = false;
   GatePtr gate;              // the up connection's write gate, when it serves this entry
   bool cork_listed = false;  // on the loop's corked list: it flushes it if no worker does

@@ -88,11 +88,13 @@ bool try_direct_write(NodeEntry* e) {
       Frame* f = e->outbox[done_frames];
       if (left >= f->bytes.size()) {
         left -= f->bytes.size();
+        e->outbox_bytes -= f->bytes.size();
         delete f;
         ++done_frames;
       } else {
         // The rest of this frame goes through the loop, before anything else.
         f->bytes.erase(f->bytes.begin(), f->bytes.begin() + long(left));
+        e->outbox_bytes -= left;
         g.partial = true;
         left = 0;
       }
@@ -120,13 +122,9 @@ void hand_to_loop(NodeEntry* e) {
 }
 
 // Makes sure the loop flushes a corked entry within about a millisecond,
-// whatever the corking worker does meanwhile.
+// whatever the corking worker does meanwhile (the entry was not on the
+// loop's list: enqueue_frame marked it listed).
 void arm_cork_backstop(NodeEntry* e) {
-  {
-    std::lock_guard<std::mutex> lk(e->mu);
-    if (e->cork_listed) return;
-    e->cork_listed = true;
-  }
   bool wake;
   {
     std::lock_guard<std::mutex> lk(D.cmd_mu);
@@ -178,43 +176,53 @@ void apply_record_locked(NodeEntry* e, const RecordChange& rc) {
 // caller read it with the target handle: if the row was recycled since,
 // the target is gone and the frame is answered locally as undeliverable.
 void enqueue_frame(NodeEntry* e, Frame* f, uint32_t generation, RecordChange rc) {
-  bool cork = sched_on_worker();
-  size_t bytes = 0;
+  // Whether this worker's time slice may cork the entry: it has it on its
+  // list already, or the list has room.
+  bool listed = false, may_cork = sched_on_worker();
+  if (may_cork) {
+    for (int i = 0; i < t_ncorked; ++i)
+      if (t_corked[i] == e) listed = true;
+    may_cork = listed || t_ncorked < kMaxCorked;
+  }
+  enum class Next { Undeliverable, LoopOwns, Corked, Flush } next;
+  bool backstop = false;
   {
     std::lock_guard<std::mutex> lk(e->mu);
     if (generation != kAnyGeneration && (e->generation != generation || !e->in_use)) {
-      cork = false;
-      bytes = SIZE_MAX;
+      next = Next::Undeliverable;
     } else {
       apply_record_locked(e, rc);
       busy_count_locked(e, f);
       e->outbox.push_back(f);
+      e->outbox_bytes += f->bytes.size();
       if (e->dirty) {
-        cork = false;  // the loop owns this outbox now; it will write the frame
-      } else if (cork) {
-        for (Frame* x : e->outbox) bytes += x->bytes.size();
+        // The loop was told and has not taken the outbox yet: it takes
+        // this frame with the others.
+        next = Next::LoopOwns;
+      } else if (may_cork && e->outbox_bytes < kCorkBytes) {
+        next = Next::Corked;
+        backstop = !e->cork_listed;
+        e->cork_listed = true;
+      } else {
+        next = Next::Flush;
       }
     }
   }
-  if (bytes == SIZE_MAX) {
-    proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
-    delete f;
-    return;
-  }
-  if (cork && bytes < kCorkBytes) {
-    bool listed = false;
-    for (int i = 0; i < t_ncorked; ++i)
-      if (t_corked[i] == e) listed = true;
-    if (!listed && t_ncorked < kMaxCorked) {
-      t_corked[t_ncorked++] = e;
-      listed = true;
-    }
-    if (listed) {
-      arm_cork_backstop(e);
+  switch (next) {
+    case Next::Undeliverable:
+      proc_answer_undeliverable(f->kind, f->local, f->remote, f->ref, kNoproc);
+      delete f;
       return;
-    }
+    case Next::LoopOwns:
+      return;
+    case Next::Corked:
+      if (!listed) t_corked[t_ncorked++] = e;
+      if (backstop) arm_cork_backstop(e);
+      return;
+    case Next::Flush:
+      flush_entry_now(e);
+      return;
   }
-  flush_entry_now(e);
 }
 
 }  // namespace snow::rt::dist
@@ -297,6 +305,7 @@ void write_frames(Conn* c, std::vector<Frame*>& frames) {
     streams_continue(c);
     return;
   }
+  for (Frame* f : frames) frame_to_pass_through(f);
   write_now(c, frames);
 }
 
@@ -349,6 +358,7 @@ void flush_entry(NodeEntry* e) {
   {
     std::lock_guard<std::mutex> lk(e->mu);
     frames.swap(e->outbox);
+    e->outbox_bytes = 0;
     e->dirty = false;
     if (up) {
       e->gate = up->gate;
@@ -387,6 +397,8 @@ void flush_entry(NodeEntry* e) {
     std::lock_guard<std::mutex> lk(e->mu);
     frames.insert(frames.end(), e->outbox.begin(), e->outbox.end());
     e->outbox.swap(frames);
+    e->outbox_bytes = 0;
+    for (Frame* f : e->outbox) e->outbox_bytes += f->bytes.size();
   }
   if (!c) start_outgoing(e->name);
 }

@@ -17,8 +17,8 @@ namespace {
 // Message payload: a user message is a binary of its bytes; a TERM message
 // is its own term; service calls and replies are tagged tuples so a
 // libsnowrt peer can rebuild them.
-void write_payload(Writer& w, const Signal* s) {
-  w.version();
+void write_payload(FrameWriter& w, const Signal* s) {
+  w.payload();
   if (s->kind == SigKind::ServiceReply) {
     w.tuple(3);
     w.atom("$snow_reply");
@@ -32,7 +32,7 @@ void write_payload(Writer& w, const Signal* s) {
   } else if (s->msg_kind == SNOW_MSG_TERM) {
     const uint8_t* t = s->msg.data;
     size_t n = size_t(s->msg.len);
-    if (n && t[0] == etf::kVersion) {
+    if (n && t[0] == etf::kVersion) {  // no version byte in header form
       ++t;
       --n;
     }
@@ -41,6 +41,13 @@ void write_payload(Writer& w, const Signal* s) {
     w.binary(s->msg.data, size_t(s->msg.len));
   }
 }
+
+void write_target(Writer& w, const RemoteIdentity& to) { w.pid(to.node, to.id, to.serial, to.creation); }
+
+// The target of the signal being encoded. Per thread, so that the buffer
+// of its node name is reused instead of allocated for every signal; read
+// only before the frame is queued (which may deliver local answers).
+SNOW_TLS RemoteIdentity t_target;
 
 void count_unreachable(Signal* s, const uint8_t* reason) {
   proc_answer_undeliverable(s->kind, s->from, s->target, s->ref, reason);
@@ -71,7 +78,7 @@ std::pair<const uint8_t*, uint64_t> reason_that_fits(const uint8_t* r, uint64_t 
 }
 
 // {2, '', To} or {22, From, To}, then the payload.
-void encode_send(Writer& w, const Signal* s, const etf::Pid& to) {
+void encode_send(FrameWriter& w, const Signal* s, const RemoteIdentity& to) {
   w.tuple(3);
   if (s->from) {
     w.integer(wire::kSendSender);
@@ -80,35 +87,35 @@ void encode_send(Writer& w, const Signal* s, const etf::Pid& to) {
     w.integer(wire::kSend);
     w.atom("");
   }
-  w.pid(to);
+  write_target(w, to);
   write_payload(w, s);
 }
 
 // {1, From, To}
-void encode_link(Writer& w, const Signal* s, const etf::Pid& to) {
+void encode_link(Writer& w, const Signal* s, const RemoteIdentity& to) {
   w.tuple(3);
   w.integer(wire::kLink);
   write_pid(w, s->from);
-  w.pid(to);
+  write_target(w, to);
 }
 
 // {35 | 36, Id, From, To}
-void encode_unlink(Writer& w, const Signal* s, const etf::Pid& to) {
+void encode_unlink(Writer& w, const Signal* s, const RemoteIdentity& to) {
   w.tuple(4);
   w.integer(s->kind == SigKind::Unlink ? wire::kUnlinkIdOp : wire::kUnlinkIdAck);
   w.unsigned_integer(s->ref);
   write_pid(w, s->from);
-  w.pid(to);
+  write_target(w, to);
 }
 
 // {24 | 26, From, To}, then the reason.
-void encode_exit(Writer& w, const Signal* s, const etf::Pid& to) {
+void encode_exit(FrameWriter& w, const Signal* s, const RemoteIdentity& to) {
   w.tuple(3);
   w.integer(s->kind == SigKind::LinkExit ? wire::kPayloadExit : wire::kPayloadExit2);
   if (s->from) write_pid(w, s->from);
   else write_null_pid(w);
-  w.pid(to);
-  w.version();
+  write_target(w, to);
+  w.payload();
   if (s->flags & kSigShutdown) {
     w.atom("shutdown");
   } else {
@@ -119,18 +126,18 @@ void encode_exit(Writer& w, const Signal* s, const etf::Pid& to) {
 }
 
 // {19 | 20, From, To, Ref}
-void encode_monitor(Writer& w, const Signal* s, const etf::Pid& to) {
+void encode_monitor(Writer& w, const Signal* s, const RemoteIdentity& to) {
   w.tuple(4);
   w.integer(s->kind == SigKind::Monitor ? wire::kMonitorP : wire::kDemonitorP);
   write_pid(w, s->from);
-  w.pid(to);
+  write_target(w, to);
   write_our_ref(w, s->ref);
 }
 
 // {28, FromProc, To, Ref}, then the reason: the DOWN for a monitor a
 // peer's process holds, which ends its record. false when the entry holds
 // no such monitor (demonitored, its connection lost, or the row recycled).
-bool encode_down(Writer& w, const Signal* s, const etf::Pid& to, NodeEntry* e, uint32_t generation) {
+bool encode_down(FrameWriter& w, const Signal* s, const RemoteIdentity& to, NodeEntry* e, uint32_t generation) {
   PeerMonitor pm;
   {
     std::lock_guard<std::mutex> lk(e->mu);
@@ -144,9 +151,9 @@ bool encode_down(Writer& w, const Signal* s, const etf::Pid& to, NodeEntry* e, u
   w.integer(wire::kPayloadMonitorPExit);
   if (!pm.name.empty()) w.atom(pm.name);
   else write_pid(w, s->from);
-  w.pid(to);
+  write_target(w, to);
   w.raw(pm.ref_term.data(), pm.ref_term.size());
-  w.version();
+  w.payload();
   std::vector<uint8_t> tmp;
   auto [r, rl] = reason_that_fits(s->msg.data + 16, s->msg.len - 16, tmp);
   wire::reason_to_term(w, r, rl, false);
@@ -156,24 +163,23 @@ bool encode_down(Writer& w, const Signal* s, const etf::Pid& to, NodeEntry* e, u
 }  // namespace
 
 // {6, From, '', Name}, then the message as a binary (`term`: msg is a
-// term, sent as it is, its version byte added when it has none).
+// term, sent as it is, without its version byte if it has one).
 void send_reg_send(NodeEntry* e, uint64_t from, std::string_view name, const uint8_t* msg, uint64_t size, bool term) {
-  Writer w;
-  frame_begin(w);
+  FrameWriter w;
   w.tuple(4);
   w.integer(wire::kRegSend);
   if (from) write_pid(w, from);
   else write_null_pid(w);
   w.atom("");
   w.atom(name);
+  w.payload();
   if (term) {
-    if (size == 0 || msg[0] != etf::kVersion) w.version();
-    w.raw(msg, size_t(size));
+    if (size > 0 && msg[0] == etf::kVersion) w.raw(msg + 1, size_t(size - 1));
+    else w.raw(msg, size_t(size));
   } else {
-    w.version();
     w.binary(msg, size_t(size));
   }
-  enqueue_frame(e, frame_finish(w));
+  enqueue_frame(e, w.finish());
 }
 
 }  // namespace snow::rt::dist
@@ -187,16 +193,15 @@ void dist_deliver(uint64_t pid, Signal* s) {
     count_unreachable(s, kNoconnection);
     return;
   }
-  RemoteIdentity target;
+  RemoteIdentity& target = t_target;
   if (!handle_read(pid, &target) || target.dead_incarnation) {
     // An unknown handle names no live process (see node_table.h).
     count_unreachable(s, kNoproc);
     return;
   }
   NodeEntry* e = target.entry;
-  etf::Pid to{std::move(target.node), target.id, target.serial, target.creation};
-  Writer w;
-  frame_begin(w);
+  const RemoteIdentity& to = target;
+  FrameWriter w;
   RecordChange rc;
   bool send = true;
   switch (s->kind) {
@@ -237,12 +242,13 @@ void dist_deliver(uint64_t pid, Signal* s) {
     signal_free(s);
     return;
   }
-  Frame* f = frame_finish(w, s->kind, s->from, pid, s->ref);
+  Frame* f = w.finish(s->kind, s->from, pid, s->ref);
   if (g_trace)
     log_at(LogLevel::Debug, "snowrt dist: -> %s signal kind %d (%zu bytes)", to.node.c_str(), int(s->kind),
            f->bytes.size());
   signal_free(s);
-  enqueue_frame(e, f, target.generation, rc);
+  uint32_t generation = target.generation;
+  enqueue_frame(e, f, generation, rc);
 }
 
 }  // namespace snow::rt

@@ -33,27 +33,25 @@ struct SpawnCtx {
 
 void spawn_reply_frame(uint64_t pid, void* ctx) {
   auto* sc = static_cast<SpawnCtx*>(ctx);
-  Writer w;
-  frame_begin(w);
+  FrameWriter w;
   w.tuple(5);
   w.integer(wire::kSpawnReply);
   w.verbatim(sc->req);
   w.verbatim(sc->parent);
   w.integer(int64_t(sc->flags));
   write_pid(w, pid);
-  enqueue_frame(sc->e, frame_finish(w));
+  enqueue_frame(sc->e, w.finish());
 }
 
 void spawn_error_reply(NodeEntry* e, etf::View req, etf::View parent, const char* why) {
-  Writer w;
-  frame_begin(w);
+  FrameWriter w;
   w.tuple(5);
   w.integer(wire::kSpawnReply);
   w.verbatim(req);
   w.verbatim(parent);
   w.integer(0);
   w.atom(why);
-  enqueue_frame(e, frame_finish(w));
+  enqueue_frame(e, w.finish());
 }
 
 // The argument bytes of a spawn request: [] or [Bin] (what snow_node_spawn
@@ -167,15 +165,22 @@ void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
   etf::read_u64(ctl.item[3], &flags);
   uint64_t child = 0;
   if (peer_pid(c, ctl.item[4], PidUse::Exposed, &child)) {
+    NodeEntry* ce = entry_at(child >> 48);
     if (flags & 1) {
       // The link exists on the child's side already: make it exist here
       // before anything from the child can arrive.
       deliver_or_die(requester, signal_control(SigKind::Link, requester, child, 0));
-      NodeEntry* ce = entry_at(child >> 48);
       if (ce) {
         std::lock_guard<std::mutex> lk(ce->mu);
         ce->links.insert({requester, child});
       }
+    }
+    if ((flags & 2) && ce) {
+      // So does the monitor (its ref is the request's): recorded for the
+      // noconnection DOWN if the node is lost. The requester recorded its
+      // side before it sent the request.
+      std::lock_guard<std::mutex> lk(ce->mu);
+      ce->monitors[req] = {requester, child};
     }
     r.ok = true;
     r.child = child;
@@ -186,7 +191,7 @@ void handle_spawn_reply(Conn* c, const wire::Control& ctl) {
 // Queues a SPAWN_REQUEST for the calling process and returns its ref (0 on
 // failure). Everything that owns memory lives here, not in the waiting frame.
 uint64_t send_spawn_request(Process* self, std::string_view node, std::string_view fname, const uint8_t* args,
-                            uint64_t size, bool link) {
+                            uint64_t size, bool link, bool monitor) {
   std::string name, host;
   int port;
   if (!parse_node(node, &name, &host, &port)) return 0;
@@ -196,8 +201,7 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
   uint64_t req = new_ref();
   uint64_t me = proc_pid(self);
   proc_expect_reply(self, req);
-  Writer w;
-  frame_begin(w);
+  FrameWriter w;
   w.tuple(6);
   w.integer(wire::kSpawnRequest);
   write_our_ref(w, req);
@@ -207,12 +211,11 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
   w.atom("snow");
   w.atom(fname);
   w.integer(1);
-  if (link) {
-    w.list(1);
-    w.atom("link");
-  }
+  if (link || monitor) w.list(uint32_t(link) + uint32_t(monitor));
+  if (link) w.atom("link");
+  if (monitor) w.atom("monitor");
   w.nil();
-  w.version();
+  w.payload();
   w.list(1);
   w.binary(args, size_t(size));
   w.nil();
@@ -220,12 +223,13 @@ uint64_t send_spawn_request(Process* self, std::string_view node, std::string_vi
     std::lock_guard<std::mutex> lk(e->mu);
     e->spawns[req] = me;
   }
-  enqueue_frame(e, frame_finish(w));
+  enqueue_frame(e, w.finish());
   entry_unpin(e);
   return req;
 }
 
-uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link) {
+uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, uint64_t size, bool link, bool monitor,
+                    uint64_t* monitor_ref) {
   SpawnFn fn = registered_function(fname);
   if (!fn) return 0;
   SpawnRequest r;
@@ -234,6 +238,8 @@ uint64_t spawn_here(Process* self, std::string_view fname, const uint8_t* args, 
   r.size = size;
   r.parent = self;
   r.link = link;
+  r.monitor = monitor;
+  r.monitor_ref_out = monitor_ref;
   return proc_spawn(r);
 }
 

@@ -13,20 +13,56 @@ const char* const kAtomReasons[] = {"normal",   nullptr, "killed",       nullptr
 bool utf8_ok(std::string_view s) { return utf8_count(reinterpret_cast<const uint8_t*>(s.data()), s.size()) >= 0; }
 }  // namespace
 
-bool read_control(const uint8_t* m, size_t n, Control* out) {
-  etf::Reader r(m, n);
-  if (r.u8() != kPassThrough || r.u8() != etf::kVersion) return false;
-  etf::View ctl;
-  if (!etf::next_term(r, &ctl)) return false;
-  etf::Elements items(ctl);
+namespace {
+
+// The control tuple at r and what follows it, read in one pass (each
+// element is checked as it is reached; the tuple ends after the last).
+bool read_control_tuple(etf::Reader& r, Control* out) {
+  etf::Elements items(etf::View{r.pos(), r.left()});
   if (!items.ok() || items.is_list()) return false;
   *out = Control{};
   out->arity = items.count();
   etf::View v;
-  for (size_t i = 0; i < Control::kKeptItems && items.next(&v); ++i) out->item[i] = v;
+  for (uint32_t i = 0; i < out->arity; ++i) {
+    if (!items.next(&v)) return false;
+    if (i < Control::kKeptItems) out->item[i] = v;
+  }
   if (out->arity == 0 || !etf::read_int(out->item[0], &out->op)) return false;
-  out->rest = r.pos();
-  out->rest_size = r.left();
+  out->rest = items.pos();
+  out->rest_size = r.left() - size_t(items.pos() - r.pos());
+  return true;
+}
+
+}  // namespace
+
+bool read_control(const uint8_t* m, size_t n, Control* out) {
+  etf::Reader r(m, n);
+  if (r.u8() != kPassThrough || r.u8() != etf::kVersion) return false;
+  return read_control_tuple(r, out);
+}
+
+bool read_header_form(uint8_t* body, size_t n, Control* out, size_t* out_n) {
+  if (n < 4 || body[0] != etf::kVersion || body[1] != kDistHeader || body[2] != 0) return false;
+  etf::Reader r(body + 3, n - 3);
+  if (!read_control_tuple(r, out)) return false;
+  // [131][68][0][control][payload] -> [112][131][control][131][payload]
+  // (the same length; without payload, one byte shorter): the control term
+  // moves one byte down, and so do the views into it.
+  size_t k = size_t(out->rest - (body + 3));
+  std::memmove(body + 2, body + 3, k);
+  body[0] = kPassThrough;
+  body[1] = etf::kVersion;
+  for (etf::View& v : out->item)
+    if (v.data) --v.data;
+  if (out->rest_size > 0) {
+    body[2 + k] = etf::kVersion;
+    out->rest = body + 2 + k;
+    ++out->rest_size;
+    *out_n = n;
+  } else {
+    out->rest = body + 2 + k;
+    *out_n = n - 1;
+  }
   return true;
 }
 

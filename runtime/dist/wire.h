@@ -88,6 +88,7 @@ enum Op : int64_t {
 };
 
 constexpr uint8_t kPassThrough = 112;
+constexpr uint8_t kDistHeader = 68;
 
 // A control message as read from a pass-through frame: its opcode, the
 // first kKeptItems elements of the control tuple as views into the frame
@@ -109,6 +110,12 @@ struct Control {
 // is an integer, then whatever follows into `rest`. False when malformed
 // (the connection is closed). Costs time linear in the frame and no memory.
 bool read_control(const uint8_t* frame, size_t n, Control* out);
+// The same for a frame body in header form, [131][68][0][control][payload]
+// (runtime/dist/fragments.h; atom cache references, which we never
+// negotiate, are malformed): read in one pass, then rewritten in place
+// into pass-through form ([112][131][control][131][payload], *out_n bytes
+// from `body`), which `out` then describes, so that handlers see one form.
+bool read_header_form(uint8_t* body, size_t n, Control* out, size_t* out_n);
 // The payload after a control tuple: the version byte and exactly one term,
 // as a view. False when malformed or absent.
 bool read_payload(const Control& c, etf::View* out);

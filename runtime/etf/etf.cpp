@@ -9,6 +9,19 @@ namespace {
 bool is_atom_tag(uint8_t tag) { return tag == kAtomUtf8 || tag == kSmallAtomUtf8 || tag == kAtom || tag == kSmallAtom; }
 bool is_latin1_atom_tag(uint8_t tag) { return tag == kAtom || tag == kSmallAtom; }
 
+// Whether every byte is below 0x80.
+bool ascii(const uint8_t* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w & 0x8080808080808080ull) return false;
+  }
+  for (; i < n; ++i)
+    if (p[i] & 0x80) return false;
+  return true;
+}
+
 // An atom's text after its tag, checked as Erlang checks it: the UTF-8 forms
 // hold well-formed UTF-8 of at most 255 characters, the Latin-1 forms at
 // most 255 bytes (any byte is a Latin-1 character). A peer that gets
@@ -24,6 +37,7 @@ bool atom_body(Reader& r, uint8_t tag, const uint8_t** text, size_t* n) {
   *text = r.bytes(*n);
   if (!r.ok()) return false;
   if (is_latin1_atom_tag(tag)) return true;
+  if (ascii(*text, *n)) return *n <= 255;  // the common case (node names), eight bytes at a time
   int64_t chars = utf8_count(*text, *n);
   return chars >= 0 && chars <= 255;
 }
@@ -259,14 +273,12 @@ bool read_atom(View v, std::string* utf8) {
   return atom_at(r, utf8) && r.left() == 0;
 }
 
-bool atom_is(View v, std::string_view utf8) {
-  Reader r(v.data, v.size);
-  uint8_t tag = r.u8();
-  const uint8_t* text;
-  size_t n;
-  if (!r.ok() || !is_atom_tag(tag) || !atom_body(r, tag, &text, &n) || r.left() != 0) return false;
+namespace {
+
+// Whether an atom's text (after its tag) reads as `utf8` once converted,
+// without building it.
+bool atom_text_is(uint8_t tag, const uint8_t* text, size_t n, std::string_view utf8) {
   if (!is_latin1_atom_tag(tag)) return std::string_view(reinterpret_cast<const char*>(text), n) == utf8;
-  // Compared as it would read once converted, without building it.
   size_t at = 0;
   for (size_t i = 0; i < n; ++i) {
     uint8_t c = text[i];
@@ -282,9 +294,38 @@ bool atom_is(View v, std::string_view utf8) {
   return at == utf8.size();
 }
 
+}  // namespace
+
+bool atom_is(View v, std::string_view utf8) {
+  Reader r(v.data, v.size);
+  uint8_t tag = r.u8();
+  const uint8_t* text;
+  size_t n;
+  if (!r.ok() || !is_atom_tag(tag) || !atom_body(r, tag, &text, &n) || r.left() != 0) return false;
+  return atom_text_is(tag, text, n, utf8);
+}
+
 bool read_pid(View v, Pid* out) {
   Reader r(v.data, v.size);
   return pid_at(r, out) && r.left() == 0;
+}
+
+bool read_pid_of(View v, std::string_view utf8, Pid* out) {
+  Reader r(v.data, v.size);
+  uint8_t tag = r.u8();
+  if (!r.ok() || (tag != kPid && tag != kNewPid)) return false;
+  uint8_t atag = r.u8();
+  const uint8_t* text;
+  size_t n;
+  // Compared, not converted: a text equal to a valid name is valid.
+  if (!r.ok() || !is_atom_tag(atag)) return false;
+  n = (atag == kAtomUtf8 || atag == kAtom) ? r.u16() : r.u8();
+  text = r.bytes(n);
+  if (!r.ok() || !atom_text_is(atag, text, n, utf8)) return false;
+  out->id = r.u32();
+  out->serial = r.u32();
+  out->creation = tag == kPid ? r.u8() : r.u32();
+  return r.ok() && r.left() == 0;
 }
 
 bool read_ref(View v, Ref* out) {
@@ -441,12 +482,30 @@ void Writer::binary(const void* p, size_t n) {
   raw(p, n);
 }
 
-void Writer::pid(const Pid& p) {
-  u8(kNewPid);
-  atom(p.node);
-  u32(p.id);
-  u32(p.serial);
-  u32(p.creation);
+void Writer::pid(std::string_view node, uint32_t id, uint32_t serial, uint32_t creation) {
+  // Sized once and written in place: every control message has one or two.
+  bool small = node.size() < 256;
+  size_t at = buf.size();
+  buf.resize(at + 1 + (small ? 2 : 3) + node.size() + 12);
+  uint8_t* p = buf.data() + at;
+  *p++ = kNewPid;
+  if (small) {
+    *p++ = kSmallAtomUtf8;
+    *p++ = uint8_t(node.size());
+  } else {
+    *p++ = kAtomUtf8;
+    *p++ = uint8_t(node.size() >> 8);
+    *p++ = uint8_t(node.size());
+  }
+  if (!node.empty()) std::memcpy(p, node.data(), node.size());
+  p += node.size();
+  for (uint32_t v : {id, serial, creation}) {
+    p[0] = uint8_t(v >> 24);
+    p[1] = uint8_t(v >> 16);
+    p[2] = uint8_t(v >> 8);
+    p[3] = uint8_t(v);
+    p += 4;
+  }
 }
 
 void Writer::ref(const Ref& r) {

@@ -180,6 +180,10 @@ bool read_atom(View v, std::string* utf8);
 // Whether `v` is the atom `utf8`, in any of the four atom forms. No allocation.
 bool atom_is(View v, std::string_view utf8);
 bool read_pid(View v, Pid* out);
+// Whether `v` is a pid of node `utf8` (any atom form); then its numbers in
+// *out (out->node is left alone). No allocation: for the pids of every
+// control message, which are checked against a known node name.
+bool read_pid_of(View v, std::string_view utf8, Pid* out);
 bool read_ref(View v, Ref* out);
 // An integer that fits int64 (small, 32-bit or big).
 bool read_int(View v, int64_t* out);
@@ -208,6 +212,9 @@ class Elements {
   bool next(View* out);
   // A list's tail, valid after next() returned false; [] for a proper list.
   View tail() const { return tail_; }
+  // Where the reading stopped: past the whole term once every element (and
+  // a list's tail) was read.
+  const uint8_t* pos() const { return r_.pos(); }
 
  private:
   Reader r_;
@@ -250,7 +257,8 @@ class Writer {
   }
   void binary(const void* p, size_t n);
   // Node names must satisfy atom_text_ok.
-  void pid(const Pid& p);
+  void pid(const Pid& p) { pid(p.node, p.id, p.serial, p.creation); }
+  void pid(std::string_view node, uint32_t id, uint32_t serial, uint32_t creation);
   void ref(const Ref& r);
   // A term exactly as it was read (an echo to the peer that sent it).
   void verbatim(View v) { raw(v.data, v.size); }

@@ -144,6 +144,14 @@ uint64_t proc_monitor(Process* p, uint64_t pid) {
   return ref;
 }
 
+void proc_monitor_remote_spawn(Process* p, uint64_t ref, uint64_t target) {
+  if (target == 0) {
+    rel(p).monitors[ref] = 0;
+    return;
+  }
+  if (uint64_t* t = p->rel ? p->rel->monitors.find(ref) : nullptr) *t = target;
+}
+
 int64_t proc_demonitor(Process* p, uint64_t ref, bool flush) {
   int64_t result = 1;
   if (p->rel) {

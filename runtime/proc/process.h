@@ -227,6 +227,13 @@ int proc_exit_signal(uint64_t from, uint64_t to, const uint8_t* reason, uint64_t
 // clears it. Any thread (see "Terminate callbacks" in exits.cpp).
 void proc_set_terminate(Process* self, uint64_t pid, TerminateFn cb);
 uint64_t proc_monitor(Process* self, uint64_t pid);
+// The record of a monitor set up by a remote spawn request (whose ref is
+// the monitor's, as with Erlang's spawn_request): target 0 records it
+// before the request is sent, so that a DOWN arriving right after the
+// reply is taken; a later call names the child, if the monitor is still
+// recorded (its DOWN may have come first). proc_demonitor(p, ref, false)
+// removes it when the spawn failed. The process itself only.
+void proc_monitor_remote_spawn(Process* self, uint64_t ref, uint64_t target);
 int64_t proc_demonitor(Process* self, uint64_t ref, bool flush);
 
 // Node monitors (with no node started every node is unreachable; otherwise

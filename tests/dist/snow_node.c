@@ -69,6 +69,10 @@
  *   <id> rspawn <label> <node> <fn> <link> <newlabel> [trap]
  *                                     snow_node_spawn of fn with args
  *                                     "newlabel[ trap]\0", answers the pid or 0
+ *   <id> rspawnmon <label> <node> <fn> <newlabel>
+ *                                     snow_node_spawn_opts of fn with monitor
+ *                                     set, answers the pid (or 0) and the
+ *                                     monitor's ref
  *   <id> send <label> <pid> <hex>     snow_actor_send of those bytes ("-": none)
  *   <id> call <label> <pid> <hex> <ms>   snow_service_try_call; answers the
  *                                     reply's bytes or the last error. A worker
@@ -701,6 +705,15 @@ static void worker_command(struct wstate* w, char* line) {
                                      (uint8_t)atoi(t[5]));
     pid_hex(pid, a, sizeof a);
     emit("R %s ok %s", id, a);
+  } else if (strcmp(cmd, "rspawnmon") == 0) {
+    NEED(6);
+    snow_spawn_opts o;
+    memset(&o, 0, sizeof o);
+    o.monitor = 1;
+    snow_pid_t pid =
+        snow_node_spawn_opts(t[3], strlen(t[3]), t[4], strlen(t[4]), (const uint8_t*)t[5], strlen(t[5]) + 1, &o);
+    pid_hex(pid, a, sizeof a);
+    emit("R %s ok %s %llx", id, a, (unsigned long long)o.monitor_ref);
   } else if (strcmp(cmd, "call") == 0) { /* call <pid> <hex payload> <timeout ms> */
     NEED(6);
     uint8_t data[1800];

@@ -489,6 +489,40 @@ def t_node_monitor_survives_restart(ctx):
 # ---------------------------------------------------------------- remote spawn
 
 
+def t_remote_spawn_monitor(ctx, direction):
+    """snow_node_spawn_opts with the monitor option: one spawn request; the
+    monitor is in place when the call returns (a child that returns at once
+    is still seen), its DOWN carries the ref the call gave and the child's
+    reason, and node loss gives DOWN noconnection with that ref."""
+    x, y = pair(ctx, direction)
+    x.spawn("w")
+    pid, ref = x.cmd("rspawnmon", "w", y.name, "worker", "sm1").args[:2]
+    check(pid != "0" and ref != "0", "snow_node_spawn_opts with monitor: pid %s ref %s" % (pid, ref))
+    y.event("sm1", "STARTED")
+    y.cmd("exit", "sm1", "spawn_monitor_reason")
+    d = x.event("w", "DOWN")
+    check(d.kv.get("ref") == ref, "DOWN ref %s, expected the spawn's %s" % (d.kv.get("ref"), ref))
+    check_pid(d.kv.get("pid"), pid, "DOWN pid")
+    check_reason(d, "custom", "spawn_monitor_reason", "DOWN of the monitored spawn")
+    # A child that returns at once: its DOWN normal still arrives.
+    pq, rq = x.cmd("rspawnmon", "w", y.name, "quick", "q").args[:2]
+    check(pq != "0", "spawn of quick returned 0")
+    d = x.event("w", "DOWN", desc="DOWN of a monitored child that returns at once")
+    check(d.kv.get("ref") == rq, "DOWN ref %s, expected %s" % (d.kv.get("ref"), rq))
+    check_reason(d, "normal", None, "monitored child returning at once")
+    # An unknown function: 0 and no monitor (no DOWN).
+    pu, ru = x.cmd("rspawnmon", "w", y.name, "no_such_function", "u").args[:2]
+    check(pu == "0" and ru == "0", "spawn of an unknown function: pid %s ref %s" % (pu, ru))
+    x.expect_none("w", "DOWN", desc="DOWN after a failed spawn")
+    # Node loss: DOWN noconnection with the spawn's ref.
+    pn, rn = x.cmd("rspawnmon", "w", y.name, "worker", "sm2").args[:2]
+    y.event("sm2", "STARTED")
+    y.kill(signal.SIGKILL)
+    d = x.event("w", "DOWN", desc="DOWN of a monitored spawn on node loss")
+    check(d.kv.get("ref") == rn, "DOWN ref %s, expected %s" % (d.kv.get("ref"), rn))
+    check_reason(d, "noconnection", None, "monitored spawn on node loss")
+
+
 def t_remote_spawn(ctx, direction):
     x, y = pair(ctx, direction)
     x.spawn("w", trap=True)
@@ -1474,6 +1508,7 @@ def main():
         runner.add("service_call[%s]" % d, t_service_call, d)
     for d in ("A->B", "B->A"):
         runner.add("remote_spawn[%s]" % d, t_remote_spawn, d)
+        runner.add("remote_spawn_monitor[%s]" % d, t_remote_spawn_monitor, d)
         runner.add("named_send[%s]" % d, t_named_send, d)
         runner.add("unlink[%s]" % d, t_unlink, d)
         runner.add("demonitor[%s]" % d, t_demonitor, d)

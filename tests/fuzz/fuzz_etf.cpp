@@ -247,6 +247,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_reason(term, reason);
     check_leading_pid(data, size, term);
   }
+  {
+    // The same bytes after a distribution header: read in place and
+    // rewritten to pass-through form, which must read as the same control
+    // message (views at the same places).
+    std::vector<uint8_t> hf{etf::kVersion, wire::kDistHeader, 0};
+    hf.insert(hf.end(), data, data + size);
+    wire::Control hc;
+    size_t hn = 0;
+    if (wire::read_header_form(hf.data(), hf.size(), &hc, &hn)) {
+      wire::Control again;
+      FUZZ_CHECK(hn <= hf.size() && wire::read_control(hf.data(), hn, &again));
+      FUZZ_CHECK(again.op == hc.op && again.arity == hc.arity && again.rest == hc.rest &&
+                 again.rest_size == hc.rest_size);
+      for (size_t i = 0; i < wire::Control::kKeptItems; ++i)
+        FUZZ_CHECK(again.item[i].data == hc.item[i].data && again.item[i].size == hc.item[i].size);
+    }
+  }
   if (control) {
     FUZZ_CHECK(ctl.arity > 0 && ctl.rest >= data && ctl.rest + ctl.rest_size == data + size);
     for (const etf::View& item : ctl.item)

@@ -699,6 +699,27 @@ def t_disconnect(ctx):
 # ---------------------------------------------------------------- spawn from erl
 
 
+def t_snow_spawns_on_erl_with_monitor(ctx):
+    """snow_node_spawn_opts with monitor on an erl node: one SPAWN_REQUEST
+    with the monitor option (snow.erl's functions). The DOWN carries the
+    ref the call returned (erl keys the monitor by the request id) and the
+    child's reason; erl's node loss gives DOWN noconnection with the ref."""
+    e, s = nodes(ctx)
+    s.spawn("w")
+    pid, ref = s.cmd("rspawnmon", "w", e.name, "exits", "x").args[:2]
+    check(pid != "0" and ref != "0", "spawn with monitor on erl: pid %s ref %s" % (pid, ref))
+    d = s.event("w", "DOWN")
+    check(d.kv.get("ref") == ref, "DOWN ref %s, expected the spawn's %s" % (d.kv.get("ref"), ref))
+    same_process(d.kv.get("pid"), pid, "DOWN pid")
+    check(d.reason() == "custom" and d.rtext() == "spawn_monitor_reason", "DOWN reason: %s" % d.raw)
+    pw, rw = s.cmd("rspawnmon", "w", e.name, "waits", "y").args[:2]
+    check(pw != "0", "spawn of waits on erl failed")
+    e.kill(signal.SIGKILL)
+    d = s.event("w", "DOWN", desc="DOWN of the monitored erl child on node loss")
+    check(d.kv.get("ref") == rw, "DOWN ref %s, expected %s" % (d.kv.get("ref"), rw))
+    check(d.reason() == "noconnection", "DOWN reason on node loss: %s" % d.raw)
+
+
 def t_erl_spawns_on_snow(ctx):
     e, s = nodes(ctx)
     e.spawn("w", trap=True)
@@ -1118,8 +1139,8 @@ def interop_runner(title, driver, tools=("erl", "erlc")):
         return 0
     runner = Runner(title, os.path.abspath(sys.argv[1]))
     runner.beamdir = tempfile.mkdtemp(prefix="snow-%s-beam-" % title)
-    r = subprocess.run(["erlc", "-o", runner.beamdir, os.path.join(HERE, "snowpeer.erl")], capture_output=True,
-                       text=True)
+    r = subprocess.run(["erlc", "-o", runner.beamdir, os.path.join(HERE, "snowpeer.erl"), os.path.join(HERE, "snow.erl")],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         print("erlc failed:\n" + r.stdout + r.stderr)
         print("0 passed, 1 failed")
@@ -1147,6 +1168,7 @@ def main():
     runner.add("erl_monitor_nodes", t_erl_monitor_nodes)
     runner.add("disconnect", t_disconnect)
     runner.add("erl_spawns_on_snow", t_erl_spawns_on_snow)
+    runner.add("snow_spawns_on_erl_with_monitor", t_snow_spawns_on_erl_with_monitor)
     runner.add("old_incarnation_pid", t_old_incarnation_pid)
     runner.add("odd_reasons_round_trip", t_odd_reasons_round_trip)
     runner.add("odd_reasons_from_erl_processes", t_odd_reasons_from_erl_processes)

@@ -258,15 +258,52 @@ TEST_CASE("a header-form frame reads as its pass-through form", "[dist][fragment
     Bytes body{131, 68, 0};
     body.insert(body.end(), c.begin(), c.end());
     if (with_payload) body.insert(body.end(), p.begin(), p.end());
-    uint8_t* out;
+    wire::Control ctl;
     size_t n;
-    REQUIRE(header_form_to_pass_through(body.data(), body.size(), &out, &n));
-    CHECK(Bytes(out, out + n) == pass_through(c, with_payload ? p : Bytes{}));
+    REQUIRE(wire::read_header_form(body.data(), body.size(), &ctl, &n));
+    Bytes want = pass_through(c, with_payload ? p : Bytes{});
+    CHECK(Bytes(body.data(), body.data() + n) == want);
+    // The control message read from it is the one read from the
+    // pass-through form.
+    wire::Control direct;
+    REQUIRE(wire::read_control(want.data(), want.size(), &direct));
+    CHECK(ctl.op == direct.op);
+    CHECK(ctl.arity == direct.arity);
+    for (size_t i = 0; i < wire::Control::kKeptItems; ++i) CHECK(ctl.item[i].bytes() == direct.item[i].bytes());
+    CHECK(ctl.rest_size == direct.rest_size);
+    CHECK(Bytes(ctl.rest, ctl.rest + ctl.rest_size) == Bytes(direct.rest, direct.rest + direct.rest_size));
   }
   Bytes cached{131, 68, 1, 0};  // atom cache references: never negotiated
-  uint8_t* out;
+  wire::Control ctl;
   size_t n;
-  CHECK_FALSE(header_form_to_pass_through(cached.data(), cached.size(), &out, &n));
+  CHECK_FALSE(wire::read_header_form(cached.data(), cached.size(), &ctl, &n));
+}
+
+TEST_CASE("a frame encoded in header form converts to pass-through form", "[dist][fragments]") {
+  Bytes c = send_control(), p = binary_term(10);
+  for (bool with_payload : {true, false}) {
+    FrameWriter w;
+    w.raw(c.data(), c.size());
+    if (with_payload) {
+      w.payload();
+      w.raw(p.data(), p.size());
+    }
+    Frame* f = w.finish();
+    CHECK(f->header_form);
+    frame_to_pass_through(f);
+    Bytes body = pass_through(c, with_payload ? p : Bytes{});
+    Bytes want;
+    put32(want, uint32_t(body.size()));
+    want.insert(want.end(), body.begin(), body.end());
+    CHECK(f->bytes == want);
+    frame_to_pass_through(f);  // once
+    CHECK(f->bytes == want);
+    // And back, as a frame built in pass-through form would be.
+    frame_to_header_form(f);
+    CHECK(f->header_form);
+    CHECK(f->control_end == 7 + c.size());
+    delete f;
+  }
 }
 
 TEST_CASE("a queued frame converts to header form once", "[dist][fragments]") {

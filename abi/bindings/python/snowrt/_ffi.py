@@ -352,6 +352,8 @@ FUNCTIONS = [
     ("snow_node_name", c_int64, [c_void_p, c_uint64]),
     ("snow_register_function", None, [c_char_p, c_uint64, ProcEntry]),
     ("snow_node_spawn", snow_pid_t, [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64, c_uint8]),
+    ("snow_node_spawn_opts", snow_pid_t,
+     [c_char_p, c_uint64, c_char_p, c_uint64, c_void_p, c_uint64, POINTER(snow_spawn_opts)]),
     ("snow_term_encode_pid", c_int64, [snow_pid_t, c_void_p, c_uint64]),
     ("snow_term_decode_pid", snow_pid_t, [c_void_p, c_uint64]),
     ("snow_actor_send_term", c_int32, [snow_pid_t, c_void_p, c_uint64]),

@@ -307,6 +307,8 @@ extern_c! {
     pub fn snow_register_function(name: *const c_char, len: u64, fn_: Option<snow_proc_fn>);
     pub fn snow_node_spawn(node: *const c_char, nlen: u64, fname: *const c_char, flen: u64,
                            args: *const u8, asize: u64, link: u8) -> snow_pid_t;
+    pub fn snow_node_spawn_opts(node: *const c_char, nlen: u64, fname: *const c_char, flen: u64,
+                                args: *const u8, asize: u64, opts: *mut snow_spawn_opts) -> snow_pid_t;
     pub fn snow_term_encode_pid(pid: snow_pid_t, buf: *mut u8, cap: u64) -> i64;
     pub fn snow_term_decode_pid(etf: *const u8, len: u64) -> snow_pid_t;
     pub fn snow_actor_send_term(to: snow_pid_t, etf: *const u8, len: u64) -> i32;
