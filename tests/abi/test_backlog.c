@@ -3,8 +3,9 @@
  * back (issue 9, finding 6; docs/design/signal-queue.md, "Bounded backlog",
  * and docs/design/scheduler.md, "Watching busy workers").
  *
- * The drivers of all but the last case are spawned processes that never
- * yield: C loops of runtime calls without reduction checks. Such a driver
+ * The drivers of the cases before the thread's are spawned processes
+ * that never yield: C loops of runtime calls that are no reduction points
+ * (no reduction checks and no receives). Such a driver
  * keeps its worker, and a process it makes runnable is queued on that
  * worker, so only another worker can run it: these cases start at least
  * one scheduler more than there are drivers. Each driver first spins in
