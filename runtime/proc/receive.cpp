@@ -60,6 +60,14 @@ void park(Process* p, int64_t deadline) {
 }  // namespace proc_detail
 
 const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const snow_msg*, void*), void* ctx) {
+  // Every receive counts one reduction, as a call does in BEAM: a loop
+  // that polls with timeout 0 never parks, and without this it would keep
+  // its worker (and its stack slot) for good. At the end of the budget the
+  // process yields here, before it looks at its mailbox.
+  if (!sched_reductions_left()) {
+    sched_reductions_refill_off_worker();
+    proc_reduction_check_slow(p);
+  }
   return receive_matching(p, timeout_ms, [&](const snow_msg* m) {
     if (!match) return true;
     // proc_msg_kind answers for the message on offer.
