@@ -335,8 +335,10 @@ def t_link_exit(ctx, direction):
 def t_partition(ctx, direction, tick_ms):
     """Y frozen with SIGSTOP (no close): X's linked processes get
     noconnection (exit / EXIT), its monitor DOWN noconnection, its node
-    monitor NODEDOWN, each between 0.75x and 1.25x (+ slack) of the tick time
-    after the freeze (event times are the node's CLOCK_MONOTONIC stamps).
+    monitor NODEDOWN, each at least 0.75x the tick time after the last
+    frame from Y (bounded below by the start of the last sync) and at most
+    1.25x (+ slack) after the freeze (event times are the node's
+    CLOCK_MONOTONIC stamps).
     After SIGCONT, Y's process linked to X's exits with noconnection too."""
     x, y = pair(ctx, direction, tick=tick_ms)
     p2 = y.spawn("p2")
@@ -348,6 +350,10 @@ def t_partition(ctx, direction, tick_ms):
     ref = x.cmd("monitor", "w", p2).args[0]
     x.cmd("nodemon", "w", y.name)
     for lbl in ("p1", "p1t", "w"):
+        # The last frame X receives from Y before the freeze arrives during
+        # the last sync, so X's silence starts after t_sync and at most at
+        # t0: the lower bound is judged from t_sync, the upper one from t0.
+        t_sync = time.monotonic_ns()
         sync(x, lbl, y, "p2", p2)
     t0 = time.monotonic_ns()
     y.kill(signal.SIGSTOP)
@@ -369,7 +375,9 @@ def t_partition(ctx, direction, tick_ms):
     times = {k: elapsed_ms(v, t0) for k, v in evs.items()}
     ctx.note("tick %d ms, detected after %s ms" % (tick_ms, "/".join("%.0f" % times[k] for k in sorted(times))))
     for k, ms in times.items():
-        check(lo <= ms <= hi, "%s after %.0f ms, outside [%.0f, %.0f] (tick %d ms)" % (k, ms, lo, hi, tick_ms))
+        since_sync = elapsed_ms(evs[k], t_sync)
+        check(lo <= since_sync, "%s %.0f ms after the last sync began, before %.0f (tick %d ms)" % (k, since_sync, lo, tick_ms))
+        check(ms <= hi, "%s after %.0f ms, past %.0f (tick %d ms)" % (k, ms, hi, tick_ms))
     # Y wakes up: its side of the links fires too (p2 was linked to p1 and p1t).
     y.kill(signal.SIGCONT)
     died = y.event("p2", "DIED", timeout=tmo(tick_ms / 1000 * 1.25 + 5), desc="p2 exit after resuming")
