@@ -68,10 +68,6 @@ uint64_t parse_pid(std::string_view s) {
                         uint32_t(std::min<unsigned long long>(part[2], 0xFFFFFFFF)));
 }
 
-const char* status_text(uint8_t status) {
-  return status == SNOW_PROC_WAITING ? "waiting" : status == SNOW_PROC_EXITING ? "exiting" : "running";
-}
-
 std::string_view name_of(const snow_proc_info& pi) {
   return {reinterpret_cast<const char*>(pi.name), size_t(std::min<uint64_t>(pi.name_len, sizeof pi.name))};
 }
@@ -87,9 +83,7 @@ std::string help() {
 }
 
 std::string processes() {
-  std::vector<uint64_t> pids(size_t(proc_list(nullptr, 0)) + 64);
-  uint64_t count = proc_list(pids.data(), pids.size());
-  pids.resize(size_t(std::min<uint64_t>(count, pids.size())));
+  std::vector<uint64_t> pids = proc_live_pids();
   struct Row {
     uint64_t pid;
     snow_proc_info info;
@@ -104,13 +98,13 @@ std::string processes() {
   std::partial_sort(rows.begin(), rows.begin() + ptrdiff_t(top), rows.end(),
                     [](const Row& a, const Row& b) { return a.info.message_queue_len > b.info.message_queue_len; });
   std::string out;
-  appendf(out, "%llu processes. Longest message queues:\n", static_cast<unsigned long long>(count));
+  appendf(out, "%llu processes. Longest message queues:\n", static_cast<unsigned long long>(pids.size()));
   for (size_t i = 0; i < top; ++i) {
     const Row& r = rows[i];
     std::string_view name = name_of(r.info);
     appendf(out, "  %-24s queue %-8llu reductions %-12llu %-8s %.*s\n", pid_text(r.pid).c_str(),
             static_cast<unsigned long long>(r.info.message_queue_len),
-            static_cast<unsigned long long>(r.info.reductions), status_text(r.info.status), int(name.size()),
+            static_cast<unsigned long long>(r.info.reductions), proc_status_name(r.info.status), int(name.size()),
             name.data());
   }
   return out;
@@ -123,7 +117,7 @@ std::string info(std::string_view arg) {
   if (proc_info(pid, &pi) != 0) return pid_text(pid) + " is not alive\n";
   std::string out;
   std::string_view name = name_of(pi);
-  appendf(out, "%s %s\n", pid_text(pid).c_str(), status_text(pi.status));
+  appendf(out, "%s %s\n", pid_text(pid).c_str(), proc_status_name(pi.status));
   if (!name.empty()) appendf(out, "  registered_name    %.*s\n", int(name.size()), name.data());
   appendf(out, "  message_queue_len  %llu\n", static_cast<unsigned long long>(pi.message_queue_len));
   appendf(out, "  links              %llu\n", static_cast<unsigned long long>(pi.links));

@@ -121,7 +121,7 @@ bool write_item_value(Writer& w, const snow_proc_info& pi, const ProcessRelation
     if (!name.empty() && etf::atom_text_ok(name)) w.atom(name);
     else w.nil();
   } else if (item == "status") {
-    w.atom(pi.status == SNOW_PROC_WAITING ? "waiting" : pi.status == SNOW_PROC_EXITING ? "exiting" : "running");
+    w.atom(proc_status_name(pi.status));
   } else if (item == "message_queue_len") {
     w.unsigned_integer(pi.message_queue_len);
   } else if (item == "heap_size" || item == "total_heap_size") {
@@ -215,15 +215,8 @@ RexOutcome process_info(const Args& a, Writer& w) {
 
 // ------------------------------------------------------------------ processes
 
-std::vector<uint64_t> live_pids() {
-  std::vector<uint64_t> pids(size_t(proc_list(nullptr, 0)) + 64);
-  uint64_t n = proc_list(pids.data(), pids.size());
-  pids.resize(size_t(std::min<uint64_t>(n, pids.size())));
-  return pids;
-}
-
 RexOutcome processes(Writer& w) {
-  std::vector<uint64_t> pids = live_pids();
+  std::vector<uint64_t> pids = proc_live_pids();
   if (!pids.empty()) w.list(uint32_t(pids.size()));
   for (uint64_t p : pids) write_pid(w, p);
   w.nil();
@@ -258,7 +251,7 @@ RexOutcome statistics(const Args& a, Writer& w) {
     // Of the live processes: an exited process's count leaves with it.
     uint64_t total = 0;
     snow_proc_info pi;
-    for (uint64_t p : live_pids())
+    for (uint64_t p : proc_live_pids())
       if (proc_info(p, &pi) == 0) total += pi.reductions;
     write_total_and_delta(w, last_reductions, total);
   } else if (key == "wall_clock") {

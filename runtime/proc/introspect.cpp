@@ -13,6 +13,17 @@
 
 namespace snow::rt {
 
+std::vector<uint64_t> proc_live_pids() {
+  std::vector<uint64_t> pids(size_t(proc_list(nullptr, 0)) + 64);
+  uint64_t n = proc_list(pids.data(), pids.size());
+  pids.resize(size_t(std::min<uint64_t>(n, pids.size())));
+  return pids;
+}
+
+const char* proc_status_name(uint8_t status) {
+  return status == SNOW_PROC_WAITING ? "waiting" : status == SNOW_PROC_EXITING ? "exiting" : "running";
+}
+
 uint64_t proc_list(uint64_t* buf, uint64_t cap) {
   uint32_t n;
   {

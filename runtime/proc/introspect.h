@@ -67,6 +67,14 @@ class GaugeStatus {
 // min(count, cap) to buf and returns the count. Any thread.
 uint64_t proc_list(uint64_t* buf, uint64_t cap);
 
+// proc_list as a vector: a snapshot of the live local pids (with room for
+// 64 spawned between the count and the copy). Any thread.
+std::vector<uint64_t> proc_live_pids();
+
+// A snow_proc_info status as erlang:process_info(P, status) names it:
+// "waiting", "exiting" or "running".
+const char* proc_status_name(uint8_t status);
+
 // Fills *out for the live local process `pid`: 0, or SNOW_ENOPROC when it
 // is not one (dead, unknown, remote). Any thread.
 int32_t proc_info(uint64_t pid, snow_proc_info* out);
