@@ -681,7 +681,8 @@ SNOW_API snow_pid_t snow_node_spawn(const char* node, uint64_t nlen, const char*
  *  another node is started with its defaults), and so must the reserved
  *  fields. o NULL: no options. Returns the child's pid or 0 as
  *  snow_node_spawn, and 0 for options it refuses (o->monitor_ref is then
- *  0). Process only (0 elsewhere). (v2) */
+ *  0). Process only (0 elsewhere). Not in ABI.md: a libsnowrt addition
+ *  (docs/abi.md section 8, item 31). */
 SNOW_API snow_pid_t snow_node_spawn_opts(const char* node, uint64_t nlen, const char* fname, uint64_t flen,
                                          const uint8_t* args, uint64_t asize, snow_spawn_opts* o);
 
