@@ -28,6 +28,10 @@ GcExtraRoots extra_roots(const Process* p) {
 
 void* proc_gc_alloc(Process* p, uint64_t size, uint64_t align) {
   if (!p) return gc_alloc_global(size, align);
+  // The common case first: no collection due, so the roots a collection
+  // would scan need not be gathered (that cost as much as the bump itself).
+  if (p->heap)
+    if (void* q = heap_alloc_unless_collect_due(p->heap, size, align)) return q;
   return gc_alloc(p->heap, own_stack(p), extra_roots(p), size, align);
 }
 
