@@ -7,7 +7,7 @@ roles its header describes, under node names unique to this run:
   dist_driver.py <scenario> <program>
 
   scenario: dist_monitor_down | dist_node_down_up | dist_link_crash |
-            dist_partition
+            dist_partition | dist_spawn_monitor
 
 The driver waits for the lines it needs with deadlines (never fixed
 sleeps), sends SIGKILL / SIGSTOP / SIGCONT to the processes it started, by
@@ -142,6 +142,7 @@ SCENARIOS = {
     "dist_node_down_up": t_node_down_up,
     "dist_link_crash": t_two_roles,
     "dist_partition": t_partition,
+    "dist_spawn_monitor": t_two_roles,
 }
 
 
