@@ -59,7 +59,7 @@ struct Sched {
   Worker* host = nullptr;
   std::vector<Worker*> queues;
   std::vector<StackSlot*> slots;
-  std::atomic<uint64_t> next_slot{0};
+  std::atomic<uint64_t> next_slot{0};  // slot binding off the workers
   std::atomic<uint64_t> next_foreign_worker{0};
   // Idle workers, read by every enqueue: on a line of their own.
   alignas(kCacheLine) std::atomic<int> num_parked{0};
@@ -227,37 +227,115 @@ void run_expired_timers(Worker* w) {
 
 // ---------------------------------------------------------------- run queues
 
-void rq_push(Worker* w, Task* t, bool front) {
-  unsigned p = t->priority < 3 ? t->priority : 1;
+// Each worker's queue has a lock-free ring for the normal-priority tasks its
+// own thread makes runnable (the common case: a process wakes or spawns
+// another, a slice ends), and a locked inbox for the rest (worker.h). The
+// owner's path takes no lock while its inbox is empty; thieves take half
+// a ring at a time, so a busy worker feeding an idle one is interrupted
+// once per batch rather than once per task.
+//
+// Pick order on the owner (rq_pop): high priority first; then, counting
+// picks, a low-priority task on every kLowEvery-th pick; otherwise normal
+// tasks, the inbox's first on odd picks and the ring's first on even ones
+// (the inbox holds wake-ups from other threads, tasks pushed to the front
+// and the older half of a full ring: neither part can starve the other);
+// low-priority tasks when nothing else is queued.
+
+unsigned priority_of(const Task* t) { return t->priority < 3 ? t->priority : 1; }
+
+// This thread owns `w`'s ring: it runs w's loop, or it is the hosting
+// thread (which alone pushes to the host's queue, see host.cpp).
+bool owns_ring(const Worker* w) { return w == t_worker || (t_hosting && w == g.host); }
+
+void inbox_push(Worker* w, Task* t, bool front) {
   {
-    std::lock_guard<SpinLock> lk(w->rq_mu);
-    if (front) w->rq[p].push_front(t);
-    else w->rq[p].push_back(t);
+    std::lock_guard<SpinLock> lk(w->inbox_mu);
+    if (front) w->inbox[priority_of(t)].push_front(t);
+    else w->inbox[priority_of(t)].push_back(t);
   }
-  w->rq_size.fetch_add(1, std::memory_order_seq_cst);
+  w->inbox_size.fetch_add(1, std::memory_order_seq_cst);
 }
 
-Task* rq_pop_locked(Worker* w) {
-  // High first; among normal and low, low gets every kLowEvery-th pick.
-  if (Task* t = w->rq[0].pop_front()) return t;
-  ++w->picks;
-  if (w->picks % kLowEvery == 0) {
-    if (Task* t = w->rq[2].pop_front()) return t;
+// The ring is full: its older half, then `t`, go to the back of the inbox.
+void ring_overflow(Worker* w, Task* t) {
+  Task* batch[TaskRing::kCapacity / 2];
+  size_t n = w->ring.take_oldest(batch);
+  if (n == 0) {
+    if (w->ring.push(t)) return;
+    inbox_push(w, t, false);  // unreachable in practice: only thieves make room
+    return;
   }
-  if (Task* t = w->rq[1].pop_front()) return t;
-  return w->rq[2].pop_front();
+  {
+    std::lock_guard<SpinLock> lk(w->inbox_mu);
+    for (size_t i = 0; i < n; ++i) w->inbox[1].push_back(batch[i]);
+    w->inbox[1].push_back(t);
+  }
+  w->inbox_size.fetch_add(int64_t(n) + 1, std::memory_order_seq_cst);
+}
+
+void rq_push(Worker* w, Task* t, bool front) {
+  if (front || priority_of(t) != 1 || !owns_ring(w)) {
+    inbox_push(w, t, front);
+    return;
+  }
+  if (!w->ring.push(t)) ring_overflow(w, t);
+}
+
+// The inbox's first task of priority `p`, or nullptr.
+Task* inbox_take(Worker* w, unsigned p) {
+  Task* t;
+  {
+    std::lock_guard<SpinLock> lk(w->inbox_mu);
+    t = w->inbox[p].pop_front();
+  }
+  if (t) w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
+  return t;
+}
+
+// The owner's pick from an inbox that may hold something (see above).
+Task* rq_pop_with_inbox(Worker* w) {
+  Task* t = nullptr;
+  bool inbox_first;
+  {
+    std::lock_guard<SpinLock> lk(w->inbox_mu);
+    t = w->inbox[0].pop_front();
+    if (!t) {
+      ++w->picks;
+      if (w->picks % kLowEvery == 0) t = w->inbox[2].pop_front();
+    }
+    inbox_first = w->picks & 1;
+    if (!t && inbox_first) t = w->inbox[1].pop_front();
+  }
+  if (t) {
+    w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
+    return t;
+  }
+  if ((t = w->ring.pop())) return t;
+  if (!inbox_first && (t = inbox_take(w, 1))) return t;
+  return inbox_take(w, 2);
+}
+
+// Up to half of `v`'s queue for `self` (a worker, on its own thread): the
+// first task is returned, the rest go to self's ring. A task in v's inbox is
+// taken alone and first (by priority): it is a wake-up from another
+// thread, a task of another priority or the older part of a full ring.
+Task* steal_from(Worker* v, Worker* self) {
+  if (v->inbox_size.load(std::memory_order_acquire) > 0) {
+    for (unsigned p = 0; p < 3; ++p)
+      if (Task* t = inbox_take(v, p)) return t;
+  }
+  Task* batch[TaskRing::kCapacity / 2];
+  size_t n = v->ring.steal(batch, TaskRing::kCapacity / 2);
+  for (size_t i = 1; i < n; ++i) rq_push(self, batch[i], false);
+  return n ? batch[0] : nullptr;
 }
 
 }  // namespace
 
 Task* rq_pop(Worker* w) {
-  if (w->rq_size.load(std::memory_order_acquire) == 0) return nullptr;
-  Task* t;
-  {
-    std::lock_guard<SpinLock> lk(w->rq_mu);
-    t = rq_pop_locked(w);
-  }
-  if (t) w->rq_size.fetch_sub(1, std::memory_order_acq_rel);
+  if (w->inbox_size.load(std::memory_order_acquire) > 0) return rq_pop_with_inbox(w);
+  Task* t = w->ring.pop();
+  if (t) ++w->picks;
   return t;
 }
 
@@ -268,14 +346,14 @@ Task* steal(Worker* self) {
   size_t n = g.queues.size();
   for (size_t k = 1; k < n; ++k) {
     Worker* v = g.queues[(self->index + k) % n];
-    if (Task* t = rq_pop(v)) return t;
+    if (Task* t = steal_from(v, self)) return t;
   }
   return nullptr;
 }
 
 bool any_queued() {
   for (Worker* w : g.queues)
-    if (w->rq_size.load(std::memory_order_seq_cst) > 0) return true;
+    if (rq_len(w, std::memory_order_seq_cst) > 0) return true;
   return false;
 }
 
@@ -319,11 +397,11 @@ void enqueue(Task* t, bool front) {
   if (self == g.host && !t->started) self = nullptr;
   if (self) {
     rq_push(self, t, front);
-    if (self->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
+    if (rq_len(self) >= 2) wake_one_parked(nullptr);
     else if (self->current && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
   }
-  if (t_hosting && t->started && g.host->rq_size.load(std::memory_order_relaxed) == 0) {
+  if (t_hosting && t->started && rq_len(g.host) == 0) {
     rq_push(g.host, t, front);
     if (nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
@@ -439,7 +517,7 @@ void run_task(Worker* w, Task* t) {
       rq_push(w, t, false);
       // Its time slice ran out while others wait here: let an idle worker
       // take some of them (two busy processes must not share one worker).
-      if (w->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
+      if (rq_len(w) >= 2) wake_one_parked(nullptr);
       break;
     case SwitchReason::Park:
       slot_release(w, s);
@@ -472,19 +550,39 @@ namespace {
 // worker takes it once the busy worker has kept one task for a whole watch
 // period (below).
 bool work_for(Worker* w, std::memory_order order = std::memory_order_relaxed) {
-  if (w->rq_size.load(order) > 0) return true;
+  if (rq_len(w, order) > 0) return true;
   for (Worker* v : g.queues)
-    if (v != w && v->rq_size.load(order) >= 2) return true;
+    if (v != w && rq_len(v, order) >= 2) return true;
   return false;
+}
+
+// Between two looks a spinning worker waits with `pause` for about a
+// microsecond, giving the CPU away (sched_yield) only on every
+// kSpinYieldEvery-th round: a yield per round made thousands of system calls
+// per millisecond of idleness, and on a CPU with nothing else to run each
+// one costs as much as it saves.
+constexpr unsigned kSpinYieldEvery = 8;
+constexpr int kSpinPauses = 64;
+
+void spin_pause(unsigned round) {
+  if (round % kSpinYieldEvery == kSpinYieldEvery - 1) {
+    std::this_thread::yield();
+    return;
+  }
+  for (int i = 0; i < kSpinPauses; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
 }
 
 bool spin_rounds(Worker* w) {
   int64_t end = now_ns() + g.cfg.spin_ns;
-  while (now_ns() < end) {
+  for (unsigned round = 0; now_ns() < end; ++round) {
     if (g.hooks.poll_io) g.hooks.poll_io();
     if (work_for(w) || g.stopping.load(std::memory_order_relaxed)) return true;
     if (w->next_deadline.load(std::memory_order_relaxed) <= now_ns()) return true;
-    std::this_thread::yield();
+    spin_pause(round);
   }
   return false;
 }
@@ -583,12 +681,12 @@ bool others_busy() { return workers_busy() || host_busy(); }
 // main sends may queue one). A main thread busy in its own code and talking
 // to nobody keeps no worker awake.
 bool keep_watching(bool host_moved) {
-  return workers_busy() || (host_busy() && (host_moved || g.host->rq_size.load(std::memory_order_seq_cst) > 0));
+  return workers_busy() || (host_busy() && (host_moved || rq_len(g.host, std::memory_order_seq_cst) > 0));
 }
 
 bool queued_elsewhere(Worker* w) {
   for (Worker* v : g.queues)
-    if (v != w && v->rq_size.load(std::memory_order_seq_cst) > 0) return true;
+    if (v != w && rq_len(v, std::memory_order_seq_cst) > 0) return true;
   return false;
 }
 
@@ -616,8 +714,7 @@ Task* take_from_stuck_worker(Worker* w, bool* host_moved) {
   for (Worker* v : g.queues) {
     uint64_t slices = v->slices.load(std::memory_order_relaxed);
     if (v == g.host) *host_moved = slices != w->seen_slices[v->index];
-    if (!t && v != w && slices == w->seen_slices[v->index] && v->rq_size.load(std::memory_order_relaxed) > 0)
-      t = rq_pop(v);
+    if (!t && v != w && slices == w->seen_slices[v->index] && rq_len(v) > 0) t = steal_from(v, w);
     w->seen_slices[v->index] = slices;
   }
   return t;
@@ -848,7 +945,12 @@ bool sched_task_init(Task* t, size_t stack_size) {
     t->slot = s;
     g.dedicated_slots.fetch_add(1, std::memory_order_relaxed);
   } else {
-    t->slot = g.slots[g.next_slot.fetch_add(1, std::memory_order_relaxed) % g.slots.size()];
+    // A worker walks the slots from its own share on, with a counter of
+    // its own: spawns on different workers touch no common line.
+    Worker* w = worker_current();
+    uint64_t i = w ? uint64_t(w->index) * g.cfg.slots_per_worker + w->slot_cursor++
+                   : g.next_slot.fetch_add(1, std::memory_order_relaxed);
+    t->slot = g.slots[i % g.slots.size()];
   }
   sanitizer_fiber_create(t->san);
   return true;
@@ -917,6 +1019,11 @@ void sched_switch_out(Task* t, SwitchReason why) {
 }
 
 bool sched_on_worker() { return worker_current() != nullptr; }
+
+int sched_worker_index() {
+  Worker* w = worker_current();
+  return w ? int(w->index) : -1;
+}
 
 Task* sched_current_task() {
   Worker* w = worker_current();

@@ -122,6 +122,12 @@ struct SchedHooks {
 
 // True on a worker thread (the current code runs a task or the scheduler).
 bool sched_on_worker();
+// The index of the scheduler loop running on this thread: 0 .. workers - 1
+// for the workers, `workers` for the host while it runs its loop or a task;
+// -1 on any other thread. Lets a caller keep per-worker state without
+// contention. Any thread; the answer holds until the caller's process
+// next yields (it may resume on another worker).
+int sched_worker_index();
 
 struct SchedConfig {
   unsigned workers = 1;

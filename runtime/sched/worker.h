@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "runtime/common/common.h"
+#include "runtime/sched/run_queue.h"
 #include "runtime/sched/scheduler.h"
 
 namespace snow::rt {
@@ -56,11 +57,20 @@ struct alignas(kCacheLine) Worker {
   unsigned index = 0;
   std::thread thread;
 
-  // Run queue: any thread pushes (foreign wake-ups, thieves pop).
-  SpinLock rq_mu;
-  TaskList rq[3];
-  std::atomic<int64_t> rq_size{0};
-  unsigned picks = 0;
+  // Run queue, in two parts (scheduler.cpp, "run queues"):
+  // - `ring`: normal-priority tasks this loop's own thread made runnable,
+  //   without a lock (run_queue.h); thieves take half at a time.
+  // - `inbox`: by priority, under `inbox_mu`: what other threads push, high
+  //   and low priorities, tasks pushed to the front, and the older half of
+  //   a full ring. `inbox_size` counts it (seq_cst on push, for parking).
+  TaskRing ring;
+  alignas(kCacheLine) SpinLock inbox_mu;
+  TaskList inbox[3];
+  std::atomic<int64_t> inbox_size{0};
+  // Owned by this loop's thread: picks so far (low-priority fairness) and
+  // the next shared stack slot to bind a task it creates to.
+  alignas(kCacheLine) unsigned picks = 0;
+  uint64_t slot_cursor = 0;
 
   // Owned by the thread running this loop.
   fcontext_t sched_ctx = nullptr;
@@ -97,6 +107,11 @@ struct alignas(kCacheLine) Worker {
   bool own_altstack = false;
 };
 
+// Tasks queued on `w` (ring and inbox): a snapshot from any thread.
+inline int64_t rq_len(const Worker* w, std::memory_order order = std::memory_order_relaxed) {
+  return w->inbox_size.load(order) + w->ring.size(order);
+}
+
 // ---- shared by scheduler.cpp and host.cpp (defined in scheduler.cpp) ----
 
 // The loop running on this thread (a worker, or the host inside its wait).
@@ -104,6 +119,7 @@ Worker* worker_current();
 void worker_set_current(Worker* w);
 // The host Worker while the scheduler runs, else null.
 Worker* sched_host();
+// The next task of `w`'s queue, on the thread that owns it (the loop's).
 Task* rq_pop(Worker* w);
 // Switches `t` in on `w` and acts on how it switched out.
 void run_task(Worker* w, Task* t);
