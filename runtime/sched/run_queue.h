@@ -6,13 +6,13 @@
 // holds the tasks at positions [head, tail), position i in
 // slots[i % kCapacity].
 //   tail   written by the owner only (push).
-//   head   advanced by compare-and-swap: by the owner (pop, and take_oldest
-//          when the ring is full) and by thieves (steal).
+//   head   advanced by compare-and-swap: by the owner (pop) and by thieves
+//          (steal).
 //
 // Operations:
 //   push (owner)        if tail - head < kCapacity: store the task in slot
-//                       tail, then store tail + 1 (seq_cst). Otherwise the
-//                       caller moves take_oldest's half elsewhere first.
+//                       tail, then store tail + 1 (seq_cst). Otherwise it
+//                       refuses (the caller queues the task elsewhere).
 //   pop (owner)         read head h; if h == tail: empty. Read slot h, CAS
 //                       head h -> h + 1; on failure (a thief moved head)
 //                       retry.
@@ -20,8 +20,6 @@
 //                       n = ceil((t - h) / 2) (at most `max`): copy slots
 //                       [h, h + n), then CAS head h -> h + n; on failure
 //                       discard the copies and retry.
-//   take_oldest (owner) as steal, for half the capacity, when the ring is
-//                       full.
 //
 // Correctness:
 // - head <= tail always: the owner's pop moves head only when h < tail; a
@@ -95,20 +93,6 @@ class TaskRing {
       size_t n = size_t((tl - h + 1) / 2);
       if (n > max) n = max;
       if (n > kCapacity) n = kCapacity;  // tail moved far since head was read: the CAS will fail
-      for (size_t i = 0; i < n; ++i) out[i] = slots_[(h + i) % kCapacity].load(std::memory_order_relaxed);
-      if (head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel, std::memory_order_acquire)) return n;
-    }
-  }
-
-  // Owner only, when push failed: takes the older half of a full ring
-  // into out[0..kCapacity/2). Returns how many it took (0 if thieves
-  // already made room: push again).
-  size_t take_oldest(Task** out) {
-    const uint64_t tl = tail_.load(std::memory_order_relaxed);
-    for (;;) {
-      uint64_t h = head_.load(std::memory_order_acquire);
-      if (tl - h < kCapacity) return 0;
-      const size_t n = kCapacity / 2;
       for (size_t i = 0; i < n; ++i) out[i] = slots_[(h + i) % kCapacity].load(std::memory_order_relaxed);
       if (head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel, std::memory_order_acquire)) return n;
     }

@@ -234,12 +234,16 @@ void run_expired_timers(Worker* w) {
 // a ring at a time, so a busy worker feeding an idle one is interrupted
 // once per batch rather than once per task.
 //
-// Pick order on the owner (rq_pop): high priority first; then, counting
-// picks, a low-priority task on every kLowEvery-th pick; otherwise normal
-// tasks, the inbox's first on odd picks and the ring's first on even ones
-// (the inbox holds wake-ups from other threads, tasks pushed to the front
-// and the older half of a full ring: neither part can starve the other);
-// low-priority tasks when nothing else is queued.
+// Order among normal tasks is FIFO as with one list: tasks pushed to the
+// front (`urgent`) come first, then the ring, then inbox[1]. Every task in
+// the ring is older than every task in inbox[1]: other threads push to
+// inbox[1]; the owner pushes to the ring only while inbox[1] is empty
+// (otherwise behind it, into inbox[1]); a full ring sends the new task to
+// inbox[1]; and inbox[1] moves back into the ring only once the ring is
+// empty (rq_pop). Pick order on the owner: high priority first; then,
+// counting picks, a low-priority task on every kLowEvery-th pick;
+// otherwise normal tasks in the order above; low-priority tasks when
+// nothing else is queued.
 
 unsigned priority_of(const Task* t) { return t->priority < 3 ? t->priority : 1; }
 
@@ -250,69 +254,51 @@ bool owns_ring(const Worker* w) { return w == t_worker || (t_hosting && w == g.h
 void inbox_push(Worker* w, Task* t, bool front) {
   {
     std::lock_guard<SpinLock> lk(w->inbox_mu);
-    if (front) w->inbox[priority_of(t)].push_front(t);
-    else w->inbox[priority_of(t)].push_back(t);
+    const unsigned p = priority_of(t);
+    if (front && p == 1) w->urgent.push_front(t);
+    else if (front) w->inbox[p].push_front(t);
+    else w->inbox[p].push_back(t);
+    if (p == 1 && !front) w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   w->inbox_size.fetch_add(1, std::memory_order_seq_cst);
 }
 
-// The ring is full: its older half, then `t`, go to the back of the inbox.
-void ring_overflow(Worker* w, Task* t) {
-  Task* batch[TaskRing::kCapacity / 2];
-  size_t n = w->ring.take_oldest(batch);
-  if (n == 0) {
-    if (w->ring.push(t)) return;
-    inbox_push(w, t, false);  // unreachable in practice: only thieves make room
-    return;
-  }
-  {
-    std::lock_guard<SpinLock> lk(w->inbox_mu);
-    for (size_t i = 0; i < n; ++i) w->inbox[1].push_back(batch[i]);
-    w->inbox[1].push_back(t);
-  }
-  w->inbox_size.fetch_add(int64_t(n) + 1, std::memory_order_seq_cst);
-}
-
 void rq_push(Worker* w, Task* t, bool front) {
-  if (front || priority_of(t) != 1 || !owns_ring(w)) {
+  if (front || priority_of(t) != 1 || !owns_ring(w) || w->inbox_normal.load(std::memory_order_relaxed) > 0 ||
+      !w->ring.push(t))
     inbox_push(w, t, front);
-    return;
-  }
-  if (!w->ring.push(t)) ring_overflow(w, t);
 }
 
-// The inbox's first task of priority `p`, or nullptr.
-Task* inbox_take(Worker* w, unsigned p) {
-  Task* t;
-  {
-    std::lock_guard<SpinLock> lk(w->inbox_mu);
-    t = w->inbox[p].pop_front();
-  }
-  if (t) w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
+// Under inbox_mu: the first task of `l`, counted out of the inbox.
+Task* take_locked(Worker* w, TaskList& l) {
+  Task* t = l.pop_front();
+  if (!t) return nullptr;
+  if (&l == &w->inbox[1]) w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
   return t;
 }
 
 // The owner's pick from an inbox that may hold something (see above).
 Task* rq_pop_with_inbox(Worker* w) {
-  Task* t = nullptr;
-  bool inbox_first;
   {
     std::lock_guard<SpinLock> lk(w->inbox_mu);
-    t = w->inbox[0].pop_front();
-    if (!t) {
-      ++w->picks;
-      if (w->picks % kLowEvery == 0) t = w->inbox[2].pop_front();
-    }
-    inbox_first = w->picks & 1;
-    if (!t && inbox_first) t = w->inbox[1].pop_front();
+    if (Task* t = take_locked(w, w->inbox[0])) return t;
+    ++w->picks;
+    if (w->picks % kLowEvery == 0)
+      if (Task* t = take_locked(w, w->inbox[2])) return t;
+    if (Task* t = take_locked(w, w->urgent)) return t;
   }
-  if (t) {
-    w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
-    return t;
+  if (Task* t = w->ring.pop()) return t;
+  std::lock_guard<SpinLock> lk(w->inbox_mu);
+  Task* t = take_locked(w, w->inbox[1]);
+  if (!t) return take_locked(w, w->inbox[2]);
+  // The ring is empty: what waits in inbox[1] moves there (in order), so
+  // the owner's next pushes and pops take no lock again.
+  while (Task* n = w->inbox[1].head) {
+    if (!w->ring.push(n)) break;
+    take_locked(w, w->inbox[1]);
   }
-  if ((t = w->ring.pop())) return t;
-  if (!inbox_first && (t = inbox_take(w, 1))) return t;
-  return inbox_take(w, 2);
+  return t;
 }
 
 // Up to half of `v`'s queue for `self` (a worker, on its own thread): the
@@ -321,8 +307,9 @@ Task* rq_pop_with_inbox(Worker* w) {
 // thread, a task of another priority or the older part of a full ring.
 Task* steal_from(Worker* v, Worker* self) {
   if (v->inbox_size.load(std::memory_order_acquire) > 0) {
-    for (unsigned p = 0; p < 3; ++p)
-      if (Task* t = inbox_take(v, p)) return t;
+    std::lock_guard<SpinLock> lk(v->inbox_mu);
+    for (TaskList* l : {&v->inbox[0], &v->urgent, &v->inbox[1], &v->inbox[2]})
+      if (Task* t = take_locked(v, *l)) return t;
   }
   Task* batch[TaskRing::kCapacity / 2];
   size_t n = v->ring.steal(batch, TaskRing::kCapacity / 2);

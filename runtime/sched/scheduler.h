@@ -2,7 +2,9 @@
 //
 // Vocabulary:
 // - *Worker*: an OS thread running the scheduler loop on its own stack. It
-//   owns a run queue (three FIFO lists by priority) and a timer heap.
+//   owns a run queue (a lock-free ring of the normal-priority tasks it
+//   makes runnable itself, run_queue.h, and a locked inbox of FIFO lists
+//   by priority for the rest, worker.h) and a timer heap.
 // - *Task*: the schedulable part of a process (context, stack binding,
 //   run-queue link, wait timer). runtime/proc embeds it in the process
 //   control block; the scheduler never looks past it.

@@ -66,7 +66,11 @@ struct alignas(kCacheLine) Worker {
   TaskRing ring;
   alignas(kCacheLine) SpinLock inbox_mu;
   TaskList inbox[3];
+  TaskList urgent;  // normal-priority tasks pushed to the front
   std::atomic<int64_t> inbox_size{0};
+  // Tasks in inbox[1] (written under inbox_mu): while there are any, the
+  // owner queues its own normal tasks there too, behind them.
+  std::atomic<int64_t> inbox_normal{0};
   // Owned by this loop's thread: picks so far (low-priority fairness) and
   // the next shared stack slot to bind a task it creates to.
   alignas(kCacheLine) unsigned picks = 0;

@@ -1,4 +1,4 @@
-// The worker's run-queue ring: order, overflow, and every task taken exactly
+// The worker's run-queue ring: order, a full ring, and every task taken exactly
 // once while thieves steal and the owner pushes and pops.
 #include <catch2/catch.hpp>
 
@@ -35,18 +35,14 @@ TEST_CASE("a thief takes the older half, rounded up, in order", "[run_queue]") {
   REQUIRE(ring.steal(got, TaskRing::kCapacity) == 0);
 }
 
-TEST_CASE("a full ring refuses a push and gives up its older half", "[run_queue]") {
+TEST_CASE("a full ring refuses a push until a task is taken", "[run_queue]") {
   TaskRing ring;
   std::vector<Task> tasks(TaskRing::kCapacity);
   for (Task& t : tasks) REQUIRE(ring.push(&t));
   Task extra;
   REQUIRE_FALSE(ring.push(&extra));
-  Task* got[TaskRing::kCapacity / 2];
-  REQUIRE(ring.take_oldest(got) == TaskRing::kCapacity / 2);
-  for (size_t i = 0; i < TaskRing::kCapacity / 2; ++i) REQUIRE(got[i] == &tasks[i]);
+  REQUIRE(ring.pop() == &tasks[0]);
   REQUIRE(ring.push(&extra));
-  REQUIRE(ring.take_oldest(got) == 0);  // not full any more
-  REQUIRE(ring.pop() == &tasks[TaskRing::kCapacity / 2]);
 }
 
 TEST_CASE("with thieves racing the owner every task is taken exactly once", "[run_queue]") {
@@ -78,15 +74,10 @@ TEST_CASE("with thieves racing the owner every task is taken exactly once", "[ru
     });
   size_t next = 0;
   while (next < kTasks) {
-    // Bursts of pushes, some pops, and the overflow path when full.
+    // Bursts of pushes and some pops; a push into a full ring is refused.
     for (int i = 0; i < 7 && next < kTasks; ++i) {
       Task* t = &tasks[next++];
-      if (!ring.push(t)) {
-        Task* half[TaskRing::kCapacity / 2];
-        size_t n = ring.take_oldest(half);
-        for (size_t j = 0; j < n; ++j) take(half[j]);
-        if (!ring.push(t)) take(t);
-      }
+      if (!ring.push(t)) take(t);  // full: the owner keeps it
     }
     if (Task* t = ring.pop()) take(t);
   }
