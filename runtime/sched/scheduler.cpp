@@ -59,7 +59,7 @@ struct Sched {
   Worker* host = nullptr;
   std::vector<Worker*> queues;
   std::vector<StackSlot*> slots;
-  std::atomic<uint64_t> next_slot{0};  // slot binding off the workers
+  std::atomic<uint64_t> next_slot{0};
   std::atomic<uint64_t> next_foreign_worker{0};
   // Idle workers, read by every enqueue: on a line of their own.
   alignas(kCacheLine) std::atomic<int> num_parked{0};
@@ -932,12 +932,11 @@ bool sched_task_init(Task* t, size_t stack_size) {
     t->slot = s;
     g.dedicated_slots.fetch_add(1, std::memory_order_relaxed);
   } else {
-    // A worker walks the slots from its own share on, with a counter of
-    // its own: spawns on different workers touch no common line.
-    Worker* w = worker_current();
-    uint64_t i = w ? uint64_t(w->index) * g.cfg.slots_per_worker + w->slot_cursor++
-                   : g.next_slot.fetch_add(1, std::memory_order_relaxed);
-    t->slot = g.slots[i % g.slots.size()];
+    // One counter for every spawner: processes spawned one after another
+    // get different slots whoever spawns them (a per-worker cursor made
+    // the host and a worker hand out the same slots to a supervisor and its
+    // children, which then waited on each other's slot).
+    t->slot = g.slots[g.next_slot.fetch_add(1, std::memory_order_relaxed) % g.slots.size()];
   }
   sanitizer_fiber_create(t->san);
   return true;

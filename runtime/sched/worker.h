@@ -71,10 +71,8 @@ struct alignas(kCacheLine) Worker {
   // Tasks in inbox[1] (written under inbox_mu): while there are any, the
   // owner queues its own normal tasks there too, behind them.
   std::atomic<int64_t> inbox_normal{0};
-  // Owned by this loop's thread: picks so far (low-priority fairness) and
-  // the next shared stack slot to bind a task it creates to.
+  // Owned by this loop's thread: picks so far (low-priority fairness).
   alignas(kCacheLine) unsigned picks = 0;
-  uint64_t slot_cursor = 0;
 
   // Owned by the thread running this loop.
   fcontext_t sched_ctx = nullptr;
