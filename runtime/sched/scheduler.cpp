@@ -258,7 +258,8 @@ void inbox_push(Worker* w, Task* t, bool front) {
     if (front && p == 1) w->urgent.push_front(t);
     else if (front) w->inbox[p].push_front(t);
     else w->inbox[p].push_back(t);
-    if (p == 1 && !front) w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (p == 1 && !front)
+      w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   w->inbox_size.fetch_add(1, std::memory_order_seq_cst);
 }
@@ -273,46 +274,93 @@ void rq_push(Worker* w, Task* t, bool front) {
 Task* take_locked(Worker* w, TaskList& l) {
   Task* t = l.pop_front();
   if (!t) return nullptr;
-  if (&l == &w->inbox[1]) w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (&l == &w->inbox[1])
+    w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
   return t;
 }
 
 // The owner's pick from an inbox that may hold something (see above).
+// High, low and front-pushed tasks are looked for first only when the
+// inbox holds more than its normal tasks: a spawner whose ring filled then
+// pays one lock per pick, not two. (`inbox_normal` is exact under the lock
+// and `inbox_size` is raised just after it, so a task pushed by another
+// thread a moment ago may be seen one pick later; none is missed: the
+// last section looks at every list.)
 Task* rq_pop_with_inbox(Worker* w) {
-  {
+  if (w->inbox_size.load(std::memory_order_acquire) > w->inbox_normal.load(std::memory_order_relaxed)) {
     std::lock_guard<SpinLock> lk(w->inbox_mu);
     if (Task* t = take_locked(w, w->inbox[0])) return t;
     ++w->picks;
     if (w->picks % kLowEvery == 0)
       if (Task* t = take_locked(w, w->inbox[2])) return t;
     if (Task* t = take_locked(w, w->urgent)) return t;
+  } else {
+    ++w->picks;
   }
   if (Task* t = w->ring.pop()) return t;
   std::lock_guard<SpinLock> lk(w->inbox_mu);
   Task* t = take_locked(w, w->inbox[1]);
-  if (!t) return take_locked(w, w->inbox[2]);
+  if (!t) {
+    for (TaskList* l : {&w->inbox[0], &w->urgent, &w->inbox[2]})
+      if ((t = take_locked(w, *l))) return t;
+    return nullptr;
+  }
   // The ring is empty: what waits in inbox[1] moves there (in order), so
-  // the owner's next pushes and pops take no lock again.
-  while (Task* n = w->inbox[1].head) {
-    if (!w->ring.push(n)) break;
-    take_locked(w, w->inbox[1]);
+  // the owner's next pushes and pops take no lock again. A task leaves the
+  // list before it enters the ring, where a thief may take it at once.
+  int64_t moved = 0;
+  while (Task* n = w->inbox[1].pop_front()) {
+    if (!w->ring.push(n)) {
+      w->inbox[1].push_front(n);
+      break;
+    }
+    ++moved;
+  }
+  if (moved) {
+    w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) - moved, std::memory_order_relaxed);
+    w->inbox_size.fetch_sub(moved, std::memory_order_acq_rel);
   }
   return t;
 }
 
+// Under inbox_mu: the older half of v's inbox[1] (rounded up, at most
+// `max`) into out[0..n), in order; one inbox_size update for the batch.
+size_t take_inbox_half_locked(Worker* v, Task** out, size_t max) {
+  const int64_t queued = v->inbox_normal.load(std::memory_order_relaxed);
+  size_t n = size_t((queued + 1) / 2);
+  if (n > max) n = max;
+  for (size_t i = 0; i < n; ++i) out[i] = v->inbox[1].pop_front();
+  v->inbox_normal.store(queued - int64_t(n), std::memory_order_relaxed);
+  if (n) v->inbox_size.fetch_sub(int64_t(n), std::memory_order_acq_rel);
+  return n;
+}
+
 // Up to half of `v`'s queue for `self` (a worker, on its own thread): the
-// first task is returned, the rest go to self's ring. A task in v's inbox is
-// taken alone and first (by priority): it is a wake-up from another
-// thread, a task of another priority or the older part of a full ring.
+// first task is returned, the rest go to self's ring. High-priority and
+// front-pushed tasks are taken alone and first (they are rare: a failed
+// park, another priority). Then normal tasks by age: the older half of
+// v's ring in one CAS, or, when the ring is empty, the older half of
+// v's inbox[1] under one lock (a spawner whose ring filled queues its
+// children there: one at a time, a thief would contend with every push).
+// Low-priority tasks one at a time, last.
 Task* steal_from(Worker* v, Worker* self) {
   if (v->inbox_size.load(std::memory_order_acquire) > 0) {
     std::lock_guard<SpinLock> lk(v->inbox_mu);
-    for (TaskList* l : {&v->inbox[0], &v->urgent, &v->inbox[1], &v->inbox[2]})
+    for (TaskList* l : {&v->inbox[0], &v->urgent})
       if (Task* t = take_locked(v, *l)) return t;
   }
   Task* batch[TaskRing::kCapacity / 2];
   size_t n = v->ring.steal(batch, TaskRing::kCapacity / 2);
+  if (n == 0 && v->inbox_size.load(std::memory_order_acquire) > 0) {
+    std::lock_guard<SpinLock> lk(v->inbox_mu);
+    n = take_inbox_half_locked(v, batch, TaskRing::kCapacity / 2);
+    if (n == 0) {
+      if (Task* t = take_locked(v, v->inbox[2])) return t;
+      for (TaskList* l : {&v->inbox[0], &v->urgent})
+        if (Task* t = take_locked(v, *l)) return t;
+    }
+  }
   for (size_t i = 1; i < n; ++i) rq_push(self, batch[i], false);
   return n ? batch[0] : nullptr;
 }
@@ -328,11 +376,14 @@ Task* rq_pop(Worker* w) {
 
 namespace {
 
-// The host's queue counts: what main woke waits there while main runs.
+// The loop's look for work in the other queues, young tasks left out (see
+// "placement" below). The host's queue counts: what main woke waits there
+// while main runs.
 Task* steal(Worker* self) {
   size_t n = g.queues.size();
   for (size_t k = 1; k < n; ++k) {
     Worker* v = g.queues[(self->index + k) % n];
+    if (rq_movable(v) <= 0) continue;
     if (Task* t = steal_from(v, self)) return t;
   }
   return nullptr;
@@ -379,12 +430,25 @@ bool nobody_watching() { return g.num_watching.load(std::memory_order_seq_cst) =
 // the host cannot be preempted, and main waits behind whatever it runs,
 // so it runs only processes that already answered main (or its partners)
 // rather than new code that may compute for long without yielding.
+//
+// Placement of new processes: a process that the running task spawns is
+// *young* until that task's slice ends. Young tasks count for no wake-up
+// and no thief takes them (`rq_movable`): moving a child that exits within
+// a microsecond costs more than running it here (its control block, pid
+// slot and stack binding were just written by this CPU and would be read,
+// written and freed by the other: measured, two schedulers then ran
+// spawn+exit at a fifth of one's rate). They become movable when the
+// spawner's slice ends (a yield, a wait, an exit): then the usual rules
+// spread them. A spawner that keeps its worker past a watch period is the
+// watcher's case: it takes half the queue, young or not.
 void enqueue(Task* t, bool front) {
   Worker* self = t_worker;
   if (self == g.host && !t->started) self = nullptr;
   if (self) {
     rq_push(self, t, front);
-    if (rq_len(self) >= 2) wake_one_parked(nullptr);
+    if (self->current && !t->started)
+      self->young.store(self->young.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (rq_movable(self) >= 2) wake_one_parked(nullptr);
     else if (self->current && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
   }
@@ -489,6 +553,7 @@ void run_task(Worker* w, Task* t) {
   w->overflowed = false;
   transfer_t tr = switch_context(w->san, t->san, t->ctx, w);
   w->current = nullptr;
+  w->young.store(0, std::memory_order_relaxed);  // the slice is over: what it spawned may move
   if (g.hooks.after_slice) g.hooks.after_slice();
   if (w->overflowed) {
     s->resident = nullptr;
@@ -539,7 +604,7 @@ namespace {
 bool work_for(Worker* w, std::memory_order order = std::memory_order_relaxed) {
   if (rq_len(w, order) > 0) return true;
   for (Worker* v : g.queues)
-    if (v != w && rq_len(v, order) >= 2) return true;
+    if (v != w && rq_movable(v, order) >= 2) return true;
   return false;
 }
 

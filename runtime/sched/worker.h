@@ -84,6 +84,11 @@ struct alignas(kCacheLine) Worker {
   // read it to tell a worker that keeps switching from one stuck in one task.
   std::atomic<uint64_t> slices{0};
   std::vector<uint64_t> seen_slices;  // each worker's slices when this one last looked
+  // Processes that have never run which the task running here queued here
+  // during its current slice (0 between slices). Written by this loop's
+  // thread only; thieves read it to leave them alone (scheduler.cpp,
+  // "placement").
+  std::atomic<int64_t> young{0};
 
   // Parking.
   std::mutex park_mu;
@@ -112,6 +117,14 @@ struct alignas(kCacheLine) Worker {
 // Tasks queued on `w` (ring and inbox): a snapshot from any thread.
 inline int64_t rq_len(const Worker* w, std::memory_order order = std::memory_order_relaxed) {
   return w->inbox_size.load(order) + w->ring.size(order);
+}
+
+// Tasks queued on `w` that another worker may take: all but the young
+// ones (a snapshot from any thread; the two counters are read apart, so
+// it is a hint).
+inline int64_t rq_movable(const Worker* w, std::memory_order order = std::memory_order_relaxed) {
+  const int64_t n = rq_len(w, order) - w->young.load(std::memory_order_relaxed);
+  return n > 0 ? n : 0;
 }
 
 // ---- shared by scheduler.cpp and host.cpp (defined in scheduler.cpp) ----
