@@ -435,9 +435,10 @@ void enqueue(Task* t, bool front) {
   Worker* self = t_worker;
   if (self == g.host && !t->started) self = nullptr;
   if (self) {
+    // Read before the push: once queued, a thief may start the task.
+    const bool young = self->current && !t->started;
     rq_push(self, t, front);
-    if (self->current && !t->started)
-      self->young.store(self->young.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (young) self->young.store(self->young.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (rq_movable(self) >= 2) wake_one_parked(nullptr);
     else if (self->current && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
