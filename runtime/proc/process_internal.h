@@ -48,9 +48,12 @@
 // `queue` is pushed by any thread and drained by the owner (signal_queue.h);
 // `generation` and `next_free` belong to the table, under R.table_mu.
 //
-// Locks of proc and their order. Every one is a leaf: no other lock, and
+// Locks of proc and their order. Every one is a leaf (no other lock, and
 // no call out of proc (delivery, distribution, the scheduler), is taken
-// while one is held.
+// while one is held) except an anchor cache's lock, under which only
+// R.table_mu is taken.
+//   anchor cache lock (SpinLock, one per scheduler loop, table.cpp)
+//                              that loop's ready and freed anchors
 //   R.table_mu (SpinLock)      free list, next_unused, chunk creation
 //   R.reg_mu (mutex)           the name registry R.names
 //   watch_lock(pid) (SpinLock, 256 stripes)  watcher tables, and the
@@ -196,18 +199,11 @@ inline constexpr uint8_t kReasonShutdown[1] = {SNOW_REASON_SHUTDOWN};
 // (table.cpp), the registry (registry.cpp), the watch stripes (links.cpp),
 // the counters (any thread) and the life cycle (lifecycle.cpp).
 struct Runtime {
-  SpinLock table_mu;  // free list and chunk creation (short sections, hit by every spawn and exit)
+  // Read by every pid lookup (anchor_at, anchor_index) and written only at
+  // the first start and when a chunk is created: on lines apart from the
+  // free list below, which every refill and flush of an anchor cache
+  // writes (table.cpp).
   std::atomic<Anchor*> chunks[kMaxChunks] = {};
-  // Free anchors are reused oldest first, so a pid's slot comes back only
-  // after every other free slot did: generations wrap as late as possible.
-  // Until kMinFree anchors are free, a fresh index is taken instead, so one
-  // index comes back at most once per kMinFree exits: its 24-bit generation
-  // wraps only after ~17 billion spawns.
-  static constexpr uint32_t kMinFree = 1024;
-  uint32_t free_head = UINT32_MAX;
-  uint32_t free_tail = UINT32_MAX;
-  uint32_t free_count = 0;
-  uint32_t next_unused = 0;
   // This incarnation's pid randomness (see "Pid" in process.h), drawn at
   // the first start in this OS process and kept across restarts (anchors
   // and their generations outlive a restart). index_mask is written before
@@ -216,7 +212,19 @@ struct Runtime {
   std::atomic<uint32_t> index_mask{0};
   uint64_t generation_seed = 0;
 
-  std::mutex reg_mu;
+  // Free anchors are reused oldest first, so a pid's slot comes back only
+  // after every other free slot did: generations wrap as late as possible.
+  // Until kMinFree anchors are free, a fresh index is taken instead, so one
+  // index comes back at most once per kMinFree exits: its 24-bit generation
+  // wraps only after ~17 billion spawns.
+  static constexpr uint32_t kMinFree = 1024;
+  alignas(kCacheLine) SpinLock table_mu;  // free list and chunk creation (taken once per 32 spawns or exits per worker)
+  uint32_t free_head = UINT32_MAX;
+  uint32_t free_tail = UINT32_MAX;
+  uint32_t free_count = 0;
+  uint32_t next_unused = 0;
+
+  alignas(kCacheLine) std::mutex reg_mu;
   std::unordered_map<std::string, uint64_t> names;
 
   // Locks for local monitor tables, striped by anchor index (see "Local

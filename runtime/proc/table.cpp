@@ -42,33 +42,101 @@ void draw_pid_salt() {
 
 namespace {
 
-// Takes a free anchor and gives it the next generation. Returns nullptr when
-// the table is full. (Internal to this file, so that it inlines into
-// new_process.)
-Anchor* anchor_alloc(uint64_t* pid_out) {
-  std::lock_guard<SpinLock> lk(R.table_mu);
-  uint32_t idx;
-  bool fresh_left = R.next_unused < (1u << kIndexBits);
+// Anchor caches. Every spawn takes an anchor and every exit frees one, often
+// on different workers (a child runs where a thief took it), so a single
+// table lock would be a line two CPUs pass back and forth per spawn. Each
+// scheduler loop instead has a shard: a few anchors ready to be handed out
+// and a few freed ones, under a lock of its own that only that loop takes
+// in practice (more loops than shards share them; threads that are no
+// loop share the last one). A shard goes to R.table_mu once per kBatch
+// anchors, to refill or to flush. Lock order: a shard's lock, then
+// R.table_mu; nothing else is taken under either.
+//
+// The pid rules of the table still hold: a freed anchor reaches the global
+// free list (oldest first) only later, and is taken from it only while
+// kMinFree anchors are free there, so an index comes back after at least
+// kMinFree exits, as before; generations change only at allocation. What a
+// shard holds is neither live nor free for others: with the table almost
+// full, an allocation fails while other shards still cache up to kBatch
+// anchors each (docs/design/scheduler.md, "Known gaps").
+constexpr uint32_t kBatch = 32;
+constexpr int kShards = 64;
+
+struct alignas(kCacheLine) AnchorShard {
+  SpinLock mu;
+  uint32_t ready_next = 0;  // ready[ready_next, ready_end): taken from the table, not handed out
+  uint32_t ready_end = 0;
+  uint32_t freed_count = 0;
+  uint32_t ready[kBatch];
+  uint32_t freed[kBatch];  // freed here, not yet on the table's free list
+};
+
+AnchorShard g_shards[kShards];
+
+AnchorShard& my_shard() {
+  const int i = sched_worker_index();
+  return g_shards[i >= 0 ? i % (kShards - 1) : kShards - 1];
+}
+
+// Under R.table_mu: the next index for a new pid (the oldest free one once
+// enough are free, else a fresh one), or UINT32_MAX when the table is full.
+uint32_t table_take_index() {
+  const bool fresh_left = R.next_unused < (1u << kIndexBits);
   if (R.free_head != UINT32_MAX && (R.free_count >= Runtime::kMinFree || !fresh_left)) {
-    idx = R.free_head;
+    uint32_t idx = R.free_head;
     R.free_head = anchor_at(idx)->next_free;
     if (R.free_head == UINT32_MAX) R.free_tail = UINT32_MAX;
     --R.free_count;
-  } else {
-    if (R.next_unused >= (1u << kIndexBits)) return nullptr;
-    idx = R.next_unused++;
-    if ((idx & (kChunkSize - 1)) == 0 && !R.chunks[idx >> kChunkBits].load(std::memory_order_relaxed)) {
-      Anchor* c = new (std::nothrow) Anchor[kChunkSize];
-      if (!c) {
-        --R.next_unused;
-        return nullptr;
-      }
-      // Each anchor's generations start at a random point (see "Pid").
-      for (uint32_t i = 0; i < kChunkSize; ++i)
-        c[i].generation = uint32_t(splitmix64(R.generation_seed ^ (idx + i)) & kGenMask);
-      R.chunks[idx >> kChunkBits].store(c, std::memory_order_release);
-    }
+    return idx;
   }
+  if (!fresh_left) return UINT32_MAX;
+  uint32_t idx = R.next_unused;
+  if ((idx & (kChunkSize - 1)) == 0 && !R.chunks[idx >> kChunkBits].load(std::memory_order_relaxed)) {
+    Anchor* c = new (std::nothrow) Anchor[kChunkSize];
+    if (!c) return UINT32_MAX;
+    // Each anchor's generations start at a random point (see "Pid").
+    for (uint32_t i = 0; i < kChunkSize; ++i)
+      c[i].generation = uint32_t(splitmix64(R.generation_seed ^ (idx + i)) & kGenMask);
+    R.chunks[idx >> kChunkBits].store(c, std::memory_order_release);
+  }
+  ++R.next_unused;
+  return idx;
+}
+
+// Under R.table_mu: the shard's freed anchors join the free list's tail.
+void table_take_freed(AnchorShard& sh) {
+  for (uint32_t i = 0; i < sh.freed_count; ++i) {
+    const uint32_t idx = sh.freed[i];
+    anchor_at(idx)->next_free = UINT32_MAX;
+    if (R.free_tail == UINT32_MAX) R.free_head = idx;
+    else anchor_at(R.free_tail)->next_free = idx;
+    R.free_tail = idx;
+    ++R.free_count;
+  }
+  sh.freed_count = 0;
+}
+
+// Under the shard's lock: up to kBatch indices from the table (flushing the
+// shard's freed ones first, so they count towards kMinFree).
+void shard_refill(AnchorShard& sh) {
+  std::lock_guard<SpinLock> lk(R.table_mu);
+  table_take_freed(sh);
+  sh.ready_next = sh.ready_end = 0;
+  while (sh.ready_end < kBatch) {
+    const uint32_t idx = table_take_index();
+    if (idx == UINT32_MAX) break;
+    sh.ready[sh.ready_end++] = idx;
+  }
+}
+
+// Takes a free anchor and gives it the next generation. Returns nullptr when
+// the table is full.
+Anchor* anchor_alloc(uint64_t* pid_out) {
+  AnchorShard& sh = my_shard();
+  std::lock_guard<SpinLock> lk(sh.mu);
+  if (sh.ready_next == sh.ready_end) shard_refill(sh);
+  if (sh.ready_next == sh.ready_end) return nullptr;
+  const uint32_t idx = sh.ready[sh.ready_next++];  // oldest first within the batch too
   Anchor* a = anchor_at(idx);
   a->generation = (a->generation + 1) & kGenMask;
   if (a->generation == 0) a->generation = 1;
@@ -81,13 +149,13 @@ Anchor* anchor_alloc(uint64_t* pid_out) {
 void anchor_free(Anchor* a, uint64_t pid) {
   a->proc.store(nullptr, std::memory_order_relaxed);
   a->pid.store(0, std::memory_order_release);
-  std::lock_guard<SpinLock> lk(R.table_mu);
-  uint32_t idx = anchor_index(pid);
-  a->next_free = UINT32_MAX;
-  if (R.free_tail == UINT32_MAX) R.free_head = idx;
-  else anchor_at(R.free_tail)->next_free = idx;
-  R.free_tail = idx;
-  ++R.free_count;
+  AnchorShard& sh = my_shard();
+  std::lock_guard<SpinLock> lk(sh.mu);
+  sh.freed[sh.freed_count++] = anchor_index(pid);
+  if (sh.freed_count == kBatch) {
+    std::lock_guard<SpinLock> tl(R.table_mu);
+    table_take_freed(sh);
+  }
 }
 
 uint32_t anchors_in_use() {

@@ -31,9 +31,7 @@ namespace {
 
 constexpr std::size_t kAltStackBytes = 64 * 1024;
 
-bool has_work(Worker* h) {
-  return h->hosted_ready.load(std::memory_order_acquire) || h->rq_size.load(std::memory_order_relaxed) > 0;
-}
+bool has_work(Worker* h) { return h->hosted_ready.load(std::memory_order_acquire) || rq_len(h) > 0; }
 
 // Waits until the hosted task is made runnable or `deadline` passes: watches
 // for spin_ns first, yielding the CPU each round (an answer from a process

@@ -227,55 +227,161 @@ void run_expired_timers(Worker* w) {
 
 // ---------------------------------------------------------------- run queues
 
-void rq_push(Worker* w, Task* t, bool front) {
-  unsigned p = t->priority < 3 ? t->priority : 1;
+// Each worker's queue has a lock-free ring for the normal-priority tasks its
+// own thread makes runnable (the common case: a process wakes or spawns
+// another, a slice ends), and a locked inbox for the rest (worker.h). The
+// owner's path takes no lock while its inbox is empty; thieves take half
+// a ring at a time, so a busy worker feeding an idle one is interrupted
+// once per batch rather than once per task.
+//
+// Order among normal tasks is FIFO as with one list: tasks pushed to the
+// front (`urgent`) come first, then the ring, then inbox[1]. Every task in
+// the ring is older than every task in inbox[1]: other threads push to
+// inbox[1]; the owner pushes to the ring only while inbox[1] is empty
+// (otherwise behind it, into inbox[1]); a full ring sends the new task to
+// inbox[1]; inbox[1] is picked from only once the ring is empty, and the
+// owner's pushes return to the ring once inbox[1] is empty. (Moving inbox[1]
+// into an empty ring in one go chased 256 cold `rq_next` links in a row,
+// which one scheduler spawning 100,000 processes paid as 5 % of its time;
+// one pick at a time, the next task's line is prefetched while this one
+// runs.) Pick order on the owner: high priority first; then,
+// counting picks, a low-priority task on every kLowEvery-th pick;
+// otherwise normal tasks in the order above; low-priority tasks when
+// nothing else is queued.
+
+unsigned priority_of(const Task* t) { return t->priority < 3 ? t->priority : 1; }
+
+// This thread owns `w`'s ring: it runs w's loop, or it is the hosting
+// thread (which alone pushes to the host's queue, see host.cpp).
+bool owns_ring(const Worker* w) { return w == t_worker || (t_hosting && w == g.host); }
+
+void inbox_push(Worker* w, Task* t, bool front) {
   {
-    std::lock_guard<SpinLock> lk(w->rq_mu);
-    if (front) w->rq[p].push_front(t);
-    else w->rq[p].push_back(t);
+    std::lock_guard<SpinLock> lk(w->inbox_mu);
+    const unsigned p = priority_of(t);
+    if (front && p == 1) w->urgent.push_front(t);
+    else if (front) w->inbox[p].push_front(t);
+    else w->inbox[p].push_back(t);
+    if (p == 1 && !front)
+      w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  w->rq_size.fetch_add(1, std::memory_order_seq_cst);
+  w->inbox_size.fetch_add(1, std::memory_order_seq_cst);
 }
 
-Task* rq_pop_locked(Worker* w) {
-  // High first; among normal and low, low gets every kLowEvery-th pick.
-  if (Task* t = w->rq[0].pop_front()) return t;
-  ++w->picks;
-  if (w->picks % kLowEvery == 0) {
-    if (Task* t = w->rq[2].pop_front()) return t;
+void rq_push(Worker* w, Task* t, bool front) {
+  if (front || priority_of(t) != 1 || !owns_ring(w) || w->inbox_normal.load(std::memory_order_relaxed) > 0 ||
+      !w->ring.push(t))
+    inbox_push(w, t, front);
+}
+
+// Under inbox_mu: the first task of `l`, counted out of the inbox.
+Task* take_locked(Worker* w, TaskList& l) {
+  Task* t = l.pop_front();
+  if (!t) return nullptr;
+  if (&l == &w->inbox[1])
+    w->inbox_normal.store(w->inbox_normal.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  w->inbox_size.fetch_sub(1, std::memory_order_acq_rel);
+  return t;
+}
+
+// The owner's pick from an inbox that may hold something (see above).
+// High, low and front-pushed tasks are looked for first only when the
+// inbox holds more than its normal tasks: a spawner whose ring filled then
+// pays one lock per pick, not two. (`inbox_normal` is exact under the lock
+// and `inbox_size` is raised just after it, so a task pushed by another
+// thread a moment ago may be seen one pick later; none is missed: the
+// last section looks at every list.)
+Task* rq_pop_with_inbox(Worker* w) {
+  if (w->inbox_size.load(std::memory_order_acquire) > w->inbox_normal.load(std::memory_order_relaxed)) {
+    std::lock_guard<SpinLock> lk(w->inbox_mu);
+    if (Task* t = take_locked(w, w->inbox[0])) return t;
+    ++w->picks;
+    if (w->picks % kLowEvery == 0)
+      if (Task* t = take_locked(w, w->inbox[2])) return t;
+    if (Task* t = take_locked(w, w->urgent)) return t;
+  } else {
+    ++w->picks;
   }
-  if (Task* t = w->rq[1].pop_front()) return t;
-  return w->rq[2].pop_front();
+  if (Task* t = w->ring.pop()) return t;
+  std::lock_guard<SpinLock> lk(w->inbox_mu);
+  for (TaskList* l : {&w->inbox[1], &w->inbox[0], &w->urgent, &w->inbox[2]})
+    if (Task* t = take_locked(w, *l)) {
+      // The next pick's task is cold (queued long ago, or by another CPU):
+      // fetch its line while this one runs.
+      if (l->head) __builtin_prefetch(l->head);
+      return t;
+    }
+  return nullptr;
+}
+
+// Under inbox_mu: the older half of v's inbox[1] (rounded up, at most
+// `max`) into out[0..n), in order; one inbox_size update for the batch.
+size_t take_inbox_half_locked(Worker* v, Task** out, size_t max) {
+  const int64_t queued = v->inbox_normal.load(std::memory_order_relaxed);
+  size_t n = size_t((queued + 1) / 2);
+  if (n > max) n = max;
+  for (size_t i = 0; i < n; ++i) out[i] = v->inbox[1].pop_front();
+  v->inbox_normal.store(queued - int64_t(n), std::memory_order_relaxed);
+  if (n) v->inbox_size.fetch_sub(int64_t(n), std::memory_order_acq_rel);
+  return n;
+}
+
+// Up to half of `v`'s queue for `self` (a worker, on its own thread): the
+// first task is returned, the rest go to self's ring. High-priority and
+// front-pushed tasks are taken alone and first (they are rare: a failed
+// park, another priority). Then normal tasks by age: the older half of
+// v's ring in one CAS, or, when the ring is empty, the older half of
+// v's inbox[1] under one lock (a spawner whose ring filled queues its
+// children there: one at a time, a thief would contend with every push).
+// Low-priority tasks one at a time, last.
+Task* steal_from(Worker* v, Worker* self) {
+  if (v->inbox_size.load(std::memory_order_acquire) > 0) {
+    std::lock_guard<SpinLock> lk(v->inbox_mu);
+    for (TaskList* l : {&v->inbox[0], &v->urgent})
+      if (Task* t = take_locked(v, *l)) return t;
+  }
+  Task* batch[TaskRing::kCapacity / 2];
+  size_t n = v->ring.steal(batch, TaskRing::kCapacity / 2);
+  if (n == 0 && v->inbox_size.load(std::memory_order_acquire) > 0) {
+    std::lock_guard<SpinLock> lk(v->inbox_mu);
+    n = take_inbox_half_locked(v, batch, TaskRing::kCapacity / 2);
+    if (n == 0) {
+      if (Task* t = take_locked(v, v->inbox[2])) return t;
+      for (TaskList* l : {&v->inbox[0], &v->urgent})
+        if (Task* t = take_locked(v, *l)) return t;
+    }
+  }
+  for (size_t i = 1; i < n; ++i) rq_push(self, batch[i], false);
+  return n ? batch[0] : nullptr;
 }
 
 }  // namespace
 
 Task* rq_pop(Worker* w) {
-  if (w->rq_size.load(std::memory_order_acquire) == 0) return nullptr;
-  Task* t;
-  {
-    std::lock_guard<SpinLock> lk(w->rq_mu);
-    t = rq_pop_locked(w);
-  }
-  if (t) w->rq_size.fetch_sub(1, std::memory_order_acq_rel);
+  if (w->inbox_size.load(std::memory_order_acquire) > 0) return rq_pop_with_inbox(w);
+  Task* t = w->ring.pop();
+  if (t) ++w->picks;
   return t;
 }
 
 namespace {
 
-// The host's queue counts: what main woke waits there while main runs.
+// The loop's look for work in the other queues, young tasks left out (see
+// "placement" below). The host's queue counts: what main woke waits there
+// while main runs.
 Task* steal(Worker* self) {
   size_t n = g.queues.size();
   for (size_t k = 1; k < n; ++k) {
     Worker* v = g.queues[(self->index + k) % n];
-    if (Task* t = rq_pop(v)) return t;
+    if (rq_movable(v) <= 0) continue;
+    if (Task* t = steal_from(v, self)) return t;
   }
   return nullptr;
 }
 
 bool any_queued() {
   for (Worker* w : g.queues)
-    if (w->rq_size.load(std::memory_order_seq_cst) > 0) return true;
+    if (rq_len(w, std::memory_order_seq_cst) > 0) return true;
   return false;
 }
 
@@ -314,16 +420,30 @@ bool nobody_watching() { return g.num_watching.load(std::memory_order_seq_cst) =
 // the host cannot be preempted, and main waits behind whatever it runs,
 // so it runs only processes that already answered main (or its partners)
 // rather than new code that may compute for long without yielding.
+//
+// Placement of new processes: a process that the running task spawns is
+// *young* until that task's slice ends. Young tasks count for no wake-up
+// and no thief takes them (`rq_movable`): moving a child that exits within
+// a microsecond costs more than running it here (its control block, pid
+// slot and stack binding were just written by this CPU and would be read,
+// written and freed by the other: measured, two schedulers then ran
+// spawn+exit at a fifth of one's rate). They become movable when the
+// spawner's slice ends (a yield, a wait, an exit): then the usual rules
+// spread them. A spawner that keeps its worker past a watch period is the
+// watcher's case: it takes half the queue, young or not.
 void enqueue(Task* t, bool front) {
   Worker* self = t_worker;
   if (self == g.host && !t->started) self = nullptr;
   if (self) {
+    // Read before the push: once queued, a thief may start the task.
+    const bool young = self->current && !t->started;
     rq_push(self, t, front);
-    if (self->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
+    if (young) self->young.store(self->young.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (rq_movable(self) >= 2) wake_one_parked(nullptr);
     else if (self->current && nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
   }
-  if (t_hosting && t->started && g.host->rq_size.load(std::memory_order_relaxed) == 0) {
+  if (t_hosting && t->started && rq_len(g.host) == 0) {
     rq_push(g.host, t, front);
     if (nobody_watching()) wake_one_parked(nullptr, kWakeToWatch);
     return;
@@ -424,6 +544,7 @@ void run_task(Worker* w, Task* t) {
   w->overflowed = false;
   transfer_t tr = switch_context(w->san, t->san, t->ctx, w);
   w->current = nullptr;
+  w->young.store(0, std::memory_order_relaxed);  // the slice is over: what it spawned may move
   if (g.hooks.after_slice) g.hooks.after_slice();
   if (w->overflowed) {
     s->resident = nullptr;
@@ -439,7 +560,7 @@ void run_task(Worker* w, Task* t) {
       rq_push(w, t, false);
       // Its time slice ran out while others wait here: let an idle worker
       // take some of them (two busy processes must not share one worker).
-      if (w->rq_size.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
+      if (rq_len(w) >= 2) wake_one_parked(nullptr);
       break;
     case SwitchReason::Park:
       slot_release(w, s);
@@ -472,19 +593,39 @@ namespace {
 // worker takes it once the busy worker has kept one task for a whole watch
 // period (below).
 bool work_for(Worker* w, std::memory_order order = std::memory_order_relaxed) {
-  if (w->rq_size.load(order) > 0) return true;
+  if (rq_len(w, order) > 0) return true;
   for (Worker* v : g.queues)
-    if (v != w && v->rq_size.load(order) >= 2) return true;
+    if (v != w && rq_movable(v, order) >= 2) return true;
   return false;
+}
+
+// Between two looks a spinning worker waits with `pause` for about a
+// microsecond, giving the CPU away (sched_yield) only on every
+// kSpinYieldEvery-th round: a yield per round made thousands of system calls
+// per millisecond of idleness, and on a CPU with nothing else to run each
+// one costs as much as it saves.
+constexpr unsigned kSpinYieldEvery = 8;
+constexpr int kSpinPauses = 64;
+
+void spin_pause(unsigned round) {
+  if (round % kSpinYieldEvery == kSpinYieldEvery - 1) {
+    std::this_thread::yield();
+    return;
+  }
+  for (int i = 0; i < kSpinPauses; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
 }
 
 bool spin_rounds(Worker* w) {
   int64_t end = now_ns() + g.cfg.spin_ns;
-  while (now_ns() < end) {
+  for (unsigned round = 0; now_ns() < end; ++round) {
     if (g.hooks.poll_io) g.hooks.poll_io();
     if (work_for(w) || g.stopping.load(std::memory_order_relaxed)) return true;
     if (w->next_deadline.load(std::memory_order_relaxed) <= now_ns()) return true;
-    std::this_thread::yield();
+    spin_pause(round);
   }
   return false;
 }
@@ -583,12 +724,12 @@ bool others_busy() { return workers_busy() || host_busy(); }
 // main sends may queue one). A main thread busy in its own code and talking
 // to nobody keeps no worker awake.
 bool keep_watching(bool host_moved) {
-  return workers_busy() || (host_busy() && (host_moved || g.host->rq_size.load(std::memory_order_seq_cst) > 0));
+  return workers_busy() || (host_busy() && (host_moved || rq_len(g.host, std::memory_order_seq_cst) > 0));
 }
 
 bool queued_elsewhere(Worker* w) {
   for (Worker* v : g.queues)
-    if (v != w && v->rq_size.load(std::memory_order_seq_cst) > 0) return true;
+    if (v != w && rq_len(v, std::memory_order_seq_cst) > 0) return true;
   return false;
 }
 
@@ -616,8 +757,7 @@ Task* take_from_stuck_worker(Worker* w, bool* host_moved) {
   for (Worker* v : g.queues) {
     uint64_t slices = v->slices.load(std::memory_order_relaxed);
     if (v == g.host) *host_moved = slices != w->seen_slices[v->index];
-    if (!t && v != w && slices == w->seen_slices[v->index] && v->rq_size.load(std::memory_order_relaxed) > 0)
-      t = rq_pop(v);
+    if (!t && v != w && slices == w->seen_slices[v->index] && rq_len(v) > 0) t = steal_from(v, w);
     w->seen_slices[v->index] = slices;
   }
   return t;
@@ -848,6 +988,10 @@ bool sched_task_init(Task* t, size_t stack_size) {
     t->slot = s;
     g.dedicated_slots.fetch_add(1, std::memory_order_relaxed);
   } else {
+    // One counter for every spawner: processes spawned one after another
+    // get different slots whoever spawns them (a per-worker cursor made
+    // the host and a worker hand out the same slots to a supervisor and its
+    // children, which then waited on each other's slot).
     t->slot = g.slots[g.next_slot.fetch_add(1, std::memory_order_relaxed) % g.slots.size()];
   }
   sanitizer_fiber_create(t->san);
@@ -917,6 +1061,11 @@ void sched_switch_out(Task* t, SwitchReason why) {
 }
 
 bool sched_on_worker() { return worker_current() != nullptr; }
+
+int sched_worker_index() {
+  Worker* w = worker_current();
+  return w ? int(w->index) : -1;
+}
 
 Task* sched_current_task() {
   Worker* w = worker_current();

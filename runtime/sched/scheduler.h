@@ -2,7 +2,9 @@
 //
 // Vocabulary:
 // - *Worker*: an OS thread running the scheduler loop on its own stack. It
-//   owns a run queue (three FIFO lists by priority) and a timer heap.
+//   owns a run queue (a lock-free ring of the normal-priority tasks it
+//   makes runnable itself, run_queue.h, and a locked inbox of FIFO lists
+//   by priority for the rest, worker.h) and a timer heap.
 // - *Task*: the schedulable part of a process (context, stack binding,
 //   run-queue link, wait timer). runtime/proc embeds it in the process
 //   control block; the scheduler never looks past it.
@@ -122,6 +124,12 @@ struct SchedHooks {
 
 // True on a worker thread (the current code runs a task or the scheduler).
 bool sched_on_worker();
+// The index of the scheduler loop running on this thread: 0 .. workers - 1
+// for the workers, `workers` for the host while it runs its loop or a task;
+// -1 on any other thread. Lets a caller keep per-worker state without
+// contention. Any thread; the answer holds until the caller's process
+// next yields (it may resume on another worker).
+int sched_worker_index();
 
 struct SchedConfig {
   unsigned workers = 1;

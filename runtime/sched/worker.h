@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "runtime/common/common.h"
+#include "runtime/sched/run_queue.h"
 #include "runtime/sched/scheduler.h"
 
 namespace snow::rt {
@@ -56,11 +57,22 @@ struct alignas(kCacheLine) Worker {
   unsigned index = 0;
   std::thread thread;
 
-  // Run queue: any thread pushes (foreign wake-ups, thieves pop).
-  SpinLock rq_mu;
-  TaskList rq[3];
-  std::atomic<int64_t> rq_size{0};
-  unsigned picks = 0;
+  // Run queue, in two parts (scheduler.cpp, "run queues"):
+  // - `ring`: normal-priority tasks this loop's own thread made runnable,
+  //   without a lock (run_queue.h); thieves take half at a time.
+  // - `inbox`: by priority, under `inbox_mu`: what other threads push, high
+  //   and low priorities, tasks pushed to the front, and the older half of
+  //   a full ring. `inbox_size` counts it (seq_cst on push, for parking).
+  TaskRing ring;
+  alignas(kCacheLine) SpinLock inbox_mu;
+  TaskList inbox[3];
+  TaskList urgent;  // normal-priority tasks pushed to the front
+  std::atomic<int64_t> inbox_size{0};
+  // Tasks in inbox[1] (written under inbox_mu): while there are any, the
+  // owner queues its own normal tasks there too, behind them.
+  std::atomic<int64_t> inbox_normal{0};
+  // Owned by this loop's thread: picks so far (low-priority fairness).
+  alignas(kCacheLine) unsigned picks = 0;
 
   // Owned by the thread running this loop.
   fcontext_t sched_ctx = nullptr;
@@ -72,6 +84,11 @@ struct alignas(kCacheLine) Worker {
   // read it to tell a worker that keeps switching from one stuck in one task.
   std::atomic<uint64_t> slices{0};
   std::vector<uint64_t> seen_slices;  // each worker's slices when this one last looked
+  // Processes that have never run which the task running here queued here
+  // during its current slice (0 between slices). Written by this loop's
+  // thread only; thieves read it to leave them alone (scheduler.cpp,
+  // "placement").
+  std::atomic<int64_t> young{0};
 
   // Parking.
   std::mutex park_mu;
@@ -97,6 +114,19 @@ struct alignas(kCacheLine) Worker {
   bool own_altstack = false;
 };
 
+// Tasks queued on `w` (ring and inbox): a snapshot from any thread.
+inline int64_t rq_len(const Worker* w, std::memory_order order = std::memory_order_relaxed) {
+  return w->inbox_size.load(order) + w->ring.size(order);
+}
+
+// Tasks queued on `w` that another worker may take: all but the young
+// ones (a snapshot from any thread; the two counters are read apart, so
+// it is a hint).
+inline int64_t rq_movable(const Worker* w, std::memory_order order = std::memory_order_relaxed) {
+  const int64_t n = rq_len(w, order) - w->young.load(std::memory_order_relaxed);
+  return n > 0 ? n : 0;
+}
+
 // ---- shared by scheduler.cpp and host.cpp (defined in scheduler.cpp) ----
 
 // The loop running on this thread (a worker, or the host inside its wait).
@@ -104,6 +134,7 @@ Worker* worker_current();
 void worker_set_current(Worker* w);
 // The host Worker while the scheduler runs, else null.
 Worker* sched_host();
+// The next task of `w`'s queue, on the thread that owns it (the loop's).
 Task* rq_pop(Worker* w);
 // Switches `t` in on `w` and acts on how it switched out.
 void run_task(Worker* w, Task* t);
