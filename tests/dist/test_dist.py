@@ -465,8 +465,13 @@ def t_service_call(ctx, direction):
     for text in ("second", "third"):
         ln = x.cmd("call", "c", ps, hx(text), 10000)
         check(ln.args and ln.args[0] == hx("re:" + text), "reply to call %r: %s" % (text, ln.raw))
+    # The server's DIED comes from its terminate callback, before its exit
+    # is done; a monitor's DOWN on the caller's node comes after it.
+    x.spawn("w")
+    x.cmd("monitor", "w", ps)
     y.cmd("exit", "srv", "normal")
     y.event("srv", "DIED")
+    x.event("w", "DOWN", desc="DOWN of the exited server")
     ln = x.cmd("call", "c", ps, hx("nobody"), 10000, ok=False)
     check(ln.what == "err" and ln.args and ln.args[0] == "-3", "call to a dead remote server: %s (want -3 ENOPROC)" % ln.raw)
 
