@@ -300,6 +300,7 @@ struct Dist {
   int refusal_lines = 0;
   uint64_t refusals_unlogged = 0;
   std::atomic<int64_t> last_traffic_ns{0};  // last bytes read or command run (written under loop_mu)
+  int64_t last_full_poll_ns = 0;            // a spinner's last whole libuv round (loop_mu)
 
   // ALIAS_SEND and ALIAS_SEND_TT messages dropped (no process has an
   // alias). Any thread.
