@@ -599,33 +599,19 @@ bool work_for(Worker* w, std::memory_order order = std::memory_order_relaxed) {
   return false;
 }
 
-// Between two looks a spinning worker waits with `pause` for about a
-// microsecond, giving the CPU away (sched_yield) only on every
-// kSpinYieldEvery-th round: a yield per round made thousands of system calls
-// per millisecond of idleness, and on a CPU with nothing else to run each
-// one costs as much as it saves.
-constexpr unsigned kSpinYieldEvery = 8;
-constexpr int kSpinPauses = 64;
-
-void spin_pause(unsigned round) {
-  if (round % kSpinYieldEvery == kSpinYieldEvery - 1) {
-    std::this_thread::yield();
-    return;
-  }
-  for (int i = 0; i < kSpinPauses; ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
-}
-
+// Between two looks a spinning worker gives the CPU away (sched_yield).
+// Waiting with `pause` instead and yielding only every 8th round saved
+// system calls on an idle thief, but when the CPU is shared (two nodes on
+// one CPU, a container with one CPU) the spinner then kept it from the
+// thread that had the work: every remote latency row with both nodes on
+// CPU0 went from about 30 us to 100 us (the whole spin period per hop).
 bool spin_rounds(Worker* w) {
   int64_t end = now_ns() + g.cfg.spin_ns;
-  for (unsigned round = 0; now_ns() < end; ++round) {
+  while (now_ns() < end) {
     if (g.hooks.poll_io) g.hooks.poll_io();
     if (work_for(w) || g.stopping.load(std::memory_order_relaxed)) return true;
     if (w->next_deadline.load(std::memory_order_relaxed) <= now_ns()) return true;
-    spin_pause(round);
+    std::this_thread::yield();
   }
   return false;
 }
