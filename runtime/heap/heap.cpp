@@ -387,19 +387,6 @@ bool heap_wants_collect(const Heap* h) {
 }
 
 void* heap_alloc_unless_collect_due(Heap* h, uint64_t size, uint64_t align) {
-  if (!h) return nullptr;
-  // A compiled program's allocation: small, granule-aligned (0 means one
-  // granule), fitting the bump region, budget left and no external
-  // references to weigh. Everything else takes the checks below.
-  if (size - 1 < kSmallMax && align <= kGranule && (align & (align - 1)) == 0 && !h->ext &&
-      h->allocated_since < h->budget) {
-    const uint64_t n = (size + kGranule - 1) & ~(kGranule - 1);
-    const uintptr_t p = h->cur;
-    if (h->cur_block && p + n <= h->end) {
-      h->cur = p + n;
-      return commit(h, h->cur_block, p, n, size, h->cur_fresh);
-    }
-  }
   if (heap_wants_collect(h)) return nullptr;
   return heap_alloc(h, size, align);
 }
