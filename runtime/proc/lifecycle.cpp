@@ -114,6 +114,7 @@ int proc_runtime_start(unsigned workers, bool stop_on_signals, const DistHooks& 
                    hook_send_after_drop, hook_quiescent, dist.after_slice, dist.poll_io,      dist.poll_io_done};
   R.halting.store(false);
   R.halt_status.store(0);
+  R.halt_claimed.store(false);
   draw_pid_salt();
   int rc = sched_start(cfg, hooks);
   if (rc < 0) return rc;
@@ -145,8 +146,9 @@ int proc_runtime_start(unsigned workers, bool stop_on_signals, const DistHooks& 
 
 void proc_runtime_halt(int status) {
   if (!R.started.load(std::memory_order_acquire)) return;
-  if (R.halting.exchange(true)) return;
-  R.halt_status.store(status);
+  if (R.halt_claimed.exchange(true)) return;
+  R.halt_status.store(status, std::memory_order_relaxed);
+  R.halting.store(true, std::memory_order_release);
   // Every process, the main one included, gets an untrappable shutdown: a
   // main thread blocked in receive then ends the program with `status`.
   shutdown_all(0);

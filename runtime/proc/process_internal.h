@@ -239,6 +239,10 @@ struct Runtime {
   std::atomic<int64_t> attached{0};
 
   std::atomic<bool> started{false};
+  // A halt claims `halt_claimed` (only the first halt counts), stores its
+  // status and only then sets `halting`: whoever sees `halting` reads the
+  // status the halt asked for.
+  std::atomic<bool> halt_claimed{false};
   std::atomic<bool> halting{false};
   std::atomic<int> halt_status{0};
   sem_t wakeup;  // posted on events the main thread may be waiting for
