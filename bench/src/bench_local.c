@@ -143,6 +143,7 @@ static void run_spawn_tput(const char* id, int in_process) {
         free(rate);
         return;
       }
+      snow_reduction_check(); /* a compiled loop's back-edge check */
     }
     bench_wait_exited(target, in_process);
     uint64_t t1 = bench_now_ns();
@@ -281,10 +282,16 @@ static void counting_receiver(const uint8_t* args) {
   send_u64(g_driver, t1);
 }
 
+/* Its loop has the reduction check a code generator puts at every loop
+ * back-edge (ABI.md, snow_reduction_check), as a compiled sender's would:
+ * the sender then yields every time slice, as BEAM's does. */
 static void flooding_sender(const uint8_t* args) {
   snow_pid_t to = bench_le64(args);
   atomic_store(&g_stamp, bench_now_ns());
-  for (uint64_t i = 0; i < g_send_count; i++) send_u64(to, i);
+  for (uint64_t i = 0; i < g_send_count; i++) {
+    send_u64(to, i);
+    snow_reduction_check();
+  }
 }
 
 static void run_send_tput(void) {

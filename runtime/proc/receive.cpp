@@ -64,6 +64,7 @@ const snow_msg* proc_receive(Process* p, int64_t timeout_ms, int (*match)(const 
   // that polls with timeout 0 never parks, and without this it would keep
   // its worker (and its stack slot) for good. At the end of the budget the
   // process yields here, before it looks at its mailbox.
+  sched_note_receive();
   if (!sched_reductions_left()) {
     sched_reductions_refill_off_worker();
     proc_reduction_check_slow(p);

@@ -326,31 +326,49 @@ size_t take_inbox_half_locked(Worker* v, Task** out, size_t max) {
   return n;
 }
 
-// Up to half of `v`'s queue for `self` (a worker, on its own thread): the
-// first task is returned, the rest go to self's ring. High-priority and
-// front-pushed tasks are taken alone and first (they are rare: a failed
-// park, another priority). Then normal tasks by age: the older half of
-// v's ring in one CAS, or, when the ring is empty, the older half of
-// v's inbox[1] under one lock (a spawner whose ring filled queues its
-// children there: one at a time, a thief would contend with every push).
-// Low-priority tasks one at a time, last.
-Task* steal_from(Worker* v, Worker* self) {
+// A task leaves v's queue: it no longer counts in v's busy_queued or
+// fresh_queued.
+inline void left_queue(Worker* v, Task* t) {
+  if (t->queued_busy) {
+    t->queued_busy = false;
+    v->busy_queued.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (t->queued_fresh) {
+    t->queued_fresh = false;
+    v->fresh_queued.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+// Takes up to half of `v`'s queue into out[0..n), returns n (0: nothing).
+// High-priority and front-pushed tasks are taken alone and first (they are
+// rare: a failed park, another priority). Then normal tasks by age: the
+// older half of v's ring in one CAS, or, when the ring is empty, the older
+// half of v's inbox[1] under one lock (a spawner whose ring filled queues
+// its children there: one at a time, a thief would contend with every
+// push). Low-priority tasks one at a time, last.
+size_t take_for_thief(Worker* v, Task** out) {
   if (v->inbox_size.load(std::memory_order_acquire) > 0) {
     std::lock_guard<SpinLock> lk(v->inbox_mu);
     for (TaskList* l : {&v->inbox[0], &v->urgent})
-      if (Task* t = take_locked(v, *l)) return t;
+      if ((out[0] = take_locked(v, *l))) return 1;
   }
-  Task* batch[TaskRing::kCapacity / 2];
-  size_t n = v->ring.steal(batch, TaskRing::kCapacity / 2);
+  size_t n = v->ring.steal(out, TaskRing::kCapacity / 2);
   if (n == 0 && v->inbox_size.load(std::memory_order_acquire) > 0) {
     std::lock_guard<SpinLock> lk(v->inbox_mu);
-    n = take_inbox_half_locked(v, batch, TaskRing::kCapacity / 2);
-    if (n == 0) {
-      if (Task* t = take_locked(v, v->inbox[2])) return t;
-      for (TaskList* l : {&v->inbox[0], &v->urgent})
-        if (Task* t = take_locked(v, *l)) return t;
-    }
+    n = take_inbox_half_locked(v, out, TaskRing::kCapacity / 2);
+    if (n == 0)
+      for (TaskList* l : {&v->inbox[2], &v->inbox[0], &v->urgent})
+        if ((out[0] = take_locked(v, *l))) return 1;
   }
+  return n;
+}
+
+// Up to half of `v`'s queue for `self` (a worker, on its own thread): the
+// first task is returned, the rest go to self's ring.
+Task* steal_from(Worker* v, Worker* self) {
+  Task* batch[TaskRing::kCapacity / 2];
+  const size_t n = take_for_thief(v, batch);
+  for (size_t i = 0; i < n; ++i) left_queue(v, batch[i]);
   for (size_t i = 1; i < n; ++i) rq_push(self, batch[i], false);
   return n ? batch[0] : nullptr;
 }
@@ -358,9 +376,14 @@ Task* steal_from(Worker* v, Worker* self) {
 }  // namespace
 
 Task* rq_pop(Worker* w) {
-  if (w->inbox_size.load(std::memory_order_acquire) > 0) return rq_pop_with_inbox(w);
-  Task* t = w->ring.pop();
-  if (t) ++w->picks;
+  Task* t;
+  if (w->inbox_size.load(std::memory_order_acquire) > 0) {
+    t = rq_pop_with_inbox(w);
+  } else {
+    t = w->ring.pop();
+    if (t) ++w->picks;
+  }
+  if (t) left_queue(w, t);
   return t;
 }
 
@@ -429,14 +452,21 @@ bool nobody_watching() { return g.num_watching.load(std::memory_order_seq_cst) =
 // written and freed by the other: measured, two schedulers then ran
 // spawn+exit at a fifth of one's rate). They become movable when the
 // spawner's slice ends (a yield, a wait, an exit): then the usual rules
-// spread them. A spawner that keeps its worker past a watch period is the
-// watcher's case: it takes half the queue, young or not.
+// spread them, unless the children spawned here have lately been cheap
+// (most exited within a few reductions of their first slice: a spawn+exit
+// loop): while such children wait here, nothing here is movable
+// (`Worker::fresh_cheap`). A spawner that keeps its worker past a watch
+// period is the watcher's case: it takes half the queue, young or not.
 void enqueue(Task* t, bool front) {
   Worker* self = t_worker;
   if (self == g.host && !t->started) self = nullptr;
   if (self) {
     // Read before the push: once queued, a thief may start the task.
     const bool young = self->current && !t->started;
+    if (young) {
+      t->queued_fresh = true;
+      self->fresh_queued.fetch_add(1, std::memory_order_relaxed);
+    }
     rq_push(self, t, front);
     if (young) self->young.store(self->young.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (rq_movable(self) >= 2) wake_one_parked(nullptr);
@@ -519,11 +549,53 @@ void task_trampoline(transfer_t tr) {
   fatal("a process entry returned into the trampoline");
 }
 
+// After a task's first slice: whether the children spawned here are cheap
+// (Worker::fresh_cheap), judged every kFreshWindow first slices: cheap when
+// three quarters of them ended in an exit within kCheapReductions.
+// `reductions_left` is what the slice left of its budget.
+constexpr uint32_t kFreshWindow = 64;
+constexpr int32_t kCheapReductions = kBudget / 20;
+
+void note_first_slice(Worker* w, bool exited, int32_t reductions_left) {
+  if (exited && reductions_left > kBudget - kCheapReductions) ++w->cheap_first_slices;
+  if (++w->first_slices < kFreshWindow) return;
+  w->fresh_cheap.store(w->cheap_first_slices * 4 >= kFreshWindow * 3, std::memory_order_relaxed);
+  w->first_slices = w->cheap_first_slices = 0;
+}
+
+// A task's time slice ran out while others wait here: two busy processes
+// must not share one worker, so an idle one is woken to take some of them.
+// "Busy" is judged by how a task's last slice ended: a yield, unless the
+// slice went mostly to receives (a quarter of its budget or more): such a
+// task is a consumer keeping up with its producer, which most likely waits
+// in this same queue. Tasks woken or spawned (their last slice ended in a
+// wait, or they have not run) do not count either. Moving the consumer, or
+// the producer away from it, would make each message cross between CPUs:
+// one-way sends then ran at a third of one scheduler's rate (send_tput).
+// A busy task among the waiting ones wakes a worker at its own yield;
+// enqueue wakes one when a running task queues two movable tasks, and the
+// watcher still takes work from a worker that keeps one task.
+bool busy_slice() { return t_sched_slice_receives < uint32_t(kBudget / 4); }
+
+bool yield_needs_another_worker(Worker* w) {
+  return busy_slice() && w->busy_queued.load(std::memory_order_relaxed) >= 2;  // itself and another
+}
+
+// Pushes a task whose slice ended in a yield back onto w's queue.
+void push_yielded(Worker* w, Task* t) {
+  if (busy_slice()) {
+    t->queued_busy = true;
+    w->busy_queued.fetch_add(1, std::memory_order_relaxed);
+  }
+  rq_push(w, t, false);
+}
+
 }  // namespace
 
 void run_task(Worker* w, Task* t) {
   StackSlot* s = t->slot;
   if (!slot_acquire(s, t)) return;
+  const bool first_slice = !t->started;
   if (s->resident != t) {
     if (Task* r = s->resident) evict(s, r);
     if (t->started) {
@@ -540,6 +612,7 @@ void run_task(Worker* w, Task* t) {
   w->current = t;
   w->slices.store(w->slices.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   t_sched_reductions = kBudget;
+  t_sched_slice_receives = 0;
   t->last_worker = int32_t(w->index);
   w->overflowed = false;
   transfer_t tr = switch_context(w->san, t->san, t->ctx, w);
@@ -554,13 +627,14 @@ void run_task(Worker* w, Task* t) {
     return;
   }
   t->ctx = tr.fctx;
-  switch (t->switch_reason) {
+  // Read now: an exit frees the task.
+  const SwitchReason reason = t->switch_reason;
+  const int32_t reductions_left = t_sched_reductions;
+  switch (reason) {
     case SwitchReason::Yield:
       slot_release(w, s);
-      rq_push(w, t, false);
-      // Its time slice ran out while others wait here: let an idle worker
-      // take some of them (two busy processes must not share one worker).
-      if (rq_len(w) >= 2) wake_one_parked(nullptr);
+      push_yielded(w, t);
+      if (yield_needs_another_worker(w)) wake_one_parked(nullptr);
       break;
     case SwitchReason::Park:
       slot_release(w, s);
@@ -572,6 +646,7 @@ void run_task(Worker* w, Task* t) {
       g.hooks.reap(t);
       break;
   }
+  if (first_slice) note_first_slice(w, reason == SwitchReason::Exit, reductions_left);
 }
 
 namespace {
@@ -1063,6 +1138,7 @@ int64_t sched_spin_ns() { return g.cfg.spin_ns; }
 int sched_spinning_workers() { return g.num_spinning.load(std::memory_order_seq_cst); }
 
 __thread int32_t t_sched_reductions __attribute__((tls_model("initial-exec"))) = 0;
+__thread uint32_t t_sched_slice_receives __attribute__((tls_model("initial-exec"))) = 0;
 
 void sched_reductions_refill_off_worker() {
   if (!worker_current()) t_sched_reductions = kBudget;

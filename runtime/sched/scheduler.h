@@ -86,6 +86,13 @@ struct Task {
   bool started = false;
   bool is_thread = false;
   bool hosted = false;  // thread task served by the host (main)
+  // Queued by a yield that ended a busy slice (not a consumer's): counted in
+  // that worker's `busy_queued` until taken from its queue (scheduler.cpp,
+  // yield_needs_another_worker). Written by whoever holds the task.
+  bool queued_busy = false;
+  // Queued before it ever ran, by the task running on that worker (its
+  // spawner): counted in that worker's `fresh_queued` until taken.
+  bool queued_fresh = false;
   int32_t last_worker = -1;
   void (*entry)(Task*) = nullptr;  // runs on the task's own stack; never returns
   SanitizerFiber san;
@@ -206,6 +213,15 @@ constexpr int32_t kSchedBudget = 2000;
 inline uint64_t sched_reductions_used() {
   return uint64_t(kSchedBudget - (t_sched_reductions > 0 ? t_sched_reductions : 0));
 }
+
+// Receives the running task has made in its current time slice (reset when
+// a task is switched in). The process layer counts them; the scheduler reads
+// them when the slice ends in a yield, to tell a consumer that keeps up with
+// its producer (many receives per slice) from a busy process
+// (scheduler.cpp, run_task). Same TLS model as t_sched_reductions.
+// Unsigned: on a thread that is not a worker it counts on and wraps.
+extern __thread uint32_t t_sched_slice_receives __attribute__((tls_model("initial-exec")));
+inline void sched_note_receive() { ++t_sched_slice_receives; }
 
 // A full budget for the calling thread when it is not a worker (thread
 // processes do not yield; they only apply their signals every so often).

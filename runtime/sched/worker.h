@@ -89,6 +89,21 @@ struct alignas(kCacheLine) Worker {
   // thread only; thieves read it to leave them alone (scheduler.cpp,
   // "placement").
   std::atomic<int64_t> young{0};
+  // Tasks queued here whose last slice was busy (ended in a yield, and not
+  // a consumer's): pushed by this loop's thread, taken by it or by thieves
+  // (a hint; scheduler.cpp, yield_needs_another_worker).
+  std::atomic<int64_t> busy_queued{0};
+  // Children queued here by the task running here that have not run yet
+  // (counted like busy_queued), and whether such children have lately
+  // been cheap: most of the last kFreshWindow first slices run here ended
+  // in an exit within a few reductions (a spawn+exit loop). Cheap children
+  // are not movable: a thief would pay more in cache misses and remote
+  // frees of their control blocks than running them costs (scheduler.cpp,
+  // "placement"). Counted by this loop's thread.
+  std::atomic<int64_t> fresh_queued{0};
+  std::atomic<bool> fresh_cheap{false};
+  uint32_t first_slices = 0;
+  uint32_t cheap_first_slices = 0;
 
   // Parking.
   std::mutex park_mu;
@@ -120,9 +135,11 @@ inline int64_t rq_len(const Worker* w, std::memory_order order = std::memory_ord
 }
 
 // Tasks queued on `w` that another worker may take: all but the young
-// ones (a snapshot from any thread; the two counters are read apart, so
+// ones, and none while cheap children wait there (a thief takes the older
+// half, which is then mostly such children; a snapshot from any thread; the two counters are read apart, so
 // it is a hint).
 inline int64_t rq_movable(const Worker* w, std::memory_order order = std::memory_order_relaxed) {
+  if (w->fresh_cheap.load(std::memory_order_relaxed) && w->fresh_queued.load(std::memory_order_relaxed) > 0) return 0;
   const int64_t n = rq_len(w, order) - w->young.load(std::memory_order_relaxed);
   return n > 0 ? n : 0;
 }
