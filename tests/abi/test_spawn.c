@@ -446,3 +446,65 @@ TEST_CASE(actor_self_is_0_outside_a_process) {
   CHECK_EQ_U(got, 0);
   th_end();
 }
+
+/* ------------------------------------------- busy processes spread out */
+
+/* Two busy processes share no worker while another one is free
+ * (docs/design/scheduler.md, "Placement"): each spins in windows of 200 us
+ * without any reduction point, counting, and yields between windows. A
+ * process sees the other's count move during one of its own windows only
+ * when both run at the same moment, on two workers. */
+static atomic_uint_fast64_t busy_count[2];
+static atomic_int busy_overlap_seen[2];
+static atomic_int busy_may_stop;
+
+/* args [parent][index]: waits for T_GO, then spins and yields until both
+ * have seen the other run at the same time (the first to see it keeps
+ * running for the other), or main says stop; then reports
+ * [T_DONE][self][seen]. */
+static void busy_spinner(const uint8_t* args) {
+  snow_pid_t parent = th_arg(args, 0);
+  int i = (int)th_arg(args, 1);
+  th_wait_user(T_GO, TH_ANY_PID);
+  while (!atomic_load(&busy_may_stop) && !(atomic_load(&busy_overlap_seen[0]) && atomic_load(&busy_overlap_seen[1]))) {
+    uint64_t other_before = atomic_load(&busy_count[1 - i]);
+    int64_t end = th_now_us() + 200;
+    while (th_now_us() < end) atomic_fetch_add_explicit(&busy_count[i], 1, memory_order_relaxed);
+    if (atomic_load(&busy_count[1 - i]) != other_before) atomic_store(&busy_overlap_seen[i], 1);
+    snow_actor_yield();
+  }
+  th_send3(parent, T_DONE, snow_actor_self(), (uint64_t)atomic_load(&busy_overlap_seen[i]));
+}
+
+/* args [parent]: spawns the two spinners and sends both T_GO in one slice
+ * (so both wait on this process's worker, children that have not run yet
+ * and count as busy only after their first yield), then waits. */
+static void busy_spawner(const uint8_t* args) {
+  snow_pid_t parent = th_arg(args, 0);
+  snow_pid_t kids[2];
+  for (uint64_t i = 0; i < 2; i++) {
+    uint64_t w[2] = {parent, i};
+    kids[i] = th_spawn_words(busy_spinner, w, 2);
+    CHECK(kids[i] != 0);
+  }
+  for (int i = 0; i < 2; i++) CHECK_EQ(th_send2(kids[i], T_GO, 0), 0);
+  th_send2(parent, T_READY, snow_actor_self());
+  (void)snow_actor_receive(-1);
+}
+
+TEST_CASE_TIMEOUT(two_busy_processes_woken_by_one_process_run_at_the_same_time_on_two_schedulers, 60) {
+  th_start_n(th_schedulers() >= 2 ? th_schedulers() : 2);
+  uint64_t w[1] = {th_main};
+  snow_pid_t spawner = th_spawn_words(busy_spawner, w, 1);
+  CHECK(spawner != 0);
+  th_wait_user(T_READY, spawner);
+  /* Both report once each has seen the other run during one of its
+   * windows; main stops them at the deadline otherwise. */
+  int64_t deadline = th_now_ms() + 2 * th_wait_ms();
+  while (!(atomic_load(&busy_overlap_seen[0]) && atomic_load(&busy_overlap_seen[1])) && th_now_ms() < deadline)
+    (void)snow_actor_receive(10);
+  atomic_store(&busy_may_stop, 1);
+  CHECK(atomic_load(&busy_overlap_seen[0]));
+  CHECK(atomic_load(&busy_overlap_seen[1]));
+  th_end();
+}
