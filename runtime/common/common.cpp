@@ -3,6 +3,8 @@
 #include "abi/include/snowrt.h"
 
 #include <cstdarg>
+#include <cstring>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -61,6 +63,18 @@ void fatal(const char* fmt, ...) {
   va_end(ap);
   log_line("snowrt: %s", n < 0 ? fmt : buf);
   abort();
+}
+
+void mem_configure() {
+#if !defined(SNOW_SANITIZE_ADDRESS) && !defined(SNOW_SANITIZE_THREAD)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("MIMALLOC_LARGE_OS_PAGES")) return;
+    const char* snow = std::getenv("SNOW_LARGE_PAGES");
+    if (snow && std::strcmp(snow, "0") == 0) return;
+    mi_option_enable(mi_option_large_os_pages);
+  });
+#endif
 }
 
 void fatal_oom(const char* what) { fatal("out of memory %s", what); }

@@ -116,6 +116,7 @@ int proc_runtime_start(unsigned workers, bool stop_on_signals, const DistHooks& 
   R.halt_status.store(0);
   R.halt_claimed.store(false);
   draw_pid_salt();
+  mem_configure();
   int rc = sched_start(cfg, hooks);
   if (rc < 0) return rc;
   Process* m = new_process();
