@@ -3,11 +3,11 @@
 #include "abi/include/snowrt.h"
 
 #include <cstdarg>
-#include <cstring>
-#include <mutex>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <mutex>
 #include <sched.h>
 #include <unistd.h>
 

@@ -575,19 +575,16 @@ void note_first_slice(Worker* w, bool exited, int32_t reductions_left) {
 // A busy task among the waiting ones wakes a worker at its own yield;
 // enqueue wakes one when a running task queues two movable tasks, and the
 // watcher still takes work from a worker that keeps one task.
-bool busy_slice() { return t_sched_slice_receives < uint32_t(kBudget / 4); }
-
-bool yield_needs_another_worker(Worker* w) {
-  return busy_slice() && w->busy_queued.load(std::memory_order_relaxed) >= 2;  // itself and another
-}
-
-// Pushes a task whose slice ended in a yield back onto w's queue.
-void push_yielded(Worker* w, Task* t) {
-  if (busy_slice()) {
+// Pushes a task whose slice ended in a yield back onto w's queue, and wakes
+// an idle worker when it and another busy task now wait there.
+void requeue_yielded(Worker* w, Task* t) {
+  const bool busy = t_sched_slice_receives < uint32_t(kBudget / 4);
+  if (busy) {
     t->queued_busy = true;
     w->busy_queued.fetch_add(1, std::memory_order_relaxed);
   }
   rq_push(w, t, false);
+  if (busy && w->busy_queued.load(std::memory_order_relaxed) >= 2) wake_one_parked(nullptr);
 }
 
 }  // namespace
@@ -633,8 +630,7 @@ void run_task(Worker* w, Task* t) {
   switch (reason) {
     case SwitchReason::Yield:
       slot_release(w, s);
-      push_yielded(w, t);
-      if (yield_needs_another_worker(w)) wake_one_parked(nullptr);
+      requeue_yielded(w, t);
       break;
     case SwitchReason::Park:
       slot_release(w, s);

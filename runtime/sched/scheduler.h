@@ -88,7 +88,7 @@ struct Task {
   bool hosted = false;  // thread task served by the host (main)
   // Queued by a yield that ended a busy slice (not a consumer's): counted in
   // that worker's `busy_queued` until taken from its queue (scheduler.cpp,
-  // yield_needs_another_worker). Written by whoever holds the task.
+  // requeue_yielded). Written by whoever holds the task.
   bool queued_busy = false;
   // Queued before it ever ran, by the task running on that worker (its
   // spawner): counted in that worker's `fresh_queued` until taken.

@@ -91,7 +91,7 @@ struct alignas(kCacheLine) Worker {
   std::atomic<int64_t> young{0};
   // Tasks queued here whose last slice was busy (ended in a yield, and not
   // a consumer's): pushed by this loop's thread, taken by it or by thieves
-  // (a hint; scheduler.cpp, yield_needs_another_worker).
+  // (a hint; scheduler.cpp, requeue_yielded).
   std::atomic<int64_t> busy_queued{0};
   // Children queued here by the task running here that have not run yet
   // (counted like busy_queued), and whether such children have lately
